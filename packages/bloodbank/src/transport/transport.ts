@@ -1,0 +1,166 @@
+/**
+ * The transport contract: the only thing the bus, the store and the dispatcher know
+ * about a broker. Two implementations exist (`rabbitmq/` over AMQP 0-9-1 and
+ * `embedded/`, an in-process broker); both pass the contract suite in `testkit/`.
+ *
+ * Semantics every implementation guarantees (unless a feature flag in
+ * `TransportFeatures` says otherwise):
+ *
+ * - **Publish is confirmed.** `publish` resolves only after the broker has taken
+ *   responsibility for the message (AMQP publisher confirm; for the embedded broker,
+ *   after it was enqueued in every matching queue). It rejects with an `AppError`:
+ *   `PUBLISH_UNROUTABLE` when `mandatory` is set and no queue matched,
+ *   `PUBLISH_NACKED` when the broker refused it, `BROKER_UNAVAILABLE` when there is no
+ *   connection (it never waits forever: see `publishTimeoutMs`).
+ * - **Delivery is at least once.** A message is delivered to one consumer of each
+ *   queue it was routed to; if the consumer does not ack (crash, connection loss,
+ *   `nack({ requeue: true })`), it is delivered again with `redelivered = true`.
+ * - **Ordering.** Messages published on one transport to one queue are delivered in
+ *   publish order to a single consumer with prefetch 1. Requeued messages, competing
+ *   consumers and prefetch > 1 can reorder.
+ * - **Ack semantics.** `ack` removes the message; `nack({ requeue: false })` dead-letters
+ *   it through the queue's `deadLetterExchange` (or drops it when the queue has none);
+ *   `nack({ requeue: true })` returns it to the queue. Settling twice is a no-op.
+ * - **Prefetch.** At most `prefetch` unsettled deliveries per consumer at a time.
+ * - **Close.** `close()` stops consuming, waits for in-flight handlers up to the drain
+ *   timeout, and releases the connection; unsettled messages return to their queues.
+ * - **Reconnect.** After a connection loss the transport reconnects by itself,
+ *   re-declares every exchange, queue and binding it declared, and restarts its
+ *   consumers. State changes are reported through `onStateChange`.
+ */
+
+export type ExchangeType = 'topic' | 'direct' | 'fanout' | 'headers';
+export type QueueType = 'classic' | 'quorum';
+
+export interface ExchangeOptions {
+  durable?: boolean;
+  /** Where messages that match no binding go (RabbitMQ `alternate-exchange`). */
+  alternateExchange?: string;
+  internal?: boolean;
+}
+
+export interface QueueOptions {
+  durable?: boolean;
+  /** Per-queue message TTL in milliseconds (`x-message-ttl`). */
+  messageTtlMs?: number;
+  /** Exchange that rejected and expired messages are sent to (`x-dead-letter-exchange`). */
+  deadLetterExchange?: string;
+  /** Routing key for dead-lettered messages; default: their own routing key. */
+  deadLetterRoutingKey?: string;
+  queueType?: QueueType;
+  maxLength?: number;
+  /** Delete the queue when its last consumer goes away (test and tail queues). */
+  autoDelete?: boolean;
+  exclusive?: boolean;
+}
+
+export interface QueueInfo {
+  name: string;
+  messageCount: number;
+  consumerCount: number;
+}
+
+export interface BindingInfo {
+  exchange: string;
+  queue: string;
+  pattern: string;
+}
+
+/** AMQP basic properties that the system uses. Header values are JSON-compatible. */
+export interface MessageProperties {
+  messageId?: string;
+  correlationId?: string;
+  contentType?: string;
+  type?: string;
+  appId?: string;
+  /** Seconds since the epoch. */
+  timestamp?: number;
+  /** Per-message TTL in milliseconds, as a string (AMQP `expiration`). */
+  expiration?: string;
+  headers?: Record<string, unknown>;
+  persistent?: boolean;
+}
+
+export interface OutgoingMessage {
+  exchange: string;
+  routingKey: string;
+  body: Buffer;
+  properties?: MessageProperties;
+  /** Reject with PUBLISH_UNROUTABLE instead of dropping when nothing is bound. Default true. */
+  mandatory?: boolean;
+}
+
+export interface Delivery {
+  readonly body: Buffer;
+  readonly exchange: string;
+  readonly routingKey: string;
+  readonly properties: MessageProperties;
+  readonly redelivered: boolean;
+  /** The queue this delivery came from. */
+  readonly queue: string;
+  ack(): void;
+  nack(options?: { requeue?: boolean }): void;
+}
+
+export type DeliveryHandler = (delivery: Delivery) => void | Promise<void>;
+
+export interface ConsumeOptions {
+  /** Maximum unsettled deliveries for this consumer. Default 16. */
+  prefetch?: number;
+  consumerTag?: string;
+}
+
+export interface Consumer {
+  readonly queue: string;
+  /** Stops new deliveries and waits for in-flight handlers to finish. */
+  cancel(): Promise<void>;
+}
+
+export type TransportState = 'connecting' | 'connected' | 'disconnected' | 'closed';
+
+/** What a backend cannot do; the contract suite skips the matching tests and says why. */
+export interface TransportFeatures {
+  /** Survives a broker restart (needs an external broker to restart). */
+  brokerRestart: boolean;
+  /** Queues declared durable survive a process restart. */
+  durableAcrossProcessRestart: boolean;
+  /** `queueType: 'quorum'` is honoured (otherwise accepted and treated as classic). */
+  quorumQueues: boolean;
+  /** `listBindings` is implemented. */
+  listBindings: boolean;
+}
+
+export interface Transport {
+  readonly kind: 'rabbitmq' | 'embedded';
+  readonly features: TransportFeatures;
+  readonly state: TransportState;
+  onStateChange(listener: (state: TransportState, error?: Error) => void): () => void;
+
+  assertExchange(name: string, type: ExchangeType, options?: ExchangeOptions): Promise<void>;
+  assertQueue(name: string, options?: QueueOptions): Promise<QueueInfo>;
+  bindQueue(queue: string, exchange: string, pattern: string): Promise<void>;
+  unbindQueue(queue: string, exchange: string, pattern: string): Promise<void>;
+  /** Passive check: the queue's counts, or null when it does not exist. Never creates it. */
+  checkQueue(name: string): Promise<QueueInfo | null>;
+  /** Passive check for an exchange. */
+  checkExchange(name: string): Promise<boolean>;
+  /** Bindings of a queue (feature `listBindings`). */
+  listBindings(queue: string): Promise<BindingInfo[]>;
+  deleteQueue(name: string): Promise<void>;
+  /** Removes every ready message; returns how many. */
+  purgeQueue(name: string): Promise<number>;
+
+  publish(message: OutgoingMessage): Promise<void>;
+
+  consume(queue: string, handler: DeliveryHandler, options?: ConsumeOptions): Promise<Consumer>;
+  /** Takes one message (basic.get), or null when the queue is empty. It must be settled. */
+  get(queue: string): Promise<Delivery | null>;
+  /**
+   * Reads up to `limit` ready messages without removing them (they are returned
+   * to the queue, marked redelivered). Used to list dead letters.
+   */
+  peek(queue: string, limit: number): Promise<Delivery[]>;
+
+  /** Stops consumers, waits up to `drainTimeoutMs` for in-flight handlers, closes. */
+  close(options?: { drainTimeoutMs?: number }): Promise<void>;
+}

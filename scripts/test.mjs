@@ -1,0 +1,65 @@
+#!/usr/bin/env node
+// The README's test command (`npm test`): type check, lint, then every *.test.ts file
+// under packages/*/test with Node's test runner, one file at a time (the integration
+// tests share one RabbitMQ and one PostgreSQL). Arguments narrow the run to the test
+// files under the given paths; `--no-check` skips the type check and lint.
+import { spawnSync } from 'node:child_process';
+import { readdirSync, statSync } from 'node:fs';
+import { join, relative, resolve } from 'node:path';
+
+const root = resolve(import.meta.dirname, '..');
+const args = process.argv.slice(2);
+const skipChecks = args.includes('--no-check');
+const only = args.filter((a) => !a.startsWith('--')).map((a) => resolve(a));
+
+function run(cmd, cmdArgs, env = process.env) {
+  const r = spawnSync(cmd, cmdArgs, { cwd: root, stdio: 'inherit', env });
+  if (r.status !== 0) process.exit(r.status ?? 1);
+}
+
+function findTests(dir, out = []) {
+  for (const name of readdirSync(dir)) {
+    if (name === 'node_modules' || name === 'dist' || name.startsWith('.')) continue;
+    const p = join(dir, name);
+    if (statSync(p).isDirectory()) findTests(p, out);
+    else if (name.endsWith('.test.ts') || name.endsWith('.test.tsx')) out.push(p);
+  }
+  return out;
+}
+
+if (!skipChecks) {
+  console.log('› type check (tsc --build)');
+  run('npx', ['tsc', '--build']);
+  console.log('› lint (biome)');
+  run('npx', ['biome', 'check', '.']);
+}
+
+const roots = only.length > 0 ? only : [join(root, 'packages')];
+const files = roots
+  .flatMap((r) => (statSync(r).isDirectory() ? findTests(r) : [r]))
+  .filter((f) => f.includes(`${join('test', '')}`) || f.endsWith('.test.ts'))
+  .sort();
+if (files.length === 0) {
+  console.error('no test files found');
+  process.exit(1);
+}
+console.log(`› ${files.length} test files`);
+const env = {
+  ...process.env,
+  TEST_AMQP_URL: process.env.TEST_AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672',
+  TEST_DATABASE_URL: process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test',
+  LOG_LEVEL: process.env.LOG_LEVEL ?? 'silent',
+};
+run(
+  process.execPath,
+  [
+    '--conditions=source',
+    '--import',
+    'tsx',
+    '--test',
+    '--test-concurrency=1',
+    '--test-reporter=spec',
+    ...files.map((f) => relative(root, f)),
+  ],
+  env,
+);
