@@ -1,1 +1,140 @@
-export {};
+// The one public entry of @33god/bloodbank. Every export is named; sibling packages
+// that need internals use `@33god/bloodbank/internal`.
+
+// --- dead letters ---
+export {
+  type DeadLetterOptions,
+  type DeadLetterReason,
+  deadLetter,
+  deadLetterMessage,
+  publishDeadLetter,
+} from './dead-letters/dead-letter.js';
+export { type DeadLetter, deadLetterId, describeDeadLetter } from './dead-letters/describe.js';
+export { attemptOf, cleanHeaders, DEAD_LETTER_HEADERS } from './dead-letters/headers.js';
+export {
+  type DeadLetterEventPayload,
+  type DeadLetterMonitor,
+  type DeadLetterMonitorOptions,
+  DLQ_EVENT_TYPE,
+  deadLetterEvent,
+  startDeadLetterMonitor,
+} from './dead-letters/monitor.js';
+export {
+  createDeadLetterOperations,
+  type DeadLetterActionResult,
+  type DeadLetterOperations,
+  type DeadLetterOperationsOptions,
+  type DeadLetterQueueInfo,
+} from './dead-letters/operations.js';
+// --- middleware ---
+export {
+  backoffDelay,
+  DEFAULT_RETRY_POLICY,
+  type RetryPolicy,
+  resolveRetryPolicy,
+  tierFor,
+} from './middleware/backoff.js';
+export { currentEvent, inheritedCorrelation, withEventScope } from './middleware/correlation.js';
+export { type DeadLetterMiddlewareOptions, deadLetterOnFailure } from './middleware/dead-letter.js';
+export { decodeEnvelope, envelopeViolations, parseEnvelope } from './middleware/decode.js';
+export {
+  errorClassOf,
+  errorReasonOf,
+  isRetryable,
+  NonRetryableError,
+  RequeueSignal,
+  RetryableError,
+} from './middleware/errors.js';
+export { type RetryOptions, retry } from './middleware/retry.js';
+export { compose, type MessageContext, type MessageHandler, type Middleware } from './middleware/types.js';
+export { type ConnectOptions, connect } from './sdk/bus.js';
+// --- SDK ---
+export {
+  BLOODBANK_PUBLISH_TIMEOUT_MS,
+  BLOODBANK_UNKNOWN_TYPES,
+} from './sdk/config.js';
+export {
+  type ClaimResult,
+  type IdempotencyStore,
+  type IdempotentOptions,
+  idempotent,
+  MemoryIdempotencyStore,
+} from './sdk/idempotency.js';
+export type { BusLogger } from './sdk/logger.js';
+export { checkBrokerUrl } from './sdk/transport.js';
+export type {
+  AnyEventMap,
+  Bus,
+  EventHandler,
+  EventSchemas,
+  EventStream,
+  EventsOptions,
+  HandlerContext,
+  PublishEnvelopeOptions,
+  PublishOptions,
+  SubscribeOptions,
+  Subscription,
+  UnknownTypePolicy,
+} from './sdk/types.js';
+// --- topology ---
+export {
+  applyPlan,
+  applyTopology,
+  checkPlan,
+  checkTopology,
+  formatTopologyReport,
+  type TopologyReport,
+  type TopologySummary,
+} from './topology/apply.js';
+export {
+  BLOODBANK_DLX,
+  BLOODBANK_EXCHANGE,
+  BLOODBANK_MESSAGE_TTL_MS,
+  BLOODBANK_QUEUE_TYPE,
+} from './topology/config.js';
+export { dlqName, formatDuration, queueOfDlq, retryQueueName } from './topology/names.js';
+export {
+  DEFAULT_RETRY_TIERS_MS,
+  DEFAULT_UNROUTABLE_TTL_MS,
+  type ResolvedTopologyOptions,
+  resolveTopologyOptions,
+  type TopologyOptions,
+} from './topology/options.js';
+export {
+  mergePlans,
+  type PlannedBinding,
+  type PlannedExchange,
+  type PlannedQueue,
+  planExchanges,
+  planQueue,
+  planTopology,
+  type QueueSettings,
+  type TopologyPlan,
+} from './topology/plan.js';
+export type { TopologyRegistry, TopologyService } from './topology/registry.js';
+export {
+  createEmbeddedTransport,
+  EmbeddedBroker,
+  type EmbeddedTransportOptions,
+  sharedEmbeddedBroker,
+} from './transport/index.js';
+// --- transport (contract; implementations are exported by the transport's own section) ---
+export {
+  type BindingInfo,
+  type ConsumeOptions,
+  type Consumer,
+  DEFAULT_DRAIN_TIMEOUT_MS,
+  DEFAULT_PREFETCH,
+  type Delivery,
+  type DeliveryHandler,
+  type ExchangeOptions,
+  type ExchangeType,
+  type MessageProperties,
+  type OutgoingMessage,
+  type QueueInfo,
+  type QueueOptions,
+  type QueueType,
+  type Transport,
+  type TransportFeatures,
+  type TransportState,
+} from './transport/transport.js';

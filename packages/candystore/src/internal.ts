@@ -1,1 +1,14 @@
-export {};
+// For sibling packages and tests only; not a stable API.
+export { buildApi } from './http/server.js';
+export { Ingester, persistedSummary } from './ingest/ingester.js';
+export { parseEnvelope } from './ingest/envelope.js';
+export { decodeCursor, encodeCursor } from './query/cursor.js';
+export { buildCorrelationTree } from './query/correlation-tree.js';
+export { filterToSql, matchesFilter, patternToRegex } from './query/filters.js';
+export { Replayer } from './replay/replayer.js';
+export { openPglite } from './storage/adapters/pglite.js';
+export { openPostgres } from './storage/adapters/postgres.js';
+export { isTransientDbError } from './storage/database.js';
+export { migrationFiles } from './storage/sql.js';
+export { StreamSession } from './stream/session.js';
+export { StoreTail } from './stream/tail.js';

@@ -50,6 +50,8 @@ export const ERROR_CATALOGUE = {
   INVALID_BROKER_URL: { status: 500, title: 'Invalid broker URL' },
   TOPOLOGY_DRIFT: { status: 500, title: 'Broker topology differs from the registry' },
   QUEUE_NOT_FOUND: { status: 404, title: 'Queue not found' },
+  EXCHANGE_NOT_FOUND: { status: 404, title: 'Exchange not found' },
+  TOPOLOGY_CONFLICT: { status: 409, title: 'Declaration conflicts with the existing queue or exchange' },
 
   // --- schemas and registry (Holyfields) ---
   SCHEMA_LOAD_FAILED: { status: 500, title: 'Schema tree could not be loaded' },
@@ -72,6 +74,7 @@ export const ERROR_CATALOGUE = {
   // --- dispatcher ---
   DISPATCH_REJECTED: { status: 502, title: 'OpenClaw rejected the dispatch' },
   DISPATCH_FAILED: { status: 502, title: 'OpenClaw dispatch failed', retryable: true },
+  DISPATCH_STATE_INVALID: { status: 500, title: 'Dispatch state file cannot be read or written' },
 
   // --- configuration and last resort ---
   CONFIG_INVALID: { status: 500, title: 'Invalid configuration' },

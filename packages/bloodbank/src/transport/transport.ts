@@ -102,7 +102,18 @@ export interface Delivery {
   nack(options?: { requeue?: boolean }): void;
 }
 
+/**
+ * Called once per delivery. Resolving does not settle the delivery: the handler (or
+ * whoever it hands the delivery to) calls `ack` or `nack`. A handler that throws or
+ * rejects without having settled gets its delivery nacked with `requeue: true`, so
+ * nothing is lost; retry policies belong in middleware above the transport.
+ */
 export type DeliveryHandler = (delivery: Delivery) => void | Promise<void>;
+
+/** Prefetch of a consumer that does not ask for one. */
+export const DEFAULT_PREFETCH = 16;
+/** How long `close()` waits for in-flight handlers by default. */
+export const DEFAULT_DRAIN_TIMEOUT_MS = 10_000;
 
 export interface ConsumeOptions {
   /** Maximum unsettled deliveries for this consumer. Default 16. */
@@ -147,6 +158,8 @@ export interface Transport {
   /** Bindings of a queue (feature `listBindings`). */
   listBindings(queue: string): Promise<BindingInfo[]>;
   deleteQueue(name: string): Promise<void>;
+  /** Deletes an exchange and its bindings; deleting a missing exchange is a no-op. */
+  deleteExchange(name: string): Promise<void>;
   /** Removes every ready message; returns how many. */
   purgeQueue(name: string): Promise<number>;
 

@@ -1,0 +1,52 @@
+import { AMQP_URL, formatError, readEnv } from '@33god/core';
+import { openTransport, redact } from '../sdk/transport.js';
+import type { Transport } from '../transport/transport.js';
+
+/** Where a command writes and what it reads; tests pass their own. */
+export interface CliIo {
+  out(line: string): void;
+  err(line: string): void;
+  env: NodeJS.ProcessEnv;
+}
+
+export const stdio: CliIo = {
+  out: (line) => process.stdout.write(`${line}\n`),
+  err: (line) => process.stderr.write(`${line}\n`),
+  env: process.env,
+};
+
+/** A command of the `bloodbank` CLI: `run` returns the exit code. */
+export interface CliCommand {
+  run(argv: string[], io?: CliIo): Promise<number>;
+}
+
+/** Exit codes: 0 ok, 1 the operation failed or found a problem (drift), 2 usage error. */
+export const EXIT = { ok: 0, failed: 1, usage: 2 } as const;
+
+export class UsageError extends Error {}
+
+/** Opens the broker named by `--amqp-url`, else `AMQP_URL`, else the in-process embedded broker. */
+export async function cliTransport(url: string | undefined, io: CliIo): Promise<Transport> {
+  const target = url ?? readEnv(AMQP_URL, io.env);
+  if (target === undefined) {
+    io.err('note: no --amqp-url and no AMQP_URL: using the embedded broker of this process');
+  }
+  const options: { url?: string } = {};
+  if (target !== undefined) options.url = target;
+  return openTransport(options);
+}
+
+/** Runs a command body, turning errors into a one-line message and an exit code. */
+export async function guarded(io: CliIo, usage: string, body: () => Promise<number>): Promise<number> {
+  try {
+    return await body();
+  } catch (err) {
+    if (err instanceof UsageError || (err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
+      io.err(`error: ${(err as Error).message}`);
+      io.err(usage);
+      return EXIT.usage;
+    }
+    io.err(redact(formatError(err)));
+    return EXIT.failed;
+  }
+}

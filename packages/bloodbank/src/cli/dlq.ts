@@ -1,0 +1,143 @@
+import { parseArgs } from 'node:util';
+import { defaultRegistryPath, readEnv, SERVICES_REGISTRY } from '@33god/core';
+import { loadServiceRegistry } from '@33god/holyfields';
+import type { DeadLetter } from '../dead-letters/describe.js';
+import { createDeadLetterOperations, DEFAULT_LIST_LIMIT } from '../dead-letters/operations.js';
+import { resolveTopologyOptions, type TopologyOptions } from '../topology/options.js';
+import { type CliIo, cliTransport, EXIT, guarded, stdio, UsageError } from './command.js';
+
+export const USAGE = `usage: bloodbank dlq list [QUEUE] [--limit N] [--json]
+       bloodbank dlq show QUEUE ID [--json]
+       bloodbank dlq redrive QUEUE (ID... | --all)
+       bloodbank dlq purge QUEUE (ID... | --all)
+
+  QUEUE is a service queue (its dead letters are in QUEUE.dlq); ID is a dead
+  letter's id (the event id). list without QUEUE shows every dead-letter queue of
+  the registry with its count. list and show never remove a message.
+
+  --registry FILE  default: SERVICES_REGISTRY, else services/registry.yaml
+  --amqp-url URL   default: AMQP_URL
+  --dlx NAME       default: BLOODBANK_DLX`;
+
+export async function run(argv: string[], io: CliIo = stdio): Promise<number> {
+  return guarded(io, USAGE, async () => {
+    const { values, positionals } = parseArgs({
+      args: argv,
+      allowPositionals: true,
+      options: {
+        registry: { type: 'string' },
+        'amqp-url': { type: 'string' },
+        dlx: { type: 'string' },
+        limit: { type: 'string' },
+        all: { type: 'boolean' },
+        json: { type: 'boolean' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    });
+    if (values.help) {
+      io.out(USAGE);
+      return EXIT.ok;
+    }
+    const [action, queue, ...ids] = positionals;
+    if (!action || !['list', 'show', 'redrive', 'purge'].includes(action)) {
+      throw new UsageError(action ? `unknown dlq action '${action}'` : 'list, show, redrive or purge?');
+    }
+    if (action !== 'list' && !queue) throw new UsageError(`dlq ${action} needs a QUEUE`);
+    if (action === 'show' && ids.length !== 1) throw new UsageError('dlq show needs exactly one ID');
+    if ((action === 'redrive' || action === 'purge') && ids.length === 0 && !values.all) {
+      throw new UsageError(`dlq ${action} needs IDs, or --all for every dead letter of the queue`);
+    }
+    if ((action === 'redrive' || action === 'purge') && ids.length > 0 && values.all) {
+      throw new UsageError('give IDs or --all, not both');
+    }
+    const limit = values.limit === undefined ? DEFAULT_LIST_LIMIT : Number(values.limit);
+    if (!Number.isInteger(limit) || limit < 1) throw new UsageError(`--limit must be a whole number >= 1`);
+
+    const topology: TopologyOptions = values.dlx ? { dlx: values.dlx } : {};
+    const options: Parameters<typeof createDeadLetterOperations>[1] = {
+      topology: resolveTopologyOptions(topology, io.env),
+    };
+    if (action === 'list' && !queue) {
+      options.registry = await loadServiceRegistry(
+        values.registry ?? readEnv(SERVICES_REGISTRY, io.env) ?? defaultRegistryPath(),
+      );
+    }
+    const transport = await cliTransport(values['amqp-url'], io);
+    try {
+      const ops = createDeadLetterOperations(transport, options);
+      const print = (v: unknown, text: () => string[]): void => {
+        if (values.json) io.out(JSON.stringify(v, null, 2));
+        else for (const line of text()) io.out(line);
+      };
+      switch (action) {
+        case 'list': {
+          if (!queue) {
+            const queues = await ops.queues();
+            print(queues, () =>
+              queues.map(
+                (q) => `${String(q.messageCount).padStart(7)}  ${q.dlq}${q.exists ? '' : '  (not declared)'}`,
+              ),
+            );
+            return EXIT.ok;
+          }
+          const letters = await ops.list(queue, limit);
+          print(letters, () =>
+            letters.length === 0 ? [`no dead letters in ${queue}`] : letters.map((l) => summaryLine(l)),
+          );
+          return EXIT.ok;
+        }
+        case 'show': {
+          const letter = await ops.show(queue!, ids[0]!);
+          print(letter, () => detailLines(letter));
+          return EXIT.ok;
+        }
+        case 'redrive': {
+          const res = await ops.redrive(queue!, values.all ? undefined : ids);
+          print(res, () => [
+            `redrove ${res.count} dead letter(s) to ${queue}`,
+            ...res.notFound.map((id) => `not found: ${id}`),
+          ]);
+          return res.notFound.length > 0 ? EXIT.failed : EXIT.ok;
+        }
+        default: {
+          const res = await ops.purge(queue!, values.all ? undefined : ids);
+          print(res, () => [
+            `purged ${res.count} dead letter(s) of ${queue}`,
+            ...res.notFound.map((id) => `not found: ${id}`),
+          ]);
+          return res.notFound.length > 0 ? EXIT.failed : EXIT.ok;
+        }
+      }
+    } finally {
+      await transport.close();
+    }
+  });
+}
+
+function summaryLine(l: DeadLetter): string {
+  const attempts = l.attempts === null ? '' : ` after ${l.attempts} attempt(s)`;
+  return `${l.id}  ${l.eventType ?? '(not an event)'}  ${l.errorClass}${attempts}: ${l.reason}`;
+}
+
+function detailLines(l: DeadLetter): string[] {
+  const rows: [string, unknown][] = [
+    ['id', l.id],
+    ['queue', l.queue],
+    ['event type', l.eventType],
+    ['event id', l.eventId],
+    ['correlation', l.correlationId],
+    ['reason', l.reason],
+    ['error class', l.errorClass],
+    ['handler', l.handler],
+    ['attempts', l.attempts],
+    ['routing key', l.originalRoutingKey],
+    ['exchange', l.originalExchange],
+    ['first failure', l.firstFailureAt],
+    ['last failure', l.lastFailureAt],
+  ];
+  const lines = rows
+    .filter(([, v]) => v !== null && v !== undefined)
+    .map(([k, v]) => `${k.padEnd(14)}${String(v)}`);
+  lines.push('body:', l.envelope ? JSON.stringify(l.envelope, null, 2) : l.body);
+  return lines;
+}

@@ -1,0 +1,50 @@
+import { type EventEnvelope, envelopeAmqpProperties } from '@33god/core';
+import type { Transport } from '../transport/transport.js';
+
+/**
+ * What the gateway needs to put an envelope on the bus: a confirmed publish. The SDK's
+ * `Bus` satisfies it (`bus.publishEnvelope`); `transportPublisher` is the same thing made
+ * straight from a transport.
+ */
+export interface EnvelopePublisher {
+  publishEnvelope(envelope: EventEnvelope, options?: { headers?: Record<string, unknown> }): Promise<unknown>;
+}
+
+/**
+ * Publishes an envelope to `exchange` with its event type as routing key, the envelope's
+ * AMQP properties (message id, correlation id, type, x-* headers) and persistence, and
+ * resolves on the broker's confirm. The exchange is declared once, lazily, so a gateway
+ * can start while the broker is down and serve as soon as it is back.
+ */
+export function transportPublisher(transport: Transport, exchange: string): EnvelopePublisher {
+  let declared: Promise<void> | null = null;
+  const ensureExchange = (): Promise<void> => {
+    if (declared === null) {
+      declared = (async () => {
+        if (!(await transport.checkExchange(exchange))) {
+          await transport.assertExchange(exchange, 'topic', { durable: true });
+        }
+      })();
+      declared.catch(() => {
+        declared = null;
+      });
+    }
+    return declared;
+  };
+  return {
+    async publishEnvelope(envelope, options) {
+      await ensureExchange();
+      const props = envelopeAmqpProperties(envelope);
+      await transport.publish({
+        exchange,
+        routingKey: envelope.event_type,
+        body: Buffer.from(JSON.stringify(envelope)),
+        properties: {
+          ...props,
+          headers: options?.headers ? { ...props.headers, ...options.headers } : props.headers,
+          persistent: true,
+        },
+      });
+    },
+  };
+}

@@ -1,0 +1,84 @@
+import { AppError } from '@33god/core';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { DeadLetter } from '../../dead-letters/describe.js';
+import type { DeadLetterOperations } from '../../dead-letters/operations.js';
+import type { PublishPipeline } from '../pipeline.js';
+
+/** The dashboard's shape of one dead letter (snake case, like the envelope). */
+function item(d: DeadLetter) {
+  return {
+    id: d.id,
+    event_id: d.eventId,
+    event_type: d.eventType,
+    queue: d.queue,
+    dlq: d.dlq,
+    reason: d.reason,
+    error_class: d.errorClass,
+    handler: d.handler,
+    attempts: d.attempts,
+    original_routing_key: d.originalRoutingKey,
+    first_failure_at: d.firstFailureAt,
+    last_failure_at: d.lastFailureAt,
+    envelope: d.envelope,
+  };
+}
+
+function ids(request: FastifyRequest): string[] | undefined {
+  const body = request.body as { ids?: unknown } | undefined;
+  if (body === undefined || body === null || body.ids === undefined) return undefined;
+  if (!Array.isArray(body.ids) || body.ids.some((id) => typeof id !== 'string')) {
+    throw new AppError('INVALID_REQUEST', 'ids must be an array of strings', {
+      violations: [{ pointer: '/ids', message: 'must be an array of strings' }],
+    });
+  }
+  return body.ids as string[];
+}
+
+const idsBody = {
+  type: 'object',
+  properties: { ids: { type: 'array', items: { type: 'string' } } },
+} as const;
+
+export async function deadLetterRoutes(
+  app: FastifyInstance,
+  o: { pipeline: PublishPipeline; operations: DeadLetterOperations | undefined },
+): Promise<void> {
+  const ops = (): DeadLetterOperations => {
+    if (!o.operations) throw new AppError('SERVICE_UNAVAILABLE', 'dead-letter operations are not configured');
+    return o.operations;
+  };
+  const tags = ['dead letters'];
+  app.get('/dead-letters', { schema: { summary: 'Dead-letter queues and their counts', tags } }, async () => ({
+    queues: (await ops().queues()).map((q) => ({ queue: q.queue, dlq: q.dlq, exists: q.exists, count: q.messageCount })),
+  }));
+  app.get<{ Params: { queue: string }; Querystring: { limit?: string } }>(
+    '/dead-letters/:queue',
+    { schema: { summary: 'Dead letters of one queue', tags } },
+    async (request) => {
+      const raw = request.query.limit;
+      const limit = raw === undefined ? 100 : Number(raw);
+      if (!Number.isInteger(limit) || limit < 1 || limit > 1000) {
+        throw new AppError('INVALID_REQUEST', 'limit must be a whole number from 1 to 1000');
+      }
+      return { items: (await ops().list(request.params.queue, limit)).map(item) };
+    },
+  );
+  app.post<{ Params: { queue: string } }>(
+    '/dead-letters/:queue/redrive',
+    { schema: { summary: 'Send dead letters back to their queue (all, or the given ids)', tags, body: idsBody } },
+    async (request) => {
+      o.pipeline.authenticate(request);
+      const r = await ops().redrive(request.params.queue, ids(request));
+      return { redriven: r.count, ids: r.ids, not_found: r.notFound };
+    },
+  );
+  app.delete<{ Params: { queue: string } }>(
+    '/dead-letters/:queue',
+    { schema: { summary: 'Delete dead letters (all, or the given ids)', tags, body: idsBody } },
+    async (request) => {
+      o.pipeline.authenticate(request);
+      const r = await ops().purge(request.params.queue, ids(request));
+      return { purged: r.count, ids: r.ids, not_found: r.notFound };
+    },
+  );
+}

@@ -1,0 +1,76 @@
+import { hostname } from 'node:os';
+import type { FastifyInstance } from 'fastify';
+import type { GatewayMetrics } from '../../metrics/gateway-metrics.js';
+import type { Transport } from '../../transport/transport.js';
+import type { SchemaStore } from '../schema-store.js';
+
+export interface HealthReport {
+  status: 'ok' | 'degraded';
+  broker: { connected: boolean; kind: 'rabbitmq' | 'embedded'; state: string; latency_ms: number | null };
+  schemas: number;
+  services: number;
+  registry: { schemas: number; services: number | null; loaded_at: string; last_reload_error: unknown };
+  uptime_s: number;
+  instance: string;
+  errors: string[];
+}
+
+const started = Date.now();
+const instance = `${hostname()}:${process.pid}`;
+
+/** What /health answers and the periodic bloodbank.health.status event carries. */
+export function healthReport(transport: Transport | undefined, store: SchemaStore): HealthReport {
+  const errors: string[] = [];
+  const state = transport?.state ?? 'connected';
+  const connected = state === 'connected';
+  if (!connected) errors.push(`broker connection is ${state}`);
+  const reg = store.status;
+  if (reg.schemas === 0) errors.push('no schemas loaded');
+  if (reg.last_reload_error) errors.push(`last schema reload failed: ${reg.last_reload_error.message}`);
+  return {
+    status: connected && reg.schemas > 0 ? 'ok' : 'degraded',
+    broker: { connected, kind: transport?.kind ?? 'rabbitmq', state, latency_ms: null },
+    schemas: reg.schemas,
+    services: reg.services ?? 0,
+    registry: {
+      schemas: reg.schemas,
+      services: reg.services,
+      loaded_at: reg.loaded_at,
+      last_reload_error: reg.last_reload_error,
+    },
+    uptime_s: Math.round((Date.now() - started) / 1000),
+    instance,
+    errors,
+  };
+}
+
+export async function healthRoutes(
+  app: FastifyInstance,
+  o: { transport: Transport | undefined; store: SchemaStore; metrics: GatewayMetrics },
+): Promise<void> {
+  app.get(
+    '/health',
+    {
+      schema: {
+        summary: 'Broker connection and loaded registries; 503 when degraded',
+        tags: ['operations'],
+      },
+    },
+    async (_request, reply) => {
+      const report = healthReport(o.transport, o.store);
+      // A reload that failed keeps the old tree serving, so it is reported but not degraded.
+      reply.code(report.status === 'ok' ? 200 : 503);
+      return report;
+    },
+  );
+  app.get(
+    '/metrics',
+    { schema: { summary: 'Prometheus metrics', tags: ['operations'] } },
+    async (_request, reply) => {
+      o.metrics.brokerConnected.set(o.transport === undefined || o.transport.state === 'connected' ? 1 : 0);
+      o.metrics.schemasLoaded.set(o.store.status.schemas);
+      reply.type(o.metrics.registry.contentType);
+      return o.metrics.registry.metrics();
+    },
+  );
+}

@@ -1,0 +1,69 @@
+/** JSON Schemas of the gateway's routes: they document the API (/openapi.json, /docs). */
+
+export const envelopeSchema = {
+  type: 'object',
+  description: 'EventEnvelope; only event_type and payload are required here, the rest is filled.',
+  required: ['event_type', 'payload'],
+  properties: {
+    event_id: { type: 'string', format: 'uuid' },
+    event_type: { type: 'string', examples: ['test.event.created'] },
+    timestamp: { type: 'string', format: 'date-time' },
+    version: { type: 'string', examples: ['1.0.0'] },
+    source: {
+      type: 'object',
+      properties: { app: { type: 'string' }, host: { type: 'string' }, trigger_type: { type: 'string' } },
+      additionalProperties: { type: 'string' },
+    },
+    correlation_id: { type: ['string', 'null'], format: 'uuid' },
+    causation_id: { type: ['string', 'null'], format: 'uuid' },
+    payload: { type: 'object', additionalProperties: true, examples: [{ message: 'test' }] },
+  },
+  additionalProperties: true,
+} as const;
+
+export const acceptedSchema = {
+  description: 'The broker confirmed the event.',
+  type: 'object',
+  properties: {
+    event_id: { type: 'string' },
+    event_type: { type: 'string' },
+    correlation_id: { type: ['string', 'null'] },
+    causation_id: { type: ['string', 'null'] },
+  },
+} as const;
+
+export const batchAcceptedSchema = {
+  description: 'The broker confirmed every event; ids in request order.',
+  type: 'object',
+  properties: {
+    count: { type: 'integer' },
+    event_ids: { type: 'array', items: { type: 'string' } },
+    items: { type: 'array', items: acceptedSchema },
+  },
+} as const;
+
+export const problemSchema = {
+  description: 'RFC 9457 problem details (application/problem+json); errors lists each JSON pointer.',
+  type: 'object',
+  properties: {
+    type: { type: 'string' },
+    title: { type: 'string' },
+    status: { type: 'integer' },
+    code: { type: 'string' },
+    detail: { type: 'string' },
+    instance: { type: 'string' },
+    errors: {
+      type: 'array',
+      items: {
+        type: 'object',
+        properties: { pointer: { type: 'string' }, message: { type: 'string' }, keyword: { type: 'string' } },
+      },
+    },
+  },
+  additionalProperties: true,
+} as const;
+
+export const problemResponses = {
+  '4xx': problemSchema,
+  '5xx': problemSchema,
+} as const;

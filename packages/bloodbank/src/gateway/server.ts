@@ -1,0 +1,351 @@
+import { randomUUID } from 'node:crypto';
+import { hostname } from 'node:os';
+import {
+  AppError,
+  completeEnvelope,
+  defaultRegistryPath,
+  defaultSchemasDir,
+  type EventEnvelope,
+  LOG_LEVEL,
+  readEnv,
+} from '@33god/core';
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import Fastify, { type FastifyInstance, LogController } from 'fastify';
+import { Authorizer } from '../auth/authorize.js';
+import { parseRateLimit, type RateLimit, RateLimiter } from '../auth/rate-limit.js';
+import { parseAuthTokens, type TokenMap } from '../auth/tokens.js';
+import { GatewayMetrics } from '../metrics/gateway-metrics.js';
+import { openTransport } from '../sdk/transport.js';
+import type { Transport } from '../transport/transport.js';
+import { WebhookIngestor } from '../webhooks/ingest.js';
+import { DEFAULT_PROVIDERS, type WebhookProvider } from '../webhooks/providers.js';
+import { webhookRoutes } from '../webhooks/routes.js';
+import { sendProblem } from './errors.js';
+import { PublishPipeline, type UnknownTypePolicy } from './pipeline.js';
+import { type EnvelopePublisher, transportPublisher } from './publisher.js';
+import { createDeadLetterOperations, type DeadLetterOperations } from '../dead-letters/operations.js';
+import { deadLetterRoutes } from './routes/dead-letters.js';
+import { eventRoutes } from './routes/events.js';
+import { healthReport, healthRoutes } from './routes/health.js';
+import { schemaRoutes } from './routes/schemas.js';
+import { type GatewayServiceRegistry, type GatewaySchemaRegistry, SchemaStore } from './schema-store.js';
+
+export const DEFAULT_EXCHANGE = 'bloodbank.events.v1';
+export const SCHEMA_UPDATED_EVENT = 'holyfields.schema.updated';
+export const HEALTH_EVENT = 'bloodbank.health.status';
+
+export interface GatewayOptions {
+  /** Default 8682; 0 picks a free port. */
+  port?: number;
+  host?: string;
+  /**
+   * The broker. Give a transport (the gateway then also watches its connection state and
+   * subscribes to schema updates), a publisher such as the SDK's Bus, or an AMQP URL. None:
+   * the embedded in-process broker.
+   */
+  transport?: Transport;
+  publisher?: EnvelopePublisher;
+  amqpUrl?: string;
+  exchange?: string;
+  /** Default: the project's schemas/. */
+  schemasDir?: string;
+  /** Default: the project's services/registry.yaml; null for none. */
+  registryPath?: string | null;
+  loadSchemas?: (dir: string) => GatewaySchemaRegistry | Promise<GatewaySchemaRegistry>;
+  loadRegistry?: (path: string) => GatewayServiceRegistry | Promise<GatewayServiceRegistry>;
+  unknownTypes?: UnknownTypePolicy;
+  /** token → service id (map, record, or the BLOODBANK_AUTH_TOKENS syntax). Absent: auth off. */
+  authTokens?: TokenMap | Record<string, string> | string;
+  rateLimit?: RateLimit | string;
+  bodyLimit?: number;
+  batchMax?: number;
+  /** Secret per webhook provider id (`plane`, `github`). */
+  webhookSecrets?: Record<string, string | undefined>;
+  webhookProviders?: readonly WebhookProvider[];
+  /** Interval of bloodbank.health.status events; 0 turns them off. Default 30 000. */
+  healthIntervalMs?: number;
+  /** Reload on changes under schemasDir. Default true. */
+  watchSchemas?: boolean;
+  /** Reload on holyfields.schema.updated events (needs a transport). Default true. */
+  subscribeSchemaUpdates?: boolean;
+  deadLetters?: DeadLetterOperations;
+  /** `source.app` of anonymous events that name none. Default `bloodbank-gateway`. */
+  app?: string;
+  logLevel?: string;
+}
+
+export interface Gateway {
+  readonly url: string;
+  readonly port: number;
+  readonly app: FastifyInstance;
+  readonly schemas: SchemaStore;
+  readonly metrics: GatewayMetrics;
+  readonly transport: Transport | undefined;
+  /** Stops accepting requests, waits for in-flight publishes, closes what the gateway opened. */
+  close(): Promise<void>;
+}
+
+function tokenMap(tokens: GatewayOptions['authTokens']): TokenMap | null {
+  if (tokens === undefined) return null;
+  if (typeof tokens === 'string') return parseAuthTokens(tokens);
+  if (tokens instanceof Map) return tokens;
+  return new Map(Object.entries(tokens));
+}
+
+/** Builds the gateway without listening (tests can `inject`); `startGateway` also listens. */
+export async function buildGateway(options: GatewayOptions = {}): Promise<Gateway & { listen(): Promise<void> }> {
+  const exchange = options.exchange ?? DEFAULT_EXCHANGE;
+  const bodyLimit = options.bodyLimit ?? 1024 * 1024;
+  const batchMax = options.batchMax ?? 1000;
+  const ownTransport = options.transport === undefined && options.publisher === undefined;
+  const transport: Transport | undefined =
+    options.transport ?? (ownTransport ? await openTransport(options.amqpUrl === undefined ? {} : { url: options.amqpUrl }) : undefined);
+  const publisher = options.publisher ?? transportPublisher(transport!, exchange);
+
+  const app = Fastify({
+    logger: { level: options.logLevel ?? readEnv(LOG_LEVEL) ?? 'info' },
+    bodyLimit,
+    // Per-request log lines cost more than the publish on the hot path; errors are still logged.
+    logController: new LogController({ disableRequestLogging: true }),
+    return503OnClosing: true,
+    forceCloseConnections: 'idle',
+  });
+  const metrics = new GatewayMetrics();
+  const store = new SchemaStore({
+    schemasDir: options.schemasDir ?? defaultSchemasDir(),
+    registryPath: options.registryPath === null ? undefined : (options.registryPath ?? defaultRegistryPath()),
+    loadSchemas: options.loadSchemas,
+    loadRegistry: options.loadRegistry,
+    log: app.log,
+  });
+  await store.load();
+
+  const tokens = tokenMap(options.authTokens);
+  const rate = typeof options.rateLimit === 'string' ? parseRateLimit(options.rateLimit) : options.rateLimit;
+  const pipeline = new PublishPipeline({
+    store,
+    metrics,
+    publisher,
+    transport,
+    authorizer: tokens && tokens.size > 0 ? new Authorizer(tokens, store.produces) : null,
+    limiter: rate ? new RateLimiter(rate) : null,
+    unknownTypes: options.unknownTypes ?? 'reject',
+    log: app.log,
+  });
+
+  // Route schemas document the API; requests are checked by the pipeline, which knows the
+  // catalogue's codes (422 with pointers) rather than Fastify's generic 400.
+  app.setValidatorCompiler(() => () => true);
+  app.setErrorHandler((err, request, reply) => {
+    return sendProblem(err, request, reply, (e) => {
+      pipeline.rejected(e.code);
+      if (e.status >= 500 && e.status !== 503) request.log.error({ err }, 'request failed');
+    });
+  });
+  app.setNotFoundHandler((request, reply) =>
+    sendProblem(new AppError('NOT_FOUND', `no route ${request.method} ${request.url}`), request, reply),
+  );
+
+  const jsonParser = app.getDefaultJsonParser('error', 'ignore');
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser(
+    ['application/json', 'application/cloudevents+json', 'application/cloudevents-batch+json'],
+    { parseAs: 'string' },
+    jsonParser,
+  );
+  app.addContentTypeParser('application/x-ndjson', { parseAs: 'string' }, (_request, body, done) => {
+    try {
+      done(null, parseNdjson(body as string));
+    } catch (err) {
+      done(err as Error, undefined);
+    }
+  });
+
+  await app.register(swagger, {
+    openapi: {
+      info: {
+        title: 'Bloodbank gateway',
+        version: '1.0.0',
+        description: 'Publish events to the 33GOD event bus over HTTP. Errors are RFC 9457 problem+json.',
+      },
+      components: {
+        securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } },
+      },
+    },
+  });
+  await app.register(swaggerUi, { routePrefix: '/docs' });
+  app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+
+  await app.register(eventRoutes, { pipeline, batchMax, defaultApp: options.app ?? 'bloodbank-gateway' });
+  await app.register(healthRoutes, { transport, store, metrics });
+  await app.register(schemaRoutes, { store });
+  await app.register(deadLetterRoutes, {
+    pipeline,
+    operations:
+      options.deadLetters ??
+      (transport
+        ? createDeadLetterOperations(transport, {
+            // A getter, so a registry reload also updates the queues listed.
+            registry: {
+              get services() {
+                return store.services?.services ?? [];
+              },
+            },
+            topology: { exchange },
+          })
+        : undefined),
+  });
+  const ingestor = new WebhookIngestor({
+    providers: options.webhookProviders ?? DEFAULT_PROVIDERS,
+    secrets: options.webhookSecrets ?? {},
+    publish: async (envelope) => {
+      // External bodies are checked where a schema exists; unknown webhook types are always
+      // accepted, since refusing them would only make the provider retry forever.
+      const result = store.schemas.validate(envelope);
+      if (result.known && !result.ok) {
+        throw new AppError('WEBHOOK_PAYLOAD_INVALID', `the body does not match the schema of ${envelope.event_type}`, {
+          violations: result.violations,
+        });
+      }
+      await pipeline.publish(envelope);
+    },
+  });
+  await app.register(webhookRoutes, { ingestor });
+
+  const cleanups: (() => Promise<void> | void)[] = [];
+  if (options.watchSchemas !== false) {
+    store.watch();
+    cleanups.push(() => store.close());
+  }
+  if (transport && options.subscribeSchemaUpdates !== false) {
+    cleanups.push(await subscribeSchemaUpdates(transport, exchange, store, app));
+  }
+  if (transport) {
+    metrics.brokerConnected.set(transport.state === 'connected' ? 1 : 0);
+    const off = transport.onStateChange((state) => {
+      metrics.brokerConnected.set(state === 'connected' ? 1 : 0);
+      app.log.info({ state }, 'broker connection state');
+    });
+    cleanups.push(off);
+  }
+  const interval = options.healthIntervalMs ?? 30_000;
+  if (interval > 0) {
+    const host = hostname();
+    const timer = setInterval(() => {
+      const report = healthReport(transport, store);
+      const envelope: EventEnvelope = completeEnvelope(
+        {
+          event_type: HEALTH_EVENT,
+          payload: {
+            status: report.status,
+            broker: { connected: report.broker.connected, kind: report.broker.kind, latency_ms: null },
+            schemas: report.schemas,
+            services: report.services,
+            uptime_s: report.uptime_s,
+            instance: report.instance,
+            errors: report.errors,
+          },
+        },
+        { app: 'bloodbank', host, trigger_type: 'scheduled' },
+      );
+      pipeline.publish(envelope).catch((err) => app.log.debug({ err: String(err) }, 'health event not published'));
+    }, interval);
+    timer.unref();
+    cleanups.push(() => clearInterval(timer));
+  }
+
+  let url = '';
+  let port = 0;
+  let closing: Promise<void> | null = null;
+  const gateway = {
+    app,
+    schemas: store,
+    metrics,
+    transport,
+    get url() {
+      return url;
+    },
+    get port() {
+      return port;
+    },
+    async listen() {
+      const address = await app.listen({ port: options.port ?? 8682, host: options.host ?? '127.0.0.1' });
+      const u = new URL(address);
+      port = Number(u.port);
+      url = `http://${options.host && options.host !== '0.0.0.0' && options.host !== '::' ? u.hostname : '127.0.0.1'}:${port}`;
+    },
+    close() {
+      closing ??= (async () => {
+        for (const c of cleanups.splice(0).reverse()) await c();
+        // Fastify stops accepting and waits for requests in flight (and so their confirms).
+        await app.close();
+        await pipeline.drained();
+        if (ownTransport) await transport?.close();
+      })();
+      return closing;
+    },
+  };
+  return gateway;
+}
+
+/** Builds the gateway and listens on `port` (default 8682). */
+export async function startGateway(options: GatewayOptions = {}): Promise<Gateway> {
+  const gateway = await buildGateway(options);
+  try {
+    await gateway.listen();
+  } catch (err) {
+    await gateway.close();
+    throw err;
+  }
+  return gateway;
+}
+
+function parseNdjson(text: string): unknown[] {
+  const items: unknown[] = [];
+  const lines = text.split('\n');
+  const bad: { pointer: string; message: string }[] = [];
+  lines.forEach((line, i) => {
+    if (line.trim() === '') return;
+    try {
+      items.push(JSON.parse(line));
+    } catch {
+      bad.push({ pointer: `/${items.length + bad.length}`, message: `line ${i + 1} is not valid JSON` });
+    }
+  });
+  if (bad.length > 0) {
+    throw new AppError('MALFORMED_JSON', 'every NDJSON line must be one JSON value', { violations: bad });
+  }
+  return items;
+}
+
+/**
+ * A private, auto-deleted queue bound to holyfields.schema.updated, so every gateway
+ * instance hears every update (a shared queue would give each update to one of them).
+ */
+async function subscribeSchemaUpdates(
+  transport: Transport,
+  exchange: string,
+  store: SchemaStore,
+  app: FastifyInstance,
+): Promise<() => Promise<void>> {
+  const queue = `bloodbank.gateway.schema-updates.${randomUUID()}`;
+  try {
+    if (!(await transport.checkExchange(exchange))) {
+      await transport.assertExchange(exchange, 'topic', { durable: true });
+    }
+    await transport.assertQueue(queue, { durable: false, autoDelete: true, exclusive: true });
+    await transport.bindQueue(queue, exchange, SCHEMA_UPDATED_EVENT);
+    const consumer = await transport.consume(queue, async (delivery) => {
+      delivery.ack();
+      await store.reload(SCHEMA_UPDATED_EVENT);
+    });
+    return async () => {
+      await consumer.cancel().catch(() => {});
+      await transport.deleteQueue(queue).catch(() => {});
+    };
+  } catch (err) {
+    app.log.warn({ err: String(err) }, 'not subscribed to schema updates; the directory watch still reloads');
+    return async () => {};
+  }
+}

@@ -1,0 +1,406 @@
+import {
+  AMQP_URL,
+  AppError,
+  completeEnvelope,
+  type EventEnvelope,
+  envelopeAmqpProperties,
+  HOLYFIELDS_SCHEMAS,
+  readEnv,
+} from '@33god/core';
+import { loadSchemaTree } from '@33god/holyfields';
+import { attemptOf } from '../dead-letters/headers.js';
+import { startDeadLetterMonitor } from '../dead-letters/monitor.js';
+import { createDeadLetterOperations, type DeadLetterOperations } from '../dead-letters/operations.js';
+import { resolveRetryPolicy } from '../middleware/backoff.js';
+import { correlation, currentEvent } from '../middleware/correlation.js';
+import { deadLetterOnFailure } from '../middleware/dead-letter.js';
+import { decodeEnvelope, envelopeViolations } from '../middleware/decode.js';
+import { errorClassOf, errorReasonOf, RequeueSignal } from '../middleware/errors.js';
+import { retry } from '../middleware/retry.js';
+import { compose, type MessageContext } from '../middleware/types.js';
+import { applyPlan } from '../topology/apply.js';
+import {
+  type ResolvedTopologyOptions,
+  resolveTopologyOptions,
+  type TopologyOptions,
+} from '../topology/options.js';
+import { mergePlans, planExchanges, planQueue } from '../topology/plan.js';
+import type { TopologyRegistry } from '../topology/registry.js';
+import { InFlight } from '../transport/inflight.js';
+import type { Delivery, MessageProperties, Transport } from '../transport/transport.js';
+import { BLOODBANK_UNKNOWN_TYPES } from './config.js';
+import { type BusLogger, defaultLogger } from './logger.js';
+import { Semaphore } from './semaphore.js';
+import { SubscriptionStream } from './stream.js';
+import { openTransport } from './transport.js';
+import type {
+  AnyEventMap,
+  Bus,
+  EventHandler,
+  EventSchemas,
+  EventStream,
+  EventsOptions,
+  HandlerContext,
+  PublishEnvelopeOptions,
+  PublishOptions,
+  SubscribeOptions,
+  Subscription,
+  UnknownTypePolicy,
+} from './types.js';
+
+export interface ConnectOptions {
+  /** `amqp://` or `amqps://` URL. Default `AMQP_URL`; neither: the embedded in-process broker. */
+  url?: string;
+  /** Use this transport instead of opening one (it is not closed by `bus.close()`). */
+  transport?: Transport;
+  /** The events exchange. Default `BLOODBANK_EXCHANGE` (`bloodbank.events.v1`). */
+  exchange?: string;
+  /** Dead-letter exchange, retry tiers, queue type, TTLs (see `TopologyOptions`). */
+  topology?: TopologyOptions;
+  /** `source.app` of every event this bus publishes. */
+  app: string;
+  /**
+   * Schemas to validate against before publishing: a loaded registry, or the
+   * directory of a schema tree. Default: `HOLYFIELDS_SCHEMAS` when set; otherwise
+   * only the envelope's shape is checked.
+   */
+  schemas?: EventSchemas | string;
+  /** Publishing a type with no schema. Default `BLOODBANK_UNKNOWN_TYPES` (reject). */
+  unknownTypes?: UnknownTypePolicy;
+  /** Longest wait for a broker confirm (when the bus opens the transport). */
+  publishTimeoutMs?: number;
+  /** The service registry, for `deadLetters.queues()`. */
+  registry?: TopologyRegistry;
+  logger?: BusLogger;
+  env?: NodeJS.ProcessEnv;
+}
+
+/** Connects to the bus: opens (or adopts) a transport and loads the schemas. */
+export async function connect<M = AnyEventMap>(options: ConnectOptions): Promise<Bus<M>> {
+  if (!options.app)
+    throw new AppError('CONFIG_INVALID', 'connect() needs `app`, the name events are published under');
+  const env = options.env ?? process.env;
+  const topology = resolveTopologyOptions(
+    options.exchange === undefined ? options.topology : { ...options.topology, exchange: options.exchange },
+    env,
+  );
+  const unknownTypes = options.unknownTypes ?? readEnv(BLOODBANK_UNKNOWN_TYPES, env)!;
+  const schemaSource = options.schemas ?? readEnv(HOLYFIELDS_SCHEMAS, env);
+  const schemas = typeof schemaSource === 'string' ? await loadSchemaTree(schemaSource) : schemaSource;
+  let transport = options.transport;
+  const owned = transport === undefined;
+  if (!transport) {
+    const url = options.url ?? readEnv(AMQP_URL, env);
+    const opened: { url?: string; publishTimeoutMs?: number } = {};
+    if (url !== undefined) opened.url = url;
+    if (options.publishTimeoutMs !== undefined) opened.publishTimeoutMs = options.publishTimeoutMs;
+    transport = await openTransport(opened);
+  }
+  return new BusImpl<M>({
+    app: options.app,
+    transport,
+    owned,
+    topology,
+    schemas,
+    unknownTypes,
+    registry: options.registry,
+    logger: options.logger ?? defaultLogger(),
+  });
+}
+
+interface BusInit {
+  app: string;
+  transport: Transport;
+  owned: boolean;
+  topology: ResolvedTopologyOptions;
+  schemas: EventSchemas | undefined;
+  unknownTypes: UnknownTypePolicy;
+  registry: TopologyRegistry | undefined;
+  logger: BusLogger;
+}
+
+class BusImpl<M> implements Bus<M> {
+  readonly app: string;
+  readonly transport: Transport;
+  readonly topology: ResolvedTopologyOptions;
+  readonly deadLetters: DeadLetterOperations;
+  readonly #owned: boolean;
+  readonly #schemas: EventSchemas | undefined;
+  readonly #unknownTypes: UnknownTypePolicy;
+  readonly #logger: BusLogger;
+  readonly #exchange: string;
+  readonly #publishes = new InFlight();
+  readonly #subscriptions = new Set<Subscription>();
+  readonly #streams = new Set<SubscriptionStream>();
+  readonly #queues = new Set<string>();
+  readonly #stoppers = new Set<() => Promise<void>>();
+  #closed = false;
+
+  constructor(init: BusInit) {
+    this.app = init.app;
+    this.transport = init.transport;
+    this.topology = init.topology;
+    this.#owned = init.owned;
+    this.#schemas = init.schemas;
+    this.#unknownTypes = init.unknownTypes;
+    this.#logger = init.logger;
+    this.#exchange = init.topology.exchange;
+    const ops: Parameters<typeof createDeadLetterOperations>[1] = {
+      topology: init.topology,
+      queues: () => this.#queues,
+    };
+    if (init.registry) ops.registry = init.registry;
+    this.deadLetters = createDeadLetterOperations(init.transport, ops);
+    this.publish = this.publish.bind(this);
+  }
+
+  async publish<K extends keyof M & string>(
+    type: K,
+    payload: M[K],
+    options: PublishOptions = {},
+  ): Promise<EventEnvelope<M[K]>> {
+    const parent = options.causedBy ?? currentEvent();
+    const partial: Partial<EventEnvelope<M[K]>> & Pick<EventEnvelope<M[K]>, 'event_type' | 'payload'> = {
+      ...options.extensions,
+      event_type: type,
+      payload,
+    };
+    if (options.eventId !== undefined) partial.event_id = options.eventId;
+    if (options.timestamp !== undefined) partial.timestamp = options.timestamp;
+    if (options.version !== undefined) partial.version = options.version;
+    if (options.source !== undefined) partial.source = options.source as EventEnvelope['source'];
+    const correlationId =
+      options.correlationId !== undefined
+        ? options.correlationId
+        : parent
+          ? (parent.correlation_id ?? parent.event_id)
+          : null;
+    if (correlationId !== null) partial.correlation_id = correlationId;
+    const causationId = options.causationId !== undefined ? options.causationId : (parent?.event_id ?? null);
+    if (causationId !== null) partial.causation_id = causationId;
+    const envelope = completeEnvelope(partial, {
+      app: this.app,
+      trigger_type: parent ? 'event' : 'api',
+    });
+    this.#validate(envelope);
+    await this.publishEnvelope(envelope, options.headers ? { headers: options.headers } : undefined);
+    return envelope;
+  }
+
+  #validate(envelope: EventEnvelope<unknown>): void {
+    const shape = envelopeViolations(envelope);
+    if (shape.length > 0) {
+      throw new AppError('INVALID_ENVELOPE', shape.map((v) => `${v.pointer} ${v.message}`).join('; '), {
+        violations: shape,
+      });
+    }
+    if (!this.#schemas) return;
+    const result = this.#schemas.validate(envelope);
+    if (!result.known) {
+      if (this.#unknownTypes === 'reject') {
+        throw new AppError('UNKNOWN_EVENT_TYPE', `no schema covers '${envelope.event_type}'`, {
+          violations: [{ pointer: '/event_type', message: `no schema covers '${envelope.event_type}'` }],
+        });
+      }
+      if (this.#unknownTypes === 'warn') {
+        this.#logger.warn(
+          { event_type: envelope.event_type },
+          'publishing an event type that no schema covers',
+        );
+      }
+      return;
+    }
+    if (!result.ok) {
+      throw new AppError(
+        'SCHEMA_VIOLATION',
+        `'${envelope.event_type}' breaks its schema: ${result.violations.map((v) => `${v.pointer || '/'} ${v.message}`).join('; ')}`,
+        { violations: result.violations },
+      );
+    }
+  }
+
+  async publishEnvelope(envelope: EventEnvelope<unknown>, options?: PublishEnvelopeOptions): Promise<void> {
+    const props = envelopeAmqpProperties(envelope);
+    const properties: MessageProperties = {
+      ...props,
+      persistent: true,
+      headers: options?.headers ? { ...props.headers, ...options.headers } : props.headers,
+    };
+    this.#publishes.enter();
+    try {
+      await this.transport.publish({
+        exchange: this.#exchange,
+        routingKey: envelope.event_type,
+        body: Buffer.from(JSON.stringify(envelope)),
+        properties,
+        mandatory: true,
+      });
+    } finally {
+      this.#publishes.leave();
+    }
+  }
+
+  async subscribe(
+    queue: string,
+    patterns: readonly string[],
+    handler: EventHandler<M>,
+    options: SubscribeOptions = {},
+  ): Promise<Subscription> {
+    this.#live();
+    const policy = resolveRetryPolicy(options.retry);
+    const prefetch = options.prefetch ?? 16;
+    const concurrency = options.concurrency ?? prefetch;
+    if (!Number.isInteger(concurrency) || concurrency < 1) {
+      throw new AppError('CONFIG_INVALID', `concurrency must be a whole number >= 1, got ${concurrency}`);
+    }
+    if (options.declare !== false) {
+      await applyPlan(
+        this.transport,
+        mergePlans([planExchanges(this.topology), planQueue(queue, patterns, this.topology, options.queue)]),
+      );
+    }
+    this.#queues.add(queue);
+    const name = options.handlerName ?? (handler.name || queue);
+    const logger = this.#logger;
+    const chain = compose(
+      [
+        deadLetterOnFailure({
+          transport: this.transport,
+          dlx: this.topology.dlx,
+          onDeadLetter: ({ message, error }) =>
+            logger.warn(
+              { queue, handler: name, attempts: message.attempt, error_class: errorClassOf(error) },
+              `dead-lettered: ${errorReasonOf(error)}`,
+            ),
+        }),
+        retry({
+          transport: this.transport,
+          policy,
+          tiersMs: this.topology.retryTiersMs,
+          ...(options.isRetryable ? { isRetryable: options.isRetryable } : {}),
+          onRetry: ({ message, error, delayMs }) =>
+            logger.info(
+              {
+                queue,
+                handler: name,
+                attempt: message.attempt,
+                delay_ms: delayMs,
+                error_class: errorClassOf(error),
+              },
+              `retry scheduled: ${errorReasonOf(error)}`,
+            ),
+        }),
+        decodeEnvelope(),
+        correlation(),
+        ...(options.middleware ?? []),
+      ],
+      (message: MessageContext) => handler(message.event!, this.#context(message)),
+    );
+    const limiter = concurrency < prefetch ? new Semaphore(concurrency) : null;
+    const onDelivery = async (delivery: Delivery): Promise<void> => {
+      if (limiter) await limiter.acquire();
+      try {
+        await chain({ delivery, queue, handler: name, attempt: attemptOf(delivery.properties.headers) });
+        delivery.ack();
+      } catch (err) {
+        // Only a failed retry or dead-letter publish gets here: keep the message.
+        if (!(err instanceof RequeueSignal)) {
+          logger.error(
+            { queue, handler: name, err: errorReasonOf(err) },
+            'could not settle a failed message; requeued',
+          );
+        }
+        delivery.nack({ requeue: true });
+      } finally {
+        limiter?.release();
+      }
+    };
+    const consumer = await this.transport.consume(queue, onDelivery, { prefetch });
+    const subscription: Subscription = {
+      queue,
+      cancel: async () => {
+        this.#subscriptions.delete(subscription);
+        await consumer.cancel();
+      },
+    };
+    this.#subscriptions.add(subscription);
+    return subscription;
+  }
+
+  #context(message: MessageContext): HandlerContext<M> {
+    return {
+      delivery: message.delivery,
+      queue: message.queue,
+      attempt: message.attempt,
+      handler: message.handler,
+      publish: this.publish,
+    };
+  }
+
+  events(queue: string, patterns: readonly string[], options: EventsOptions = {}): EventStream {
+    this.#live();
+    const stream: SubscriptionStream = new SubscriptionStream(queue, (handler) =>
+      this.subscribe(queue, patterns, (event) => handler(event), {
+        handlerName: queue,
+        ...options,
+      }).then((sub) => ({
+        queue,
+        cancel: async () => {
+          this.#streams.delete(stream);
+          await sub.cancel();
+        },
+      })),
+    );
+    this.#streams.add(stream);
+    return stream;
+  }
+
+  async startDeadLetterMonitor(options: { prefetch?: number } = {}) {
+    this.#live();
+    const queue = this.topology.monitorQueue;
+    if (!queue)
+      throw new AppError(
+        'CONFIG_INVALID',
+        'the topology has no dead-letter monitor queue (monitorQueue: false)',
+      );
+    await applyPlan(this.transport, planExchanges(this.topology));
+    const monitor = await startDeadLetterMonitor({
+      transport: this.transport,
+      queue,
+      app: this.app,
+      publish: (env) => this.publishEnvelope(env),
+      onError: (err, letter) =>
+        this.#logger.error(
+          { dead_letter_id: letter.id, err: errorReasonOf(err) },
+          'could not publish a dead-letter event',
+        ),
+      ...(options.prefetch !== undefined ? { prefetch: options.prefetch } : {}),
+    });
+    const stop = async (): Promise<void> => {
+      this.#stoppers.delete(stop);
+      await monitor.stop();
+    };
+    this.#stoppers.add(stop);
+    return { queue: monitor.queue, stop };
+  }
+
+  async drain(): Promise<void> {
+    await Promise.all([
+      ...[...this.#streams].map((s) => s.finish()),
+      ...[...this.#subscriptions].map((s) => s.cancel()),
+      ...[...this.#stoppers].map((stop) => stop()),
+    ]);
+    await this.#publishes.idle();
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    await this.drain();
+    this.#closed = true;
+    if (this.#owned) await this.transport.close();
+  }
+
+  #live(): void {
+    if (this.#closed) throw new AppError('TRANSPORT_CLOSED', 'the bus was closed');
+  }
+}

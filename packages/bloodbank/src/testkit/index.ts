@@ -1,0 +1,1 @@
+export { runTransportContract, waitFor } from './contract.js';

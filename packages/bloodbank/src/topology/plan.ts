@@ -1,0 +1,160 @@
+import { AppError, isValidPattern } from '@33god/core';
+import type { ExchangeOptions, ExchangeType, QueueOptions } from '../transport/transport.js';
+import { dlqName, retryQueueName } from './names.js';
+import type { ResolvedTopologyOptions } from './options.js';
+import type { TopologyRegistry } from './registry.js';
+
+export interface PlannedExchange {
+  readonly name: string;
+  readonly type: ExchangeType;
+  readonly options: ExchangeOptions;
+}
+
+export interface PlannedQueue {
+  readonly name: string;
+  readonly options: QueueOptions;
+  /** What the queue is for: a service inbox, its dead letters, a retry tier, or infrastructure. */
+  readonly role: 'service' | 'dlq' | 'retry' | 'unroutable' | 'monitor';
+}
+
+export interface PlannedBinding {
+  readonly queue: string;
+  readonly exchange: string;
+  readonly pattern: string;
+}
+
+/** Everything one topology declares, in declaration order (exchanges, queues, bindings). */
+export interface TopologyPlan {
+  readonly exchanges: readonly PlannedExchange[];
+  readonly queues: readonly PlannedQueue[];
+  readonly bindings: readonly PlannedBinding[];
+}
+
+/** Per-queue settings a service may override in the registry. */
+export interface QueueSettings {
+  messageTtlMs?: number;
+  queueType?: ResolvedTopologyOptions['queueType'];
+}
+
+/** The exchanges every topology has: events (with its alternate exchange) and dead letters. */
+export function planExchanges(opts: ResolvedTopologyOptions): TopologyPlan {
+  const exchanges: PlannedExchange[] = [
+    { name: opts.unroutable, type: 'fanout', options: { durable: true } },
+    { name: opts.exchange, type: 'topic', options: { durable: true, alternateExchange: opts.unroutable } },
+    { name: opts.dlx, type: 'topic', options: { durable: true } },
+  ];
+  const queues: PlannedQueue[] = [
+    {
+      name: opts.unroutable,
+      role: 'unroutable',
+      options: { durable: true, messageTtlMs: opts.unroutableTtlMs, queueType: opts.queueType },
+    },
+  ];
+  // A fanout exchange ignores the key; '' is what RabbitMQ lists for such a binding.
+  const bindings: PlannedBinding[] = [{ queue: opts.unroutable, exchange: opts.unroutable, pattern: '' }];
+  if (opts.monitorQueue) {
+    queues.push({
+      name: opts.monitorQueue,
+      role: 'monitor',
+      options: { durable: true, queueType: opts.queueType },
+    });
+    bindings.push({ queue: opts.monitorQueue, exchange: opts.dlx, pattern: '#' });
+  }
+  return { exchanges, queues, bindings };
+}
+
+/**
+ * One service queue with its dead-letter queue and retry queues. A retry queue has
+ * no binding at all: messages enter it through the default exchange and, when their
+ * delay expires, leave through the default exchange with the routing key `<queue>`,
+ * so they come back to this queue only, never through the topic exchange where
+ * another queue's binding could match them again.
+ */
+export function planQueue(
+  queue: string,
+  patterns: readonly string[],
+  opts: ResolvedTopologyOptions,
+  settings: QueueSettings = {},
+): TopologyPlan {
+  for (const p of patterns) {
+    if (!isValidPattern(p)) {
+      throw new AppError('REGISTRY_INVALID', `queue '${queue}': '${p}' is not a valid routing key pattern`);
+    }
+  }
+  const queueType = settings.queueType ?? opts.queueType;
+  const queues: PlannedQueue[] = [
+    {
+      name: queue,
+      role: 'service',
+      options: {
+        durable: true,
+        queueType,
+        messageTtlMs: settings.messageTtlMs ?? opts.messageTtlMs,
+        deadLetterExchange: opts.dlx,
+        deadLetterRoutingKey: queue,
+      },
+    },
+    { name: dlqName(queue), role: 'dlq', options: { durable: true, queueType } },
+  ];
+  for (const tier of opts.retryTiersMs) {
+    queues.push({
+      name: retryQueueName(queue, tier),
+      role: 'retry',
+      options: {
+        durable: true,
+        queueType,
+        messageTtlMs: tier,
+        deadLetterExchange: '',
+        deadLetterRoutingKey: queue,
+      },
+    });
+  }
+  const bindings: PlannedBinding[] = [
+    ...unique(patterns).map((pattern) => ({ queue, exchange: opts.exchange, pattern })),
+    { queue: dlqName(queue), exchange: opts.dlx, pattern: queue },
+  ];
+  return { exchanges: [], queues, bindings };
+}
+
+/**
+ * The whole topology of a registry. When a service lists several queues and exactly
+ * as many routing keys, queue i is bound to key i (the multi-queue layout of the
+ * original registry, one queue per trigger); otherwise every queue gets every key.
+ */
+export function planTopology(registry: TopologyRegistry, opts: ResolvedTopologyOptions): TopologyPlan {
+  const plans: TopologyPlan[] = [planExchanges(opts)];
+  const owner = new Map<string, string>();
+  for (const service of registry.services) {
+    if (service.status !== undefined && opts.skipStatuses.includes(service.status)) continue;
+    const { queues, routingKeys } = service;
+    const paired = queues.length > 1 && queues.length === routingKeys.length;
+    queues.forEach((queue, i) => {
+      const previous = owner.get(queue);
+      if (previous !== undefined) {
+        throw new AppError(
+          'REGISTRY_INVALID',
+          `queue '${queue}' is declared by '${previous}' and '${service.id}'`,
+        );
+      }
+      owner.set(queue, service.id);
+      const keys = paired ? [routingKeys[i]!] : routingKeys;
+      const settings: QueueSettings = {};
+      if (service.queue?.messageTtlMs !== undefined) settings.messageTtlMs = service.queue.messageTtlMs;
+      if (service.queue?.queueType !== undefined) settings.queueType = service.queue.queueType;
+      plans.push(planQueue(queue, keys, opts, settings));
+    });
+  }
+  return mergePlans(plans);
+}
+
+export function mergePlans(plans: readonly TopologyPlan[]): TopologyPlan {
+  return {
+    exchanges: plans.flatMap((p) => p.exchanges),
+    queues: plans.flatMap((p) => p.queues),
+    bindings: plans.flatMap((p) => p.bindings),
+  };
+}
+
+function unique<T>(items: readonly T[]): T[] {
+  return [...new Set(items)];
+}

@@ -1,0 +1,22 @@
+import type { QueueType } from '../transport/transport.js';
+
+/**
+ * The part of Holyfields' `ServiceRegistry` the topology reads. Declared here
+ * structurally so the topology can also be planned from a registry built in code.
+ */
+export interface TopologyService {
+  readonly id: string;
+  readonly status?: string;
+  readonly queues: readonly string[];
+  readonly routingKeys: readonly string[];
+  readonly queue?: {
+    readonly messageTtlMs?: number;
+    readonly queueType?: QueueType;
+    readonly maxAttempts?: number;
+  };
+}
+
+export interface TopologyRegistry {
+  readonly exchange?: { readonly name?: string; readonly type?: string; readonly durable?: boolean };
+  readonly services: readonly TopologyService[];
+}

@@ -1,0 +1,25 @@
+export { type DeathReason, type DeathRecord, EmbeddedBroker, sharedEmbeddedBroker } from './embedded/broker.js';
+export {
+  createEmbeddedTransport,
+  EMBEDDED_FEATURES,
+  type EmbeddedTransportOptions,
+} from './embedded/transport.js';
+export {
+  type BindingInfo,
+  type ConsumeOptions,
+  type Consumer,
+  DEFAULT_DRAIN_TIMEOUT_MS,
+  DEFAULT_PREFETCH,
+  type Delivery,
+  type DeliveryHandler,
+  type ExchangeOptions,
+  type ExchangeType,
+  type MessageProperties,
+  type OutgoingMessage,
+  type QueueInfo,
+  type QueueOptions,
+  type QueueType,
+  type Transport,
+  type TransportFeatures,
+  type TransportState,
+} from './transport.js';

@@ -1,0 +1,169 @@
+import { createHash } from 'node:crypto';
+import { hostname } from 'node:os';
+import { AppError, type EventEnvelope, eventTypeProblem } from '@33god/core';
+import { v5 as uuidv5 } from 'uuid';
+import { DeliveryLru } from './dedup.js';
+import type { FieldSource, WebhookProvider } from './providers.js';
+import { verifySignature } from './signature.js';
+
+/** Namespace of webhook event ids: uuidv5(`<provider>:<delivery id>`, this). Never change it. */
+export const WEBHOOK_ID_NAMESPACE = '6f1d6a52-2f0e-4c7e-9a55-3b8f0c1e7d24';
+
+export type Headers = Record<string, string | string[] | undefined>;
+
+export interface WebhookResult {
+  status: 202 | 200;
+  event_id: string;
+  event_type: string;
+  delivery_id: string;
+  duplicate: boolean;
+}
+
+export interface WebhookIngestorOptions {
+  providers: readonly WebhookProvider[];
+  /** Secret per provider id; a provider without one answers 503 WEBHOOK_NOT_CONFIGURED. */
+  secrets: Readonly<Record<string, string | undefined>>;
+  /** Publishes (and validates) the envelope; resolves on the broker's confirm. */
+  publish: (envelope: EventEnvelope) => Promise<void>;
+  /** Deliveries remembered for redelivery answers. Default 10 000. */
+  dedupSize?: number;
+}
+
+/** The stable event id of one delivery, the same on every gateway instance. */
+export function webhookEventId(providerId: string, deliveryId: string): string {
+  return uuidv5(`${providerId}:${deliveryId}`, WEBHOOK_ID_NAMESPACE);
+}
+
+/**
+ * Verifies, names, deduplicates and publishes webhook deliveries. Order matters: the
+ * signature is checked on the raw bytes before anything is parsed, and a delivery is
+ * remembered only once the broker confirmed it, so a failed publish can be redelivered.
+ */
+export class WebhookIngestor {
+  readonly #providers: Map<string, WebhookProvider>;
+  readonly #options: WebhookIngestorOptions;
+  readonly #seen: DeliveryLru;
+  readonly #inFlight = new Map<string, Promise<string>>();
+  readonly #host = hostname();
+
+  constructor(options: WebhookIngestorOptions) {
+    this.#options = options;
+    this.#providers = new Map(options.providers.map((p) => [p.id, p]));
+    this.#seen = new DeliveryLru(options.dedupSize ?? 10_000);
+  }
+
+  get providers(): readonly WebhookProvider[] {
+    return [...this.#providers.values()];
+  }
+
+  async ingest(providerId: string, rawBody: Buffer, headers: Headers): Promise<WebhookResult> {
+    const provider = this.#providers.get(providerId);
+    if (!provider) {
+      throw new AppError('WEBHOOK_UNKNOWN_PROVIDER', `no webhook provider '${providerId}'`, {
+        extra: { providers: [...this.#providers.keys()] },
+      });
+    }
+    const secret = this.#options.secrets[provider.id];
+    if (!secret) {
+      throw new AppError(
+        'WEBHOOK_NOT_CONFIGURED',
+        `set ${provider.secretEnv} to accept ${provider.id} webhooks; unsigned deliveries are never accepted`,
+      );
+    }
+    verifySignature(provider.signature, secret, rawBody, header(headers, provider.signature.header));
+
+    let body: unknown;
+    try {
+      body = JSON.parse(rawBody.toString('utf8'));
+    } catch {
+      throw new AppError('MALFORMED_JSON', 'the webhook body is not valid JSON');
+    }
+    if (body === null || typeof body !== 'object' || Array.isArray(body)) {
+      throw new AppError('WEBHOOK_PAYLOAD_INVALID', 'the webhook body must be a JSON object');
+    }
+    const payload = body as Record<string, unknown>;
+    const eventType = `webhook.${provider.id}.${eventName(provider, payload, headers)}`;
+    const problem = eventTypeProblem(eventType);
+    if (problem) {
+      throw new AppError('WEBHOOK_PAYLOAD_INVALID', `event type '${eventType}' ${problem}`);
+    }
+    const deliveryId =
+      first(provider.deliveryId, payload, headers) ?? createHash('sha256').update(rawBody).digest('hex');
+    const key = `${provider.id}:${deliveryId}`;
+    const eventId = webhookEventId(provider.id, deliveryId);
+
+    const known = this.#seen.get(key);
+    const running = this.#inFlight.get(key);
+    if (known !== undefined || running !== undefined) {
+      if (running) await running;
+      return { status: 200, event_id: eventId, event_type: eventType, delivery_id: deliveryId, duplicate: true };
+    }
+
+    const envelope: EventEnvelope = {
+      event_id: eventId,
+      event_type: eventType,
+      timestamp: new Date().toISOString(),
+      version: '1.0.0',
+      source: { app: provider.app, host: this.#host, trigger_type: 'webhook' },
+      correlation_id: eventId,
+      causation_id: null,
+      payload,
+    };
+    const publishing = this.#options.publish(envelope).then(() => eventId);
+    this.#inFlight.set(key, publishing);
+    try {
+      await publishing;
+      this.#seen.set(key, eventId);
+    } finally {
+      this.#inFlight.delete(key);
+    }
+    return { status: 202, event_id: eventId, event_type: eventType, delivery_id: deliveryId, duplicate: false };
+  }
+}
+
+function header(headers: Headers, name: string): string | undefined {
+  const v = headers[name.toLowerCase()];
+  return Array.isArray(v) ? v[0] : v;
+}
+
+function read(src: FieldSource, body: Record<string, unknown>, headers: Headers): string | undefined {
+  let v: unknown;
+  if ('header' in src) v = header(headers, src.header);
+  else {
+    v = body;
+    for (const part of src.body.split('.')) {
+      v = v !== null && typeof v === 'object' ? (v as Record<string, unknown>)[part] : undefined;
+    }
+  }
+  if (typeof v === 'number') v = String(v);
+  return typeof v === 'string' && v.trim() !== '' ? v.trim() : undefined;
+}
+
+function first(sources: readonly FieldSource[], body: Record<string, unknown>, headers: Headers) {
+  for (const s of sources) {
+    const v = read(s, body, headers);
+    if (v !== undefined) return v;
+  }
+  return undefined;
+}
+
+/** Routing-key-safe words: lowercase, anything outside [a-z0-9_-] becomes `_`. */
+function words(name: string): string {
+  return name
+    .toLowerCase()
+    .split('.')
+    .map((w) => w.replace(/[^a-z0-9_-]+/g, '_').replace(/^[_-]+/, ''))
+    .filter((w) => w !== '')
+    .join('.');
+}
+
+function eventName(provider: WebhookProvider, body: Record<string, unknown>, headers: Headers): string {
+  const name = first(provider.eventName, body, headers);
+  if (name === undefined) {
+    throw new AppError('WEBHOOK_PAYLOAD_INVALID', `cannot tell which ${provider.id} event this delivery is`);
+  }
+  const base = words(name);
+  if (base.includes('.')) return base;
+  const action = first(provider.action, body, headers);
+  return action === undefined ? base : `${base}.${words(action)}`;
+}

@@ -1,0 +1,63 @@
+import type { FastifyInstance } from 'fastify';
+import WebSocket from 'ws';
+
+export interface StreamProxyOptions {
+  /** Candystore's base URL (http or https; the stream is the same host over ws). */
+  storeUrl: string;
+  /** Above this many bytes queued for a slow browser, drop it: it reconnects from its last position. */
+  maxBufferedBytes?: number;
+}
+
+/** Close codes the browser's reconnect logic reads: both mean "try again soon". */
+export const CLOSE_UPSTREAM_UNAVAILABLE = 1013;
+export const CLOSE_UPSTREAM_RESTARTING = 1012;
+
+/**
+ * `GET /api/store/stream` (WebSocket): one upstream socket to Candystore's `/stream` per
+ * browser socket, messages passed through as text. When Candystore is down or goes away
+ * the browser's socket is closed with a retry code; the page reconnects with backoff and
+ * resumes from the last position it saw (the `from` query parameter).
+ */
+export function registerStreamProxy(app: FastifyInstance, opts: StreamProxyOptions): void {
+  const wsBase = opts.storeUrl.replace(/\/+$/, '').replace(/^http/, 'ws');
+  const maxBuffered = opts.maxBufferedBytes ?? 32 * 1024 * 1024;
+  app.get('/api/store/stream', { websocket: true }, (socket, req) => {
+    const q = req.raw.url?.includes('?') ? (req.raw.url ?? '').slice(req.raw.url?.indexOf('?') ?? 0) : '';
+    const upstream = new WebSocket(`${wsBase}/stream${q}`, { handshakeTimeout: 3000 });
+    let closed = false;
+    const closeClient = (code: number, reason: string) => {
+      if (closed) return;
+      closed = true;
+      if (socket.readyState === WebSocket.OPEN || socket.readyState === WebSocket.CONNECTING) {
+        socket.close(code, reason.slice(0, 120));
+      }
+    };
+    upstream.on('message', (data, isBinary) => {
+      if (socket.readyState !== WebSocket.OPEN) return;
+      if (socket.bufferedAmount > maxBuffered) {
+        closeClient(CLOSE_UPSTREAM_UNAVAILABLE, 'client too slow; reconnect from the last position');
+        upstream.terminate();
+        return;
+      }
+      socket.send(data, { binary: isBinary });
+    });
+    upstream.on('unexpected-response', (_r, res) => {
+      closeClient(CLOSE_UPSTREAM_UNAVAILABLE, `Candystore answered ${res.statusCode} to the stream request`);
+      upstream.terminate();
+    });
+    upstream.on('error', () => {
+      closeClient(CLOSE_UPSTREAM_UNAVAILABLE, 'Candystore is not reachable');
+    });
+    upstream.on('close', (code, reason) => {
+      // Pass on a normal close (e.g. a bad filter the store rejected); anything else is a restart.
+      if (code === 1000 || (code >= 4000 && code < 5000)) closeClient(code, reason.toString());
+      else closeClient(CLOSE_UPSTREAM_RESTARTING, 'Candystore stream ended');
+    });
+    socket.on('close', () => {
+      closed = true;
+      if (upstream.readyState === WebSocket.CONNECTING) upstream.terminate();
+      else upstream.close();
+    });
+    socket.on('error', () => upstream.terminate());
+  });
+}

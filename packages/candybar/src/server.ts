@@ -1,0 +1,116 @@
+import { existsSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { AppError, defaultRegistryPath } from '@33god/core';
+import fastifyStatic from '@fastify/static';
+import fastifyWebsocket from '@fastify/websocket';
+import Fastify, { type FastifyInstance } from 'fastify';
+import { sendProblem } from './http/problem.js';
+import { httpProxy } from './http/proxy.js';
+import { probeServices, type ServiceHealth } from './http/service-health.js';
+import { registerStreamProxy } from './http/stream-proxy.js';
+import { loadRegistry } from './registry/load-registry.js';
+import type { Registry } from './registry/types.js';
+
+export interface CandybarOptions {
+  /** Default 3000; 0 picks a free port. */
+  port?: number;
+  host?: string;
+  storeUrl?: string;
+  busUrl?: string;
+  registryPath?: string;
+  /** The built web app. Default: this package's `web/dist`. */
+  staticDir?: string;
+  /** Per-request timeout for proxied calls (ms). */
+  proxyTimeoutMs?: number;
+  /** Per-service timeout of the health probes (ms). */
+  healthTimeoutMs?: number;
+  logLevel?: string;
+}
+
+export interface CandybarServer {
+  url: string;
+  port: number;
+  app: FastifyInstance;
+  close(): Promise<void>;
+}
+
+export const DEFAULT_STATIC_DIR = resolve(dirname(fileURLToPath(import.meta.url)), '..', 'web', 'dist');
+
+/** The dashboard: the built single-page app plus a small same-origin backend. */
+export async function startCandybar(options: CandybarOptions = {}): Promise<CandybarServer> {
+  const storeUrl = options.storeUrl ?? 'http://127.0.0.1:8080';
+  const busUrl = options.busUrl ?? 'http://127.0.0.1:8682';
+  const registryPath = options.registryPath ?? defaultRegistryPath();
+  const staticDir = options.staticDir ?? DEFAULT_STATIC_DIR;
+  const proxyTimeoutMs = options.proxyTimeoutMs ?? 10_000;
+  const healthTimeoutMs = options.healthTimeoutMs ?? 1500;
+
+  const app = Fastify({ logger: { level: options.logLevel ?? 'silent' } });
+  app.setErrorHandler((err, req, reply) => {
+    const status = (err as { statusCode?: number }).statusCode;
+    if (!(err instanceof AppError) && status !== undefined && status >= 400 && status < 500) {
+      return sendProblem(reply, new AppError('INVALID_REQUEST', (err as Error).message), req.url);
+    }
+    if (!(err instanceof AppError)) req.log.error({ err }, 'request failed');
+    return sendProblem(reply, err, req.url);
+  });
+
+  await app.register(fastifyWebsocket);
+  registerStreamProxy(app, { storeUrl });
+  await app.register(httpProxy, { prefix: '/api/store', name: 'Candystore', target: storeUrl, timeoutMs: proxyTimeoutMs });
+  await app.register(httpProxy, { prefix: '/api/bus', name: 'Bloodbank gateway', target: busUrl, timeoutMs: proxyTimeoutMs });
+
+  app.get('/api/registry', async (_req, reply) => {
+    reply.header('cache-control', 'no-store');
+    return loadRegistry(registryPath);
+  });
+
+  let healthCache: { at: number; body: { checked_at: string; services: ServiceHealth[] } } | null = null;
+  app.get('/api/health/services', async (_req, reply) => {
+    reply.header('cache-control', 'no-store');
+    // Several open tabs should not multiply the probes.
+    if (healthCache && Date.now() - healthCache.at < 2000) return healthCache.body;
+    const reg: Registry = await loadRegistry(registryPath);
+    const body = { checked_at: new Date().toISOString(), services: await probeServices(reg, healthTimeoutMs) };
+    healthCache = { at: Date.now(), body };
+    return body;
+  });
+
+  app.get('/api/info', async () => ({ store_url: storeUrl, bus_url: busUrl, registry_path: registryPath }));
+
+  const haveBuild = existsSync(join(staticDir, 'index.html'));
+  if (haveBuild) {
+    await app.register(fastifyStatic, { root: staticDir, prefix: '/', wildcard: true });
+  } else {
+    app.get('/', async (_req, reply) =>
+      reply
+        .type('text/html')
+        .send(
+          '<!doctype html><title>Candybar</title><p>The dashboard has not been built: run <code>npm run build</code> at the repository root.</p>',
+        ),
+    );
+  }
+  app.setNotFoundHandler((req, reply) => {
+    const path = req.url.split('?')[0] ?? '';
+    // Deep links into the app get index.html; API paths and files get a 404 problem.
+    if (haveBuild && req.method === 'GET' && !path.startsWith('/api/') && !/\.[a-z0-9]+$/i.test(path)) {
+      return reply.type('text/html').sendFile('index.html');
+    }
+    return sendProblem(reply, new AppError('NOT_FOUND', `no route for ${req.method} ${path}`), req.url);
+  });
+
+  const host = options.host ?? '127.0.0.1';
+  await app.listen({ port: options.port ?? 3000, host });
+  const address = app.server.address();
+  const port = typeof address === 'object' && address ? address.port : (options.port ?? 3000);
+  const urlHost = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host.includes(':') ? `[${host}]` : host;
+  return {
+    url: `http://${urlHost}:${port}`,
+    port,
+    app,
+    close: async () => {
+      await app.close();
+    },
+  };
+}

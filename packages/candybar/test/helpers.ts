@@ -1,0 +1,29 @@
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { parse } from 'yaml';
+import { normalizeRegistry } from '../src/registry/load-registry.js';
+import type { Registry } from '../src/registry/types.js';
+import type { StoredEvent } from '../web/src/logic/types.js';
+
+/** The original 20-service registry, used as it is. */
+export const FIXTURE_REGISTRY = resolve(import.meta.dirname, '../../../../shared/fixtures/registry/registry.seed-c53b8c0.yaml');
+
+export function fixtureRegistry(): Registry {
+  return normalizeRegistry(parse(readFileSync(FIXTURE_REGISTRY, 'utf8')));
+}
+
+let seq = 0;
+export function storedEvent(over: Partial<StoredEvent> & { event_type: string }): StoredEvent {
+  seq++;
+  return {
+    position: String(seq),
+    event_id: over.event_id ?? `00000000-0000-7000-8000-${String(seq).padStart(12, '0')}`,
+    timestamp: over.timestamp ?? new Date(Date.UTC(2026, 0, 1, 0, 0, 0, seq)).toISOString(),
+    version: '1.0.0',
+    source: { app: 'test-app', host: 'h', trigger_type: 'manual' },
+    correlation_id: null,
+    causation_id: null,
+    payload: {},
+    ...over,
+  };
+}

@@ -1,0 +1,108 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { normalizeRegistry } from '../src/registry/load-registry.js';
+import { serviceForApp } from '../web/src/logic/registry.js';
+import { computeEdges, consumerBindings, TopologyIndex, unconsumedTypes } from '../web/src/logic/topology.js';
+import { fixtureRegistry } from './helpers.js';
+
+describe('registry normalization (original 20-service file)', { timeout: 10_000 }, () => {
+  const reg = fixtureRegistry();
+
+  test('reads every service with its queues, bindings and layers', () => {
+    assert.equal(reg.services.length, 20);
+    const trigger = reg.services.find((s) => s.id === 'theboard-meeting-trigger');
+    assert.equal(trigger?.queues.length, 5, 'queue_names (plural) become five queues');
+    assert.equal(trigger?.queue, 'services.theboard.meeting_trigger');
+    const store = reg.services.find((s) => s.id === 'event-store-manager');
+    assert.deepEqual(store?.routingKeys, ['#']);
+    assert.equal(store?.endpoints.health, 'http://localhost:8080/health');
+    assert.deepEqual(Object.keys(reg.layers).slice(0, 2), ['infrastructure', 'event_producers']);
+    assert.equal(typeof reg.exchange === 'object' ? reg.exchange.name : reg.exchange, 'bloodbank.events.v1');
+    assert.deepEqual(reg.eventSubscriptions['llm.response'], ['llm-collector', 'llm-cost-calculator']);
+  });
+
+  test('accepts a list of services and an already-normalized document', () => {
+    const again = normalizeRegistry(JSON.parse(JSON.stringify(reg)));
+    assert.deepEqual(again, reg);
+    const listed = normalizeRegistry({ services: [{ id: 'a', routing_keys: 'x.y' }] });
+    assert.equal(listed.services[0]?.id, 'a');
+    assert.deepEqual(listed.services[0]?.routingKeys, ['x.y']);
+  });
+
+  test('rejects a registry that is not a mapping', () => {
+    assert.throws(() => normalizeRegistry('nope'), { code: 'REGISTRY_INVALID' });
+  });
+});
+
+describe('edges from produced types matched against binding patterns', { timeout: 10_000 }, () => {
+  const reg = fixtureRegistry();
+  const index = new TopologyIndex(reg);
+  const ids = new Set(index.edges.map((e) => e.id));
+
+  test('exact, `#` and `*` bindings produce the links the broker would route', () => {
+    assert.ok(ids.has('hookd-producer->mutation-ledger'), 'tool.mutation.# matches tool.mutation.write');
+    assert.ok(ids.has('theboard-producer->theboard-sync'), 'theboard.meeting.# matches');
+    assert.ok(ids.has('echobox->fireflies-transcript-rag'));
+    assert.ok(ids.has('echobox->fireflies-transcript-notifier'));
+    assert.ok(ids.has('node-red-flow-orchestrator->echobox'));
+    assert.ok(ids.has('echobox->node-red-flow-orchestrator'), '`consumes` entries count as bindings');
+    const edge = index.edges.find((e) => e.id === 'echobox->fireflies-transcript-notifier');
+    assert.deepEqual(edge?.eventTypes, ['fireflies.transcript.failed', 'fireflies.transcript.processed']);
+  });
+
+  test('the `#` consumer receives from every producer, and no service links to itself', () => {
+    const producers = reg.services.filter((s) => s.produces.length > 0 && s.id !== 'event-store-manager');
+    for (const p of producers) assert.ok(ids.has(`${p.id}->event-store-manager`), p.id);
+    for (const e of index.edges) assert.notEqual(e.from, e.to);
+  });
+
+  test('no edge where no pattern matches', () => {
+    assert.ok(!ids.has('tonny-agent->agent-voice-soprano'), 'tts.response.completed does not match agent.*.message.*');
+    assert.ok(!ids.has('hookd-producer->theboard-sync'));
+    assert.equal(
+      index.edges.filter((e) => e.to === 'github-pr-listener').length,
+      0,
+      'nobody declares github.pr.created',
+    );
+  });
+
+  test('consumersOf honours `*` (one word) and event_subscriptions', () => {
+    assert.deepEqual(index.consumersOf('agent.alice.message.sent'), ['event-store-manager', 'agent-voice-soprano']);
+    assert.ok(!index.consumersOf('agent.message.sent').includes('agent-voice-soprano'));
+    assert.ok(index.consumersOf('agent.message.received').includes('agent-voice-soprano'), 'listed in event_subscriptions');
+    assert.deepEqual(index.consumersOf('meeting.created'), ['event-store-manager', 'theboard-sync']);
+  });
+
+  test('live routing: the producer is the event source when it is registered', () => {
+    assert.deepEqual(index.edgesFor('tool.mutation.bash', 'hookd-producer').sort(), [
+      'hookd-producer->event-store-manager',
+      'hookd-producer->mutation-ledger',
+    ]);
+    assert.deepEqual(index.route('tool.mutation.bash', 'Hookd_Producer').producer, 'hookd-producer');
+    // Unknown app, one declared producer: that producer stands in.
+    assert.equal(index.route('tts.response.completed', 'somebody').producer, 'tonny-agent');
+    // Unknown app, two declared producers (echobox and node-red): no guess.
+    assert.equal(index.route('fireflies.transcript.ready', 'somebody').producer, null);
+    assert.deepEqual(index.edgesFor('fireflies.transcript.ready', 'somebody'), []);
+  });
+
+  test('bindings list their origin, and types nobody consumes are found', () => {
+    const soprano = reg.services.find((s) => s.id === 'agent-voice-soprano')!;
+    assert.deepEqual(consumerBindings(reg, soprano), [
+      { pattern: 'agent.*.message.*', origin: 'routing_key' },
+      { pattern: 'agent.message.received', origin: 'subscription' },
+    ]);
+    const feedback = reg.services.find((s) => s.id === 'agent-feedback-router')!;
+    assert.deepEqual(unconsumedTypes(index, feedback), []);
+    const noStore = { ...reg, services: reg.services.filter((s) => s.id !== 'event-store-manager') };
+    const idx2 = new TopologyIndex(noStore);
+    assert.deepEqual(unconsumedTypes(idx2, feedback), ['agent.feedback.response']);
+    assert.equal(computeEdges(noStore).length < index.edges.length, true);
+  });
+
+  test('serviceForApp matches id or name, forgiving case and _/-', () => {
+    assert.equal(serviceForApp(reg, 'THEBOARD_producer')?.id, 'theboard-producer');
+    assert.equal(serviceForApp(reg, 'nobody'), null);
+    assert.equal(serviceForApp(reg, undefined), null);
+  });
+});

@@ -1,0 +1,307 @@
+import { useVirtualizer } from '@tanstack/react-virtual';
+import { useEffect, useMemo, useRef, useState } from 'react';
+import { api, errorText } from '../api/client.js';
+import { live } from '../api/live.js';
+import { JsonView } from '../components/JsonView.js';
+import { useKeys, useLatest, useToast } from '../hooks.js';
+import { toCurl } from '../logic/curl.js';
+import { compileFilter, EventBuffer, type StreamFilter, toStoreQuery } from '../logic/filters.js';
+import { formatRate, RateCounter } from '../logic/rates.js';
+import { withParams } from '../logic/routes.js';
+import type { EventPage, StoredEvent } from '../logic/types.js';
+import type { ViewProps } from './types.js';
+
+/** How many events the list keeps in memory; older ones are a store query away. */
+export const LIST_CAP = 5000;
+const ROW_H = 30;
+
+declare global {
+  interface Window {
+    /** Counters the benchmark reads: events accepted by the view vs. events on screen. */
+    __candybarStream?: { received: number; rendered: number; frames: number };
+  }
+}
+
+function filterFromParams(p: Record<string, string>): StreamFilter {
+  return { type: p.type, source: p.source, correlation: p.corr, text: p.q };
+}
+
+export function StreamView({ route, navigate }: ViewProps) {
+  const filter = useMemo(() => filterFromParams(route.params), [route.params]);
+  const filterKey = JSON.stringify(filter);
+  const buffer = useMemo(() => new EventBuffer(LIST_CAP), []);
+  const [, setVersion] = useState(0);
+  const [historyError, setHistoryError] = useState<string | null>(null);
+  const [toast, showToast] = useToast();
+  const paused = route.params.paused === '1';
+  const selectedId = route.params.event ?? null;
+  const listRef = useRef<HTMLDivElement>(null);
+  const typeRef = useRef<HTMLInputElement>(null);
+  const rate = useRef(new RateCounter(5));
+
+  // Filters change: start over with the store's recent matching events, then live ones.
+  // biome-ignore lint/correctness/useExhaustiveDependencies: filterKey stands for filter
+  useEffect(() => {
+    buffer.clear();
+    setVersion((v) => v + 1);
+    const match = compileFilter(filter);
+    let raf = 0;
+    const stats = { received: 0, rendered: 0, frames: 0 };
+    window.__candybarStream = stats;
+    const flush = () => {
+      raf = 0;
+      stats.frames++;
+      if (buffer.flush()) setVersion(buffer.version);
+      stats.rendered = buffer.received - buffer.pendingCount;
+    };
+    const off = live.onEvent((e) => {
+      rate.current.add('all', Date.now());
+      if (!match(e)) return;
+      buffer.push([e]);
+      stats.received = buffer.received;
+      if (raf === 0) raf = requestAnimationFrame(flush);
+    });
+    let cancelled = false;
+    api<EventPage>(`/api/store/events?${toStoreQuery(filter, 200).toString()}`)
+      .then((page) => {
+        if (cancelled) return;
+        setHistoryError(null);
+        buffer.appendOlder(page.items.filter(match));
+        setVersion(buffer.version);
+      })
+      .catch((err) => !cancelled && setHistoryError(errorText(err)));
+    return () => {
+      cancelled = true;
+      off();
+      if (raf) cancelAnimationFrame(raf);
+    };
+  }, [buffer, filterKey]);
+
+  useEffect(() => {
+    if (paused) buffer.pause();
+    else {
+      buffer.resume();
+      setVersion(buffer.version);
+    }
+  }, [paused, buffer]);
+
+  // The held count while paused changes without the list changing: show it once a second.
+  const [, setTick] = useState(0);
+  useEffect(() => {
+    const t = setInterval(() => setTick((x) => x + 1), 1000);
+    return () => clearInterval(t);
+  }, []);
+
+  const items = buffer.items;
+  const virtualizer = useVirtualizer({
+    count: items.length,
+    getScrollElement: () => listRef.current,
+    estimateSize: () => ROW_H,
+    overscan: 12,
+    getItemKey: (i) => items[i]?.event_id ?? i,
+  });
+
+  const selected = selectedId ? (items.find((e) => e.event_id === selectedId) ?? null) : null;
+  const [fetched, setFetched] = useState<StoredEvent | null>(null);
+  useEffect(() => {
+    if (!selectedId || selected) return;
+    api<StoredEvent>(`/api/store/events/${encodeURIComponent(selectedId)}`)
+      .then(setFetched)
+      .catch(() => setFetched(null));
+  }, [selectedId, selected]);
+  const inspected = selected ?? (fetched?.event_id === selectedId ? fetched : null);
+
+  const setParam = (changes: Record<string, string | undefined>, replace = true) =>
+    navigate(withParams(route, changes), replace);
+  const latestItems = useLatest(items);
+  const move = (d: number) => {
+    const list = latestItems.current;
+    if (list.length === 0) return;
+    const i = selectedId ? list.findIndex((e) => e.event_id === selectedId) : -1;
+    const next = list[Math.max(0, Math.min(list.length - 1, i + d))];
+    if (next) {
+      setParam({ event: next.event_id });
+      virtualizer.scrollToIndex(list.indexOf(next), { align: 'auto' });
+    }
+  };
+  const copyCurl = async (e: StoredEvent) => {
+    const cmd = toCurl(e, `${location.origin}/api/bus/events`);
+    try {
+      await navigator.clipboard.writeText(cmd);
+      showToast('curl command copied');
+    } catch {
+      window.prompt('Copy the curl command:', cmd);
+    }
+  };
+  useKeys({
+    ' ': () => setParam({ paused: paused ? undefined : '1' }),
+    p: () => setParam({ paused: paused ? undefined : '1' }),
+    '/': () => typeRef.current?.focus(),
+    j: () => move(1),
+    k: () => move(-1),
+    x: () => {
+      buffer.clear();
+      setVersion(buffer.version);
+    },
+    Enter: () => {
+      if (inspected?.correlation_id) navigate({ view: 'chain', id: inspected.correlation_id, params: { event: inspected.event_id } });
+    },
+    c: () => inspected && void copyCurl(inspected),
+    Escape: () => {
+      (document.activeElement as HTMLElement | null)?.blur();
+      setParam({ event: undefined });
+    },
+  });
+
+  const now = Date.now();
+  return (
+    <div className="view" data-testid="stream-view">
+      <div className="toolbar">
+        <FilterInput inputRef={typeRef} label="type" placeholder="type or pattern (agent.#)" value={filter.type} onChange={(v) => setParam({ type: v })} />
+        <FilterInput label="source" placeholder="source app" value={filter.source} onChange={(v) => setParam({ source: v })} />
+        <FilterInput label="corr" placeholder="correlation id" value={filter.correlation} onChange={(v) => setParam({ corr: v })} />
+        <FilterInput label="payload" placeholder="text in payload" value={filter.text} onChange={(v) => setParam({ q: v })} />
+        <span className="grow" />
+        <span className="muted small" data-testid="stream-counts">
+          {items.length.toLocaleString()} shown · {formatRate(rate.current.rate('all', now))} arriving
+        </span>
+        <button type="button" className={paused ? 'primary' : ''} onClick={() => setParam({ paused: paused ? undefined : '1' })} data-testid="pause">
+          {paused ? '▶ Resume' : '❚❚ Pause'}
+        </button>
+        <button type="button" onClick={() => { buffer.clear(); setVersion(buffer.version); }} title="x">
+          Clear
+        </button>
+      </div>
+      {paused && (
+        <div className="banner" data-testid="paused-banner">
+          Paused: {buffer.pendingCount.toLocaleString()} new matching events held; they appear when you resume (<kbd>Space</kbd>).
+        </div>
+      )}
+      {historyError && <div className="banner bad">Recent events could not be loaded: {historyError}. Live events still appear below.</div>}
+      <div className={`split ${inspected ? '' : 'single'}`}>
+        <div style={{ display: 'flex', flexDirection: 'column', minHeight: 0 }}>
+          <div className="stream-row stream-head">
+            <span>time</span>
+            <span>type</span>
+            <span>source</span>
+            <span>correlation</span>
+            <span>payload</span>
+          </div>
+          <div className="stream-list" ref={listRef} data-testid="stream-list">
+            {items.length === 0 ? (
+              <div className="empty">No events yet{filterKey !== '{}' ? ' match these filters' : ''}. New ones appear here as they arrive.</div>
+            ) : (
+              <div style={{ height: virtualizer.getTotalSize(), position: 'relative' }}>
+                {virtualizer.getVirtualItems().map((v) => {
+                  const e = items[v.index];
+                  if (!e) return null;
+                  return (
+                    // biome-ignore lint/a11y/useSemanticElements: a grid row of a virtual list
+                    <div
+                      key={v.key}
+                      className={`stream-row ${e.event_id === selectedId ? 'selected' : ''}`}
+                      style={{ height: ROW_H, transform: `translateY(${v.start}px)` }}
+                      onClick={() => setParam({ event: e.event_id === selectedId ? undefined : e.event_id })}
+                      onKeyDown={() => undefined}
+                      role="row"
+                      tabIndex={-1}
+                      data-event-id={e.event_id}
+                      data-event-type={e.event_type}
+                    >
+                      <span className="mono muted">{timeOf(e.timestamp)}</span>
+                      <span className="type">{e.event_type}</span>
+                      <span>{e.source?.app}</span>
+                      <span className="mono muted">{e.correlation_id ? e.correlation_id.slice(0, 8) : '–'}</span>
+                      <span className="payload">{preview(e.payload)}</span>
+                    </div>
+                  );
+                })}
+              </div>
+            )}
+          </div>
+        </div>
+        {inspected && (
+          <aside className="side" data-testid="inspector">
+            <div style={{ display: 'flex', gap: 6, flexWrap: 'wrap', marginBottom: 8 }}>
+              <button type="button" onClick={() => void copyCurl(inspected)} title="c">
+                Copy as curl
+              </button>
+              <button
+                type="button"
+                onClick={() =>
+                  void navigator.clipboard.writeText(JSON.stringify(inspected, null, 2)).then(() => showToast('JSON copied'))
+                }
+              >
+                Copy JSON
+              </button>
+              {inspected.correlation_id && (
+                <a href={`#/chain/${encodeURIComponent(inspected.correlation_id)}?event=${encodeURIComponent(inspected.event_id)}`}>
+                  <button type="button">Open chain ↵</button>
+                </a>
+              )}
+              <span className="grow" />
+              <button type="button" onClick={() => setParam({ event: undefined })} aria-label="Close">
+                ✕
+              </button>
+            </div>
+            <h2 className="mono">{inspected.event_type}</h2>
+            <div className="muted small">
+              {inspected.timestamp} · from {inspected.source?.app}
+              {inspected.received_at ? ` · stored ${lagText(inspected)}` : ''}
+            </div>
+            <JsonView value={inspected} />
+          </aside>
+        )}
+      </div>
+      {toast && <div className="toast">{toast}</div>}
+    </div>
+  );
+}
+
+function FilterInput(props: {
+  label: string;
+  placeholder: string;
+  value: string | undefined;
+  onChange: (v: string) => void;
+  inputRef?: React.Ref<HTMLInputElement>;
+}) {
+  // Typing stays local; the URL (and the filter) follows after a short pause.
+  const [text, setText] = useState(props.value ?? '');
+  const onChange = useLatest(props.onChange);
+  useEffect(() => setText(props.value ?? ''), [props.value]);
+  useEffect(() => {
+    if (text === (props.value ?? '')) return;
+    const t = setTimeout(() => onChange.current(text), 250);
+    return () => clearTimeout(t);
+  }, [text, props.value, onChange]);
+  return (
+    <input
+      ref={props.inputRef}
+      aria-label={props.label}
+      name={props.label}
+      placeholder={props.placeholder}
+      value={text}
+      onChange={(e) => setText(e.target.value)}
+      onKeyDown={(e) => {
+        if (e.key === 'Enter') props.onChange(text);
+      }}
+      style={{ width: 170 }}
+    />
+  );
+}
+
+function timeOf(ts: string): string {
+  const d = new Date(ts);
+  if (Number.isNaN(d.getTime())) return ts;
+  return `${d.toLocaleTimeString([], { hour12: false })}.${String(d.getMilliseconds()).padStart(3, '0')}`;
+}
+
+function preview(payload: unknown): string {
+  const s = JSON.stringify(payload ?? null);
+  return s.length > 160 ? `${s.slice(0, 160)}…` : s;
+}
+
+function lagText(e: StoredEvent): string {
+  const lag = Date.parse(e.received_at ?? '') - Date.parse(e.timestamp);
+  return Number.isFinite(lag) ? `${lag} ms after it was emitted` : String(e.received_at);
+}

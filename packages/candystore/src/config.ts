@@ -1,0 +1,77 @@
+import { resolve } from 'node:path';
+import { envVar, parse, projectRoot } from '@33god/core';
+
+/** Candystore's environment variables (shared ones: AMQP_URL, DATABASE_URL, LOG_LEVEL in core). */
+
+export const CANDYSTORE_PORT = envVar({
+  name: 'CANDYSTORE_PORT',
+  doc: 'HTTP port of the Candystore API.',
+  default: '8080',
+  parse: parse.port,
+});
+
+export const CANDYSTORE_HOST = envVar({
+  name: 'CANDYSTORE_HOST',
+  doc: 'Address the Candystore API listens on.',
+  default: '0.0.0.0',
+  parse: parse.string,
+});
+
+export const CANDYSTORE_DATA_DIR = envVar({
+  name: 'CANDYSTORE_DATA_DIR',
+  doc: 'Embedded PostgreSQL (PGlite) data directory, used when DATABASE_URL is unset.',
+  parse: parse.string,
+});
+
+/** `.data/candystore` at the repository root. */
+export function defaultDataDir(): string {
+  return resolve(projectRoot(), '.data', 'candystore');
+}
+
+export const CANDYSTORE_EXCHANGE = envVar({
+  name: 'CANDYSTORE_EXCHANGE',
+  doc: 'Topic exchange the ingest queue is bound to (with #) and summaries are published to.',
+  default: 'bloodbank.events.v1',
+  parse: parse.string,
+});
+
+export const CANDYSTORE_QUEUE = envVar({
+  name: 'CANDYSTORE_QUEUE',
+  doc: 'Durable ingest queue; invalid messages go to <queue>.dlq.',
+  default: 'candystore.events',
+  parse: parse.string,
+});
+
+export const CANDYSTORE_DLX = envVar({
+  name: 'CANDYSTORE_DLX',
+  doc: 'Dead-letter exchange for messages that are not valid envelopes.',
+  default: 'bloodbank.dlx',
+  parse: parse.string,
+});
+
+export const CANDYSTORE_BATCH_SIZE = envVar({
+  name: 'CANDYSTORE_BATCH_SIZE',
+  doc: 'Most events per insert transaction (also the consumer prefetch).',
+  default: '500',
+  parse: parse.int(1, 10_000),
+});
+
+export const CANDYSTORE_BATCH_MAX_WAIT_MS = envVar({
+  name: 'CANDYSTORE_BATCH_MAX_WAIT_MS',
+  doc: 'Longest an event waits for its batch to fill before it is committed.',
+  default: '50',
+  parse: parse.int(0, 60_000),
+});
+
+export const CANDYSTORE_RETENTION_DAYS = envVar({
+  name: 'CANDYSTORE_RETENTION_DAYS',
+  doc: 'Drop monthly partitions whose every event is older than this many days. Unset: keep everything.',
+  parse: parse.int(1, 365_000),
+});
+
+export const CANDYSTORE_PUBLISH_PERSISTED = envVar({
+  name: 'CANDYSTORE_PUBLISH_PERSISTED',
+  doc: 'Publish one candystore.event.persisted summary per committed batch.',
+  default: 'true',
+  parse: parse.bool,
+});

@@ -1,0 +1,30 @@
+import type { StoreMetrics } from '../metrics.js';
+import type { Replayer } from '../replay/replayer.js';
+import type { EventStore } from '../storage/event-store.js';
+import type { StoreTail } from '../stream/tail.js';
+
+export interface HealthReport {
+  status: 'ok' | 'degraded';
+  database: { ok: boolean; kind: string; error?: string };
+  broker: { ok: boolean; state: string; error?: string };
+  ingest: {
+    queue: string;
+    /** Messages waiting in the ingest queue; null when the broker could not say. */
+    lag: number | null;
+    last_commit_at: string | null;
+    /** The database error the current batch is waiting out, if any. */
+    holding_batch_since_error: string | null;
+  };
+}
+
+/** What the routes need from the running service. */
+export interface ApiContext {
+  store: EventStore;
+  tail: StoreTail;
+  replayer: Replayer | null;
+  metrics: StoreMetrics;
+  health(): Promise<HealthReport>;
+  /** Updates gauges that are measured on demand (lag) before a scrape. */
+  refreshMetrics(): Promise<void>;
+  stream: { maxPending: number; maxBufferedBytes: number; heartbeatMs: number };
+}

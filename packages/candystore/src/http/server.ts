@@ -1,0 +1,92 @@
+import { AppError, isAppError, toProblem, type Violation } from '@33god/core';
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import websocket from '@fastify/websocket';
+import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance } from 'fastify';
+import { isTransientDbError } from '../storage/database.js';
+import type { ApiContext } from './context.js';
+import { correlationRoutes } from './routes/correlations.js';
+import { eventRoutes } from './routes/events.js';
+import { operationsRoutes } from './routes/operations.js';
+import { replayRoutes } from './routes/replays.js';
+import { statsRoutes } from './routes/stats.js';
+import { streamRoutes } from './routes/stream.js';
+import { chainNodeSchema, problemSchema, storedEventSchema } from './schemas.js';
+
+export interface ApiOptions {
+  logger: FastifyBaseLogger;
+  bodyLimit?: number;
+}
+
+/** The HTTP API: routes, their JSON schemas (→ /openapi.json, /docs), problem+json errors. */
+export async function buildApi(ctx: ApiContext, options: ApiOptions): Promise<FastifyInstance> {
+  const app = Fastify({
+    loggerInstance: options.logger,
+    bodyLimit: options.bodyLimit ?? 64 * 1024,
+    // unknown parameters must be errors, not silently removed
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: false, allErrors: true } },
+    routerOptions: { maxParamLength: 200 },
+  });
+  app.addSchema(storedEventSchema);
+  app.addSchema(chainNodeSchema);
+  app.addSchema(problemSchema);
+
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.1.0',
+      info: {
+        title: 'Candystore',
+        description: 'The 33GOD event store: query, correlation chains, live stream, replay.',
+        version: '0.1.0',
+      },
+    },
+    refResolver: { buildLocalReference: (json, _base, _frag, i) => String(json.$id ?? `def-${i}`) },
+  });
+  await app.register(swaggerUi, { routePrefix: '/docs' });
+  await app.register(websocket, { options: { maxPayload: 64 * 1024 } });
+
+  app.setErrorHandler((err: FastifyError, req, reply) => {
+    const appErr = toAppError(err);
+    if (appErr.code === 'INTERNAL') req.log.error({ err }, 'request failed');
+    const problem = toProblem(appErr, req.url.split('?')[0]);
+    void reply.code(problem.status).type('application/problem+json').send(problem);
+  });
+  app.setNotFoundHandler((req, reply) => {
+    const problem = toProblem(new AppError('NOT_FOUND', `no route ${req.method} ${req.url.split('?')[0]}`));
+    void reply.code(404).type('application/problem+json').send(problem);
+  });
+
+  app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+  eventRoutes(app, ctx);
+  correlationRoutes(app, ctx);
+  statsRoutes(app, ctx);
+  streamRoutes(app, ctx);
+  replayRoutes(app, ctx);
+  operationsRoutes(app, ctx);
+  return app;
+}
+
+function toAppError(err: FastifyError): AppError {
+  if (isAppError(err)) return err;
+  if (err.validation) {
+    const violations: Violation[] = err.validation.map((v) => {
+      const extra = (v.params as { additionalProperty?: string }).additionalProperty;
+      const pointer = `${v.instancePath}${extra ? `/${extra}` : ''}`;
+      return { pointer, message: extra ? 'unknown field' : (v.message ?? 'invalid'), keyword: v.keyword };
+    });
+    return new AppError('INVALID_REQUEST', `invalid ${err.validationContext ?? 'request'}`, { violations });
+  }
+  if (err.code === 'FST_ERR_CTP_INVALID_JSON_BODY' || err.code === 'FST_ERR_CTP_EMPTY_JSON_BODY' || err instanceof SyntaxError) {
+    return new AppError('MALFORMED_JSON', 'the request body is not valid JSON');
+  }
+  if (err.code === 'FST_ERR_CTP_BODY_TOO_LARGE') return new AppError('BODY_TOO_LARGE');
+  if (err.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') return new AppError('UNSUPPORTED_MEDIA_TYPE', 'send application/json');
+  if (isTransientDbError(err)) return new AppError('DATABASE_UNAVAILABLE', 'the database is not reachable; try again');
+  const pgCode = (err as { code?: unknown }).code;
+  // data errors the validators did not foresee are still the client's input, never a 500
+  if (typeof pgCode === 'string' && /^22/.test(pgCode)) return new AppError('INVALID_FILTER', 'a value is out of range');
+  if (typeof err.statusCode === 'number' && err.statusCode >= 400 && err.statusCode < 500) {
+    return new AppError('INVALID_REQUEST', 'the request could not be understood');
+  }
+  return new AppError('INTERNAL', 'the server could not complete the request');
+}

@@ -1,0 +1,240 @@
+import {
+  AMQP_HEADERS,
+  completeEnvelope,
+  type EventEnvelope,
+  envelopeAmqpProperties,
+} from '@33god/core';
+import { type Delivery, deadLetter, type Transport } from '@33god/bloodbank';
+import type { FastifyBaseLogger } from 'fastify';
+import type { StoreMetrics } from '../metrics.js';
+import { isTransientDbError } from '../storage/database.js';
+import type { EventStore } from '../storage/event-store.js';
+import type { AppendedEvent, NewEvent } from '../storage/types.js';
+import { declareDeadLetterQueue } from './dead-letter.js';
+import { parseEnvelope } from './envelope.js';
+
+export const PERSISTED_EVENT_TYPE = 'candystore.event.persisted';
+
+export interface IngesterOptions {
+  transport: Transport;
+  store: EventStore;
+  exchange: string;
+  queue: string;
+  /** Dead-letter exchange (direct). */
+  dlx: string;
+  /** Most events per batch; also the consumer prefetch. */
+  batchSize: number;
+  /** Longest a delivery waits for its batch to fill. */
+  batchMaxWaitMs: number;
+  /** Publish one `candystore.event.persisted` per committed batch. */
+  publishSummaries: boolean;
+  metrics: StoreMetrics;
+  log: FastifyBaseLogger;
+  /** Called after every commit (wakes the live stream). */
+  onCommit?: (stored: readonly AppendedEvent[]) => void;
+}
+
+interface Pending {
+  delivery: Delivery;
+  event: NewEvent;
+}
+
+const HANDLER_NAME = 'candystore.ingest';
+
+/**
+ * Queue → batch → one transaction → ack. A delivery is acked only after the batch holding
+ * it committed; while the database is unavailable the batch is retried (deliveries stay
+ * unacked, and with prefetch = batch size the broker sends no more), so an outage costs
+ * time, never events. Redeliveries are absorbed by the event_id guard in the store.
+ */
+export class Ingester {
+  readonly #o: IngesterOptions;
+  #buffer: Pending[] = [];
+  #timer: NodeJS.Timeout | null = null;
+  #flushing: Promise<void> = Promise.resolve();
+  #consumer: { cancel(): Promise<void> } | null = null;
+  #stopping = false;
+  #summaries: Promise<void> = Promise.resolve();
+  lastCommitAt: Date | null = null;
+  /** The last database error while the current batch is retried, else null. */
+  databaseError: Error | null = null;
+
+  constructor(options: IngesterOptions) {
+    this.#o = options;
+  }
+
+  /** Declares the exchange, the queue bound to `#`, its dead-letter queue, then consumes. */
+  async start(): Promise<void> {
+    const { transport, exchange, queue, dlx, batchSize } = this.#o;
+    await transport.assertExchange(exchange, 'topic', { durable: true });
+    await declareDeadLetterQueue(transport, dlx, queue);
+    await transport.assertQueue(queue, { durable: true });
+    await transport.bindQueue(queue, exchange, '#');
+    this.#consumer = await transport.consume(queue, (d) => this.#onDelivery(d), { prefetch: batchSize });
+  }
+
+  /** Stops consuming, commits and acks what is buffered, waits for summaries. */
+  async stop(): Promise<void> {
+    this.#stopping = true;
+    await this.#consumer?.cancel().catch(() => {});
+    this.#consumer = null;
+    await this.#flush();
+    await this.#summaries;
+  }
+
+  async #onDelivery(d: Delivery): Promise<void> {
+    const parsed = parseEnvelope(d.body);
+    if (!parsed.ok) {
+      await this.#deadLetter(d, new InvalidEnvelopeError(parsed.reason));
+      return;
+    }
+    const replayId = d.properties.headers?.[AMQP_HEADERS.replayId];
+    this.#buffer.push({
+      delivery: d,
+      event: {
+        envelope: parsed.envelope,
+        routingKey: d.routingKey,
+        headers: jsonHeaders(d.properties.headers),
+        replayId: replayId === undefined || replayId === null ? null : String(replayId),
+      },
+    });
+    if (this.#buffer.length >= this.#o.batchSize) void this.#flush();
+    else this.#timer ??= setTimeout(() => void this.#flush(), this.#o.batchMaxWaitMs);
+  }
+
+  async #deadLetter(d: Delivery, error: Error): Promise<void> {
+    try {
+      await deadLetter(this.#o.transport, d, { error, handler: HANDLER_NAME, attempts: 1 }, { dlx: this.#o.dlx });
+      this.#o.metrics.deadLettered.inc();
+      this.#o.log.warn({ reason: error.message, routingKey: d.routingKey }, 'dead-lettered a message');
+    } catch (err) {
+      // the dead letter was not confirmed: give the message back rather than lose it
+      this.#o.log.error({ err }, 'could not dead-letter a message; requeued');
+      d.nack({ requeue: true });
+    }
+  }
+
+  /** Commits the buffered batch; batches commit one after another. */
+  #flush(): Promise<void> {
+    if (this.#timer) {
+      clearTimeout(this.#timer);
+      this.#timer = null;
+    }
+    const batch = this.#buffer;
+    this.#buffer = [];
+    if (batch.length === 0) return this.#flushing;
+    this.#flushing = this.#flushing.then(() => this.#commit(batch));
+    return this.#flushing;
+  }
+
+  async #commit(batch: Pending[]): Promise<void> {
+    let delay = 100;
+    for (;;) {
+      const started = performance.now();
+      try {
+        const result = await this.#o.store.append(batch.map((p) => p.event));
+        const seconds = (performance.now() - started) / 1000;
+        for (const p of batch) p.delivery.ack();
+        this.#committed(result.stored, result.duplicates, seconds);
+        this.databaseError = null;
+        return;
+      } catch (err) {
+        this.#o.metrics.insertFailures.inc();
+        if (!isTransientDbError(err)) {
+          await this.#isolatePoison(batch, err);
+          return;
+        }
+        this.databaseError = err as Error;
+        this.#o.log.warn({ err: (err as Error).message, retryInMs: delay }, 'database unavailable; batch held');
+        await new Promise((r) => setTimeout(r, delay));
+        delay = Math.min(delay * 2, 2000);
+      }
+    }
+  }
+
+  /** A batch failed for its data: commit halves separately until the offending event is alone, then dead-letter it. */
+  async #isolatePoison(batch: Pending[], err: unknown): Promise<void> {
+    if (batch.length === 1) {
+      const e = new UnstorableEventError(err instanceof Error ? err.message : String(err));
+      await this.#deadLetter(batch[0]!.delivery, e);
+      return;
+    }
+    const mid = Math.ceil(batch.length / 2);
+    await this.#commit(batch.slice(0, mid));
+    await this.#commit(batch.slice(mid));
+  }
+
+  #committed(stored: readonly AppendedEvent[], duplicates: number, seconds: number): void {
+    const m = this.#o.metrics;
+    m.eventsStored.inc(stored.length);
+    m.duplicates.inc(duplicates);
+    m.batchSize.observe(stored.length + duplicates);
+    m.insertSeconds.observe(seconds);
+    this.lastCommitAt = new Date();
+    m.lastCommit.set(this.lastCommitAt.getTime() / 1000);
+    if (stored.length > 0) this.#o.onCommit?.(stored);
+    if (this.#o.publishSummaries && stored.some((e) => e.event_type !== PERSISTED_EVENT_TYPE)) {
+      const summary = persistedSummary(stored, duplicates, seconds * 1000);
+      // Summaries go out in commit order, after the acks; a failed one is logged, not retried
+      // (it describes data that is safe in the store either way).
+      this.#summaries = this.#summaries.then(() => this.#publishSummary(summary));
+    }
+  }
+
+  async #publishSummary(env: EventEnvelope): Promise<void> {
+    try {
+      await this.#o.transport.publish({
+        exchange: this.#o.exchange,
+        routingKey: env.event_type,
+        body: Buffer.from(JSON.stringify(env)),
+        properties: { ...envelopeAmqpProperties(env), persistent: true },
+        mandatory: false,
+      });
+    } catch (err) {
+      this.#o.log.warn({ err: (err as Error).message }, 'could not publish candystore.event.persisted');
+    }
+  }
+}
+
+/**
+ * The batch summary. A batch made only of summaries gets none, so summaries stored by this
+ * very store never cause more summaries: at most one per batch of other events.
+ */
+export function persistedSummary(stored: readonly AppendedEvent[], duplicates: number, durationMs: number): EventEnvelope {
+  const types = [...new Set(stored.map((e) => e.event_type))].sort();
+  return completeEnvelope(
+    {
+      event_type: PERSISTED_EVENT_TYPE,
+      payload: {
+        count: stored.length,
+        first_position: Number(stored[0]!.position),
+        last_position: Number(stored.at(-1)!.position),
+        event_ids: stored.slice(0, 1000).map((e) => e.event_id),
+        event_types: types,
+        duplicates,
+        duration_ms: Math.round(durationMs * 1000) / 1000,
+      },
+    },
+    { app: 'candystore', trigger_type: 'event' },
+  );
+}
+
+/** Headers as JSON (AMQP can carry buffers and longs). */
+function jsonHeaders(h: Record<string, unknown> | undefined): Record<string, unknown> {
+  if (!h) return {};
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(h)) {
+    if (Buffer.isBuffer(v)) out[k] = v.toString('utf8');
+    else if (typeof v === 'bigint') out[k] = v.toString();
+    else if (v !== undefined) out[k] = v;
+  }
+  return out;
+}
+
+export class InvalidEnvelopeError extends Error {
+  override name = 'InvalidEnvelopeError';
+}
+
+export class UnstorableEventError extends Error {
+  override name = 'UnstorableEventError';
+}

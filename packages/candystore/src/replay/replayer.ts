@@ -1,0 +1,185 @@
+import { randomUUID } from 'node:crypto';
+import { AMQP_HEADERS, AppError, type EventEnvelope, envelopeAmqpProperties } from '@33god/core';
+import type { Transport } from '@33god/bloodbank';
+import type { FastifyBaseLogger } from 'fastify';
+import type { StoreMetrics } from '../metrics.js';
+import type { EventStore } from '../storage/event-store.js';
+import type { EventFilter, StoredEventWithExtensions } from '../storage/types.js';
+
+export type ReplayTarget = { exchange: string } | { queue: string };
+export type ReplayStatus = 'running' | 'completed' | 'cancelled' | 'failed';
+
+export interface ReplayRequest {
+  filter: EventFilter;
+  target: ReplayTarget;
+  ratePerSecond?: number;
+}
+
+export interface ReplayInfo {
+  id: string;
+  status: ReplayStatus;
+  total: number;
+  published: number;
+  started_at: string;
+  finished_at: string | null;
+  error?: string;
+}
+
+interface ReplayJob {
+  info: ReplayInfo;
+  cancelled: boolean;
+  done: Promise<void>;
+}
+
+const PAGE = 500;
+/** Publishes awaiting their confirm at once; one channel keeps them in order. */
+const WINDOW = 128;
+const KEEP_FINISHED = 200;
+
+/**
+ * Republishes stored events, in position order, to an exchange (with their original routing
+ * keys) or to one queue (through the default exchange). Every copy carries `x-replay-id`.
+ * The set replayed is fixed when the replay starts: events stored later are not included.
+ * Progress lives in memory (a restart forgets finished replays).
+ */
+export class Replayer {
+  readonly #store: EventStore;
+  readonly #transport: Transport;
+  readonly #metrics: StoreMetrics;
+  readonly #log: FastifyBaseLogger | undefined;
+  readonly #jobs = new Map<string, ReplayJob>();
+
+  constructor(store: EventStore, transport: Transport, metrics: StoreMetrics, log?: FastifyBaseLogger) {
+    this.#store = store;
+    this.#transport = transport;
+    this.#metrics = metrics;
+    this.#log = log;
+  }
+
+  /** Checks the target exists, then starts the replay in the background. */
+  async start(req: ReplayRequest): Promise<ReplayInfo> {
+    if ('exchange' in req.target) {
+      if (!(await this.#transport.checkExchange(req.target.exchange))) {
+        throw new AppError('NOT_FOUND', `exchange '${req.target.exchange}' does not exist`);
+      }
+    } else if (!(await this.#transport.checkQueue(req.target.queue))) {
+      throw new AppError('QUEUE_NOT_FOUND', `queue '${req.target.queue}' does not exist`);
+    }
+    const head = await this.#store.headPosition();
+    const total = await this.#store.count({ ...req.filter, maxPosition: head });
+    const id = randomUUID();
+    const info: ReplayInfo = {
+      id,
+      status: 'running',
+      total,
+      published: 0,
+      started_at: new Date().toISOString(),
+      finished_at: null,
+    };
+    const job: ReplayJob = { info, cancelled: false, done: Promise.resolve() };
+    job.done = this.#run(job, req, head);
+    this.#jobs.set(id, job);
+    this.#prune();
+    return { ...info };
+  }
+
+  get(id: string): ReplayInfo | null {
+    const job = this.#jobs.get(id);
+    return job ? { ...job.info } : null;
+  }
+
+  /** Cancels a running replay; returns its state (unchanged if already finished). */
+  async cancel(id: string): Promise<ReplayInfo | null> {
+    const job = this.#jobs.get(id);
+    if (!job) return null;
+    job.cancelled = true;
+    await job.done;
+    return { ...job.info };
+  }
+
+  /** Cancels every running replay and waits for them. */
+  async close(): Promise<void> {
+    for (const job of this.#jobs.values()) job.cancelled = true;
+    await Promise.all([...this.#jobs.values()].map((j) => j.done));
+  }
+
+  async #run(job: ReplayJob, req: ReplayRequest, head: string): Promise<void> {
+    const info = job.info;
+    const started = performance.now();
+    const inFlight = new Set<Promise<void>>();
+    let failure: unknown = null;
+    try {
+      let after = '0';
+      outer: for (;;) {
+        const rows = await this.#store.list({ ...req.filter, maxPosition: head }, { order: 'asc', after, limit: PAGE });
+        for (const row of rows) {
+          if (job.cancelled || failure) break outer;
+          if (req.ratePerSecond) {
+            const due = started + (info.published + inFlight.size) * (1000 / req.ratePerSecond);
+            const wait = due - performance.now();
+            if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+          }
+          const p = this.#transport
+            .publish(this.#message(row, req.target, info.id))
+            .then(() => {
+              info.published++;
+              this.#metrics.replayed.inc();
+            })
+            .catch((err: unknown) => {
+              failure ??= err;
+            })
+            .finally(() => inFlight.delete(p));
+          inFlight.add(p);
+          if (inFlight.size >= WINDOW) await Promise.race(inFlight);
+        }
+        if (rows.length < PAGE) break;
+        after = rows.at(-1)!.position;
+      }
+      await Promise.all(inFlight);
+      if (failure) throw failure;
+      info.status = job.cancelled ? 'cancelled' : 'completed';
+    } catch (err) {
+      await Promise.allSettled(inFlight);
+      info.status = job.cancelled ? 'cancelled' : 'failed';
+      if (!job.cancelled) {
+        info.error = err instanceof AppError ? err.message : 'the replay stopped: the broker or the store failed';
+        this.#log?.error({ err, replay: info.id }, 'replay failed');
+      }
+    } finally {
+      info.finished_at = new Date().toISOString();
+    }
+  }
+
+  #message(row: StoredEventWithExtensions, target: ReplayTarget, replayId: string) {
+    const env: EventEnvelope = {
+      ...(row.extensions ?? {}),
+      event_id: row.event_id,
+      event_type: row.event_type,
+      timestamp: row.timestamp,
+      version: row.version,
+      source: row.source as EventEnvelope['source'],
+      correlation_id: row.correlation_id,
+      causation_id: row.causation_id,
+      payload: row.payload,
+    };
+    const props = envelopeAmqpProperties(env);
+    const headers = { ...props.headers, [AMQP_HEADERS.replayId]: replayId };
+    const toQueue = 'queue' in target;
+    return {
+      exchange: toQueue ? '' : target.exchange,
+      routingKey: toQueue ? target.queue : row.routing_key,
+      body: Buffer.from(JSON.stringify(env)),
+      properties: { ...props, headers, persistent: true },
+      // A replay to an exchange delivers to whoever is bound now; no binding is not an error.
+      mandatory: toQueue,
+    };
+  }
+
+  #prune(): void {
+    if (this.#jobs.size <= KEEP_FINISHED) return;
+    for (const [id, job] of this.#jobs) {
+      if (this.#jobs.size <= KEEP_FINISHED) break;
+      if (job.info.status !== 'running') this.#jobs.delete(id);
+    }
+  }
+}

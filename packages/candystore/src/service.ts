@@ -1,0 +1,254 @@
+import { AMQP_URL, DATABASE_URL, LOG_LEVEL, readEnv } from '@33god/core';
+import { createEmbeddedTransport, type Transport } from '@33god/bloodbank';
+import type { FastifyBaseLogger } from 'fastify';
+import { pino } from 'pino';
+import {
+  CANDYSTORE_BATCH_MAX_WAIT_MS,
+  CANDYSTORE_BATCH_SIZE,
+  CANDYSTORE_DATA_DIR,
+  CANDYSTORE_DLX,
+  CANDYSTORE_EXCHANGE,
+  CANDYSTORE_HOST,
+  CANDYSTORE_PORT,
+  CANDYSTORE_PUBLISH_PERSISTED,
+  CANDYSTORE_QUEUE,
+  CANDYSTORE_RETENTION_DAYS,
+  defaultDataDir,
+} from './config.js';
+import type { ApiContext, HealthReport } from './http/context.js';
+import { buildApi } from './http/server.js';
+import { Ingester } from './ingest/ingester.js';
+import { StoreMetrics } from './metrics.js';
+import { Replayer } from './replay/replayer.js';
+import type { EventStore } from './storage/event-store.js';
+import { openStore } from './storage/open.js';
+import { StoreTail } from './stream/tail.js';
+
+export interface CandystoreOptions {
+  /** PostgreSQL URL; without it the embedded PGlite is used. */
+  databaseUrl?: string;
+  /** PGlite data directory; `null` keeps it in memory. Default `.data/candystore`. */
+  dataDir?: string | null;
+  /** An open transport (the caller keeps owning it). */
+  transport?: Transport;
+  /** RabbitMQ URL, used when no transport is given; neither: the shared embedded broker. */
+  amqpUrl?: string;
+  exchange?: string;
+  queue?: string;
+  dlx?: string;
+  /** Default 8080; 0 picks a free port. */
+  port?: number;
+  host?: string;
+  batchSize?: number;
+  batchMaxWaitMs?: number;
+  /** Days to keep; undefined keeps everything. */
+  retentionDays?: number;
+  /** How often retention and partition upkeep run. Default one hour. */
+  maintenanceIntervalMs?: number;
+  publishSummaries?: boolean;
+  /** Consume the ingest queue (default true). False: query API only. */
+  ingest?: boolean;
+  logger?: FastifyBaseLogger;
+  logLevel?: string;
+  stream?: Partial<ApiContext['stream']>;
+  /** Live-stream poll interval for commits made by other instances. Default 250 ms. */
+  tailPollMs?: number;
+}
+
+export interface RunningCandystore {
+  url: string;
+  port: number;
+  store: EventStore;
+  /** Runs retention and partition upkeep now; returns the dropped partitions. */
+  maintain(): Promise<string[]>;
+  /** Stops consuming, commits the current batch, stops replays and streams, closes. */
+  close(): Promise<void>;
+}
+
+/** Everything `startCandystore` would read from the environment, as options. */
+export function optionsFromEnv(env: NodeJS.ProcessEnv = process.env): CandystoreOptions {
+  const o: CandystoreOptions = {
+    exchange: readEnv(CANDYSTORE_EXCHANGE, env)!,
+    queue: readEnv(CANDYSTORE_QUEUE, env)!,
+    dlx: readEnv(CANDYSTORE_DLX, env)!,
+    port: readEnv(CANDYSTORE_PORT, env)!,
+    host: readEnv(CANDYSTORE_HOST, env)!,
+    batchSize: readEnv(CANDYSTORE_BATCH_SIZE, env)!,
+    batchMaxWaitMs: readEnv(CANDYSTORE_BATCH_MAX_WAIT_MS, env)!,
+    publishSummaries: readEnv(CANDYSTORE_PUBLISH_PERSISTED, env)!,
+    logLevel: readEnv(LOG_LEVEL, env)!,
+  };
+  const db = readEnv(DATABASE_URL, env);
+  if (db) o.databaseUrl = db;
+  o.dataDir = readEnv(CANDYSTORE_DATA_DIR, env) ?? defaultDataDir();
+  const amqp = readEnv(AMQP_URL, env);
+  if (amqp) o.amqpUrl = amqp;
+  const days = readEnv(CANDYSTORE_RETENTION_DAYS, env);
+  if (days !== undefined) o.retentionDays = days;
+  return o;
+}
+
+async function openTransport(options: CandystoreOptions): Promise<{ transport: Transport; owned: boolean }> {
+  if (options.transport) return { transport: options.transport, owned: false };
+  if (options.amqpUrl) {
+    const { createTransport } = await import('./transport.js');
+    return { transport: await createTransport(options.amqpUrl), owned: true };
+  }
+  return { transport: createEmbeddedTransport(), owned: true };
+}
+
+/** Starts the store: database (migrated), ingest, HTTP API, live stream, replays, retention. */
+export async function startCandystore(options: CandystoreOptions = {}): Promise<RunningCandystore> {
+  const log: FastifyBaseLogger =
+    options.logger ?? (pino({ name: 'candystore', level: options.logLevel ?? 'info' }) as FastifyBaseLogger);
+  const metrics = new StoreMetrics();
+  const store = await openStore({
+    ...(options.databaseUrl ? { databaseUrl: options.databaseUrl } : {}),
+    ...(!options.databaseUrl && options.dataDir !== null
+      ? { dataDir: options.dataDir ?? defaultDataDir() }
+      : {}),
+    onDatabaseError: (err) => log.warn({ err: err.message }, 'database connection error'),
+  });
+  const cleanup: (() => Promise<void>)[] = [() => store.close()];
+  const fail = async (err: unknown): Promise<never> => {
+    for (const c of cleanup.reverse()) await c().catch(() => {});
+    throw err;
+  };
+
+  let transport: Transport;
+  let ownsTransport = false;
+  try {
+    const t = await openTransport(options);
+    transport = t.transport;
+    ownsTransport = t.owned;
+    if (t.owned) cleanup.push(() => transport.close());
+  } catch (err) {
+    return fail(err);
+  }
+
+  const exchange = options.exchange ?? 'bloodbank.events.v1';
+  const queue = options.queue ?? 'candystore.events';
+  const tail = new StoreTail(store, { pollMs: options.tailPollMs ?? 250, log });
+  const ingester =
+    options.ingest === false
+      ? null
+      : new Ingester({
+          transport,
+          store,
+          exchange,
+          queue,
+          dlx: options.dlx ?? 'bloodbank.dlx',
+          batchSize: options.batchSize ?? 500,
+          batchMaxWaitMs: options.batchMaxWaitMs ?? 50,
+          publishSummaries: options.publishSummaries ?? true,
+          metrics,
+          log,
+          onCommit: () => tail.poke(),
+        });
+  const replayer = new Replayer(store, transport, metrics, log);
+
+  const withTimeout = <T>(p: Promise<T>, ms: number): Promise<T> =>
+    Promise.race([p, new Promise<T>((_, rej) => setTimeout(() => rej(new Error(`no answer within ${ms} ms`)), ms).unref())]);
+
+  const health = async (): Promise<HealthReport> => {
+    const database: HealthReport['database'] = { ok: true, kind: store.kind };
+    await withTimeout(store.ping(), 2000).catch((err: Error) => {
+      database.ok = false;
+      database.error = err.message.includes('no answer') ? err.message : 'database not reachable';
+    });
+    const broker: HealthReport['broker'] = { ok: transport.state === 'connected', state: transport.state };
+    let lag: number | null = null;
+    if (broker.ok) {
+      await withTimeout(transport.checkQueue(queue), 2000)
+        .then((info) => {
+          lag = info?.messageCount ?? null;
+          if (!info && ingester) {
+            broker.ok = false;
+            broker.error = `ingest queue ${queue} does not exist`;
+          }
+        })
+        .catch((err: Error) => {
+          broker.ok = false;
+          broker.error = err.message;
+        });
+    }
+    if (lag !== null) metrics.lag.set(lag);
+    const holding = ingester?.databaseError ? 'database unavailable' : null;
+    return {
+      status: database.ok && broker.ok && !holding ? 'ok' : 'degraded',
+      database,
+      broker,
+      ingest: {
+        queue,
+        lag,
+        last_commit_at: ingester?.lastCommitAt?.toISOString() ?? null,
+        holding_batch_since_error: holding,
+      },
+    };
+  };
+
+  const ctx: ApiContext = {
+    store,
+    tail,
+    replayer,
+    metrics,
+    health,
+    refreshMetrics: async () => {
+      const info = await withTimeout(transport.checkQueue(queue), 1000);
+      if (info) metrics.lag.set(info.messageCount);
+    },
+    stream: { maxPending: 10_000, maxBufferedBytes: 8 * 1024 * 1024, heartbeatMs: 15_000, ...options.stream },
+  };
+
+  const maintain = async (): Promise<string[]> => {
+    await store.ensurePartitions();
+    if (options.retentionDays === undefined) return [];
+    const cutoff = new Date(Date.now() - options.retentionDays * 24 * 3600_000);
+    const dropped = await store.dropPartitionsBefore(cutoff);
+    if (dropped.length) log.info({ dropped }, 'retention dropped partitions');
+    return dropped;
+  };
+
+  try {
+    const app = await buildApi(ctx, { logger: log });
+    cleanup.push(() => app.close());
+    if (ingester) {
+      await ingester.start();
+      cleanup.push(() => ingester.stop());
+    }
+    const maintenanceTimer = setInterval(
+      () => void maintain().catch((err: Error) => log.warn({ err: err.message }, 'maintenance failed')),
+      options.maintenanceIntervalMs ?? 3600_000,
+    );
+    maintenanceTimer.unref();
+    void maintain().catch((err: Error) => log.warn({ err: err.message }, 'maintenance failed'));
+
+    const host = options.host ?? '0.0.0.0';
+    await app.listen({ port: options.port ?? 8080, host });
+    const addr = app.server.address();
+    const port = typeof addr === 'object' && addr ? addr.port : (options.port ?? 8080);
+    const shownHost = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host;
+    let closing: Promise<void> | null = null;
+    return {
+      url: `http://${shownHost}:${port}`,
+      port,
+      store,
+      maintain,
+      close() {
+        closing ??= (async () => {
+          clearInterval(maintenanceTimer);
+          await ingester?.stop().catch((err: Error) => log.warn({ err: err.message }, 'ingest stop failed'));
+          await replayer.close();
+          tail.close();
+          await app.close().catch(() => {});
+          if (ownsTransport) await transport.close().catch(() => {});
+          await store.close().catch(() => {});
+        })();
+        return closing;
+      },
+    };
+  } catch (err) {
+    tail.close();
+    return fail(err);
+  }
+}

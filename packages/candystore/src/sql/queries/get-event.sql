@@ -1,0 +1,4 @@
+SELECT position, event_id, event_type, "timestamp", version, source, correlation_id, causation_id, payload, routing_key, headers, received_at, replay_id, extensions
+FROM events
+WHERE event_id = $1::uuid
+LIMIT 1;

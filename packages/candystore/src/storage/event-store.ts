@@ -1,0 +1,311 @@
+import type { Database, Queryable } from './database.js';
+import { filterToSql } from '../query/filters.js';
+import { sqlQuery } from './sql.js';
+import type {
+  AppendedEvent,
+  AppendResult,
+  EventFilter,
+  NewEvent,
+  PartitionInfo,
+  StatsBucket,
+  StoredEvent,
+  StoredEventWithExtensions,
+} from './types.js';
+import { ENVELOPE_FIELDS } from '@33god/core';
+
+/**
+ * Transaction-level advisory lock held by every append from position assignment to commit.
+ * Appends therefore commit in position order, so a reader that saw position n committed has
+ * already been able to see every position below n: `position > cursor` never skips an event.
+ */
+const APPEND_LOCK = 0x33_60_d5_02;
+
+const STANDARD = new Set<string>(ENVELOPE_FIELDS);
+
+export interface ListPage {
+  /** Rows come back in this order. */
+  order: 'asc' | 'desc';
+  /** Exclusive bound: positions strictly after it in `order`. */
+  after?: string;
+  limit: number;
+}
+
+/** The store's domain interface; the HTTP API, stream, replay and ingest only see this. */
+export class EventStore {
+  readonly db: Database;
+  #partitionsReady = new Set<string>();
+
+  constructor(db: Database) {
+    this.db = db;
+  }
+
+  get kind(): Database['kind'] {
+    return this.db.kind;
+  }
+
+  /** Stores a batch atomically; events already stored (same event_id) are skipped. */
+  async append(batch: readonly NewEvent[]): Promise<AppendResult> {
+    const seen = new Set<string>();
+    const unique: NewEvent[] = [];
+    for (const e of batch) {
+      const id = e.envelope.event_id.toLowerCase();
+      if (seen.has(id)) continue;
+      seen.add(id);
+      unique.push(e);
+    }
+    if (unique.length === 0) return { stored: [], duplicates: batch.length };
+    const params = appendParams(unique);
+    await this.#ensureCurrentPartition();
+    const run = () =>
+      this.db.transaction(async (tx) => {
+        await tx.query('SELECT pg_advisory_xact_lock($1)', [APPEND_LOCK]);
+        return tx.query<AppendedEvent>(sqlQuery('append'), params);
+      });
+    let rows: AppendedEvent[];
+    try {
+      rows = await run();
+    } catch (err) {
+      // 23514 "no partition found for row": our clock and the database's disagree on the month
+      if ((err as { code?: unknown }).code !== '23514') throw err;
+      this.#partitionsReady.clear();
+      await this.#ensureCurrentPartition();
+      rows = await run();
+    }
+    return { stored: rows, duplicates: batch.length - rows.length };
+  }
+
+  /**
+   * Runs `fn` in a transaction that holds the append lock (tests use it to hold a commit
+   * open and prove that readers never skip past it).
+   */
+  withAppendLock<T>(fn: (tx: Queryable) => Promise<T>): Promise<T> {
+    return this.db.transaction(async (tx) => {
+      await tx.query('SELECT pg_advisory_xact_lock($1)', [APPEND_LOCK]);
+      return fn(tx);
+    });
+  }
+
+  async get(eventId: string): Promise<StoredEventWithExtensions | null> {
+    const rows = await this.db.query<RawRow>(sqlQuery('get-event'), [eventId]);
+    return rows[0] ? toStored(rows[0]) : null;
+  }
+
+  /** One page of a filtered listing by position (keyset). */
+  async list(filter: EventFilter, page: ListPage): Promise<StoredEventWithExtensions[]> {
+    const where = filterToSql(filter);
+    if (page.after !== undefined) {
+      where.params.push(page.after);
+      where.conditions.push(`position ${page.order === 'asc' ? '>' : '<'} $${where.params.length}::bigint`);
+    }
+    where.params.push(page.limit);
+    const sql = `${sqlQuery('select-events')}${
+      where.conditions.length ? `WHERE ${where.conditions.join(' AND ')}\n` : ''
+    }ORDER BY position ${page.order === 'asc' ? 'ASC' : 'DESC'}\nLIMIT $${where.params.length}`;
+    const rows = await this.db.query<RawRow>(sql, where.params);
+    return rows.map(toStored);
+  }
+
+  /** How many events match (replay progress totals; never used to answer a page). */
+  async count(filter: EventFilter): Promise<number> {
+    const where = filterToSql(filter);
+    const rows = await this.db.query<{ n: string }>(
+      `SELECT count(*)::text AS n FROM events${where.conditions.length ? ` WHERE ${where.conditions.join(' AND ')}` : ''}`,
+      where.params,
+    );
+    return Number(rows[0]?.n ?? 0);
+  }
+
+  async correlation(correlationId: string, limit: number): Promise<StoredEvent[]> {
+    const rows = await this.db.query<RawRow>(sqlQuery('correlation'), [correlationId, limit]);
+    return rows.map(toStored).map(stripExtensions);
+  }
+
+  /** The subset of `ids` stored anywhere. */
+  async existingIds(ids: readonly string[]): Promise<Set<string>> {
+    if (ids.length === 0) return new Set();
+    const rows = await this.db.query<{ event_id: string }>(sqlQuery('existing-ids'), [ids]);
+    return new Set(rows.map((r) => r.event_id));
+  }
+
+  async stats(
+    since: Date,
+    until: Date,
+    bucketSeconds: number,
+  ): Promise<{ byType: StatsBucket[]; bySource: StatsBucket[] }> {
+    const params = [since.toISOString(), until.toISOString(), bucketSeconds];
+    const [byType, bySource] = await Promise.all([
+      this.db.query<{ bucket: Date; key: string; count: number }>(sqlQuery('stats-by-type'), params),
+      this.db.query<{ bucket: Date; key: string; count: number }>(sqlQuery('stats-by-source'), params),
+    ]);
+    const conv = (r: { bucket: Date; key: string; count: number }): StatsBucket => ({
+      bucket: toIso(r.bucket),
+      key: r.key,
+      count: Number(r.count),
+    });
+    return { byType: byType.map(conv), bySource: bySource.map(conv) };
+  }
+
+  /** The highest committed position ("0" when empty). */
+  async headPosition(): Promise<string> {
+    const rows = await this.db.query<{ position: string }>(sqlQuery('head-position'));
+    return rows[0]?.position ?? '0';
+  }
+
+  async ping(): Promise<void> {
+    await this.db.query('SELECT 1');
+  }
+
+  /** Creates the partitions for this month and the next (idempotent). */
+  async ensurePartitions(now = new Date()): Promise<void> {
+    const next = new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth() + 1, 1));
+    for (const at of [now, next]) {
+      await this.db.query('SELECT candystore_ensure_partition($1::timestamptz)', [at.toISOString()]);
+      this.#partitionsReady.add(monthKey(at));
+    }
+  }
+
+  async #ensureCurrentPartition(): Promise<void> {
+    // The database's clock decides received_at; ours is close enough to decide when to check,
+    // and the check itself is idempotent and uses the database's now().
+    const key = monthKey(new Date());
+    if (this.#partitionsReady.has(key)) return;
+    await this.db.query('SELECT candystore_ensure_partition(now())');
+    await this.db.query(
+      "SELECT candystore_ensure_partition(now() + interval '1 month')",
+    );
+    this.#partitionsReady.add(key);
+  }
+
+  async partitions(): Promise<PartitionInfo[]> {
+    const rows = await this.db.query<{ name: string }>(sqlQuery('partitions'));
+    const out: PartitionInfo[] = [];
+    for (const r of rows) {
+      const m = /^events_p(\d{4})(\d{2})$/.exec(r.name);
+      if (!m) continue;
+      out.push({ name: r.name, until: new Date(Date.UTC(Number(m[1]), Number(m[2]), 1)) });
+    }
+    return out;
+  }
+
+  /**
+   * Drops every partition whose whole range is older than `cutoff`. Each is detached
+   * CONCURRENTLY first (ingest keeps writing to the current partition meanwhile), its ids
+   * are forgotten in slices, then the detached table is dropped. Returns the dropped names.
+   */
+  async dropPartitionsBefore(cutoff: Date): Promise<string[]> {
+    const doomed = (await this.partitions()).filter((p) => p.until.getTime() <= cutoff.getTime());
+    if (doomed.length === 0) return [];
+    return this.db.session(async (s) => {
+      // never queue behind a long lock: give up and try again at the next retention run
+      await s.exec(`SET lock_timeout = '5s'`);
+      const dropped: string[] = [];
+      try {
+        for (const part of doomed) {
+          const ident = `"${part.name}"`; // the name matched ^events_p\d{6}$ in partitions()
+          try {
+            await s.exec(`ALTER TABLE events DETACH PARTITION ${ident} CONCURRENTLY`);
+          } catch (err) {
+            if (!/pending detach|FINALIZE/i.test(String((err as Error).message))) throw err;
+            await s.exec(`ALTER TABLE events DETACH PARTITION ${ident} FINALIZE`);
+          }
+          let last = '00000000-0000-0000-0000-000000000000';
+          for (;;) {
+            const ids = await s.query<{ event_id: string }>(
+              `SELECT event_id FROM ${ident} WHERE event_id > $1::uuid ORDER BY event_id LIMIT 5000`,
+              [last],
+            );
+            if (ids.length === 0) break;
+            await s.query(sqlQuery('forget-ids'), [ids.map((r) => r.event_id)]);
+            last = ids.at(-1)!.event_id;
+          }
+          await s.exec(`DROP TABLE ${ident}`);
+          dropped.push(part.name);
+        }
+      } finally {
+        await s.exec('RESET lock_timeout').catch(() => {});
+      }
+      return dropped;
+    });
+  }
+
+  close(): Promise<void> {
+    return this.db.close();
+  }
+}
+
+function monthKey(d: Date): string {
+  return `${d.getUTCFullYear()}-${d.getUTCMonth()}`;
+}
+
+function appendParams(events: readonly NewEvent[]): unknown[] {
+  const cols: unknown[][] = Array.from({ length: 13 }, () => new Array(events.length));
+  events.forEach((e, i) => {
+    const env = e.envelope;
+    let extensions: Record<string, unknown> | null = null;
+    for (const k of Object.keys(env)) {
+      if (STANDARD.has(k)) continue;
+      extensions ??= {};
+      extensions[k] = env[k];
+    }
+    cols[0]![i] = env.event_id;
+    cols[1]![i] = env.event_type;
+    cols[2]![i] = env.timestamp;
+    cols[3]![i] = env.version;
+    cols[4]![i] = JSON.stringify(env.source);
+    cols[5]![i] = env.source.app;
+    cols[6]![i] = env.correlation_id ?? null;
+    cols[7]![i] = env.causation_id ?? null;
+    cols[8]![i] = JSON.stringify(env.payload);
+    cols[9]![i] = extensions === null ? null : JSON.stringify(extensions);
+    cols[10]![i] = e.routingKey;
+    cols[11]![i] = JSON.stringify(e.headers);
+    cols[12]![i] = e.replayId;
+  });
+  return cols;
+}
+
+interface RawRow {
+  position: string;
+  event_id: string;
+  event_type: string;
+  timestamp: Date | string;
+  version: string;
+  source: Record<string, unknown>;
+  correlation_id: string | null;
+  causation_id: string | null;
+  payload: Record<string, unknown>;
+  routing_key: string;
+  headers: Record<string, unknown>;
+  received_at: Date | string;
+  replay_id: string | null;
+  extensions?: Record<string, unknown> | null;
+}
+
+function toIso(v: Date | string): string {
+  return v instanceof Date ? v.toISOString() : new Date(v).toISOString();
+}
+
+function toStored(r: RawRow): StoredEventWithExtensions {
+  return {
+    position: String(r.position),
+    event_id: r.event_id,
+    event_type: r.event_type,
+    timestamp: toIso(r.timestamp),
+    version: r.version,
+    source: r.source,
+    correlation_id: r.correlation_id,
+    causation_id: r.causation_id,
+    payload: r.payload,
+    routing_key: r.routing_key,
+    headers: r.headers,
+    received_at: toIso(r.received_at),
+    replay_id: r.replay_id,
+    extensions: r.extensions ?? null,
+  };
+}
+
+/** The public StoredEvent shape (no extensions). */
+export function stripExtensions(e: StoredEventWithExtensions | StoredEvent): StoredEvent {
+  const { extensions: _x, ...rest } = e as StoredEventWithExtensions;
+  return rest;
+}

@@ -1,0 +1,92 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import type { EventStore } from '../src/index.js';
+import { BACKENDS, envelope, newEvent, openTestStore } from './helpers.js';
+
+for (const backend of BACKENDS) {
+  describe(`event store (${backend.name})`, { timeout: 60_000 }, () => {
+    let store: EventStore;
+    let teardown: () => Promise<void>;
+    before(async () => {
+      ({ store, teardown } = await openTestStore(backend));
+    });
+    after(async () => teardown());
+
+    test('append assigns increasing positions and skips event ids already stored', async () => {
+      const a = envelope('test.thing.created', { n: 1 });
+      const b = envelope('test.thing.updated', { n: 2 });
+      const first = await store.append([newEvent(a), newEvent(b), newEvent(a)]);
+      assert.equal(first.stored.length, 2);
+      assert.equal(first.duplicates, 1);
+      assert.ok(BigInt(first.stored[1]!.position) > BigInt(first.stored[0]!.position));
+      const again = await store.append([newEvent(b), newEvent(a)]);
+      assert.equal(again.stored.length, 0);
+      assert.equal(again.duplicates, 2);
+      const got = await store.get(a.event_id);
+      assert.equal(got?.event_type, 'test.thing.created');
+      assert.deepEqual(got?.payload, { n: 1 });
+      assert.equal(got?.position, first.stored[0]!.position);
+    });
+
+    test('list filters by type pattern, source, payload and pages by position', async () => {
+      const evs = [
+        envelope('shop.order.placed', { order: { id: 'o1' }, total: 5 }, { source: { app: 'shop', host: 'h', trigger_type: 'api' } }),
+        envelope('shop.order.shipped', { order: { id: 'o1' } }, { source: { app: 'shop', host: 'h', trigger_type: 'api' } }),
+        envelope('shop.cart.emptied', { order: { id: 'o2' } }, { source: { app: 'cart', host: 'h', trigger_type: 'api' } }),
+      ];
+      await store.append(evs.map(newEvent));
+      const orders = await store.list({ type: 'shop.order.*' }, { order: 'asc', limit: 10 });
+      assert.deepEqual(
+        orders.map((e) => e.event_type),
+        ['shop.order.placed', 'shop.order.shipped'],
+      );
+      const hash = await store.list({ type: 'shop.#' }, { order: 'desc', limit: 10 });
+      assert.equal(hash.length, 3);
+      assert.equal(hash[0]!.event_type, 'shop.cart.emptied');
+      const bySource = await store.list({ source: 'cart' }, { order: 'asc', limit: 10 });
+      assert.equal(bySource.length, 1);
+      const byPayload = await store.list(
+        { payload: [{ path: ['order', 'id'], values: ['o1'] }] },
+        { order: 'asc', limit: 10 },
+      );
+      assert.equal(byPayload.length, 2);
+      const byNumber = await store.list({ payload: [{ path: ['total'], values: ['5', 5] }] }, { order: 'asc', limit: 10 });
+      assert.equal(byNumber.length, 1);
+      const page2 = await store.list({ type: 'shop.#' }, { order: 'asc', after: orders[0]!.position, limit: 10 });
+      assert.deepEqual(
+        page2.map((e) => e.event_type),
+        ['shop.order.shipped', 'shop.cart.emptied'],
+      );
+    });
+
+    test('head position is the highest committed position', async () => {
+      const r = await store.append([newEvent(envelope('test.head.moved'))]);
+      assert.equal(await store.headPosition(), r.stored[0]!.position);
+    });
+
+    test('retention drops whole partitions older than the cutoff and forgets their ids', async () => {
+      // a partition for an old month, with one event in it
+      await store.db.query("SELECT candystore_ensure_partition('2001-03-15T00:00:00Z')");
+      const old = envelope('test.old.thing');
+      await store.db.query(
+        `INSERT INTO event_ids (event_id) VALUES ($1::uuid);
+         `.trim(),
+        [old.event_id],
+      );
+      await store.db.query(
+        `INSERT INTO events (received_at, event_id, event_type, "timestamp", version, source, source_app, payload, routing_key)
+         VALUES ('2001-03-15T00:00:00Z', $1::uuid, 'test.old.thing', now(), '1.0.0', '{"app":"x"}', 'x', '{}', 'test.old.thing')`,
+        [old.event_id],
+      );
+      assert.ok(await store.get(old.event_id));
+      const dropped = await store.dropPartitionsBefore(new Date('2010-01-01T00:00:00Z'));
+      assert.deepEqual(dropped, ['events_p200103']);
+      assert.equal(await store.get(old.event_id), null);
+      assert.equal((await store.existingIds([old.event_id])).size, 0);
+      // the current partition is untouched and ingest still works
+      const r = await store.append([newEvent(envelope('test.after.retention'))]);
+      assert.equal(r.stored.length, 1);
+      assert.ok((await store.partitions()).every((p) => p.name !== 'events_p200103'));
+    });
+  });
+}

@@ -1,0 +1,71 @@
+import { AppError, toProblem } from '@33god/core';
+import Fastify, { type FastifyInstance } from 'fastify';
+import type { DispatchStats } from '../dispatcher/pipeline.js';
+import type { DispatchStateStore } from '../state/dispatch-state.js';
+
+/**
+ * `/health` answers 200 only when the dispatcher can do its job: the bus is connected
+ * and the state file can be written (without it, a dispatch could not be recorded and
+ * would be repeated). Otherwise 503, with what is wrong.
+ */
+
+export interface HealthSources {
+  /** `connected`, `connecting`, `disconnected`, `closed` (the transport's state). */
+  busState(): string;
+  readonly state: DispatchStateStore;
+  readonly stats: Readonly<DispatchStats>;
+  readonly queue: string;
+}
+
+export interface HealthReport {
+  status: 'ok' | 'degraded';
+  bus: { state: string; queue: string };
+  state_file: { path: string; writable: boolean; unsaved_changes: boolean; last_write_error: string | null };
+  handled: number;
+  dispatched: number;
+  skipped: number;
+  ignored: number;
+  failed: number;
+  last_dispatch: DispatchStats['lastDispatch'];
+  last_error: DispatchStats['lastError'];
+}
+
+export async function healthReport(src: HealthSources): Promise<HealthReport> {
+  const busState = src.busState();
+  const writable = await src.state.writable();
+  const ok = busState === 'connected' && writable && !src.state.unsaved;
+  return {
+    status: ok ? 'ok' : 'degraded',
+    bus: { state: busState, queue: src.queue },
+    state_file: {
+      path: src.state.path,
+      writable,
+      unsaved_changes: src.state.unsaved,
+      last_write_error: src.state.lastError?.message ?? null,
+    },
+    handled: src.stats.handled,
+    dispatched: src.stats.dispatched,
+    skipped: src.stats.skipped,
+    ignored: src.stats.ignored,
+    failed: src.stats.failed,
+    last_dispatch: src.stats.lastDispatch,
+    last_error: src.stats.lastError,
+  };
+}
+
+export function buildHealthServer(src: HealthSources, logLevel = 'info'): FastifyInstance {
+  const app = Fastify({ logger: { level: logLevel } });
+  app.setErrorHandler((err, req, reply) => {
+    const problem = toProblem(err, req.url);
+    void reply.code(problem.status).type('application/problem+json').send(problem);
+  });
+  app.setNotFoundHandler((req, reply) => {
+    const problem = toProblem(new AppError('NOT_FOUND', `no route ${req.method} ${req.url}`), req.url);
+    void reply.code(404).type('application/problem+json').send(problem);
+  });
+  app.get('/health', async (_req, reply) => {
+    const report = await healthReport(src);
+    return reply.code(report.status === 'ok' ? 200 : 503).send(report);
+  });
+  return app;
+}

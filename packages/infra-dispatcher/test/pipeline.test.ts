@@ -1,0 +1,249 @@
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { defaultSchemasDir, isAppError } from '@33god/core';
+import { loadSchemaTree, type SchemaRegistry } from '@33god/holyfields';
+import {
+  createDispatchPipeline,
+  createOpenClawClient,
+  type DispatcherConfig,
+  DispatchStateStore,
+  resolveDispatcherConfig,
+} from '@33god/infra-dispatcher';
+import { type FakeOpenClaw, startOpenClaw } from './helpers/openclaw-server.js';
+import { planeV1Issue, planeV2WorkItem } from './helpers/plane-payloads.js';
+
+/**
+ * The dispatcher's domain pipeline without a bus: Plane body in, OpenClaw request
+ * and published events out. The bus-level tests (dispatcher.rabbitmq.test.ts) run
+ * the same flows through RabbitMQ.
+ */
+
+const dir = mkdtempSync(join(tmpdir(), 'infra-pipeline-'));
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+// Every published payload is checked against its schema in the tree, as the bus does before publishing.
+let schemas: SchemaRegistry;
+before(async () => {
+  schemas = await loadSchemaTree(defaultSchemasDir());
+});
+
+interface Published {
+  type: string;
+  payload: Record<string, unknown>;
+}
+
+async function pipelineFor(oc: FakeOpenClaw, statePath: string, overrides: Partial<DispatcherConfig> = {}) {
+  const config = resolveDispatcherConfig({
+    hookToken: 'tok-123',
+    hookUrl: oc.url,
+    statePath,
+    runChecks: false,
+    checksRoot: dir,
+    ...overrides,
+  });
+  const state = await DispatchStateStore.open(statePath);
+  const published: Published[] = [];
+  const client = createOpenClawClient({
+    url: oc.url,
+    token: config.hookToken,
+    retry: { initialDelayMs: 10, maxDelayMs: 20, maxTotalMs: 2_000 },
+  });
+  const pipeline = createDispatchPipeline({
+    config,
+    state,
+    client,
+    publish: async (type, payload) => {
+      const v = schemas.validatePayload(type, payload);
+      assert.ok(v.known, `no schema for ${type}`);
+      assert.deepEqual(v.violations, [], `${type} breaks its schema`);
+      published.push({ type, payload });
+    },
+  });
+  const event = (payload: Record<string, unknown>) => ({
+    event_id: randomUUID(),
+    event_type: 'webhook.plane.issue.updated',
+    payload,
+  });
+  return { pipeline, state, published, event };
+}
+
+describe('dispatch pipeline', { timeout: 30_000 }, () => {
+  let oc: FakeOpenClaw;
+  before(async () => {
+    oc = await startOpenClaw();
+  });
+  after(() => oc.close());
+
+  it('dispatches a ready ticket once, with the token and the ticket in the body', async () => {
+    oc.requests.length = 0;
+    const statePath = join(dir, 'once.json');
+    const { pipeline, state, published, event } = await pipelineFor(oc, statePath);
+    const body = planeV1Issue({ title: 'Add quorum queues', labels: ['ready', 'automation:go', 'comp:bloodbank', 'agent:grolf'] });
+    const issueId = (body.data as { id: string }).id;
+    const out = await pipeline.handle(event(body));
+    assert.equal(out.kind, 'dispatched');
+    assert.equal(oc.requests.length, 1);
+    const req = oc.requests[0]!;
+    assert.equal(req.headers.authorization, 'Bearer tok-123');
+    assert.equal(req.json?.sessionKey, `hook:infra:${issueId}`);
+    assert.equal(req.json?.name, 'TeamInfraDispatch');
+    assert.equal(req.json?.wakeMode, 'now');
+    assert.equal(req.json?.deliver, false);
+    assert.equal(req.json?.agentId, 'grolf');
+    const message = String(req.json?.message);
+    for (const part of ['Ticket: INFRA-42', 'Title: Add quorum queues', 'State: Todo (unstarted)', 'Component: bloodbank', 'automation:go']) {
+      assert.ok(message.includes(part), `message lacks '${part}':\n${message}`);
+    }
+    assert.deepEqual(
+      published.map((p) => p.type),
+      ['infra.dispatch.completed'],
+    );
+    assert.equal(state.records(issueId).length, 1);
+    assert.equal(state.records(issueId)[0]?.announced, true);
+
+    // The same webhook again (a redelivery, or Plane's `updated` after a title edit): no second dispatch.
+    const again = await pipeline.handle(event(body));
+    assert.equal(again.kind, 'skipped');
+    assert.equal(oc.requests.length, 1);
+    assert.equal(published[1]?.type, 'infra.dispatch.skipped');
+    assert.equal(published[1]?.payload.reason, 'already_dispatched');
+    assert.match(String(published[1]?.payload.detail), /already dispatched/);
+
+    // A new dispatcher on the same state file (a restart) does not dispatch it either.
+    const restarted = await pipelineFor(oc, statePath);
+    const third = await restarted.pipeline.handle(restarted.event(body));
+    assert.equal(third.kind, 'skipped');
+    assert.equal(oc.requests.length, 1);
+  });
+
+  it('dispatches a v2 work item', async () => {
+    oc.requests.length = 0;
+    const { pipeline, published, event } = await pipelineFor(oc, join(dir, 'v2.json'));
+    const out = await pipeline.handle(event(planeV2WorkItem()));
+    assert.equal(out.kind, 'dispatched');
+    assert.equal(oc.requests.length, 1);
+    assert.match(String(oc.requests[0]?.json?.message), /Ticket: #7/);
+    assert.equal(published[0]?.type, 'infra.dispatch.completed');
+  });
+
+  it('skips a ticket that is not ready, with the reason, and sends nothing', async () => {
+    oc.requests.length = 0;
+    const { pipeline, published, event } = await pipelineFor(oc, join(dir, 'not-ready.json'));
+    await pipeline.handle(event(planeV1Issue({ stateName: 'In Progress', stateGroup: 'started' })));
+    await pipeline.handle(event(planeV1Issue({ labels: ['ready', 'comp:bloodbank'] })));
+    await pipeline.handle(event({ event: 'project', action: 'update', data: { id: 'p' } }));
+    assert.equal(oc.requests.length, 0);
+    assert.deepEqual(
+      published.map((p) => [p.type, p.payload.reason, p.payload.detail, p.payload.missing_labels]),
+      [
+        ['infra.dispatch.skipped', 'state_not_ready', "state 'In Progress' (group 'started') not in [unstarted]", []],
+        ['infra.dispatch.skipped', 'labels_missing', "missing label 'automation:go'", ['automation:go']],
+      ],
+      'a project event is not a ticket: it is ignored without an event',
+    );
+    assert.equal(pipeline.stats.ignored, 1);
+  });
+
+  it('records nothing when OpenClaw refuses, publishes the failure and throws a final error', async () => {
+    oc.requests.length = 0;
+    oc.answers = [400];
+    const { pipeline, state, published, event } = await pipelineFor(oc, join(dir, 'refused.json'));
+    const body = planeV1Issue();
+    const issueId = (body.data as { id: string }).id;
+    await assert.rejects(pipeline.handle(event(body)), (err) => isAppError(err) && err.code === 'DISPATCH_REJECTED');
+    assert.equal(state.records(issueId).length, 0);
+    assert.equal(published[0]?.type, 'infra.dispatch.failed');
+    assert.equal(published[0]?.payload.retryable, false);
+    assert.equal(published[0]?.payload.http_status, 400);
+    assert.equal(published[0]?.payload.error_class, 'DISPATCH_REJECTED');
+    // Because nothing was recorded, the ticket goes out when it comes again and OpenClaw accepts.
+    const out = await pipeline.handle(event(body));
+    assert.equal(out.kind, 'dispatched');
+    assert.equal(oc.accepted().length, 1);
+  });
+
+  it('retries 503 and dispatches once', async () => {
+    oc.requests.length = 0;
+    oc.answers = [503];
+    const { pipeline, event } = await pipelineFor(oc, join(dir, 'retry.json'));
+    const out = await pipeline.handle(event(planeV1Issue()));
+    assert.equal(out.kind, 'dispatched');
+    assert.deepEqual(
+      oc.requests.map((r) => r.status),
+      [503, 200],
+    );
+  });
+
+  it('blocks the dispatch on a failed check in block mode, and reports it in report mode', async () => {
+    oc.requests.length = 0;
+    const checks = { bloodbank: { command: 'echo "3 tests failed"; exit 1', cwd: '.' } };
+    const blocking = await pipelineFor(oc, join(dir, 'block.json'), { runChecks: true, checkMode: 'block', checks });
+    const out = await blocking.pipeline.handle(blocking.event(planeV1Issue()));
+    assert.equal(out.kind, 'skipped');
+    assert.equal(oc.requests.length, 0);
+    const skipped = blocking.published[0]!;
+    assert.equal(skipped.payload.reason, 'check_failed');
+    assert.match(String(skipped.payload.detail), /failed with exit code 1/);
+    assert.equal((skipped.payload.checks as Array<{ exit_code: number }>)[0]?.exit_code, 1);
+
+    const reporting = await pipelineFor(oc, join(dir, 'report.json'), { runChecks: true, checkMode: 'report', checks });
+    const out2 = await reporting.pipeline.handle(reporting.event(planeV1Issue()));
+    assert.equal(out2.kind, 'dispatched');
+    assert.match(String(oc.requests[0]?.json?.message), /failed with exit code 1[\s\S]*3 tests failed/);
+    assert.equal((reporting.published[0]?.payload.checks as Array<{ status: string }>)[0]?.status, 'failed');
+  });
+
+  it('a timed-out check is reported with the dispatch', async () => {
+    oc.requests.length = 0;
+    const { pipeline, published, event } = await pipelineFor(oc, join(dir, 'timeout.json'), {
+      runChecks: true,
+      checkTimeoutSeconds: 1,
+      checks: { bloodbank: { command: 'sleep 30', cwd: '.' } },
+    });
+    const started = Date.now();
+    const out = await pipeline.handle(event(planeV1Issue()));
+    assert.equal(out.kind, 'dispatched');
+    assert.ok(Date.now() - started < 10_000, 'the check was stopped at its timeout');
+    const [check] = published[0]?.payload.checks as Array<{ status: string; timed_out: boolean }>;
+    assert.equal(check?.status, 'timeout');
+    assert.equal(check?.timed_out, true);
+    assert.match(String(oc.requests[0]?.json?.message), /timed out after 1000 ms/);
+  });
+
+  it('two deliveries of one ticket at the same time dispatch it once', async () => {
+    oc.requests.length = 0;
+    const { pipeline, event } = await pipelineFor(oc, join(dir, 'concurrent.json'));
+    const body = planeV1Issue();
+    const outcomes = await Promise.all([pipeline.handle(event(body)), pipeline.handle(event(body)), pipeline.handle(event(body))]);
+    assert.deepEqual(outcomes.map((o) => o.kind).sort(), ['dispatched', 'skipped', 'skipped']);
+    assert.equal(oc.requests.length, 1);
+  });
+
+  it('after a stop between the dispatch and its completed event, a redelivery publishes the event, not the ticket', async () => {
+    oc.requests.length = 0;
+    const statePath = join(dir, 'unannounced.json');
+    const body = planeV1Issue();
+    const issueId = (body.data as { id: string }).id;
+    const first = await pipelineFor(oc, statePath);
+    const out = await first.pipeline.handle(first.event(body));
+    assert.equal(out.kind, 'dispatched');
+    // What the file holds when the process died right after recording the dispatch.
+    const fingerprint = out.kind === 'dispatched' ? out.fingerprint : '';
+    const rec = first.state.find(issueId, fingerprint)!;
+    await first.state.record(issueId, { ...rec, announced: false });
+
+    const second = await pipelineFor(oc, statePath);
+    const again = await second.pipeline.handle(second.event(body));
+    assert.equal(again.kind, 'announced');
+    assert.equal(oc.requests.length, 1, 'the ticket was not sent again');
+    assert.deepEqual(
+      second.published.map((p) => p.type),
+      ['infra.dispatch.completed'],
+    );
+    assert.equal(second.state.find(issueId, fingerprint)?.announced, true);
+  });
+});
