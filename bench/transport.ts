@@ -39,7 +39,11 @@ function benchQueueName(label: string): string {
 }
 
 /** Runs `count` async operations with at most `window` in flight; resolves when all are done. */
-export async function pipelined(count: number, window: number, op: (i: number) => Promise<unknown>): Promise<void> {
+export async function pipelined(
+  count: number,
+  window: number,
+  op: (i: number) => Promise<unknown>,
+): Promise<void> {
   let next = 0;
   const lane = async (): Promise<void> => {
     while (next < count) {
@@ -70,7 +74,12 @@ async function withAdmin<T>(url: string, fn: (ch: amqplib.ConfirmChannel) => Pro
 }
 
 /** Declares a non-durable bench queue and fills it with `count` bodies of `size` bytes. */
-export async function prepareQueue(url: string, label: string, fill = 0, size = DEFAULT_SIZE): Promise<string> {
+export async function prepareQueue(
+  url: string,
+  label: string,
+  fill = 0,
+  size = DEFAULT_SIZE,
+): Promise<string> {
   const queue = benchQueueName(label);
   await withAdmin(url, async (ch) => {
     await ch.assertQueue(queue, { durable: false });
@@ -144,8 +153,8 @@ export async function rawRabbitmqClientPublish(url: string, opts: ThroughputOpti
   const queue = await prepareQueue(url, 'rmqc-pub');
   const rabbit = new RmqConnection({ url, retryLow: 100, retryHigh: 1000 });
   rabbit.on('error', () => {});
+  const ch = await rabbit.acquire();
   try {
-    const ch = await rabbit.acquire();
     await ch.confirmSelect();
     const body = randomBytes(opts.size ?? DEFAULT_SIZE);
     return await rate(opts.count, () =>
@@ -154,6 +163,8 @@ export async function rawRabbitmqClientPublish(url: string, opts: ThroughputOpti
       ),
     );
   } finally {
+    // rabbitmq-client's close waits for every channel to be closed first.
+    await ch.close().catch(() => {});
     await rabbit.close().catch(() => {});
     await deleteQueue(url, queue);
   }
@@ -164,8 +175,8 @@ export async function rawRabbitmqClientConsume(url: string, opts: ThroughputOpti
   const queue = await prepareQueue(url, 'rmqc-sub', opts.count, opts.size);
   const rabbit = new RmqConnection({ url, retryLow: 100, retryHigh: 1000 });
   rabbit.on('error', () => {});
+  const ch = await rabbit.acquire();
   try {
-    const ch = await rabbit.acquire();
     await ch.basicQos({ prefetchCount: opts.prefetch ?? DEFAULT_PREFETCH });
     return await rate(
       opts.count,
@@ -179,6 +190,8 @@ export async function rawRabbitmqClientConsume(url: string, opts: ThroughputOpti
         }),
     );
   } finally {
+    // rabbitmq-client's close waits for every channel to be closed first.
+    await ch.close().catch(() => {});
     await rabbit.close().catch(() => {});
     await deleteQueue(url, queue);
   }
@@ -187,15 +200,25 @@ export async function rawRabbitmqClientConsume(url: string, opts: ThroughputOpti
 // --- the Transport (either backend) ---
 
 /** `Transport.publish` (confirmed) to a queue through the default exchange, `window` in flight. */
-export async function transportPublish(t: Transport, queue: string, opts: ThroughputOptions): Promise<number> {
+export async function transportPublish(
+  t: Transport,
+  queue: string,
+  opts: ThroughputOptions,
+): Promise<number> {
   const body = randomBytes(opts.size ?? DEFAULT_SIZE);
   return rate(opts.count, () =>
-    pipelined(opts.count, opts.window ?? DEFAULT_WINDOW, () => t.publish({ exchange: '', routingKey: queue, body })),
+    pipelined(opts.count, opts.window ?? DEFAULT_WINDOW, () =>
+      t.publish({ exchange: '', routingKey: queue, body }),
+    ),
   );
 }
 
 /** `Transport.consume` with an ack per delivery, until `count` were acked. */
-export async function transportConsume(t: Transport, queue: string, opts: ThroughputOptions): Promise<number> {
+export async function transportConsume(
+  t: Transport,
+  queue: string,
+  opts: ThroughputOptions,
+): Promise<number> {
   let consumer: { cancel(): Promise<void> } | undefined;
   const r = await rate(
     opts.count,
@@ -316,7 +339,13 @@ export const suite: BenchSuite = async (ctx: BenchContext): Promise<BenchResult[
       `rabbitmq-client publish ${rmqcPub.toFixed(0)}/s consume ${rmqcSub.toFixed(0)}/s`,
   );
   out.push(
-    result('rabbitmq-client publish with confirms', rmqcPub, 'msg/s', 'amqplib publish with confirms', amqplibPub),
+    result(
+      'rabbitmq-client publish with confirms',
+      rmqcPub,
+      'msg/s',
+      'amqplib publish with confirms',
+      amqplibPub,
+    ),
     result('rabbitmq-client consume with ack', rmqcSub, 'msg/s', 'amqplib consume with ack', amqplibSub),
   );
 
@@ -335,7 +364,13 @@ export const suite: BenchSuite = async (ctx: BenchContext): Promise<BenchResult[
       }
     });
     out.push(
-      result('RabbitMQ transport publish with confirms', transportPub, 'msg/s', 'raw amqplib publish', amqplibPub),
+      result(
+        'RabbitMQ transport publish with confirms',
+        transportPub,
+        'msg/s',
+        'raw amqplib publish',
+        amqplibPub,
+      ),
       result('RabbitMQ transport consume with ack', transportSub, 'msg/s', 'raw amqplib consume', amqplibSub),
     );
   } finally {
@@ -346,7 +381,13 @@ export const suite: BenchSuite = async (ctx: BenchContext): Promise<BenchResult[
   const emb = await embeddedHandOff(embCount);
   const ee = await eventEmitterHandOff(embCount);
   out.push(
-    result('embedded broker publish-to-handler', emb.perSecond, 'msg/s', 'EventEmitter hand-off', ee.perSecond),
+    result(
+      'embedded broker publish-to-handler',
+      emb.perSecond,
+      'msg/s',
+      'EventEmitter hand-off',
+      ee.perSecond,
+    ),
     result(
       'embedded broker publish-to-handler p99 latency (lower is better)',
       emb.p99Ms,

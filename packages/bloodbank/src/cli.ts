@@ -17,6 +17,22 @@ export const COMMANDS: Record<string, { summary: string; load: () => Promise<Cli
     summary: 'list, show, redrive or purge dead letters',
     load: () => import('./cli/dlq.js'),
   },
+  serve: {
+    summary: 'run the HTTP gateway (publish API, webhooks, /health, /metrics, /docs)',
+    load: () => import('./cli/serve.js'),
+  },
+  publish: {
+    summary: 'publish one event through the gateway or straight to the broker',
+    load: () => import('./cli/publish.js'),
+  },
+  tail: {
+    summary: 'print live events matching a topic pattern',
+    load: () => import('./cli/tail.js'),
+  },
+  health: {
+    summary: 'check the health of every part (gateway, store, dashboard, dispatcher)',
+    load: () => import('./cli/health.js'),
+  },
 };
 
 export function usage(): string {

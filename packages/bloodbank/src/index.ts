@@ -1,6 +1,11 @@
 // The one public entry of @33god/bloodbank. Every export is named; sibling packages
 // that need internals use `@33god/bloodbank/internal`.
 
+// --- HTTP gateway, auth, metrics, webhooks ---
+export { Authorizer, type Principal, type ProducesLookup } from './auth/authorize.js';
+export { parseRateLimit, type RateLimit, RateLimiter } from './auth/rate-limit.js';
+export { bearerToken, parseAuthTokens, type TokenMap } from './auth/tokens.js';
+export { gatewayOptionsFromEnv } from './cli/serve.js';
 // --- dead letters ---
 export {
   type DeadLetterOptions,
@@ -26,6 +31,39 @@ export {
   type DeadLetterOperationsOptions,
   type DeadLetterQueueInfo,
 } from './dead-letters/operations.js';
+export {
+  BLOODBANK_AUTH_TOKENS,
+  BLOODBANK_BATCH_MAX,
+  BLOODBANK_BODY_LIMIT,
+  BLOODBANK_HEALTH_INTERVAL,
+  BLOODBANK_HOST,
+  BLOODBANK_PORT,
+  BLOODBANK_RATE_LIMIT,
+  BLOODBANK_URL,
+  GITHUB_WEBHOOK_SECRET,
+  PLANE_WEBHOOK_SECRET,
+} from './gateway/config.js';
+export { acceptedId } from './gateway/envelope-input.js';
+export { type EnvelopePublisher, transportPublisher } from './gateway/publisher.js';
+export { type HealthReport, healthReport } from './gateway/routes/health.js';
+export type { SchemaSummary } from './gateway/routes/schemas.js';
+export {
+  type GatewaySchemaRegistry,
+  type GatewayServiceRegistry,
+  SchemaStore,
+  type SchemaStoreOptions,
+  type SchemaStoreStatus,
+} from './gateway/schema-store.js';
+export {
+  buildGateway,
+  DEFAULT_EXCHANGE,
+  type Gateway,
+  type GatewayOptions,
+  HEALTH_EVENT,
+  SCHEMA_UPDATED_EVENT,
+  startGateway,
+} from './gateway/server.js';
+export { GatewayMetrics } from './metrics/gateway-metrics.js';
 // --- middleware ---
 export {
   backoffDelay,
@@ -82,6 +120,7 @@ export {
   applyTopology,
   checkPlan,
   checkTopology,
+  ensureExchanges,
   formatTopologyReport,
   type TopologyReport,
   type TopologySummary,
@@ -113,10 +152,21 @@ export {
 } from './topology/plan.js';
 export type { TopologyRegistry, TopologyService } from './topology/registry.js';
 export {
+  AMQP_MANAGEMENT_URL,
+  type CreateTransportOptions,
   createEmbeddedTransport,
+  createRabbitMqTransport,
+  createTransport,
+  type DeathReason,
+  type DeathRecord,
+  EMBEDDED_FEATURES,
   EmbeddedBroker,
   type EmbeddedTransportOptions,
+  RABBITMQ_FEATURES,
+  type RabbitMqTransportOptions,
+  redactUrl,
   sharedEmbeddedBroker,
+  transportOptionsFromEnv,
 } from './transport/index.js';
 // --- transport (contract; implementations are exported by the transport's own section) ---
 export {
@@ -138,3 +188,20 @@ export {
   type TransportFeatures,
   type TransportState,
 } from './transport/transport.js';
+export { DeliveryLru } from './webhooks/dedup.js';
+export {
+  WEBHOOK_ID_NAMESPACE,
+  WebhookIngestor,
+  type WebhookIngestorOptions,
+  type WebhookResult,
+  webhookEventId,
+} from './webhooks/ingest.js';
+export {
+  DEFAULT_PROVIDERS,
+  type FieldSource,
+  GITHUB_PROVIDER,
+  PLANE_PROVIDER,
+  type SignatureScheme,
+  type WebhookProvider,
+} from './webhooks/providers.js';
+export { signBody, verifySignature } from './webhooks/signature.js';

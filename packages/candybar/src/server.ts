@@ -9,7 +9,7 @@ import { sendProblem } from './http/problem.js';
 import { httpProxy } from './http/proxy.js';
 import { probeServices, type ServiceHealth } from './http/service-health.js';
 import { registerStreamProxy } from './http/stream-proxy.js';
-import { loadRegistry } from './registry/load-registry.js';
+import { RegistryCache } from './registry/load-registry.js';
 import type { Registry } from './registry/types.js';
 
 export interface CandybarOptions {
@@ -58,12 +58,25 @@ export async function startCandybar(options: CandybarOptions = {}): Promise<Cand
 
   await app.register(fastifyWebsocket);
   registerStreamProxy(app, { storeUrl });
-  await app.register(httpProxy, { prefix: '/api/store', name: 'Candystore', target: storeUrl, timeoutMs: proxyTimeoutMs });
-  await app.register(httpProxy, { prefix: '/api/bus', name: 'Bloodbank gateway', target: busUrl, timeoutMs: proxyTimeoutMs });
+  await app.register(httpProxy, {
+    prefix: '/api/store',
+    name: 'Candystore',
+    target: storeUrl,
+    timeoutMs: proxyTimeoutMs,
+  });
+  await app.register(httpProxy, {
+    prefix: '/api/bus',
+    name: 'Bloodbank gateway',
+    target: busUrl,
+    timeoutMs: proxyTimeoutMs,
+  });
 
+  const registry = new RegistryCache(registryPath);
+  // Warm the cache so the first page load does not wait for it; a broken file is reported per request.
+  await registry.get().catch(() => undefined);
   app.get('/api/registry', async (_req, reply) => {
     reply.header('cache-control', 'no-store');
-    return loadRegistry(registryPath);
+    return registry.get();
   });
 
   let healthCache: { at: number; body: { checked_at: string; services: ServiceHealth[] } } | null = null;
@@ -71,8 +84,11 @@ export async function startCandybar(options: CandybarOptions = {}): Promise<Cand
     reply.header('cache-control', 'no-store');
     // Several open tabs should not multiply the probes.
     if (healthCache && Date.now() - healthCache.at < 2000) return healthCache.body;
-    const reg: Registry = await loadRegistry(registryPath);
-    const body = { checked_at: new Date().toISOString(), services: await probeServices(reg, healthTimeoutMs) };
+    const reg: Registry = await registry.get();
+    const body = {
+      checked_at: new Date().toISOString(),
+      services: await probeServices(reg, healthTimeoutMs),
+    };
     healthCache = { at: Date.now(), body };
     return body;
   });

@@ -6,7 +6,10 @@ import type { Registry } from '../src/registry/types.js';
 import type { StoredEvent } from '../web/src/logic/types.js';
 
 /** The original 20-service registry, used as it is. */
-export const FIXTURE_REGISTRY = resolve(import.meta.dirname, '../../../../shared/fixtures/registry/registry.seed-c53b8c0.yaml');
+export const FIXTURE_REGISTRY = resolve(
+  import.meta.dirname,
+  '../../../../shared/fixtures/registry/registry.seed-c53b8c0.yaml',
+);
 
 export function fixtureRegistry(): Registry {
   return normalizeRegistry(parse(readFileSync(FIXTURE_REGISTRY, 'utf8')));
@@ -26,4 +29,34 @@ export function storedEvent(over: Partial<StoredEvent> & { event_type: string })
     payload: {},
     ...over,
   };
+}
+
+/** A port that nothing listens on right now. */
+export async function freePort(): Promise<number> {
+  const { createServer } = await import('node:net');
+  return new Promise((resolvePort) => {
+    const s = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as { port: number };
+      s.close(() => resolvePort(port));
+    });
+  });
+}
+
+export async function waitFor<T>(
+  fn: () => Promise<T | undefined | null | false>,
+  timeoutMs: number,
+  what: string,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let lastErr: unknown;
+  while (Date.now() < deadline) {
+    try {
+      const v = await fn();
+      if (v) return v;
+    } catch (err) {
+      lastErr = err;
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`timed out waiting for ${what}${lastErr ? `: ${String(lastErr)}` : ''}`);
 }

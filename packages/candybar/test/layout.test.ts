@@ -14,7 +14,10 @@ describe('topology layout', { timeout: 10_000 }, () => {
     assert.equal(services.length, 20);
     assert.deepEqual(new Set(services), new Set(reg.services.map((s) => s.id)));
     assert.deepEqual(
-      layout.nodes.filter((n) => n.kind === 'external').map((n) => n.id).sort(),
+      layout.nodes
+        .filter((n) => n.kind === 'external')
+        .map((n) => n.id)
+        .sort(),
       ['external:fireflies', 'external:github'],
     );
   });
@@ -23,7 +26,10 @@ describe('topology layout', { timeout: 10_000 }, () => {
     const groups = layout.groups.map((g) => g.id);
     assert.deepEqual(groups.slice(0, -1), Object.keys(reg.layers));
     assert.equal(groups.at(-1), UNLAYERED_GROUP);
-    const unlayered = layoutInput(reg).groups.at(-1)!.members.map((m) => m.id).sort();
+    const unlayered = layoutInput(reg)
+      .groups.at(-1)!
+      .members.map((m) => m.id)
+      .sort();
     assert.deepEqual(unlayered, [
       'agent-feedback-router',
       'agent-voice-soprano',
@@ -77,7 +83,12 @@ describe('topology layout', { timeout: 10_000 }, () => {
     const crossed = {
       ...reg,
       eventSubscriptions: {},
-      services: [svc('a1', ['t.one'], []), svc('a2', ['t.two'], []), svc('b2', [], ['t.two']), svc('b1', [], ['t.one'])],
+      services: [
+        svc('a1', ['t.one'], []),
+        svc('a2', ['t.two'], []),
+        svc('b2', [], ['t.two']),
+        svc('b1', [], ['t.one']),
+      ],
       layers: { top: ['a1', 'a2'], bottom: ['b2', 'b1'] },
     };
     const edges = new TopologyIndex(crossed).edges;

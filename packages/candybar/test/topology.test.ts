@@ -2,7 +2,14 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { normalizeRegistry } from '../src/registry/load-registry.js';
 import { serviceForApp } from '../web/src/logic/registry.js';
-import { computeEdges, consumerBindings, TopologyIndex, unconsumedTypes } from '../web/src/logic/topology.js';
+import {
+  catchAllConsumers,
+  computeEdges,
+  consumerBindings,
+  patternsOverlap,
+  TopologyIndex,
+  unconsumedTypes,
+} from '../web/src/logic/topology.js';
 import { fixtureRegistry } from './helpers.js';
 
 describe('registry normalization (original 20-service file)', { timeout: 10_000 }, () => {
@@ -54,10 +61,16 @@ describe('edges from produced types matched against binding patterns', { timeout
     const producers = reg.services.filter((s) => s.produces.length > 0 && s.id !== 'event-store-manager');
     for (const p of producers) assert.ok(ids.has(`${p.id}->event-store-manager`), p.id);
     for (const e of index.edges) assert.notEqual(e.from, e.to);
+    for (const e of index.edges)
+      assert.equal(e.catchAll, e.to === 'event-store-manager', `${e.id} catch-all flag`);
+    assert.deepEqual(catchAllConsumers(reg), ['event-store-manager']);
   });
 
   test('no edge where no pattern matches', () => {
-    assert.ok(!ids.has('tonny-agent->agent-voice-soprano'), 'tts.response.completed does not match agent.*.message.*');
+    assert.ok(
+      !ids.has('tonny-agent->agent-voice-soprano'),
+      'tts.response.completed does not match agent.*.message.*',
+    );
     assert.ok(!ids.has('hookd-producer->theboard-sync'));
     assert.equal(
       index.edges.filter((e) => e.to === 'github-pr-listener').length,
@@ -67,9 +80,15 @@ describe('edges from produced types matched against binding patterns', { timeout
   });
 
   test('consumersOf honours `*` (one word) and event_subscriptions', () => {
-    assert.deepEqual(index.consumersOf('agent.alice.message.sent'), ['event-store-manager', 'agent-voice-soprano']);
+    assert.deepEqual(index.consumersOf('agent.alice.message.sent'), [
+      'event-store-manager',
+      'agent-voice-soprano',
+    ]);
     assert.ok(!index.consumersOf('agent.message.sent').includes('agent-voice-soprano'));
-    assert.ok(index.consumersOf('agent.message.received').includes('agent-voice-soprano'), 'listed in event_subscriptions');
+    assert.ok(
+      index.consumersOf('agent.message.received').includes('agent-voice-soprano'),
+      'listed in event_subscriptions',
+    );
     assert.deepEqual(index.consumersOf('meeting.created'), ['event-store-manager', 'theboard-sync']);
   });
 
@@ -104,5 +123,32 @@ describe('edges from produced types matched against binding patterns', { timeout
     assert.equal(serviceForApp(reg, 'THEBOARD_producer')?.id, 'theboard-producer');
     assert.equal(serviceForApp(reg, 'nobody'), null);
     assert.equal(serviceForApp(reg, undefined), null);
+  });
+});
+
+describe('producers that declare patterns', { timeout: 10_000 }, () => {
+  test('pattern overlap follows topic semantics', () => {
+    assert.ok(patternsOverlap('webhook.plane.#', 'webhook.plane.*.*'));
+    assert.ok(patternsOverlap('webhook.*.issue.created', 'webhook.plane.*.*'));
+    assert.ok(patternsOverlap('#', 'a.*'));
+    assert.ok(patternsOverlap('a.#.z', 'a.b.#'));
+    assert.ok(!patternsOverlap('webhook.github.#', 'webhook.plane.*.*'));
+    assert.ok(!patternsOverlap('a.*', 'a.*.*'));
+    assert.ok(patternsOverlap('a.#', 'a'));
+  });
+
+  test('a producer declaring webhook.plane.*.* links to the dispatcher bound to webhook.plane.#', () => {
+    const reg = normalizeRegistry({
+      services: {
+        gateway: { produces: ['webhook.plane.*.*'] },
+        dispatcher: { routing_keys: ['webhook.plane.#'] },
+        github: { routing_keys: ['webhook.github.#'] },
+      },
+    });
+    const edges = computeEdges(reg);
+    assert.deepEqual(
+      edges.map((e) => e.id),
+      ['gateway->dispatcher'],
+    );
   });
 });

@@ -1,4 +1,3 @@
-export { DEFAULT_COMPONENT_CHECKS } from './checks/defaults.js';
 export {
   type CheckNotRun,
   type CheckOutcome,
@@ -8,6 +7,7 @@ export {
   describeCheck,
   runComponentCheck,
 } from './checks/component-check.js';
+export { DEFAULT_COMPONENT_CHECKS } from './checks/defaults.js';
 export {
   type CheckResult,
   type CheckStatus,
@@ -15,6 +15,7 @@ export {
   type RunCheckOptions,
   runCheck,
 } from './checks/run-check.js';
+export { type CliIo, main } from './cli.js';
 export {
   assertServeable,
   type CheckMode,
@@ -99,7 +100,19 @@ export {
   type HealthSources,
   healthReport,
 } from './http/health.js';
-export { type PlaneNamed, type PlaneWorkItem, type ReadResult, readPlaneWorkItem } from './plane/work-item.js';
+export {
+  type PlaneNamed,
+  type PlaneWorkItem,
+  type ReadResult,
+  readPlaneWorkItem,
+} from './plane/work-item.js';
+export {
+  APP_NAME,
+  type RunningDispatcher,
+  type StartDispatcherOptions,
+  startDispatcher,
+  toBusError,
+} from './service.js';
 export { removeStaleTempFiles, writeFileAtomic } from './state/atomic-file.js';
 export {
   type DispatchRecord,

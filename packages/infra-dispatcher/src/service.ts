@@ -1,11 +1,11 @@
 import type { AddressInfo } from 'node:net';
 import {
   type Bus,
+  type RetryPolicy as BusRetryPolicy,
   connect,
+  type EventSchemas,
   NonRetryableError,
   RequeueSignal,
-  type RetryPolicy as BusRetryPolicy,
-  type EventSchemas,
   type Subscription,
   type TopologyOptions,
   type Transport,
@@ -168,7 +168,10 @@ export async function startDispatcher(options: StartDispatcherOptions = {}): Pro
   }
   const port = (health.server.address() as AddressInfo).port;
   const host = options.host ?? '0.0.0.0';
-  log.info({ queue: config.queue, hook_url: config.hookUrl, state_path: config.statePath }, 'infra dispatcher started');
+  log.info(
+    { queue: config.queue, hook_url: config.hookUrl, state_path: config.statePath },
+    'infra dispatcher started',
+  );
 
   let closing: Promise<void> | undefined;
   const close = (): Promise<void> => {
@@ -182,7 +185,9 @@ export async function startDispatcher(options: StartDispatcherOptions = {}): Pro
       }
       abort.abort();
       if (ownsBus) await theBus.close();
-      await state.flush().catch((err: unknown) => log.error({ err }, 'could not write the state file at shutdown'));
+      await state
+        .flush()
+        .catch((err: unknown) => log.error({ err }, 'could not write the state file at shutdown'));
       await health.close();
     })();
     return closing;
@@ -210,7 +215,8 @@ export async function startDispatcher(options: StartDispatcherOptions = {}): Pro
  * `DISPATCH_FAILED` is retried with backoff, then dead-lettered).
  */
 export function toBusError(err: unknown): unknown {
-  if (isAppError(err) && err.code === 'DISPATCH_REJECTED') return new NonRetryableError(err.message, { cause: err });
+  if (isAppError(err) && err.code === 'DISPATCH_REJECTED')
+    return new NonRetryableError(err.message, { cause: err });
   if (isAppError(err) && err.extra.stopping === true) return new RequeueSignal();
   if (err instanceof AppError || err instanceof Error) return err;
   return new AppError('HANDLER_FAILED', String(err));

@@ -43,7 +43,12 @@ async function readPid(file: string): Promise<number> {
 
 describe('component checks', { timeout: 30_000 }, () => {
   it('reports a passing command with its exit code, duration and output', async () => {
-    const r = await runCheck({ component: 'c', command: 'echo hello; echo oops >&2', cwd: dir, timeoutMs: 5000 });
+    const r = await runCheck({
+      component: 'c',
+      command: 'echo hello; echo oops >&2',
+      cwd: dir,
+      timeoutMs: 5000,
+    });
     assert.equal(r.status, 'passed');
     assert.equal(r.exit_code, 0);
     assert.equal(r.timed_out, false);
@@ -119,7 +124,9 @@ describe('component checks', { timeout: 30_000 }, () => {
   it('runs the configured check for the component, relative to the checks root', async () => {
     const cfg = resolveDispatcherConfig({
       checksRoot: dir,
-      checks: { bloodbank: { command: 'pwd; echo $CHECK_FLAG', cwd: '.', env: { CHECK_FLAG: 'set-by-config' } } },
+      checks: {
+        bloodbank: { command: 'pwd; echo $CHECK_FLAG', cwd: '.', env: { CHECK_FLAG: 'set-by-config' } },
+      },
     });
     const r = await runComponentCheck(cfg, 'BloodBank');
     assert.equal(r.status, 'passed');

@@ -28,7 +28,9 @@ describe('dispatch fingerprint', { timeout: 10_000 }, () => {
   it('is the same for v1 and v2 payloads of one ready ticket, whatever the label order or title', () => {
     const a = fingerprintOf(planeV1Issue({ id, labels: ['ready', 'automation:go', 'comp:bloodbank'] }));
     const b = fingerprintOf(planeV2WorkItem({ id, labels: ['comp:bloodbank', 'Automation:Go', 'READY'] }));
-    const c = fingerprintOf(planeV1Issue({ id, title: 'a retitled ticket', labels: ['automation:go', 'ready', 'comp:bloodbank'] }));
+    const c = fingerprintOf(
+      planeV1Issue({ id, title: 'a retitled ticket', labels: ['automation:go', 'ready', 'comp:bloodbank'] }),
+    );
     assert.equal(a, b);
     assert.equal(a, c);
     assert.match(a, /^sha256:[0-9a-f]{32}$/);
@@ -36,18 +38,25 @@ describe('dispatch fingerprint', { timeout: 10_000 }, () => {
 
   it('ignores labels that do not decide dispatch', () => {
     const a = fingerprintOf(planeV1Issue({ id }));
-    const b = fingerprintOf(planeV1Issue({ id, labels: ['ready', 'automation:go', 'comp:bloodbank', 'priority:high'] }));
+    const b = fingerprintOf(
+      planeV1Issue({ id, labels: ['ready', 'automation:go', 'comp:bloodbank', 'priority:high'] }),
+    );
     assert.equal(a, b);
   });
 
   it('changes with the issue, the component or the agents', () => {
     const base = fingerprintOf(planeV1Issue({ id }));
     assert.notEqual(base, fingerprintOf(planeV1Issue({ id: `${id.slice(0, -1)}0` })));
-    assert.notEqual(base, fingerprintOf(planeV1Issue({ id, labels: ['ready', 'automation:go', 'comp:candybar'] })));
+    assert.notEqual(
+      base,
+      fingerprintOf(planeV1Issue({ id, labels: ['ready', 'automation:go', 'comp:candybar'] })),
+    );
     assert.notEqual(base, fingerprintOf(planeV1Issue({ id, labels: ['ready', 'automation:go'] })));
     assert.notEqual(
       base,
-      fingerprintOf(planeV1Issue({ id, labels: ['ready', 'automation:go', 'comp:bloodbank', 'agent:grolf'] })),
+      fingerprintOf(
+        planeV1Issue({ id, labels: ['ready', 'automation:go', 'comp:bloodbank', 'agent:grolf'] }),
+      ),
     );
   });
 

@@ -68,8 +68,20 @@ describe('ready gate', { timeout: 10_000 }, () => {
 
 describe('reading Plane payloads', { timeout: 10_000 }, () => {
   const labelForms: Array<[string, unknown]> = [
-    ['label objects with names', [{ id: 'a', name: 'Ready' }, { id: 'b', name: 'Automation:Go' }]],
-    ['label objects with slugs only', [{ id: 'a', slug: 'ready' }, { id: 'b', slug: 'automation-go' }]],
+    [
+      'label objects with names',
+      [
+        { id: 'a', name: 'Ready' },
+        { id: 'b', name: 'Automation:Go' },
+      ],
+    ],
+    [
+      'label objects with slugs only',
+      [
+        { id: 'a', slug: 'ready' },
+        { id: 'b', slug: 'automation-go' },
+      ],
+    ],
     ['label objects with keys', [{ key: 'READY' }, { key: 'automation:go' }]],
     ['label names as strings', ['ready', 'AUTOMATION:GO']],
   ];
@@ -90,7 +102,11 @@ describe('reading Plane payloads', { timeout: 10_000 }, () => {
       data: {
         id: 'i-2',
         state: { id: 's', name: 'Todo', group: 'unstarted' },
-        labels: ['0b6c5a3e-1111-4c2b-9d5e-000000000001', '0b6c5a3e-1111-4c2b-9d5e-000000000002', '0b6c5a3e-1111-4c2b-9d5e-00000000000f'],
+        labels: [
+          '0b6c5a3e-1111-4c2b-9d5e-000000000001',
+          '0b6c5a3e-1111-4c2b-9d5e-000000000002',
+          '0b6c5a3e-1111-4c2b-9d5e-00000000000f',
+        ],
         label_details: [
           { id: '0b6c5a3e-1111-4c2b-9d5e-000000000001', name: 'ready' },
           { id: '0b6c5a3e-1111-4c2b-9d5e-000000000002', name: 'automation:go' },
@@ -104,6 +120,22 @@ describe('reading Plane payloads', { timeout: 10_000 }, () => {
       ['ready', 'automation:go'],
     );
     assert.equal(evaluateGate(read.item, cfg).ready, true);
+
+    const withLabelIds = {
+      event: 'issue',
+      action: 'updated',
+      data: {
+        id: 'i-3',
+        state: { name: 'Todo', group: 'unstarted' },
+        labels: [],
+        label_ids: ['0b6c5a3e-1111-4c2b-9d5e-000000000001', '0b6c5a3e-1111-4c2b-9d5e-000000000002'],
+        label_details: [
+          { id: '0b6c5a3e-1111-4c2b-9d5e-000000000001', name: 'Ready' },
+          { id: '0b6c5a3e-1111-4c2b-9d5e-000000000002', name: 'Automation:Go' },
+        ],
+      },
+    };
+    assert.equal(gate(withLabelIds).ready, true);
   });
 
   it('reads the state from an id plus state__group, from state_detail, or from a bare name', () => {
@@ -113,7 +145,11 @@ describe('reading Plane payloads', { timeout: 10_000 }, () => {
       { state: 'unstarted' },
     ];
     for (const f of forms) {
-      const body = { event: 'issue', action: 'updated', data: { id: 'i', labels: ['ready', 'automation:go'], ...(f as object) } };
+      const body = {
+        event: 'issue',
+        action: 'updated',
+        data: { id: 'i', labels: ['ready', 'automation:go'], ...(f as object) },
+      };
       assert.equal(gate(body).ready, true, JSON.stringify(f));
     }
   });
@@ -141,13 +177,19 @@ describe('reading Plane payloads', { timeout: 10_000 }, () => {
   });
 
   it('finds the component and the agents, in name or slug form', () => {
-    const d = gate(planeV1Issue({ labels: ['ready', 'automation:go', 'Comp:Candybar', 'agent:Grolf', 'agent:lenoon'] }));
+    const d = gate(
+      planeV1Issue({ labels: ['ready', 'automation:go', 'Comp:Candybar', 'agent:Grolf', 'agent:lenoon'] }),
+    );
     assert.equal(d.component, 'candybar');
     assert.deepEqual(d.agents, ['grolf', 'lenoon']);
     const slug = gate({
       event: 'issue',
       action: 'updated',
-      data: { id: 'x', state: 'unstarted', labels: [{ slug: 'ready' }, { slug: 'automation-go' }, { slug: 'comp-holyfields' }] },
+      data: {
+        id: 'x',
+        state: 'unstarted',
+        labels: [{ slug: 'ready' }, { slug: 'automation-go' }, { slug: 'comp-holyfields' }],
+      },
     });
     assert.equal(slug.component, 'holyfields');
   });

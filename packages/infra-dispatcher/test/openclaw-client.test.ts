@@ -93,7 +93,13 @@ describe('OpenClaw client', { timeout: 30_000 }, () => {
     const client = createOpenClawClient({
       url: `http://127.0.0.1:${port}/hooks/agent`,
       token: 't',
-      retry: { maxAttempts: 100, initialDelayMs: 50, maxDelayMs: 100, maxTotalMs: 600, requestTimeoutMs: 500 },
+      retry: {
+        maxAttempts: 100,
+        initialDelayMs: 50,
+        maxDelayMs: 100,
+        maxTotalMs: 600,
+        requestTimeoutMs: 500,
+      },
     });
     const started = Date.now();
     await assert.rejects(client.dispatch(request), (err) => {

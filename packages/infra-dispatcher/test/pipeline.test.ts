@@ -82,7 +82,10 @@ describe('dispatch pipeline', { timeout: 30_000 }, () => {
     oc.requests.length = 0;
     const statePath = join(dir, 'once.json');
     const { pipeline, state, published, event } = await pipelineFor(oc, statePath);
-    const body = planeV1Issue({ title: 'Add quorum queues', labels: ['ready', 'automation:go', 'comp:bloodbank', 'agent:grolf'] });
+    const body = planeV1Issue({
+      title: 'Add quorum queues',
+      labels: ['ready', 'automation:go', 'comp:bloodbank', 'agent:grolf'],
+    });
     const issueId = (body.data as { id: string }).id;
     const out = await pipeline.handle(event(body));
     assert.equal(out.kind, 'dispatched');
@@ -95,7 +98,13 @@ describe('dispatch pipeline', { timeout: 30_000 }, () => {
     assert.equal(req.json?.deliver, false);
     assert.equal(req.json?.agentId, 'grolf');
     const message = String(req.json?.message);
-    for (const part of ['Ticket: INFRA-42', 'Title: Add quorum queues', 'State: Todo (unstarted)', 'Component: bloodbank', 'automation:go']) {
+    for (const part of [
+      'Ticket: INFRA-42',
+      'Title: Add quorum queues',
+      'State: Todo (unstarted)',
+      'Component: bloodbank',
+      'automation:go',
+    ]) {
       assert.ok(message.includes(part), `message lacks '${part}':\n${message}`);
     }
     assert.deepEqual(
@@ -140,7 +149,12 @@ describe('dispatch pipeline', { timeout: 30_000 }, () => {
     assert.deepEqual(
       published.map((p) => [p.type, p.payload.reason, p.payload.detail, p.payload.missing_labels]),
       [
-        ['infra.dispatch.skipped', 'state_not_ready', "state 'In Progress' (group 'started') not in [unstarted]", []],
+        [
+          'infra.dispatch.skipped',
+          'state_not_ready',
+          "state 'In Progress' (group 'started') not in [unstarted]",
+          [],
+        ],
         ['infra.dispatch.skipped', 'labels_missing', "missing label 'automation:go'", ['automation:go']],
       ],
       'a project event is not a ticket: it is ignored without an event',
@@ -154,7 +168,10 @@ describe('dispatch pipeline', { timeout: 30_000 }, () => {
     const { pipeline, state, published, event } = await pipelineFor(oc, join(dir, 'refused.json'));
     const body = planeV1Issue();
     const issueId = (body.data as { id: string }).id;
-    await assert.rejects(pipeline.handle(event(body)), (err) => isAppError(err) && err.code === 'DISPATCH_REJECTED');
+    await assert.rejects(
+      pipeline.handle(event(body)),
+      (err) => isAppError(err) && err.code === 'DISPATCH_REJECTED',
+    );
     assert.equal(state.records(issueId).length, 0);
     assert.equal(published[0]?.type, 'infra.dispatch.failed');
     assert.equal(published[0]?.payload.retryable, false);
@@ -181,7 +198,11 @@ describe('dispatch pipeline', { timeout: 30_000 }, () => {
   it('blocks the dispatch on a failed check in block mode, and reports it in report mode', async () => {
     oc.requests.length = 0;
     const checks = { bloodbank: { command: 'echo "3 tests failed"; exit 1', cwd: '.' } };
-    const blocking = await pipelineFor(oc, join(dir, 'block.json'), { runChecks: true, checkMode: 'block', checks });
+    const blocking = await pipelineFor(oc, join(dir, 'block.json'), {
+      runChecks: true,
+      checkMode: 'block',
+      checks,
+    });
     const out = await blocking.pipeline.handle(blocking.event(planeV1Issue()));
     assert.equal(out.kind, 'skipped');
     assert.equal(oc.requests.length, 0);
@@ -190,11 +211,18 @@ describe('dispatch pipeline', { timeout: 30_000 }, () => {
     assert.match(String(skipped.payload.detail), /failed with exit code 1/);
     assert.equal((skipped.payload.checks as Array<{ exit_code: number }>)[0]?.exit_code, 1);
 
-    const reporting = await pipelineFor(oc, join(dir, 'report.json'), { runChecks: true, checkMode: 'report', checks });
+    const reporting = await pipelineFor(oc, join(dir, 'report.json'), {
+      runChecks: true,
+      checkMode: 'report',
+      checks,
+    });
     const out2 = await reporting.pipeline.handle(reporting.event(planeV1Issue()));
     assert.equal(out2.kind, 'dispatched');
     assert.match(String(oc.requests[0]?.json?.message), /failed with exit code 1[\s\S]*3 tests failed/);
-    assert.equal((reporting.published[0]?.payload.checks as Array<{ status: string }>)[0]?.status, 'failed');
+    assert.equal(
+      ((reporting.published[0]?.payload.checks ?? []) as Array<{ status: string }>)[0]?.status,
+      'failed',
+    );
   });
 
   it('a timed-out check is reported with the dispatch', async () => {
@@ -208,7 +236,7 @@ describe('dispatch pipeline', { timeout: 30_000 }, () => {
     const out = await pipeline.handle(event(planeV1Issue()));
     assert.equal(out.kind, 'dispatched');
     assert.ok(Date.now() - started < 10_000, 'the check was stopped at its timeout');
-    const [check] = published[0]?.payload.checks as Array<{ status: string; timed_out: boolean }>;
+    const [check] = (published[0]?.payload.checks ?? []) as Array<{ status: string; timed_out: boolean }>;
     assert.equal(check?.status, 'timeout');
     assert.equal(check?.timed_out, true);
     assert.match(String(oc.requests[0]?.json?.message), /timed out after 1000 ms/);
@@ -218,7 +246,11 @@ describe('dispatch pipeline', { timeout: 30_000 }, () => {
     oc.requests.length = 0;
     const { pipeline, event } = await pipelineFor(oc, join(dir, 'concurrent.json'));
     const body = planeV1Issue();
-    const outcomes = await Promise.all([pipeline.handle(event(body)), pipeline.handle(event(body)), pipeline.handle(event(body))]);
+    const outcomes = await Promise.all([
+      pipeline.handle(event(body)),
+      pipeline.handle(event(body)),
+      pipeline.handle(event(body)),
+    ]);
     assert.deepEqual(outcomes.map((o) => o.kind).sort(), ['dispatched', 'skipped', 'skipped']);
     assert.equal(oc.requests.length, 1);
   });

@@ -44,9 +44,15 @@ describe('dispatch state file', { timeout: 60_000 }, () => {
   it('refuses a malformed file instead of forgetting what was dispatched', async () => {
     const path = join(dir, 'corrupt.json');
     writeFileSync(path, '{"version":1,"issues":{"i-1":[{"fingerp');
-    await assert.rejects(DispatchStateStore.open(path), (err) => isAppError(err) && err.code === 'DISPATCH_STATE_INVALID');
+    await assert.rejects(
+      DispatchStateStore.open(path),
+      (err) => isAppError(err) && err.code === 'DISPATCH_STATE_INVALID',
+    );
     writeFileSync(path, '{"something":"else"}');
-    await assert.rejects(DispatchStateStore.open(path), (err) => isAppError(err) && err.code === 'DISPATCH_STATE_INVALID');
+    await assert.rejects(
+      DispatchStateStore.open(path),
+      (err) => isAppError(err) && err.code === 'DISPATCH_STATE_INVALID',
+    );
   });
 
   it('removes temporary files a crashed writer left behind', async () => {
@@ -67,7 +73,10 @@ describe('dispatch state file', { timeout: 60_000 }, () => {
     // The directory the file should live in is now a regular file: nothing can be written there.
     writeFileSync(join(dir, 'becomes-a-file'), 'x');
     assert.equal(await s2.writable(), false);
-    await assert.rejects(s2.record('i', record('fp')), (err) => isAppError(err) && err.code === 'DISPATCH_STATE_INVALID');
+    await assert.rejects(
+      s2.record('i', record('fp')),
+      (err) => isAppError(err) && err.code === 'DISPATCH_STATE_INVALID',
+    );
     assert.equal(s2.unsaved, true);
     assert.ok(s2.find('i', 'fp'), 'the record stays in memory when the write fails');
     assert.match(s2.lastError?.message ?? '', /ENOTDIR|EEXIST|not a directory/i);

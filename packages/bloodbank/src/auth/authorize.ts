@@ -30,7 +30,8 @@ export class Authorizer {
     const buf = Buffer.from(given);
     let found: Principal | null = null;
     for (const t of this.#tokens) {
-      if (t.buf.length === buf.length && timingSafeEqual(t.buf, buf)) found = { token: t.token, service: t.service };
+      if (t.buf.length === buf.length && timingSafeEqual(t.buf, buf))
+        found = { token: t.token, service: t.service };
     }
     if (found === null) throw new AppError('UNAUTHORIZED', 'the bearer token is not valid');
     return found;

@@ -80,7 +80,8 @@ export async function run(argv: string[], io: CliIo = stdio): Promise<number> {
     const targets = positionals.length > 0 ? positionals.map(parseTarget) : defaultHealthTargets(io.env);
     const lines = await Promise.all(targets.map((t) => checkHealth(t, timeoutMs)));
     const width = Math.max(...lines.map((l) => l.name.length));
-    for (const l of lines) io.out(`${l.up ? 'up  ' : 'DOWN'}  ${l.name.padEnd(width)}  ${l.url}  ${l.detail}`);
+    for (const l of lines)
+      io.out(`${l.up ? 'up  ' : 'DOWN'}  ${l.name.padEnd(width)}  ${l.url}  ${l.detail}`);
     return lines.every((l) => l.up) ? EXIT.ok : EXIT.failed;
   });
 }

@@ -14,8 +14,8 @@ import { transportPublisher } from '../gateway/publisher.js';
 import { openTransport, redact } from '../sdk/transport.js';
 import { BLOODBANK_EXCHANGE } from '../topology/config.js';
 import type { Transport } from '../transport/transport.js';
-import { networkReason } from './health.js';
 import { type CliIo, EXIT, guarded, stdio, UsageError } from './command.js';
+import { networkReason } from './health.js';
 
 export const PUBLISH_USAGE = `bb publish <event_type> --payload JSON|@file [--correlation-id ID] [--causation-id ID]
            [--gateway URL | --amqp-url URL] [--token TOKEN] [--exchange NAME]
@@ -30,7 +30,10 @@ function readPayload(spec: string): Record<string, unknown> {
     try {
       text = readFileSync(spec.slice(1), 'utf8');
     } catch (err) {
-      throw new AppError('INVALID_REQUEST', `cannot read ${spec.slice(1)} (${(err as NodeJS.ErrnoException).code})`);
+      throw new AppError(
+        'INVALID_REQUEST',
+        `cannot read ${spec.slice(1)} (${(err as NodeJS.ErrnoException).code})`,
+      );
     }
   }
   let value: unknown;
@@ -135,7 +138,10 @@ export async function run(argv: string[], io: CliIo = stdio): Promise<number> {
         signal: AbortSignal.timeout(15_000),
       });
     } catch (err) {
-      throw new AppError('SERVICE_UNAVAILABLE', `cannot reach the gateway at ${base} (${networkReason(err)})`);
+      throw new AppError(
+        'SERVICE_UNAVAILABLE',
+        `cannot reach the gateway at ${base} (${networkReason(err)})`,
+      );
     }
     const body = (await res.json().catch(() => ({}))) as Record<string, unknown>;
     if (res.status !== 202) {

@@ -33,7 +33,8 @@ export function asAppError(err: unknown): AppError {
     return new AppError('MALFORMED_JSON', 'the body is not valid JSON');
   }
   if (e?.validation) return new AppError('INVALID_REQUEST', 'the request does not match the API');
-  if (e?.statusCode === 413) return new AppError('BODY_TOO_LARGE', 'the request body exceeds the configured limit');
+  if (e?.statusCode === 413)
+    return new AppError('BODY_TOO_LARGE', 'the request body exceeds the configured limit');
   if (e?.statusCode === 415) return new AppError('UNSUPPORTED_MEDIA_TYPE');
   if (e?.statusCode === 404) return new AppError('NOT_FOUND');
   if (typeof e?.statusCode === 'number' && e.statusCode >= 400 && e.statusCode < 500) {

@@ -3,12 +3,11 @@ import type { FastifyBaseLogger, FastifyRequest } from 'fastify';
 import type { Authorizer, Principal } from '../auth/authorize.js';
 import type { RateLimiter } from '../auth/rate-limit.js';
 import type { GatewayMetrics } from '../metrics/gateway-metrics.js';
+import type { UnknownTypePolicy } from '../sdk/types.js';
 import type { Transport } from '../transport/transport.js';
 import { asBrokerError } from './errors.js';
 import type { EnvelopePublisher } from './publisher.js';
 import type { SchemaStore } from './schema-store.js';
-
-export type UnknownTypePolicy = 'reject' | 'warn' | 'allow';
 
 export interface PipelineOptions {
   store: SchemaStore;
@@ -71,9 +70,13 @@ export class PublishPipeline {
   checkOne(envelope: EventEnvelope, principal: Principal | null): void {
     const violations = this.check(envelope, principal);
     if (violations.length > 0) {
-      throw new AppError('SCHEMA_VIOLATION', `the event does not match the schema of '${envelope.event_type}'`, {
-        violations,
-      });
+      throw new AppError(
+        'SCHEMA_VIOLATION',
+        `the event does not match the schema of '${envelope.event_type}'`,
+        {
+          violations,
+        },
+      );
     }
   }
 

@@ -108,7 +108,10 @@ export class SchemaStore {
         } catch (err) {
           const message = err instanceof Error ? err.message : String(err);
           this.#lastError = { at: new Date().toISOString(), message };
-          this.#options.log?.error({ reason, err: message }, 'schema reload refused; keeping the loaded tree');
+          this.#options.log?.error(
+            { reason, err: message },
+            'schema reload refused; keeping the loaded tree',
+          );
           ok = false;
         }
       } while (this.#pending);
@@ -133,7 +136,10 @@ export class SchemaStore {
       this.#watcher = watch(this.#options.schemasDir, { recursive: true }, trigger);
       this.#watcher.on('error', () => {});
     } catch (err) {
-      this.#options.log?.error({ err: String(err) }, 'cannot watch the schema directory; reload by event only');
+      this.#options.log?.error(
+        { err: String(err) },
+        'cannot watch the schema directory; reload by event only',
+      );
     }
   }
 

@@ -15,21 +15,22 @@ import Fastify, { type FastifyInstance, LogController } from 'fastify';
 import { Authorizer } from '../auth/authorize.js';
 import { parseRateLimit, type RateLimit, RateLimiter } from '../auth/rate-limit.js';
 import { parseAuthTokens, type TokenMap } from '../auth/tokens.js';
+import { createDeadLetterOperations, type DeadLetterOperations } from '../dead-letters/operations.js';
 import { GatewayMetrics } from '../metrics/gateway-metrics.js';
 import { openTransport } from '../sdk/transport.js';
+import type { UnknownTypePolicy } from '../sdk/types.js';
 import type { Transport } from '../transport/transport.js';
 import { WebhookIngestor } from '../webhooks/ingest.js';
 import { DEFAULT_PROVIDERS, type WebhookProvider } from '../webhooks/providers.js';
 import { webhookRoutes } from '../webhooks/routes.js';
 import { sendProblem } from './errors.js';
-import { PublishPipeline, type UnknownTypePolicy } from './pipeline.js';
+import { PublishPipeline } from './pipeline.js';
 import { type EnvelopePublisher, transportPublisher } from './publisher.js';
-import { createDeadLetterOperations, type DeadLetterOperations } from '../dead-letters/operations.js';
 import { deadLetterRoutes } from './routes/dead-letters.js';
 import { eventRoutes } from './routes/events.js';
 import { healthReport, healthRoutes } from './routes/health.js';
 import { schemaRoutes } from './routes/schemas.js';
-import { type GatewayServiceRegistry, type GatewaySchemaRegistry, SchemaStore } from './schema-store.js';
+import { type GatewaySchemaRegistry, type GatewayServiceRegistry, SchemaStore } from './schema-store.js';
 
 export const DEFAULT_EXCHANGE = 'bloodbank.events.v1';
 export const SCHEMA_UPDATED_EVENT = 'holyfields.schema.updated';
@@ -94,13 +95,18 @@ function tokenMap(tokens: GatewayOptions['authTokens']): TokenMap | null {
 }
 
 /** Builds the gateway without listening (tests can `inject`); `startGateway` also listens. */
-export async function buildGateway(options: GatewayOptions = {}): Promise<Gateway & { listen(): Promise<void> }> {
+export async function buildGateway(
+  options: GatewayOptions = {},
+): Promise<Gateway & { listen(): Promise<void> }> {
   const exchange = options.exchange ?? DEFAULT_EXCHANGE;
   const bodyLimit = options.bodyLimit ?? 1024 * 1024;
   const batchMax = options.batchMax ?? 1000;
   const ownTransport = options.transport === undefined && options.publisher === undefined;
   const transport: Transport | undefined =
-    options.transport ?? (ownTransport ? await openTransport(options.amqpUrl === undefined ? {} : { url: options.amqpUrl }) : undefined);
+    options.transport ??
+    (ownTransport
+      ? await openTransport(options.amqpUrl === undefined ? {} : { url: options.amqpUrl })
+      : undefined);
   const publisher = options.publisher ?? transportPublisher(transport!, exchange);
 
   const app = Fastify({
@@ -204,9 +210,13 @@ export async function buildGateway(options: GatewayOptions = {}): Promise<Gatewa
       // accepted, since refusing them would only make the provider retry forever.
       const result = store.schemas.validate(envelope);
       if (result.known && !result.ok) {
-        throw new AppError('WEBHOOK_PAYLOAD_INVALID', `the body does not match the schema of ${envelope.event_type}`, {
-          violations: result.violations,
-        });
+        throw new AppError(
+          'WEBHOOK_PAYLOAD_INVALID',
+          `the body does not match the schema of ${envelope.event_type}`,
+          {
+            violations: result.violations,
+          },
+        );
       }
       await pipeline.publish(envelope);
     },
@@ -249,7 +259,9 @@ export async function buildGateway(options: GatewayOptions = {}): Promise<Gatewa
         },
         { app: 'bloodbank', host, trigger_type: 'scheduled' },
       );
-      pipeline.publish(envelope).catch((err) => app.log.debug({ err: String(err) }, 'health event not published'));
+      pipeline
+        .publish(envelope)
+        .catch((err) => app.log.debug({ err: String(err) }, 'health event not published'));
     }, interval);
     timer.unref();
     cleanups.push(() => clearInterval(timer));
@@ -322,6 +334,8 @@ function parseNdjson(text: string): unknown[] {
 /**
  * A private, auto-deleted queue bound to holyfields.schema.updated, so every gateway
  * instance hears every update (a shared queue would give each update to one of them).
+ * When the broker is down at start, the subscription is made on the first reconnect;
+ * afterwards the transport re-declares it by itself.
  */
 async function subscribeSchemaUpdates(
   transport: Transport,
@@ -330,22 +344,38 @@ async function subscribeSchemaUpdates(
   app: FastifyInstance,
 ): Promise<() => Promise<void>> {
   const queue = `bloodbank.gateway.schema-updates.${randomUUID()}`;
-  try {
+  let consumer: { cancel(): Promise<void> } | null = null;
+  let attempt: Promise<void> | null = null;
+  const subscribe = async () => {
     if (!(await transport.checkExchange(exchange))) {
       await transport.assertExchange(exchange, 'topic', { durable: true });
     }
     await transport.assertQueue(queue, { durable: false, autoDelete: true, exclusive: true });
     await transport.bindQueue(queue, exchange, SCHEMA_UPDATED_EVENT);
-    const consumer = await transport.consume(queue, async (delivery) => {
+    consumer = await transport.consume(queue, async (delivery) => {
       delivery.ack();
       await store.reload(SCHEMA_UPDATED_EVENT);
     });
-    return async () => {
-      await consumer.cancel().catch(() => {});
-      await transport.deleteQueue(queue).catch(() => {});
-    };
-  } catch (err) {
-    app.log.warn({ err: String(err) }, 'not subscribed to schema updates; the directory watch still reloads');
-    return async () => {};
-  }
+  };
+  const tryOnce = () => {
+    attempt ??= subscribe()
+      .catch((err) =>
+        app.log.warn({ err: String(err) }, 'not subscribed to schema updates yet; will retry on reconnect'),
+      )
+      .finally(() => {
+        attempt = null;
+      });
+    return attempt;
+  };
+  await tryOnce();
+  const off = transport.onStateChange((state) => {
+    if (state === 'connected' && consumer === null) void tryOnce();
+  });
+  return async () => {
+    off();
+    await attempt;
+    const c = consumer as { cancel(): Promise<void> } | null;
+    await c?.cancel().catch(() => {});
+    await transport.deleteQueue(queue).catch(() => {});
+  };
 }

@@ -18,17 +18,17 @@ import { decodeEnvelope, envelopeViolations } from '../middleware/decode.js';
 import { errorClassOf, errorReasonOf, RequeueSignal } from '../middleware/errors.js';
 import { retry } from '../middleware/retry.js';
 import { compose, type MessageContext } from '../middleware/types.js';
-import { applyPlan } from '../topology/apply.js';
+import { applyPlan, ensureExchanges } from '../topology/apply.js';
 import {
   type ResolvedTopologyOptions,
   resolveTopologyOptions,
   type TopologyOptions,
 } from '../topology/options.js';
-import { mergePlans, planExchanges, planQueue } from '../topology/plan.js';
+import { planQueue } from '../topology/plan.js';
 import type { TopologyRegistry } from '../topology/registry.js';
 import { InFlight } from '../transport/inflight.js';
 import type { Delivery, MessageProperties, Transport } from '../transport/transport.js';
-import { BLOODBANK_UNKNOWN_TYPES } from './config.js';
+import { BLOODBANK_PUBLISH_TIMEOUT_MS, BLOODBANK_UNKNOWN_TYPES } from './config.js';
 import { type BusLogger, defaultLogger } from './logger.js';
 import { Semaphore } from './semaphore.js';
 import { SubscriptionStream } from './stream.js';
@@ -93,7 +93,7 @@ export async function connect<M = AnyEventMap>(options: ConnectOptions): Promise
     const url = options.url ?? readEnv(AMQP_URL, env);
     const opened: { url?: string; publishTimeoutMs?: number } = {};
     if (url !== undefined) opened.url = url;
-    if (options.publishTimeoutMs !== undefined) opened.publishTimeoutMs = options.publishTimeoutMs;
+    opened.publishTimeoutMs = options.publishTimeoutMs ?? readEnv(BLOODBANK_PUBLISH_TIMEOUT_MS, env)!;
     transport = await openTransport(opened);
   }
   return new BusImpl<M>({
@@ -254,10 +254,8 @@ class BusImpl<M> implements Bus<M> {
       throw new AppError('CONFIG_INVALID', `concurrency must be a whole number >= 1, got ${concurrency}`);
     }
     if (options.declare !== false) {
-      await applyPlan(
-        this.transport,
-        mergePlans([planExchanges(this.topology), planQueue(queue, patterns, this.topology, options.queue)]),
-      );
+      await ensureExchanges(this.transport, this.topology);
+      await applyPlan(this.transport, planQueue(queue, patterns, this.topology, options.queue));
     }
     this.#queues.add(queue);
     const name = options.handlerName ?? (handler.name || queue);
@@ -363,7 +361,7 @@ class BusImpl<M> implements Bus<M> {
         'CONFIG_INVALID',
         'the topology has no dead-letter monitor queue (monitorQueue: false)',
       );
-    await applyPlan(this.transport, planExchanges(this.topology));
+    await ensureExchanges(this.transport, this.topology);
     const monitor = await startDeadLetterMonitor({
       transport: this.transport,
       queue,

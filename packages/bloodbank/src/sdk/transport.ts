@@ -1,5 +1,6 @@
 import { AppError } from '@33god/core';
 import { createEmbeddedTransport } from '../transport/embedded/transport.js';
+import { createRabbitMqTransport, type RabbitMqTransportOptions } from '../transport/rabbitmq/transport.js';
 import type { Transport } from '../transport/transport.js';
 
 /** Checks the URL before anything connects, so a typo reads as what it is. */
@@ -27,11 +28,18 @@ export function redact(url: string): string {
   return url.replace(/\/\/([^:/@]+):[^@/]*@/, '//$1:***@');
 }
 
+/**
+ * The transport for a URL: RabbitMQ for `amqp://`/`amqps://` (connected before this
+ * resolves; an unreachable broker is BROKER_UNAVAILABLE naming the cause), the
+ * process's shared embedded broker when there is no URL.
+ */
 export async function openTransport(options: {
   url?: string;
   publishTimeoutMs?: number;
 }): Promise<Transport> {
   if (options.url === undefined) return createEmbeddedTransport();
   checkBrokerUrl(options.url);
-  throw new AppError('BROKER_UNAVAILABLE', 'the RabbitMQ transport is not available in this build yet');
+  const rabbit: RabbitMqTransportOptions = { url: options.url };
+  if (options.publishTimeoutMs !== undefined) rabbit.publishTimeoutMs = options.publishTimeoutMs;
+  return createRabbitMqTransport(rabbit);
 }

@@ -41,7 +41,8 @@ export function runTransportContract(
       const ex = await s.exchange('topic');
       const q = await s.queue();
       await s.t.bindQueue(q, ex, 'a.b.c');
-      for (let i = 0; i < 25; i++) await s.t.publish({ exchange: ex, routingKey: 'a.b.c', body: Buffer.from(`m${i}`) });
+      for (let i = 0; i < 25; i++)
+        await s.t.publish({ exchange: ex, routingKey: 'a.b.c', body: Buffer.from(`m${i}`) });
       // Confirms pipelined: resolved together, all there.
       await Promise.all(
         Array.from({ length: 25 }, (_, i) =>
@@ -62,21 +63,30 @@ export function runTransportContract(
         (e: unknown) => isAppError(e) && e.code === 'PUBLISH_UNROUTABLE',
       );
       // Not mandatory: accepted and dropped, as AMQP says; the transport stays usable.
-      await s.t.publish({ exchange: ex, routingKey: 'nobody.listens', body: Buffer.from('x'), mandatory: false });
+      await s.t.publish({
+        exchange: ex,
+        routingKey: 'nobody.listens',
+        body: Buffer.from('x'),
+        mandatory: false,
+      });
       await s.t.publish({ exchange: ex, routingKey: 'bound.key', body: Buffer.from('y') });
       assert.equal((await s.t.checkQueue(q))?.messageCount, 1);
     });
 
-    it('publishing to a missing exchange rejects with EXCHANGE_NOT_FOUND and the transport stays usable', T, async () => {
-      const s = await open();
-      await assert.rejects(
-        s.t.publish({ exchange: `test.${rand()}.missing`, routingKey: 'a.b', body: Buffer.from('x') }),
-        (e: unknown) => isAppError(e) && e.code === 'EXCHANGE_NOT_FOUND',
-      );
-      const q = await s.queue();
-      await s.t.publish({ exchange: '', routingKey: q, body: Buffer.from('after') });
-      assert.equal((await s.t.checkQueue(q))?.messageCount, 1);
-    });
+    it(
+      'publishing to a missing exchange rejects with EXCHANGE_NOT_FOUND and the transport stays usable',
+      T,
+      async () => {
+        const s = await open();
+        await assert.rejects(
+          s.t.publish({ exchange: `test.${rand()}.missing`, routingKey: 'a.b', body: Buffer.from('x') }),
+          (e: unknown) => isAppError(e) && e.code === 'EXCHANGE_NOT_FOUND',
+        );
+        const q = await s.queue();
+        await s.t.publish({ exchange: '', routingKey: q, body: Buffer.from('after') });
+        assert.equal((await s.t.checkQueue(q))?.messageCount, 1);
+      },
+    );
 
     it('an alternate exchange receives what the main exchange cannot route', T, async () => {
       const s = await open();
@@ -105,12 +115,25 @@ export function runTransportContract(
       await s.t.bindQueue(hash, ex, 'agent.#');
       await s.t.bindQueue(tail, ex, '#.failed');
       await s.t.bindQueue(all, ex, '#');
-      const keys = ['agent.task.created', 'agent.created', 'agent.a.b.created', 'agent', 'x.y.failed', 'failed'];
-      for (const k of keys) await s.t.publish({ exchange: ex, routingKey: k, body: Buffer.from(k), mandatory: false });
+      const keys = [
+        'agent.task.created',
+        'agent.created',
+        'agent.a.b.created',
+        'agent',
+        'x.y.failed',
+        'failed',
+      ];
+      for (const k of keys)
+        await s.t.publish({ exchange: ex, routingKey: k, body: Buffer.from(k), mandatory: false });
       const bodies = async (q: string, n: number) =>
         (await s.take(q, n)).map((d) => d.body.toString()).sort();
       assert.deepEqual(await bodies(star, 1), ['agent.task.created']);
-      assert.deepEqual(await bodies(hash, 4), ['agent', 'agent.a.b.created', 'agent.created', 'agent.task.created']);
+      assert.deepEqual(await bodies(hash, 4), [
+        'agent',
+        'agent.a.b.created',
+        'agent.created',
+        'agent.task.created',
+      ]);
       assert.deepEqual(await bodies(tail, 2), ['failed', 'x.y.failed']);
       assert.equal((await bodies(all, keys.length)).length, keys.length);
       for (const q of [star, hash, tail, all]) assert.equal((await s.t.checkQueue(q))?.messageCount, 0);
@@ -128,21 +151,31 @@ export function runTransportContract(
       await s.t.bindQueue(b, fan, '');
       await s.t.publish({ exchange: direct, routingKey: 'k1', body: Buffer.from('d1') });
       await s.t.publish({ exchange: fan, routingKey: 'whatever', body: Buffer.from('f') });
-      assert.deepEqual((await s.take(a, 2)).map((d) => d.body.toString()), ['d1', 'f']);
-      assert.deepEqual((await s.take(b, 1)).map((d) => d.body.toString()), ['f']);
+      assert.deepEqual(
+        (await s.take(a, 2)).map((d) => d.body.toString()),
+        ['d1', 'f'],
+      );
+      assert.deepEqual(
+        (await s.take(b, 1)).map((d) => d.body.toString()),
+        ['f'],
+      );
     });
 
-    it('delivers one copy per queue, however many of its bindings match, and fans out to every queue', T, async () => {
-      const s = await open();
-      const ex = await s.exchange('topic');
-      const a = await s.queue();
-      const b = await s.queue();
-      for (const p of ['x.y', 'x.*', '#']) await s.t.bindQueue(a, ex, p);
-      await s.t.bindQueue(b, ex, 'x.#');
-      await s.t.publish({ exchange: ex, routingKey: 'x.y', body: Buffer.from('one') });
-      assert.equal((await s.t.checkQueue(a))?.messageCount, 1);
-      assert.equal((await s.t.checkQueue(b))?.messageCount, 1);
-    });
+    it(
+      'delivers one copy per queue, however many of its bindings match, and fans out to every queue',
+      T,
+      async () => {
+        const s = await open();
+        const ex = await s.exchange('topic');
+        const a = await s.queue();
+        const b = await s.queue();
+        for (const p of ['x.y', 'x.*', '#']) await s.t.bindQueue(a, ex, p);
+        await s.t.bindQueue(b, ex, 'x.#');
+        await s.t.publish({ exchange: ex, routingKey: 'x.y', body: Buffer.from('one') });
+        assert.equal((await s.t.checkQueue(a))?.messageCount, 1);
+        assert.equal((await s.t.checkQueue(b))?.messageCount, 1);
+      },
+    );
 
     it('listBindings returns what was bound', T, async () => {
       const s = await open();
@@ -195,7 +228,8 @@ export function runTransportContract(
           { prefetch: 1 },
         );
       }
-      for (let i = 0; i < 40; i++) await s.t.publish({ exchange: '', routingKey: q, body: Buffer.from(String(i)) });
+      for (let i = 0; i < 40; i++)
+        await s.t.publish({ exchange: '', routingKey: q, body: Buffer.from(String(i)) });
       await waitFor(() => seen[0]!.length + seen[1]!.length >= 40, 'all 40 delivered');
       await sleep(50);
       const all = [...seen[0]!, ...seen[1]!];
@@ -207,7 +241,8 @@ export function runTransportContract(
     it('a single consumer with prefetch 1 receives in publish order', T, async () => {
       const s = await open();
       const q = await s.queue();
-      for (let i = 0; i < 30; i++) await s.t.publish({ exchange: '', routingKey: q, body: Buffer.from(String(i)) });
+      for (let i = 0; i < 30; i++)
+        await s.t.publish({ exchange: '', routingKey: q, body: Buffer.from(String(i)) });
       const got = await s.take(q, 30, { prefetch: 1 });
       assert.deepEqual(
         got.map((d) => Number(d.body.toString())),
@@ -218,7 +253,8 @@ export function runTransportContract(
     it('respects prefetch: no more unsettled deliveries than asked for', T, async () => {
       const s = await open();
       const q = await s.queue();
-      for (let i = 0; i < 10; i++) await s.t.publish({ exchange: '', routingKey: q, body: Buffer.from(String(i)) });
+      for (let i = 0; i < 10; i++)
+        await s.t.publish({ exchange: '', routingKey: q, body: Buffer.from(String(i)) });
       const held: Delivery[] = [];
       await s.t.consume(q, (d) => void held.push(d), { prefetch: 3 });
       await waitFor(() => held.length >= 3, 'three deliveries');
@@ -300,8 +336,8 @@ export function runTransportContract(
       assert.equal(dead.routingKey, 'order.eu.placed');
       assert.equal(dead.properties.messageId, 'm-1');
       assert.equal(dead.properties.headers?.['x-app'], 'kept');
-      const deaths = dead.properties.headers?.['x-death'] as Record<string, unknown>[];
-      assert.ok(Array.isArray(deaths) && deaths.length === 1, 'one x-death entry');
+      const deaths = deathsOf(dead);
+      assert.equal(deaths.length, 1, 'one x-death entry');
       const death = deaths[0]!;
       assert.equal(death.count, 1);
       assert.equal(death.reason, 'rejected');
@@ -323,7 +359,7 @@ export function runTransportContract(
       const [d] = await s.take(back, 1);
       assert.ok(d);
       assert.equal(d.routingKey, back);
-      const death = (d.properties.headers?.['x-death'] as Record<string, unknown>[])[0]!;
+      const death = deathsOf(d)[0]!;
       assert.deepEqual(death['routing-keys'], [q2]);
       assert.equal(death.queue, q2);
       // Back into q2 and rejected again: one entry for (q2, rejected), count 2.
@@ -335,7 +371,8 @@ export function runTransportContract(
       });
       (await s.t.get(q2))?.nack({ requeue: false });
       const [d2] = await s.take(back, 1);
-      const deaths = d2?.properties.headers?.['x-death'] as Record<string, unknown>[];
+      assert.ok(d2);
+      const deaths = deathsOf(d2);
       assert.equal(deaths.length, 1);
       assert.equal(deaths[0]?.count, 2);
     });
@@ -357,7 +394,7 @@ export function runTransportContract(
       const got = await s.take(dlq, 2);
       assert.deepEqual(got.map((d) => d.body.toString()).sort(), ['message-ttl', 'queue-ttl']);
       for (const d of got) {
-        const death = (d.properties.headers?.['x-death'] as Record<string, unknown>[])[0]!;
+        const death = deathsOf(d)[0]!;
         assert.equal(death.reason, 'expired');
         assert.equal(d.properties.expiration, undefined);
       }
@@ -368,7 +405,8 @@ export function runTransportContract(
     it('max-length drops from the head', T, async () => {
       const s = await open();
       const q = await s.queue({ maxLength: 3 });
-      for (let i = 0; i < 5; i++) await s.t.publish({ exchange: '', routingKey: q, body: Buffer.from(String(i)) });
+      for (let i = 0; i < 5; i++)
+        await s.t.publish({ exchange: '', routingKey: q, body: Buffer.from(String(i)) });
       assert.deepEqual(
         (await s.take(q, 3)).map((d) => d.body.toString()),
         ['2', '3', '4'],
@@ -378,12 +416,19 @@ export function runTransportContract(
     it('peek reads without removing; get takes one; purge counts', T, async () => {
       const s = await open();
       const q = await s.queue();
-      for (const b of ['a', 'b', 'c']) await s.t.publish({ exchange: '', routingKey: q, body: Buffer.from(b) });
+      for (const b of ['a', 'b', 'c'])
+        await s.t.publish({ exchange: '', routingKey: q, body: Buffer.from(b) });
       const peeked = await s.t.peek(q, 2);
-      assert.deepEqual(peeked.map((d) => d.body.toString()), ['a', 'b']);
+      assert.deepEqual(
+        peeked.map((d) => d.body.toString()),
+        ['a', 'b'],
+      );
       assert.equal((await s.t.checkQueue(q))?.messageCount, 3);
       const again = await s.t.peek(q, 10);
-      assert.deepEqual(again.map((d) => d.body.toString()), ['a', 'b', 'c']);
+      assert.deepEqual(
+        again.map((d) => d.body.toString()),
+        ['a', 'b', 'c'],
+      );
       const d = await s.t.get(q);
       assert.equal(d?.body.toString(), 'a');
       d?.ack();
@@ -394,20 +439,24 @@ export function runTransportContract(
       assert.equal(await s.t.get(q), null);
     });
 
-    it('checkQueue of a missing queue is null and does not create it; checkExchange likewise', T, async () => {
-      const s = await open();
-      const name = `test.${rand()}.absent`;
-      assert.equal(await s.t.checkQueue(name), null);
-      assert.equal(await s.t.checkQueue(name), null);
-      assert.equal(await s.t.checkExchange(name), false);
-      const ex = await s.exchange('topic');
-      assert.equal(await s.t.checkExchange(ex), true);
-      const q = await s.queue();
-      assert.deepEqual(await s.t.checkQueue(q), { name: q, messageCount: 0, consumerCount: 0 });
-      // The transport is still usable after the failed passive checks.
-      await s.t.publish({ exchange: '', routingKey: q, body: Buffer.from('x') });
-      assert.equal((await s.t.checkQueue(q))?.messageCount, 1);
-    });
+    it(
+      'checkQueue of a missing queue is null and does not create it; checkExchange likewise',
+      T,
+      async () => {
+        const s = await open();
+        const name = `test.${rand()}.absent`;
+        assert.equal(await s.t.checkQueue(name), null);
+        assert.equal(await s.t.checkQueue(name), null);
+        assert.equal(await s.t.checkExchange(name), false);
+        const ex = await s.exchange('topic');
+        assert.equal(await s.t.checkExchange(ex), true);
+        const q = await s.queue();
+        assert.deepEqual(await s.t.checkQueue(q), { name: q, messageCount: 0, consumerCount: 0 });
+        // The transport is still usable after the failed passive checks.
+        await s.t.publish({ exchange: '', routingKey: q, body: Buffer.from('x') });
+        assert.equal((await s.t.checkQueue(q))?.messageCount, 1);
+      },
+    );
 
     it('operations on a missing queue fail with QUEUE_NOT_FOUND', T, async () => {
       const s = await open();
@@ -422,31 +471,35 @@ export function runTransportContract(
       assert.equal(await s.t.checkQueue(name), null);
     });
 
-    it('declares classic and quorum queues; a conflicting re-declaration fails with TOPOLOGY_CONFLICT', T, async () => {
-      const s = await open();
-      const quorum = await s.queue({ queueType: 'quorum', durable: true, deadLetterExchange: '' });
-      const classic = await s.queue({ queueType: 'classic' });
-      for (const q of [quorum, classic]) {
-        await s.t.publish({ exchange: '', routingKey: q, body: Buffer.from(q) });
-        const [d] = await s.take(q, 1);
-        assert.equal(d?.body.toString(), q);
-      }
-      // Re-declaring with the same arguments is fine.
-      await s.t.assertQueue(quorum, { queueType: 'quorum', durable: true, deadLetterExchange: '' });
-      await assert.rejects(
-        s.t.assertQueue(quorum, { queueType: 'classic', durable: true, deadLetterExchange: '' }),
-        (e: unknown) => isAppError(e) && e.code === 'TOPOLOGY_CONFLICT',
-      );
-      // Still usable after the refused declaration.
-      assert.equal((await s.t.checkQueue(classic))?.messageCount, 0);
-      if (features.quorumQueues) {
-        // A quorum queue nacked with requeue counts deliveries (x-delivery-count): it is real.
-        await s.t.publish({ exchange: '', routingKey: quorum, body: Buffer.from('n') });
-        (await s.t.get(quorum))?.nack({ requeue: true });
-        const again = await s.take(quorum, 1);
-        assert.equal(again[0]?.properties.headers?.['x-delivery-count'], 1);
-      }
-    });
+    it(
+      'declares classic and quorum queues; a conflicting re-declaration fails with TOPOLOGY_CONFLICT',
+      T,
+      async () => {
+        const s = await open();
+        const quorum = await s.queue({ queueType: 'quorum', durable: true, deadLetterExchange: '' });
+        const classic = await s.queue({ queueType: 'classic' });
+        for (const q of [quorum, classic]) {
+          await s.t.publish({ exchange: '', routingKey: q, body: Buffer.from(q) });
+          const [d] = await s.take(q, 1);
+          assert.equal(d?.body.toString(), q);
+        }
+        // Re-declaring with the same arguments is fine.
+        await s.t.assertQueue(quorum, { queueType: 'quorum', durable: true, deadLetterExchange: '' });
+        await assert.rejects(
+          s.t.assertQueue(quorum, { queueType: 'classic', durable: true, deadLetterExchange: '' }),
+          (e: unknown) => isAppError(e) && e.code === 'TOPOLOGY_CONFLICT',
+        );
+        // Still usable after the refused declaration.
+        assert.equal((await s.t.checkQueue(classic))?.messageCount, 0);
+        if (features.quorumQueues) {
+          // A quorum queue nacked with requeue counts deliveries (x-delivery-count): it is real.
+          await s.t.publish({ exchange: '', routingKey: quorum, body: Buffer.from('n') });
+          (await s.t.get(quorum))?.nack({ requeue: true });
+          const again = await s.take(quorum, 1);
+          assert.equal(again[0]?.properties.headers?.['x-delivery-count'], 1);
+        }
+      },
+    );
 
     it('close waits for in-flight handlers, and unsettled messages return to the queue', T, async () => {
       const s = await open();
@@ -521,7 +574,12 @@ export function runTransportContract(
           exchange: '',
           routingKey: q,
           body,
-          properties: { contentType: 'application/octet-stream', type: 'x.y', messageId: 'id', timestamp: 1700000000 },
+          properties: {
+            contentType: 'application/octet-stream',
+            type: 'x.y',
+            messageId: 'id',
+            timestamp: 1700000000,
+          },
         });
       }
       const got = await s.take(q, bodies.length);
@@ -611,6 +669,12 @@ class Scope {
       throw new Error('a scope was closed before its names were cleaned up');
     }
   }
+}
+
+function deathsOf(d: Delivery): Record<string, unknown>[] {
+  const deaths = d.properties.headers?.['x-death'];
+  assert.ok(Array.isArray(deaths), 'an x-death header');
+  return deaths as Record<string, unknown>[];
 }
 
 function rand(): string {

@@ -1,6 +1,6 @@
 import type { Transport } from '../transport/transport.js';
 import { type ResolvedTopologyOptions, resolveTopologyOptions, type TopologyOptions } from './options.js';
-import { type PlannedBinding, planTopology, type TopologyPlan } from './plan.js';
+import { type PlannedBinding, planExchanges, planTopology, type TopologyPlan } from './plan.js';
 import type { TopologyRegistry } from './registry.js';
 
 /** Declares a plan: exchanges first (an alternate exchange before the one naming it), then queues, then bindings. */
@@ -8,6 +8,28 @@ export async function applyPlan(transport: Transport, plan: TopologyPlan): Promi
   for (const ex of plan.exchanges) await transport.assertExchange(ex.name, ex.type, ex.options);
   for (const q of plan.queues) await transport.assertQueue(q.name, q.options);
   for (const b of plan.bindings) await transport.bindQueue(b.queue, b.exchange, b.pattern);
+}
+
+/**
+ * Declares the bus's exchanges (events with its alternate exchange, unroutable,
+ * dead letters) and the unroutable and monitor queues, leaving an exchange that
+ * already exists as it is: RabbitMQ refuses a re-declaration whose arguments differ
+ * (such as a missing alternate exchange), so every part that publishes or consumes
+ * calls this instead of declaring the events exchange itself.
+ */
+export async function ensureExchanges(
+  transport: Transport,
+  options: TopologyOptions | ResolvedTopologyOptions = {},
+): Promise<ResolvedTopologyOptions> {
+  const resolved = resolveTopologyOptions(options);
+  const plan = planExchanges(resolved);
+  for (const ex of plan.exchanges) {
+    if (!(await transport.checkExchange(ex.name)))
+      await transport.assertExchange(ex.name, ex.type, ex.options);
+  }
+  for (const q of plan.queues) await transport.assertQueue(q.name, q.options);
+  for (const b of plan.bindings) await transport.bindQueue(b.queue, b.exchange, b.pattern);
+  return resolved;
 }
 
 export interface TopologySummary {

@@ -53,10 +53,11 @@ export function planExchanges(opts: ResolvedTopologyOptions): TopologyPlan {
   // A fanout exchange ignores the key; '' is what RabbitMQ lists for such a binding.
   const bindings: PlannedBinding[] = [{ queue: opts.unroutable, exchange: opts.unroutable, pattern: '' }];
   if (opts.monitorQueue) {
+    // Bounded like the unroutable queue: copies pile up only while no monitor runs.
     queues.push({
       name: opts.monitorQueue,
       role: 'monitor',
-      options: { durable: true, queueType: opts.queueType },
+      options: { durable: true, queueType: opts.queueType, messageTtlMs: opts.unroutableTtlMs },
     });
     bindings.push({ queue: opts.monitorQueue, exchange: opts.dlx, pattern: '#' });
   }

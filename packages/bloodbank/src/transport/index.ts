@@ -1,9 +1,25 @@
-export { type DeathReason, type DeathRecord, EmbeddedBroker, sharedEmbeddedBroker } from './embedded/broker.js';
+export {
+  AMQP_MANAGEMENT_URL,
+  transportOptionsFromEnv,
+} from './config.js';
+export { type CreateTransportOptions, createTransport } from './create.js';
+export {
+  type DeathReason,
+  type DeathRecord,
+  EmbeddedBroker,
+  sharedEmbeddedBroker,
+} from './embedded/broker.js';
 export {
   createEmbeddedTransport,
   EMBEDDED_FEATURES,
   type EmbeddedTransportOptions,
 } from './embedded/transport.js';
+export {
+  createRabbitMqTransport,
+  RABBITMQ_FEATURES,
+  type RabbitMqTransportOptions,
+} from './rabbitmq/transport.js';
+export { redactUrl } from './rabbitmq/url.js';
 export {
   type BindingInfo,
   type ConsumeOptions,

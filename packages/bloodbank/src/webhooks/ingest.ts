@@ -96,7 +96,13 @@ export class WebhookIngestor {
     const running = this.#inFlight.get(key);
     if (known !== undefined || running !== undefined) {
       if (running) await running;
-      return { status: 200, event_id: eventId, event_type: eventType, delivery_id: deliveryId, duplicate: true };
+      return {
+        status: 200,
+        event_id: eventId,
+        event_type: eventType,
+        delivery_id: deliveryId,
+        duplicate: true,
+      };
     }
 
     const envelope: EventEnvelope = {
@@ -117,7 +123,13 @@ export class WebhookIngestor {
     } finally {
       this.#inFlight.delete(key);
     }
-    return { status: 202, event_id: eventId, event_type: eventType, delivery_id: deliveryId, duplicate: false };
+    return {
+      status: 202,
+      event_id: eventId,
+      event_type: eventType,
+      delivery_id: deliveryId,
+      duplicate: false,
+    };
   }
 }
 

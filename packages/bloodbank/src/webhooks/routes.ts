@@ -21,7 +21,10 @@ export async function webhookRoutes(
         description:
           'Verifies the provider signature over the raw body, deduplicates on the delivery id and publishes webhook.<provider>.<event>.<action> with the body as payload. 202 when published, 200 {duplicate: true} for a redelivery.',
         tags: ['webhooks'],
-        params: { type: 'object', properties: { provider: { type: 'string', enum: o.ingestor.providers.map((p) => p.id) } } },
+        params: {
+          type: 'object',
+          properties: { provider: { type: 'string', enum: o.ingestor.providers.map((p) => p.id) } },
+        },
         response: problemResponses,
       },
     },

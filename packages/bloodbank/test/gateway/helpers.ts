@@ -3,8 +3,11 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { type Gateway, type GatewayOptions, startGateway } from '../../src/gateway/server.js';
-import * as transports from '../../src/transport/index.js';
-import { createEmbeddedTransport, EmbeddedBroker } from '../../src/transport/index.js';
+import {
+  createEmbeddedTransport,
+  createRabbitMqTransport,
+  EmbeddedBroker,
+} from '../../src/transport/index.js';
 import type { Delivery, Transport } from '../../src/transport/transport.js';
 
 export const AMQP_URL = process.env.TEST_AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672';
@@ -15,23 +18,18 @@ export const rand = (): string => randomBytes(5).toString('hex');
 
 export interface Backend {
   name: 'embedded' | 'rabbitmq';
-  transport(): Transport;
+  transport(): Promise<Transport>;
 }
 
 export const embedded: Backend = {
   name: 'embedded',
   // A broker per test: nothing shared with other tests in the process.
-  transport: () => createEmbeddedTransport({ broker: new EmbeddedBroker() }),
+  transport: async () => createEmbeddedTransport({ broker: new EmbeddedBroker() }),
 };
 
 export const rabbitmq: Backend = {
   name: 'rabbitmq',
-  transport: () => {
-    const factory = (transports as Record<string, unknown>).createTransport as (o: {
-      url: string;
-    }) => Transport;
-    return factory({ url: AMQP_URL });
-  },
+  transport: () => createRabbitMqTransport({ url: AMQP_URL }),
 };
 
 export const backends: Backend[] = [embedded, rabbitmq];
@@ -112,7 +110,7 @@ export interface Harness {
 
 /** A gateway on port 0 with its own exchange, plus a read-back queue on it. */
 export async function harness(backend: Backend, options: GatewayOptions = {}): Promise<Harness> {
-  const transport = backend.transport();
+  const transport = await backend.transport();
   const exchange = `test.${rand()}.events`;
   const readBack = await new ReadBack(transport, exchange).start();
   const gateway = await startGateway({

@@ -187,8 +187,12 @@ for (const backend of backends) {
         const ndBody = (await nd.json()) as { event_ids: string[] };
         const got = await h.readBack.take(28);
         const byId = new Map(got.map((d) => [json(d).event_id as string, json(d)]));
-        body.event_ids.forEach((id, i) => assert.deepEqual(byId.get(id)?.payload, { message: `m${i}` }));
-        ndBody.event_ids.forEach((id, i) => assert.deepEqual(byId.get(id)?.payload, { message: `m${i}` }));
+        for (const [i, id] of body.event_ids.entries()) {
+          assert.deepEqual(byId.get(id)?.payload, { message: `m${i}` });
+        }
+        for (const [i, id] of ndBody.event_ids.entries()) {
+          assert.deepEqual(byId.get(id)?.payload, { message: `m${i}` });
+        }
         assert.equal(byId.size, 28);
       } finally {
         await h.close();

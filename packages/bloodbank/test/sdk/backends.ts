@@ -21,7 +21,7 @@ type RabbitFactory = (options: { url: string }) => Transport | Promise<Transport
 
 function rabbitFactory(): RabbitFactory | undefined {
   const mod = transports as unknown as Record<string, unknown>;
-  const f = mod.createRabbitTransport ?? mod.createTransport;
+  const f = mod.createRabbitMqTransport ?? mod.createRabbitTransport;
   return typeof f === 'function' ? (f as RabbitFactory) : undefined;
 }
 
@@ -72,7 +72,7 @@ export class TestNames {
     return {
       exchange: `${this.prefix}.events`,
       dlx: `${this.prefix}.dlx`,
-      unroutable: `${this.prefix}.unroutable`,
+      unroutable: `${this.prefix}.events.unroutable`,
       monitorQueue: `${this.prefix}.dlx.monitor`,
       retryTiersMs: this.tiers,
       messageTtlMs: 60_000,
@@ -111,14 +111,14 @@ export class TestNames {
 }
 
 export async function waitFor<T>(
-  probe: () => T | undefined | false | Promise<T | undefined | false>,
+  probe: () => T | Promise<T>,
   what: string,
   timeoutMs = 10_000,
-): Promise<T> {
+): Promise<Exclude<NonNullable<T>, false>> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const v = await probe();
-    if (v) return v;
+    if (v) return v as Exclude<NonNullable<T>, false>;
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 20));
   }

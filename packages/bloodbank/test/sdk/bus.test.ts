@@ -62,6 +62,8 @@ for (const backend of backends()) {
       try {
         // The events exchange declared by hand, without the topology's alternate exchange.
         await h.transport.assertExchange(h.names.topology.exchange, 'topic', { durable: true });
+        // Subscribing leaves an existing exchange as it is (no re-declaration conflict).
+        await h.bus.subscribe(h.names.queue('plain'), ['somebody.listens.here'], async () => {});
         await assert.rejects(h.bus.publish('nobody.listens.here', {}), (e: unknown) => {
           assert.ok(e instanceof AppError);
           assert.equal(e.code, 'PUBLISH_UNROUTABLE');
@@ -323,6 +325,29 @@ for (const backend of backends()) {
       }
     });
 
+    test('drain lets a stream finish the event in hand, acks it, and ends the loop', T, async () => {
+      const h = await harness(backend);
+      try {
+        const q = h.names.queue('stream-drain');
+        const stream = h.bus.events(q, ['drain.#'], { prefetch: 4 });
+        const first = stream.next();
+        await waitFor(async () => (await h.transport.checkQueue(q)) !== null, 'the queue');
+        for (let i = 0; i < 3; i++) await h.bus.publish('drain.item.posted', { i });
+        const seen: unknown[] = [(await first).value];
+        const drained = h.bus.drain();
+        await new Promise((r) => setTimeout(r, 50));
+        for await (const e of stream) seen.push(e);
+        await drained;
+        assert.equal(seen.length, 1, 'no event after drain');
+        await waitFor(
+          async () => (await h.transport.checkQueue(q))?.messageCount === 2,
+          'the two others back',
+        );
+      } finally {
+        await h.done();
+      }
+    });
+
     test('the idempotency helper skips a redelivered event', T, async () => {
       const h = await harness(backend);
       try {
@@ -330,11 +355,12 @@ for (const backend of backends()) {
         const store = new MemoryIdempotencyStore();
         let effects = 0;
         let deliveries = 0;
-        await h.bus.subscribe(q, ['pay.#'], async (e, ctx) => {
+        const once = idempotent(store, async () => {
+          effects++;
+        });
+        await h.bus.subscribe(q, ['pay.#'], async (e) => {
           deliveries++;
-          await idempotent(store, async () => {
-            effects++;
-          })(e, ctx);
+          await once(e);
         });
         const env = await h.bus.publish('pay.refund.issued', {});
         await h.bus.publishEnvelope(env);

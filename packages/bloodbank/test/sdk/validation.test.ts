@@ -138,3 +138,28 @@ describe('broker URLs', () => {
     assert.ok(Date.now() - started < 15_000);
   });
 });
+
+describe('typed publish through an EventMap', () => {
+  test('payload types are checked at compile time', T, async () => {
+    interface EventMap {
+      'typed.thing.made': { n: number };
+    }
+    const backend = backends()[0]!;
+    const transport = await backend.transport();
+    const bus = await connect<EventMap>({ app: 't', transport, topology: { monitorQueue: false } });
+    try {
+      const check = (): void => {
+        // @ts-expect-error: the payload of typed.thing.made has a number `n`
+        void bus.publish('typed.thing.made', { n: 'one' });
+        // @ts-expect-error: not an event type of the map
+        void bus.publish('typed.thing.lost', { n: 1 });
+      };
+      assert.equal(typeof check, 'function');
+      // Nothing is bound and the exchange does not exist: the typed call reaches the transport.
+      await assert.rejects(bus.publish('typed.thing.made', { n: 1 }), appErrorCode('EXCHANGE_NOT_FOUND'));
+    } finally {
+      await bus.close();
+      await transport.close();
+    }
+  });
+});

@@ -4,6 +4,8 @@ import { describe, test } from 'node:test';
 import { isUuid } from '@33god/core';
 import { v5 as uuidv5 } from 'uuid';
 import { WEBHOOK_ID_NAMESPACE, webhookEventId } from '../../src/webhooks/ingest.js';
+import { DEFAULT_PROVIDERS, type WebhookProvider } from '../../src/webhooks/providers.js';
+import { signBody } from '../../src/webhooks/signature.js';
 import { backends, type Harness, harness, json, rand } from '../gateway/helpers.js';
 
 const T = { timeout: 30_000 };
@@ -257,6 +259,40 @@ for (const backend of backends) {
           });
           assert.equal(ok.status, 202);
           await h.readBack.take(1);
+        } finally {
+          await h.close();
+        }
+      },
+    );
+
+    test(
+      'a new provider is configuration only (sha512, base64, v1= prefix, event name in the body)',
+      T,
+      async () => {
+        const acme: WebhookProvider = {
+          id: 'acme',
+          app: 'acme-ci',
+          secretEnv: 'ACME_WEBHOOK_SECRET',
+          signature: { header: 'x-acme-signature', algorithm: 'sha512', prefix: 'v1=', encoding: 'base64' },
+          deliveryId: [{ header: 'x-acme-delivery' }],
+          eventName: [{ body: 'kind' }],
+          action: [{ body: 'status' }],
+        };
+        const h = await harness(backend, {
+          webhookProviders: [...DEFAULT_PROVIDERS, acme],
+          webhookSecrets: { acme: 's3' },
+        });
+        try {
+          const body = JSON.stringify({ kind: 'Build', status: 'Passed', id: 9 });
+          const res = await send(h, 'acme', body, {
+            'x-acme-signature': signBody(acme.signature, 's3', body),
+            'x-acme-delivery': 'd-1',
+          });
+          assert.equal(res.status, 202, await res.clone().text());
+          const [d] = await h.readBack.take(1);
+          assert.equal(json(d!).event_type, 'webhook.acme.build.passed');
+          assert.equal(json(d!).event_id, webhookEventId('acme', 'd-1'));
+          assert.equal((json(d!).source as Record<string, string>).app, 'acme-ci');
         } finally {
           await h.close();
         }

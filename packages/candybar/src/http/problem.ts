@@ -9,6 +9,8 @@ export function sendProblem(reply: FastifyReply, err: unknown, instance?: string
 /** The error for a backend that did not answer: why, without the driver's words. */
 export function unavailable(name: string, target: string, err: unknown): AppError {
   const timedOut = err instanceof Error && (err.name === 'TimeoutError' || err.name === 'AbortError');
-  const detail = timedOut ? `${name} at ${target} did not answer in time` : `${name} at ${target} is not reachable`;
+  const detail = timedOut
+    ? `${name} at ${target} did not answer in time`
+    : `${name} at ${target} is not reachable`;
   return new AppError('SERVICE_UNAVAILABLE', detail, { cause: err, extra: { backend: name } });
 }

@@ -19,7 +19,14 @@ export async function probeServices(reg: Registry, timeoutMs: number): Promise<S
     reg.services.map(async (s): Promise<ServiceHealth> => {
       const url = s.endpoints.health ?? null;
       if (!url || !/^https?:\/\//.test(url)) {
-        return { id: s.id, url, status: 'unknown', http_status: null, latency_ms: null, detail: 'no HTTP health endpoint' };
+        return {
+          id: s.id,
+          url,
+          status: 'unknown',
+          http_status: null,
+          latency_ms: null,
+          detail: 'no HTTP health endpoint',
+        };
       }
       const t0 = performance.now();
       try {

@@ -6,6 +6,10 @@ export interface StreamProxyOptions {
   storeUrl: string;
   /** Above this many bytes queued for a slow browser, drop it: it reconnects from its last position. */
   maxBufferedBytes?: number;
+  /** Longest a message waits to be sent with others (ms). */
+  batchMs?: number;
+  /** Most messages in one frame. */
+  batchMax?: number;
 }
 
 /** Close codes the browser's reconnect logic reads: both mean "try again soon". */
@@ -14,13 +18,16 @@ export const CLOSE_UPSTREAM_RESTARTING = 1012;
 
 /**
  * `GET /api/store/stream` (WebSocket): one upstream socket to Candystore's `/stream` per
- * browser socket, messages passed through as text. When Candystore is down or goes away
+ * browser socket. Each frame to the browser is one of Candystore's stream messages or a
+ * JSON array of several, in order. When Candystore is down or goes away
  * the browser's socket is closed with a retry code; the page reconnects with backoff and
  * resumes from the last position it saw (the `from` query parameter).
  */
 export function registerStreamProxy(app: FastifyInstance, opts: StreamProxyOptions): void {
   const wsBase = opts.storeUrl.replace(/\/+$/, '').replace(/^http/, 'ws');
   const maxBuffered = opts.maxBufferedBytes ?? 32 * 1024 * 1024;
+  const batchMs = opts.batchMs ?? 15;
+  const batchMax = opts.batchMax ?? 500;
   app.get('/api/store/stream', { websocket: true }, (socket, req) => {
     const q = req.raw.url?.includes('?') ? (req.raw.url ?? '').slice(req.raw.url?.indexOf('?') ?? 0) : '';
     const upstream = new WebSocket(`${wsBase}/stream${q}`, { handshakeTimeout: 3000 });
@@ -32,14 +39,31 @@ export function registerStreamProxy(app: FastifyInstance, opts: StreamProxyOptio
         socket.close(code, reason.slice(0, 120));
       }
     };
-    upstream.on('message', (data, isBinary) => {
-      if (socket.readyState !== WebSocket.OPEN) return;
+    // Messages are coalesced into one JSON-array frame per few milliseconds: at thousands of
+    // events per second, one browser task per frame (not per event) is what keeps the page idle.
+    let batch: string[] = [];
+    let timer: ReturnType<typeof setTimeout> | null = null;
+    const flush = () => {
+      if (timer) clearTimeout(timer);
+      timer = null;
+      if (batch.length === 0 || socket.readyState !== WebSocket.OPEN) {
+        batch = [];
+        return;
+      }
       if (socket.bufferedAmount > maxBuffered) {
+        batch = [];
         closeClient(CLOSE_UPSTREAM_UNAVAILABLE, 'client too slow; reconnect from the last position');
         upstream.terminate();
         return;
       }
-      socket.send(data, { binary: isBinary });
+      socket.send(batch.length === 1 ? batch[0]! : `[${batch.join(',')}]`);
+      batch = [];
+    };
+    upstream.on('message', (data, isBinary) => {
+      if (isBinary) return; // the stream protocol is JSON text
+      batch.push(data.toString());
+      if (batch.length >= batchMax) flush();
+      else timer ??= setTimeout(flush, batchMs);
     });
     upstream.on('unexpected-response', (_r, res) => {
       closeClient(CLOSE_UPSTREAM_UNAVAILABLE, `Candystore answered ${res.statusCode} to the stream request`);
@@ -55,6 +79,7 @@ export function registerStreamProxy(app: FastifyInstance, opts: StreamProxyOptio
     });
     socket.on('close', () => {
       closed = true;
+      if (timer) clearTimeout(timer);
       if (upstream.readyState === WebSocket.CONNECTING) upstream.terminate();
       else upstream.close();
     });

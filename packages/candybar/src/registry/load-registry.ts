@@ -1,4 +1,4 @@
-import { readFile } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import { AppError } from '@33god/core';
 import { parse as parseYaml } from 'yaml';
 import type { Registry, RegistryService } from './types.js';
@@ -37,6 +37,35 @@ export async function loadRegistry(path: string): Promise<Registry> {
   return normalizeRegistry(doc);
 }
 
+/**
+ * The registry for a path, re-read only when the file changes (size or mtime): reading
+ * and validating it takes tens of milliseconds, and the topology's first paint waits on it.
+ */
+export class RegistryCache {
+  #entry: { key: string; value: Promise<Registry> } | null = null;
+
+  constructor(readonly path: string) {}
+
+  async get(): Promise<Registry> {
+    let key: string;
+    try {
+      const st = await stat(this.path);
+      key = `${st.size}:${st.mtimeMs}`;
+    } catch {
+      key = 'missing';
+    }
+    if (this.#entry?.key !== key) {
+      const value = loadRegistry(this.path);
+      this.#entry = { key, value };
+      // A failed read is not cached: the next request tries again.
+      value.catch(() => {
+        if (this.#entry?.value === value) this.#entry = null;
+      });
+    }
+    return this.#entry.value;
+  }
+}
+
 type Reader = (path: string) => unknown;
 
 async function holyfieldsReader(): Promise<Reader | null> {
@@ -49,7 +78,8 @@ async function holyfieldsReader(): Promise<Reader | null> {
   }
 }
 
-const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+const isObj = (v: unknown): v is Record<string, unknown> =>
+  typeof v === 'object' && v !== null && !Array.isArray(v);
 
 function strings(v: unknown): string[] {
   if (typeof v === 'string') return [v];
@@ -66,11 +96,19 @@ export function normalizeRegistry(doc: unknown): Registry {
   if (!isObj(doc)) throw new AppError('REGISTRY_INVALID', 'the service registry must be a mapping');
   const rawServices = doc.services;
   const entries: [string, unknown][] = Array.isArray(rawServices)
-    ? rawServices.map((s, i) => [str(isObj(s) ? s.id : undefined, str(isObj(s) ? s.name : undefined, `service-${i}`)), s])
+    ? rawServices.map((s, i) => [
+        str(isObj(s) ? s.id : undefined, str(isObj(s) ? s.name : undefined, `service-${i}`)),
+        s,
+      ])
     : isObj(rawServices)
       ? Object.entries(rawServices)
       : [];
-  if (entries.length === 0 && rawServices !== undefined && !Array.isArray(rawServices) && !isObj(rawServices)) {
+  if (
+    entries.length === 0 &&
+    rawServices !== undefined &&
+    !Array.isArray(rawServices) &&
+    !isObj(rawServices)
+  ) {
     throw new AppError('REGISTRY_INVALID', '`services` must be a mapping or a list');
   }
   const services: RegistryService[] = entries.map(([id, raw]) => normalizeService(id, raw));
@@ -120,7 +158,9 @@ function normalizeService(id: string, raw: unknown): RegistryService {
     owner: str(s.owner),
     tags: strings(s.tags),
     queues,
-    routingKeys: [...strings(s.routingKeys), ...strings(s.routing_keys)].filter((q, i, all) => all.indexOf(q) === i),
+    routingKeys: [...strings(s.routingKeys), ...strings(s.routing_keys)].filter(
+      (q, i, all) => all.indexOf(q) === i,
+    ),
     produces: strings(s.produces),
     consumes: strings(s.consumes),
     endpoints,

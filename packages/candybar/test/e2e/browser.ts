@@ -3,7 +3,7 @@ import { existsSync, mkdirSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { projectRoot } from '@33god/core';
-import { type Browser, chromium, type Page } from 'playwright-core';
+import { type Browser, chromium, type Locator, type Page } from 'playwright-core';
 
 const PKG = resolve(import.meta.dirname, '..', '..');
 export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
@@ -17,7 +17,16 @@ export function buildWebApp(): string {
   const out = mkdtempSync(join(tmpdir(), 'candybar-web-'));
   const r = spawnSync(
     process.execPath,
-    [join(projectRoot(), 'node_modules', 'vite', 'bin', 'vite.js'), 'build', '--config', 'web/vite.config.ts', '--outDir', out, '--logLevel', 'error'],
+    [
+      join(projectRoot(), 'node_modules', 'vite', 'bin', 'vite.js'),
+      'build',
+      '--config',
+      'web/vite.config.ts',
+      '--outDir',
+      out,
+      '--logLevel',
+      'error',
+    ],
     { cwd: PKG, encoding: 'utf8' },
   );
   if (r.status !== 0) throw new Error(`vite build failed:\n${r.stdout}\n${r.stderr}`);
@@ -27,7 +36,9 @@ export function buildWebApp(): string {
 
 export async function launch(): Promise<Browser> {
   if (!existsSync(CHROMIUM)) {
-    throw new Error(`${CHROMIUM} is missing: install Debian's chromium (apt-get install -y chromium); .ci/run does this`);
+    throw new Error(
+      `${CHROMIUM} is missing: install Debian's chromium (apt-get install -y chromium); .ci/run does this`,
+    );
   }
   return chromium.launch({
     executablePath: CHROMIUM,
@@ -45,4 +56,9 @@ export function collectPageErrors(page: Page): string[] {
   const errors: string[] = [];
   page.on('pageerror', (e) => errors.push(String(e)));
   return errors;
+}
+
+/** An element's text ('' when it has none). */
+export async function text(locator: Locator): Promise<string> {
+  return (await locator.textContent()) ?? '';
 }

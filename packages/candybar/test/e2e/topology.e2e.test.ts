@@ -3,8 +3,9 @@ import { createServer } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import type { Browser } from 'playwright-core';
 import { type CandybarServer, startCandybar } from '../../src/index.js';
+import { TopologyIndex } from '../../web/src/logic/topology.js';
 import { FIXTURE_REGISTRY, fixtureRegistry } from '../helpers.js';
-import { buildWebApp, collectPageErrors, launch, screenshot } from './browser.js';
+import { buildWebApp, collectPageErrors, launch, screenshot, text } from './browser.js';
 
 /** A port nothing listens on: the dashboard must render the registry with both backends down. */
 async function closedPort(): Promise<number> {
@@ -57,8 +58,27 @@ describe('topology in Chromium (original 20-service registry)', { timeout: 90_00
     }
     const groups = await page.$$eval('[data-group]', (els) => els.map((e) => e.getAttribute('data-group')));
     assert.deepEqual(groups.slice(0, Object.keys(reg.layers).length), Object.keys(reg.layers));
-    const edges = await page.locator('path[data-edge]').count();
-    assert.ok(edges >= 15, `links are drawn (${edges})`);
+    const expected = new TopologyIndex(reg).edges;
+    const drawn = await page.$$eval('path[data-edge]', (els) =>
+      els.map((e) => e.getAttribute('data-edge')).sort(),
+    );
+    assert.deepEqual(
+      drawn,
+      expected
+        .filter((e) => !e.catchAll)
+        .map((e) => e.id)
+        .sort(),
+      'every direct link is drawn',
+    );
+    assert.equal(
+      await page.locator('[data-tap="event-store-manager"]').count(),
+      1,
+      'the # consumer taps the exchange',
+    );
+    // Hovering the catch-all consumer reveals its links too.
+    await page.hover('[data-node-id="event-store-manager"]');
+    assert.equal(await page.locator('path[data-edge]').count(), expected.length);
+    await page.mouse.move(1, 1);
     assert.ok(await page.locator('text=bloodbank.events.v1').count(), 'the exchange is shown');
     await screenshot(page, 'topology');
     assert.deepEqual(errors, []);
@@ -71,13 +91,19 @@ describe('topology in Chromium (original 20-service registry)', { timeout: 90_00
     await page.click('[data-node-id="theboard-meeting-trigger"]');
     const panel = page.locator('[data-testid="node-panel"]');
     await panel.waitFor({ timeout: 5000 });
-    const text = await panel.innerText();
-    for (const q of ['services.theboard.meeting_trigger', 'services.theboard.decision_analysis', 'decision.analysis.required']) {
-      assert.ok(text.includes(q), `panel lists ${q}`);
+    const panelText = await text(panel);
+    for (const q of [
+      'services.theboard.meeting_trigger',
+      'services.theboard.decision_analysis',
+      'decision.analysis.required',
+    ]) {
+      assert.ok(panelText.includes(q), `panel lists ${q}`);
     }
     assert.match(page.url(), /#\/topology\?node=theboard-meeting-trigger$/);
     // Health was probed through the server: the fixture's endpoints do not answer here.
-    await page.waitForSelector('[data-node-id="event-store-manager"] [data-health="down"]', { timeout: 10_000 });
+    await page.waitForSelector('[data-node-id="event-store-manager"] [data-health="down"]', {
+      timeout: 10_000,
+    });
     await screenshot(page, 'topology-node');
     // The link is shareable: a fresh page opens with the same panel.
     const again = await browser.newPage({ viewport: { width: 1600, height: 1100 } });
@@ -91,7 +117,7 @@ describe('topology in Chromium (original 20-service registry)', { timeout: 90_00
     const page = await browser.newPage({ viewport: { width: 1400, height: 1000 }, colorScheme: 'dark' });
     await page.goto(`${server.url}/#/topology`);
     await page.waitForSelector('[data-node-id]');
-    const bg = await page.evaluate(() => getComputedStyle(document.body).backgroundColor);
+    const bg = await page.evaluate('getComputedStyle(document.body).backgroundColor');
     assert.equal(bg, 'rgb(20, 20, 27)');
     await page.keyboard.press('?');
     await page.locator('role=dialog[name="Keyboard shortcuts"]').waitFor({ timeout: 5000 });

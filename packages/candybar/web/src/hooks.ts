@@ -42,6 +42,7 @@ export function useApi<T>(path: string | null, pollMs?: number): Loaded<T> {
   });
   const [tick, setTick] = useState(0);
   const reload = useCallback(() => setTick((t) => t + 1), []);
+  // biome-ignore lint/correctness/useExhaustiveDependencies: tick forces a reload
   useEffect(() => {
     if (path === null) {
       setState({ data: null, error: null, loading: false });
@@ -51,11 +52,12 @@ export function useApi<T>(path: string | null, pollMs?: number): Loaded<T> {
     setState((s) => ({ ...s, loading: true }));
     api<T>(path)
       .then((data) => !cancelled && setState({ data, error: null, loading: false }))
-      .catch((err) => !cancelled && setState((s) => ({ data: s.data, error: errorText(err), loading: false })));
+      .catch(
+        (err) => !cancelled && setState((s) => ({ data: s.data, error: errorText(err), loading: false })),
+      );
     return () => {
       cancelled = true;
     };
-    // biome-ignore lint/correctness/useExhaustiveDependencies: tick forces a reload
   }, [path, tick]);
   useEffect(() => {
     if (!pollMs || path === null) return;
@@ -126,7 +128,9 @@ export function useKeys(map: Record<string, (e: KeyboardEvent) => void>): void {
     const onKey = (e: KeyboardEvent) => {
       if (e.ctrlKey || e.metaKey || e.altKey) return;
       const t = e.target as HTMLElement | null;
-      const typing = t && (t.tagName === 'INPUT' || t.tagName === 'TEXTAREA' || t.tagName === 'SELECT' || t.isContentEditable);
+      const typing =
+        t &&
+        (t.tagName === 'INPUT' || t.tagName === 'TEXTAREA' || t.tagName === 'SELECT' || t.isContentEditable);
       if (typing && e.key !== 'Escape') return;
       const fn = latest.current[e.key];
       if (fn) {

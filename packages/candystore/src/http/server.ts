@@ -79,8 +79,8 @@ function toAppError(err: FastifyError): AppError {
   if (err.code === 'FST_ERR_CTP_INVALID_JSON_BODY' || err.code === 'FST_ERR_CTP_EMPTY_JSON_BODY' || err instanceof SyntaxError) {
     return new AppError('MALFORMED_JSON', 'the request body is not valid JSON');
   }
-  if (err.code === 'FST_ERR_CTP_BODY_TOO_LARGE') return new AppError('BODY_TOO_LARGE');
-  if (err.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') return new AppError('UNSUPPORTED_MEDIA_TYPE', 'send application/json');
+  if (err.statusCode === 413) return new AppError('BODY_TOO_LARGE');
+  if (err.statusCode === 415) return new AppError('UNSUPPORTED_MEDIA_TYPE', 'send application/json');
   if (isTransientDbError(err)) return new AppError('DATABASE_UNAVAILABLE', 'the database is not reachable; try again');
   const pgCode = (err as { code?: unknown }).code;
   // data errors the validators did not foresee are still the client's input, never a 500

@@ -1,4 +1,4 @@
-import type { Database, Queryable } from './database.js';
+import type { Database } from './database.js';
 import { filterToSql } from '../query/filters.js';
 import { sqlQuery } from './sql.js';
 import type {
@@ -22,6 +22,11 @@ const APPEND_LOCK = 0x33_60_d5_02;
 
 const STANDARD = new Set<string>(ENVELOPE_FIELDS);
 
+export interface AppendOptions {
+  /** Runs after the insert, before COMMIT (tests hold commits open with it). */
+  beforeCommit?: () => Promise<void>;
+}
+
 export interface ListPage {
   /** Rows come back in this order. */
   order: 'asc' | 'desc';
@@ -44,7 +49,7 @@ export class EventStore {
   }
 
   /** Stores a batch atomically; events already stored (same event_id) are skipped. */
-  async append(batch: readonly NewEvent[]): Promise<AppendResult> {
+  async append(batch: readonly NewEvent[], options: AppendOptions = {}): Promise<AppendResult> {
     const seen = new Set<string>();
     const unique: NewEvent[] = [];
     for (const e of batch) {
@@ -59,7 +64,9 @@ export class EventStore {
     const run = () =>
       this.db.transaction(async (tx) => {
         await tx.query('SELECT pg_advisory_xact_lock($1)', [APPEND_LOCK]);
-        return tx.query<AppendedEvent>(sqlQuery('append'), params);
+        const out = await tx.query<AppendedEvent>(sqlQuery('append'), params);
+        await options.beforeCommit?.();
+        return out;
       });
     let rows: AppendedEvent[];
     try {
@@ -72,17 +79,6 @@ export class EventStore {
       rows = await run();
     }
     return { stored: rows, duplicates: batch.length - rows.length };
-  }
-
-  /**
-   * Runs `fn` in a transaction that holds the append lock (tests use it to hold a commit
-   * open and prove that readers never skip past it).
-   */
-  withAppendLock<T>(fn: (tx: Queryable) => Promise<T>): Promise<T> {
-    return this.db.transaction(async (tx) => {
-      await tx.query('SELECT pg_advisory_xact_lock($1)', [APPEND_LOCK]);
-      return fn(tx);
-    });
   }
 
   async get(eventId: string): Promise<StoredEventWithExtensions | null> {

@@ -167,6 +167,19 @@ export class SchemaRegistry {
     return { ok: false, known: true, violations: toViolations(entry.validate.errors) };
   }
 
+  /**
+   * Validates `value` against the type's own schema only, without the envelope: a payload for
+   * payload schemas, a whole event for envelope schemas.
+   */
+  validateSchema(type: string, value: unknown, version?: number): ValidationResult {
+    const entries = this.#entries(type);
+    const entry =
+      version === undefined ? entries?.[entries.length - 1] : entries?.find((e) => e.info.version === version);
+    if (entry === undefined) return { ok: true, known: false, violations: [] };
+    if (entry.validate(value)) return VALID;
+    return { ok: false, known: true, violations: toViolations(entry.validate.errors) };
+  }
+
   #entries(type: string): Entry[] | undefined {
     const exact = this.#byType.get(type);
     if (exact !== undefined || this.#patterns.length === 0) return exact;

@@ -11,7 +11,10 @@ export interface CheckNotRun {
 
 export type CheckOutcome = CheckResult | CheckNotRun;
 
-export type ChecksConfig = Pick<DispatcherConfig, 'runChecks' | 'checkTimeoutSeconds' | 'checks' | 'checksRoot'>;
+export type ChecksConfig = Pick<
+  DispatcherConfig,
+  'runChecks' | 'checkTimeoutSeconds' | 'checks' | 'checksRoot'
+>;
 
 export interface ComponentCheckOptions {
   /** Overrides `checkTimeoutSeconds` (tests use fractions of a second). */
@@ -26,11 +29,16 @@ export async function runComponentCheck(
   component: string | undefined,
   opts: ComponentCheckOptions = {},
 ): Promise<CheckOutcome> {
-  if (!cfg.runChecks) return { status: 'disabled', reason: 'component checks are disabled (INFRA_RUN_CHECKS)' };
+  if (!cfg.runChecks)
+    return { status: 'disabled', reason: 'component checks are disabled (INFRA_RUN_CHECKS)' };
   if (!component) return { status: 'no_component', reason: 'the ticket has no component label' };
   const spec = cfg.checks[component.toLowerCase()];
   if (!spec) {
-    return { status: 'not_configured', component, reason: `no check is configured for component '${component}'` };
+    return {
+      status: 'not_configured',
+      component,
+      reason: `no check is configured for component '${component}'`,
+    };
   }
   return runCheck({
     component,
@@ -46,7 +54,10 @@ export async function runComponentCheck(
 
 /** A check that ran and did not pass. Not running a check (nothing configured) is not a failure. */
 export function checkFailed(outcome: CheckOutcome | undefined): outcome is CheckResult {
-  return outcome !== undefined && (outcome.status === 'failed' || outcome.status === 'timeout' || outcome.status === 'error');
+  return (
+    outcome !== undefined &&
+    (outcome.status === 'failed' || outcome.status === 'timeout' || outcome.status === 'error')
+  );
 }
 
 export function describeCheck(outcome: CheckOutcome): string {

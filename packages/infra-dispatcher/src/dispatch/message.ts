@@ -45,7 +45,10 @@ export function buildAgentRequest(
   };
 }
 
-export function buildMessage(ticket: DispatchTicket, checkMode: DispatcherConfig['checkMode'] = 'report'): string {
+export function buildMessage(
+  ticket: DispatchTicket,
+  checkMode: DispatcherConfig['checkMode'] = 'report',
+): string {
   const { item } = ticket;
   const labels = item.labels.map((l) => l.display).filter(Boolean);
   const lines = [

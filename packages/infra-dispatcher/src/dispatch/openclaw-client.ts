@@ -45,7 +45,7 @@ export interface DispatchReceipt {
 export interface OpenClawClient {
   readonly url: string;
   /**
-   * Resolves once OpenClaw answered 2xx. Rejects with `DISPATCH_REJECTED` (not
+   * Resolves once OpenClaw answered 2xx. `signal` stops retrying (never a request in flight). Rejects with `DISPATCH_REJECTED` (not
    * retryable; `extra.status` is OpenClaw's status) or `DISPATCH_FAILED` (retryable:
    * attempts or time ran out). `extra.attempts` says how many requests were made.
    */
@@ -58,8 +58,9 @@ export function createOpenClawClient(opts: OpenClawClientOptions): OpenClawClien
   const policy: RetryPolicy = { ...DEFAULT_RETRY_POLICY, ...opts.retry };
   const doFetch = opts.fetch ?? fetch;
 
-  async function attempt(body: string, signal?: AbortSignal): Promise<Response> {
-    const timeout = AbortSignal.timeout(policy.requestTimeoutMs);
+  // A request already sent is never aborted by `signal`: OpenClaw may have taken it, and only its answer
+  // tells whether the dispatch may be recorded. Stopping only prevents further attempts.
+  async function attempt(body: string): Promise<Response> {
     return doFetch(opts.url, {
       method: 'POST',
       headers: {
@@ -68,7 +69,7 @@ export function createOpenClawClient(opts: OpenClawClientOptions): OpenClawClien
         accept: 'application/json',
       },
       body,
-      signal: signal ? AbortSignal.any([signal, timeout]) : timeout,
+      signal: AbortSignal.timeout(policy.requestTimeoutMs),
     });
   }
 
@@ -80,8 +81,13 @@ export function createOpenClawClient(opts: OpenClawClientOptions): OpenClawClien
       let lastProblem = '';
       let lastStatus: number | undefined;
       for (let n = 1; ; n++) {
+        if (signal?.aborted) {
+          throw new AppError('DISPATCH_FAILED', 'dispatch abandoned: the dispatcher is stopping', {
+            extra: { attempts: n - 1, stopping: true },
+          });
+        }
         try {
-          const res = await attempt(body, signal);
+          const res = await attempt(body);
           const text = await readText(res);
           if (res.ok) return { status: res.status, attempts: n, response: text };
           lastStatus = res.status;
@@ -93,12 +99,6 @@ export function createOpenClawClient(opts: OpenClawClientOptions): OpenClawClien
           }
         } catch (err) {
           if (err instanceof AppError) throw err;
-          if (signal?.aborted) {
-            throw new AppError('DISPATCH_FAILED', 'dispatch aborted (the dispatcher is stopping)', {
-              cause: err,
-              extra: { attempts: n },
-            });
-          }
           lastStatus = undefined;
           lastProblem = `request to OpenClaw failed: ${describeNetworkError(err)}`;
         }

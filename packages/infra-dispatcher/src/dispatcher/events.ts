@@ -49,7 +49,12 @@ export interface CheckReport {
 }
 
 /** The schema's reason codes; the specific text is in `detail`. */
-export type SkipReason = 'state_not_ready' | 'labels_missing' | 'no_component' | 'check_failed' | 'already_dispatched';
+export type SkipReason =
+  | 'state_not_ready'
+  | 'labels_missing'
+  | 'no_component'
+  | 'check_failed'
+  | 'already_dispatched';
 
 export interface DispatchCompletedPayload extends TicketFields {
   checks: CheckReport[];

@@ -54,8 +54,18 @@ export interface DispatchPipelineOptions {
 }
 
 export type DispatchOutcome =
-  | { readonly kind: 'dispatched'; readonly issueId: string; readonly fingerprint: string; readonly attempts: number }
-  | { readonly kind: 'skipped'; readonly reason: SkipReason; readonly detail: string; readonly issueId: string }
+  | {
+      readonly kind: 'dispatched';
+      readonly issueId: string;
+      readonly fingerprint: string;
+      readonly attempts: number;
+    }
+  | {
+      readonly kind: 'skipped';
+      readonly reason: SkipReason;
+      readonly detail: string;
+      readonly issueId: string;
+    }
   /** Not a work item, or an action (deletion) that never dispatches: nothing to say on the bus. */
   | { readonly kind: 'ignored'; readonly detail: string }
   /** Dispatched earlier, but the completed event was not out yet: it was published now. */
@@ -116,7 +126,10 @@ export function createDispatchPipeline(opts: DispatchPipelineOptions): DispatchP
     };
     await publish(DISPATCH_EVENT_TYPES.skipped, payload as unknown as Record<string, unknown>);
     stats.skipped++;
-    log.info({ issue_id: ticket.issue_id, ticket: ticket.ticket_ref, reason, detail }, 'ticket not dispatched');
+    log.info(
+      { issue_id: ticket.issue_id, ticket: ticket.ticket_ref, reason, detail },
+      'ticket not dispatched',
+    );
     return { kind: 'skipped', reason, detail, issueId: ticket.issue_id };
   }
 
@@ -126,7 +139,9 @@ export function createDispatchPipeline(opts: DispatchPipelineOptions): DispatchP
     return { kind: 'ignored', detail };
   }
 
-  async function handle(event: Pick<EventEnvelope, 'event_id' | 'event_type' | 'payload'>): Promise<DispatchOutcome> {
+  async function handle(
+    event: Pick<EventEnvelope, 'event_id' | 'event_type' | 'payload'>,
+  ): Promise<DispatchOutcome> {
     stats.handled++;
     const read = readPlaneWorkItem(event.payload);
     if (!read.ok) return ignore(read.reason, event.event_type);
@@ -134,7 +149,8 @@ export function createDispatchPipeline(opts: DispatchPipelineOptions): DispatchP
     const gate = evaluateGate(item, config);
     const ticket = ticketFields(item, gate.component, gate.agents);
     if (!gate.ready) {
-      if (!gate.actionDispatchable) return ignore(gate.reasons[0] ?? 'action not dispatched', event.event_type);
+      if (!gate.actionDispatchable)
+        return ignore(gate.reasons[0] ?? 'action not dispatched', event.event_type);
       return skip(ticket, gate.stateReady ? 'labels_missing' : 'state_not_ready', gate.reasons, {
         missingLabels: gate.missingLabels,
       });
@@ -181,12 +197,15 @@ export function createDispatchPipeline(opts: DispatchPipelineOptions): DispatchP
         });
       }
 
-      const request = buildAgentRequest({ item, agents: gate.agents, check, ...opt('component', gate.component) }, config);
+      const request = buildAgentRequest(
+        { item, agents: gate.agents, check, ...opt('component', gate.component) },
+        config,
+      );
       let receipt: DispatchReceipt;
       try {
         receipt = await client.dispatch(request, opts.signal);
       } catch (err) {
-        if (opts.signal?.aborted) throw stopping(err);
+        if (isAppError(err) && err.extra.stopping === true) throw stopping(err);
         await reportFailure(err, ticket, fingerprint, check);
         throw err;
       }
@@ -210,7 +229,10 @@ export function createDispatchPipeline(opts: DispatchPipelineOptions): DispatchP
       }
       stats.dispatched++;
       stats.lastDispatch = { at: dispatchedAt, issue_id: item.id, ticket: item.ticketRef };
-      log.info({ issue_id: item.id, ticket: item.ticketRef, attempts: receipt.attempts }, 'ticket dispatched');
+      log.info(
+        { issue_id: item.id, ticket: item.ticketRef, attempts: receipt.attempts },
+        'ticket dispatched',
+      );
       await publishCompleted(ticket, fingerprint, dispatchedAt, receipt, check);
       await markAnnounced(item.id, fingerprint);
       return { kind: 'dispatched', issueId: item.id, fingerprint, attempts: receipt.attempts };
@@ -291,7 +313,11 @@ function stopping(cause?: unknown): AppError {
   });
 }
 
-export function ticketFields(item: PlaneWorkItem, component: string | undefined, agents: readonly string[]): TicketFields {
+export function ticketFields(
+  item: PlaneWorkItem,
+  component: string | undefined,
+  agents: readonly string[],
+): TicketFields {
   return {
     issue_id: item.id,
     issue_name: item.title,

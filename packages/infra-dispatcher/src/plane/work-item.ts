@@ -41,7 +41,11 @@ export type ReadResult =
 
 const WORK_ITEM_ENTITIES = new Set(['issue', 'workitem', 'work_item', 'work-item']);
 
-const PAST_TENSE: Readonly<Record<string, string>> = { create: 'created', update: 'updated', delete: 'deleted' };
+const PAST_TENSE: Readonly<Record<string, string>> = {
+  create: 'created',
+  update: 'updated',
+  delete: 'deleted',
+};
 
 /** Reads a Plane webhook body (the payload of a `webhook.plane.*` event). */
 export function readPlaneWorkItem(body: unknown): ReadResult {
@@ -127,7 +131,10 @@ function readLabels(data: Record<string, unknown>): PlaneNamed[] {
       if (lid && isRecord(l)) byId.set(lid, l);
     }
   }
-  const raw = Array.isArray(data.labels) ? data.labels : Array.isArray(data.label_ids) ? data.label_ids : [];
+  const raw = [
+    ...(Array.isArray(data.labels) ? data.labels : []),
+    ...(Array.isArray(data.label_ids) ? data.label_ids : []),
+  ];
   const out: PlaneNamed[] = [];
   const seen = new Set<string>();
   const add = (l: PlaneNamed): void => {

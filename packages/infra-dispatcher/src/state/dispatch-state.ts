@@ -152,7 +152,10 @@ export function parseStateFile(raw: string, path = 'state file'): StateFile {
   const issues: Record<string, DispatchRecord[]> = {};
   for (const [issueId, list] of Object.entries(parsed.issues)) {
     if (!Array.isArray(list) || !list.every((r) => isRecord(r) && typeof r.fingerprint === 'string')) {
-      throw new AppError('DISPATCH_STATE_INVALID', `'${path}': the records of issue '${issueId}' are malformed`);
+      throw new AppError(
+        'DISPATCH_STATE_INVALID',
+        `'${path}': the records of issue '${issueId}' are malformed`,
+      );
     }
     issues[issueId] = list as DispatchRecord[];
   }

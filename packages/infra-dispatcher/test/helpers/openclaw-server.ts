@@ -20,6 +20,8 @@ export interface FakeOpenClaw {
   readonly requests: RecordedRequest[];
   /** Statuses for the next requests, in order; after them every request gets 200. */
   answers: number[];
+  /** How long each answer is held back. */
+  delayMs: number;
   /** Requests answered 2xx. */
   accepted(): RecordedRequest[];
   waitForRequests(n: number, timeoutMs?: number): Promise<void>;
@@ -29,7 +31,7 @@ export interface FakeOpenClaw {
 export async function startOpenClaw(answers: number[] = []): Promise<FakeOpenClaw> {
   const requests: RecordedRequest[] = [];
   const waiters: Array<() => void> = [];
-  const state = { answers: [...answers] };
+  const state = { answers: [...answers], delayMs: 0 };
   const server: Server = createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
@@ -42,12 +44,24 @@ export async function startOpenClaw(answers: number[] = []): Promise<FakeOpenCla
         json = undefined;
       }
       const status = state.answers.shift() ?? 200;
-      requests.push({ method: req.method ?? '', url: req.url ?? '', headers: req.headers, body, json, status });
+      requests.push({
+        method: req.method ?? '',
+        url: req.url ?? '',
+        headers: req.headers,
+        body,
+        json,
+        status,
+      });
       for (const w of waiters.splice(0)) w();
-      res.writeHead(status, { 'content-type': 'application/json' });
-      res.end(
-        JSON.stringify(status < 300 ? { ok: true, runId: `run-${requests.length}` } : { ok: false, error: `scripted ${status}` }),
-      );
+      const n = requests.length;
+      setTimeout(() => {
+        res.writeHead(status, { 'content-type': 'application/json' });
+        res.end(
+          JSON.stringify(
+            status < 300 ? { ok: true, runId: `run-${n}` } : { ok: false, error: `scripted ${status}` },
+          ),
+        );
+      }, state.delayMs);
     });
   });
   server.listen(0, '127.0.0.1');
@@ -62,11 +76,18 @@ export async function startOpenClaw(answers: number[] = []): Promise<FakeOpenCla
     set answers(v: number[]) {
       state.answers = [...v];
     },
+    get delayMs() {
+      return state.delayMs;
+    },
+    set delayMs(v: number) {
+      state.delayMs = v;
+    },
     accepted: () => requests.filter((r) => r.status >= 200 && r.status < 300),
     async waitForRequests(n, timeoutMs = 10_000) {
       const deadline = Date.now() + timeoutMs;
       while (requests.length < n) {
-        if (Date.now() > deadline) throw new Error(`expected ${n} requests to OpenClaw, got ${requests.length}`);
+        if (Date.now() > deadline)
+          throw new Error(`expected ${n} requests to OpenClaw, got ${requests.length}`);
         await new Promise<void>((resolve) => {
           waiters.push(resolve);
           setTimeout(resolve, 100).unref();

@@ -31,7 +31,12 @@ export function planeV1Issue(o: IssueOptions = {}): Record<string, unknown> {
       sequence_id: o.sequence ?? 42,
       project: randomUUID(),
       project_detail: { id: randomUUID(), identifier: 'INFRA', name: 'Infra' },
-      state: { id: randomUUID(), name: o.stateName ?? 'Todo', group: o.stateGroup ?? 'unstarted', color: '#3a3a3a' },
+      state: {
+        id: randomUUID(),
+        name: o.stateName ?? 'Todo',
+        group: o.stateGroup ?? 'unstarted',
+        color: '#3a3a3a',
+      },
       labels: (o.labels ?? ['ready', 'automation:go', 'comp:bloodbank']).map(label),
       priority: 'medium',
       updated_at: new Date().toISOString(),

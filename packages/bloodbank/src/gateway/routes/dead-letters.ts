@@ -48,9 +48,18 @@ export async function deadLetterRoutes(
     return o.operations;
   };
   const tags = ['dead letters'];
-  app.get('/dead-letters', { schema: { summary: 'Dead-letter queues and their counts', tags } }, async () => ({
-    queues: (await ops().queues()).map((q) => ({ queue: q.queue, dlq: q.dlq, exists: q.exists, count: q.messageCount })),
-  }));
+  app.get(
+    '/dead-letters',
+    { schema: { summary: 'Dead-letter queues and their counts', tags } },
+    async () => ({
+      queues: (await ops().queues()).map((q) => ({
+        queue: q.queue,
+        dlq: q.dlq,
+        exists: q.exists,
+        count: q.messageCount,
+      })),
+    }),
+  );
   app.get<{ Params: { queue: string }; Querystring: { limit?: string } }>(
     '/dead-letters/:queue',
     { schema: { summary: 'Dead letters of one queue', tags } },
@@ -65,7 +74,13 @@ export async function deadLetterRoutes(
   );
   app.post<{ Params: { queue: string } }>(
     '/dead-letters/:queue/redrive',
-    { schema: { summary: 'Send dead letters back to their queue (all, or the given ids)', tags, body: idsBody } },
+    {
+      schema: {
+        summary: 'Send dead letters back to their queue (all, or the given ids)',
+        tags,
+        body: idsBody,
+      },
+    },
     async (request) => {
       o.pipeline.authenticate(request);
       const r = await ops().redrive(request.params.queue, ids(request));

@@ -144,7 +144,8 @@ export async function eventRoutes(app: FastifyInstance, o: EventRoutesOptions): 
             if (!(err instanceof AppError)) throw err;
             envelopeLevel = true;
             for (const v of err.violations) violations.push({ ...v, pointer: `/${i}${v.pointer}` });
-            if (err.violations.length === 0) violations.push({ pointer: `/${i}`, message: err.detail ?? err.title });
+            if (err.violations.length === 0)
+              violations.push({ pointer: `/${i}`, message: err.detail ?? err.title });
             return;
           }
         }
@@ -169,7 +170,9 @@ export async function eventRoutes(app: FastifyInstance, o: EventRoutesOptions): 
       const failed = results.findIndex((r) => r.status === 'rejected');
       if (failed >= 0) {
         const reason = (results[failed] as PromiseRejectedResult).reason;
-        const published = envelopes.filter((_, i) => results[i]!.status === 'fulfilled').map((e) => e.event_id);
+        const published = envelopes
+          .filter((_, i) => results[i]!.status === 'fulfilled')
+          .map((e) => e.event_id);
         throw new AppError(
           reason instanceof AppError ? reason.code : 'BROKER_UNAVAILABLE',
           `${published.length} of ${envelopes.length} events were published before the broker failed; retry the rest (their ids are stable)`,
@@ -177,13 +180,19 @@ export async function eventRoutes(app: FastifyInstance, o: EventRoutesOptions): 
             cause: reason,
             extra: {
               published,
-              not_published: envelopes.filter((_, i) => results[i]!.status === 'rejected').map((e) => e.event_id),
+              not_published: envelopes
+                .filter((_, i) => results[i]!.status === 'rejected')
+                .map((e) => e.event_id),
             },
           },
         );
       }
       reply.code(202);
-      return { count: envelopes.length, event_ids: envelopes.map((e) => e.event_id), items: envelopes.map(accepted) };
+      return {
+        count: envelopes.length,
+        event_ids: envelopes.map((e) => e.event_id),
+        items: envelopes.map(accepted),
+      };
     },
   );
 }

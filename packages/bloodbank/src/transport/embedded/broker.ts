@@ -166,7 +166,8 @@ export class EmbeddedBroker {
         throw new AppError('TOPOLOGY_CONFLICT', `queue '${name}' is exclusive to another connection`);
       }
       const diff = sameQueueOptions(existing.options, wanted);
-      if (diff) throw new AppError('TOPOLOGY_CONFLICT', `queue '${name}' exists with other arguments: ${diff}`);
+      if (diff)
+        throw new AppError('TOPOLOGY_CONFLICT', `queue '${name}' exists with other arguments: ${diff}`);
       return this.#info(existing);
     }
     const q = new EmbeddedQueue(name, wanted, wanted.exclusive ? owner : undefined);
@@ -244,7 +245,10 @@ export class EmbeddedBroker {
       const ex = this.#exchanges.get(exchange);
       if (!ex) throw new AppError('EXCHANGE_NOT_FOUND', `exchange '${exchange}' does not exist`);
       if (ex.options.internal) {
-        throw new AppError('TOPOLOGY_CONFLICT', `exchange '${exchange}' is internal: it cannot be published to`);
+        throw new AppError(
+          'TOPOLOGY_CONFLICT',
+          `exchange '${exchange}' is internal: it cannot be published to`,
+        );
       }
     }
     const targets = this.#route(exchange, message.routingKey);
@@ -360,7 +364,12 @@ export class EmbeddedBroker {
   }
 
   /** Settles a delivery. `slot` is null for messages taken with `get`. */
-  settle(q: EmbeddedQueue, slot: ConsumerSlot | null, m: StoredMessage, outcome: 'ack' | 'requeue' | 'reject'): void {
+  settle(
+    q: EmbeddedQueue,
+    slot: ConsumerSlot | null,
+    m: StoredMessage,
+    outcome: 'ack' | 'requeue' | 'reject',
+  ): void {
     if (slot) slot.unacked--;
     if (outcome === 'requeue') {
       if (!q.deleted) {

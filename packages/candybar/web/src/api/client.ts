@@ -17,7 +17,11 @@ export async function api<T>(path: string, init: RequestInit & { json?: unknown 
   headers.set('accept', 'application/json, application/problem+json');
   let res: Response;
   try {
-    res = await fetch(path, { ...rest, headers, body: json !== undefined ? JSON.stringify(json) : rest.body });
+    res = await fetch(path, {
+      ...rest,
+      headers,
+      body: json !== undefined ? JSON.stringify(json) : rest.body,
+    });
   } catch {
     throw new ApiError(0, 'the dashboard server is not reachable', null);
   }

@@ -64,9 +64,9 @@ export class LiveStream {
     const ws = new WebSocket(`${proto}//${location.host}${this.path}?from=${encodeURIComponent(from)}`);
     this.#ws = ws;
     ws.onmessage = (m) => {
-      let msg: StreamMessage;
+      let data: StreamMessage | StreamMessage[];
       try {
-        msg = JSON.parse(typeof m.data === 'string' ? m.data : '') as StreamMessage;
+        data = JSON.parse(typeof m.data === 'string' ? m.data : '') as StreamMessage | StreamMessage[];
       } catch {
         return;
       }
@@ -74,12 +74,15 @@ export class LiveStream {
         this.#attempt = 0;
         this.#setStatus('live');
       }
-      if (msg.kind === 'event') {
-        if (msg.event.position) this.position = msg.event.position;
-        this.received++;
-        for (const fn of this.#events) fn(msg.event);
-      } else if (msg.position) {
-        this.position = msg.position;
+      // The dashboard's server coalesces busy streams into arrays of messages.
+      for (const msg of Array.isArray(data) ? data : [data]) {
+        if (msg.kind === 'event') {
+          if (msg.event.position) this.position = msg.event.position;
+          this.received++;
+          for (const fn of this.#events) fn(msg.event);
+        } else if (msg.position) {
+          this.position = msg.position;
+        }
       }
     };
     ws.onopen = () => {

@@ -20,6 +20,7 @@ export function ConfirmDialog(props: {
     return () => window.removeEventListener('keydown', onKey);
   }, [props.onCancel]);
   return (
+    // biome-ignore lint/a11y/noStaticElementInteractions: a click on the backdrop closes; Escape does the same from the keyboard
     <div className="overlay" role="presentation" onClick={props.onCancel}>
       <div
         className="dialog"

@@ -20,6 +20,7 @@ export const SHORTCUTS: { keys: string[]; what: string; where: string }[] = [
 
 export function HelpOverlay({ onClose }: { onClose: () => void }) {
   return (
+    // biome-ignore lint/a11y/noStaticElementInteractions: a click on the backdrop closes; Escape does the same from the keyboard
     <div className="overlay" role="presentation" onClick={onClose}>
       <div
         className="dialog"
@@ -48,7 +49,9 @@ export function HelpOverlay({ onClose }: { onClose: () => void }) {
             ))}
           </tbody>
         </table>
-        <p className="muted small">Every view and filter is in the address bar: copy the URL to share what you see.</p>
+        <p className="muted small">
+          Every view and filter is in the address bar: copy the URL to share what you see.
+        </p>
         <div className="actions">
           <button type="button" onClick={onClose}>
             Close

@@ -14,7 +14,10 @@ function render(v: unknown, depth: number, openDepth: number): ReactNode {
     if (v.length === 0) return '[]';
     return (
       <details open={depth < openDepth}>
-        <summary>[{v.length} items]</summary>
+        <summary>
+          <span className="open-mark">[</span>
+          <span className="closed-mark">[{v.length} items]</span>
+        </summary>
         <div className="indent">
           {v.map((item, i) => (
             // biome-ignore lint/suspicious/noArrayIndexKey: array positions are the identity here
@@ -24,6 +27,7 @@ function render(v: unknown, depth: number, openDepth: number): ReactNode {
             </div>
           ))}
         </div>
+        ]
       </details>
     );
   }
@@ -32,7 +36,10 @@ function render(v: unknown, depth: number, openDepth: number): ReactNode {
     if (entries.length === 0) return '{}';
     return (
       <details open={depth < openDepth}>
-        <summary>{`{${entries.length} keys}`}</summary>
+        <summary>
+          <span className="open-mark">{'{'}</span>
+          <span className="closed-mark">{`{${entries.length} keys}`}</span>
+        </summary>
         <div className="indent">
           {entries.map(([k, item], i) => (
             <div key={k}>
@@ -41,6 +48,7 @@ function render(v: unknown, depth: number, openDepth: number): ReactNode {
             </div>
           ))}
         </div>
+        {'}'}
       </details>
     );
   }

@@ -29,7 +29,8 @@ function firstTime(n: ChainNode): number {
 export function buildChain(events: readonly StoredEvent[]): { roots: ChainNode[]; gaps: ChainGap[] } {
   const nodes = new Map<string, ChainNode>();
   for (const e of events) {
-    if (!nodes.has(e.event_id)) nodes.set(e.event_id, { event: e, event_id: e.event_id, children: [], missing: false, delta_ms: null });
+    if (!nodes.has(e.event_id))
+      nodes.set(e.event_id, { event: e, event_id: e.event_id, children: [], missing: false, delta_ms: null });
   }
   const roots: ChainNode[] = [];
   const missing = new Map<string, ChainNode>();
@@ -112,7 +113,13 @@ export function flattenChain(roots: readonly ChainNode[]): ChainRow[] {
   if (!Number.isFinite(t0)) t0 = 0;
   const rows: ChainRow[] = [];
   const visited = new Set<ChainNode>();
-  const visit = (n: ChainNode, depth: number, guides: boolean[], isLast: boolean, parentOffset: number | null): number => {
+  const visit = (
+    n: ChainNode,
+    depth: number,
+    guides: boolean[],
+    isLast: boolean,
+    parentOffset: number | null,
+  ): number => {
     if (visited.has(n)) return 0;
     visited.add(n);
     const offsetMs = (n.event ? ts(n.event) : firstTime(n)) - t0;
@@ -133,7 +140,8 @@ export function flattenChain(roots: readonly ChainNode[]): ChainRow[] {
     let count = 0;
     kids.forEach((c, i) => {
       const last = i === kids.length - 1;
-      count += 1 + visit(c, depth + 1, [...guides, !isLast && depth > 0], last, row.missing ? null : row.offsetMs);
+      count +=
+        1 + visit(c, depth + 1, [...guides, !isLast && depth > 0], last, row.missing ? null : row.offsetMs);
     });
     row.descendants = count;
     return count;

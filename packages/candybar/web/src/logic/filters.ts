@@ -73,8 +73,20 @@ export class EventBuffer {
   #received = 0;
   #dropped = 0;
   #version = 0;
+  #listeners = new Set<() => void>();
 
   constructor(readonly cap: number) {}
+
+  /** Called whenever `items` changes (for a list that re-renders alone). */
+  subscribe(fn: () => void): () => void {
+    this.#listeners.add(fn);
+    return () => this.#listeners.delete(fn);
+  }
+
+  #changed(): void {
+    this.#version++;
+    for (const fn of this.#listeners) fn();
+  }
 
   get items(): readonly StoredEvent[] {
     return this.#items;
@@ -124,7 +136,7 @@ export class EventBuffer {
     for (const e of fresh) this.#seen.add(e.event_id);
     if (fresh.length === 0) return;
     this.#items = this.#items.concat(fresh).slice(0, this.cap);
-    this.#version++;
+    this.#changed();
   }
 
   /** Move pending events into the list. Returns true if the list changed. */
@@ -138,7 +150,7 @@ export class EventBuffer {
       merged.length = this.cap;
     }
     this.#items = merged;
-    this.#version++;
+    this.#changed();
     return true;
   }
 
@@ -155,6 +167,6 @@ export class EventBuffer {
     this.#items = [];
     this.#pending = [];
     this.#seen.clear();
-    this.#version++;
+    this.#changed();
   }
 }

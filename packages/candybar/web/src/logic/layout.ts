@@ -58,7 +58,9 @@ export interface LayoutOptions {
 export const UNLAYERED_GROUP = 'unlayered';
 
 /** The band each node goes in: services and the registry's non-service layer entries. */
-export function layoutInput(reg: Registry): { groups: { id: string; label: string; members: LayoutNodeSeed[] }[] } {
+export function layoutInput(reg: Registry): {
+  groups: { id: string; label: string; members: LayoutNodeSeed[] }[];
+} {
   const known = new Set(reg.services.map((s) => s.id));
   const placed = new Set<string>();
   const groups: { id: string; label: string; members: LayoutNodeSeed[] }[] = [];
@@ -75,7 +77,9 @@ export function layoutInput(reg: Registry): { groups: { id: string; label: strin
     }
     if (members.length > 0) groups.push({ id: layer, label: humanize(layer), members });
   }
-  const rest = reg.services.filter((s) => !placed.has(s.id)).map((s) => ({ id: s.id, kind: 'service' as const }));
+  const rest = reg.services
+    .filter((s) => !placed.has(s.id))
+    .map((s) => ({ id: s.id, kind: 'service' as const }));
   if (rest.length > 0) groups.push({ id: UNLAYERED_GROUP, label: 'Not in a registry layer', members: rest });
   return { groups };
 }
@@ -95,14 +99,20 @@ export function humanize(layer: string): string {
 }
 
 const PAD = 16;
-const LABEL_H = 26;
-const GAP_X = 26;
-const GAP_Y = 22;
-const BAND_GAP = 30;
+const LABEL_H = 24;
+const GAP_X = 44;
+/** Room left and right of the widest band, so long links have a lane around it. */
+const GUTTER = 40;
+const GAP_Y = 18;
+const BAND_GAP = 14;
 const EXCHANGE_H = 40;
 
-export function layoutTopology(reg: Registry, edges: TopologyEdge[], opts: LayoutOptions = {}): TopologyLayout {
-  const w = opts.nodeWidth ?? 200;
+export function layoutTopology(
+  reg: Registry,
+  edges: TopologyEdge[],
+  opts: LayoutOptions = {},
+): TopologyLayout {
+  const w = opts.nodeWidth ?? 236;
   const h = opts.nodeHeight ?? 56;
   const perRow = Math.max(1, opts.maxPerRow ?? 5);
   const { groups } = layoutInput(reg);
@@ -168,7 +178,7 @@ export function layoutTopology(reg: Registry, edges: TopologyEdge[], opts: Layou
 
   const widest = Math.max(1, ...orders.map((o) => Math.min(perRow, o.length)));
   const innerW = widest * w + (widest - 1) * GAP_X;
-  const width = innerW + 2 * PAD + 2 * PAD;
+  const width = innerW + 2 * PAD + 2 * GUTTER;
   const nodes: LayoutNode[] = [];
   const layoutGroups: LayoutGroup[] = [];
   let y = PAD + EXCHANGE_H + BAND_GAP;
@@ -203,13 +213,19 @@ export function layoutTopology(reg: Registry, edges: TopologyEdge[], opts: Layou
     exchange: { x: PAD, y: PAD, w: width - 2 * PAD, h: EXCHANGE_H },
     groups: layoutGroups,
     nodes,
-    edges: routeEdges(nodes, edges),
+    edges: routeEdges(nodes, layoutGroups, edges),
   };
 }
 
-/** Curves between node borders, with each side's endpoints spread so edges do not stack. */
-function routeEdges(nodes: LayoutNode[], edges: TopologyEdge[]): LayoutEdge[] {
+/**
+ * Links between node borders. A link that skips bands passes each band in between
+ * through the free lane (between nodes, or the gutter) nearest its straight line, so it
+ * never runs across a node; several links through one lane are spread apart. Each
+ * side's endpoints are spread along the node so links do not stack on one point.
+ */
+function routeEdges(nodes: LayoutNode[], groups: LayoutGroup[], edges: TopologyEdge[]): LayoutEdge[] {
   const byId = new Map(nodes.map((n) => [n.id, n]));
+  const bandIndex = new Map(groups.map((g, i) => [g.id, i]));
   type End = { edge: string; node: LayoutNode; side: 'top' | 'bottom'; otherX: number };
   const ends = new Map<string, End[]>();
   const plan: { e: TopologyEdge; a: LayoutNode; b: LayoutNode; sa: End; sb: End }[] = [];
@@ -236,26 +252,126 @@ function routeEdges(nodes: LayoutNode[], edges: TopologyEdge[]): LayoutEdge[] {
       portX.set(end, end.node.x + (end.node.w * (i + 1)) / (list.length + 1));
     });
   }
-  return plan.map(({ e, a, b, sa, sb }) => {
-    const x1 = portX.get(sa)!;
-    const x2 = portX.get(sb)!;
-    const y1 = sa.side === 'bottom' ? a.y + a.h : a.y;
-    const y2 = sb.side === 'bottom' ? b.y + b.h : b.y;
-    let c1y: number;
-    let c2y: number;
-    if (sa.side === 'bottom' && sb.side === 'bottom') {
-      const dip = Math.max(y1, y2) + 28 + Math.min(60, Math.abs(x2 - x1) / 6);
-      c1y = dip;
-      c2y = dip;
-    } else {
-      const dy = Math.max(30, Math.abs(y2 - y1) / 2);
-      c1y = sa.side === 'bottom' ? y1 + dy : y1 - dy;
-      c2y = sb.side === 'bottom' ? y2 + dy : y2 - dy;
+
+  // Free lanes of each band: the x-ranges no node of the band occupies.
+  const lanes = groups.map((g) => {
+    const occupied = nodes
+      .filter((n) => n.group === g.id)
+      .map((n) => [n.x - 8, n.x + n.w + 8] as const)
+      .sort((p, q) => p[0] - q[0]);
+    const free: [number, number][] = [];
+    let x = g.x + 4;
+    for (const [lo, hi] of occupied) {
+      if (lo > x) free.push([x, lo]);
+      x = Math.max(x, hi);
     }
-    const d = `M${r(x1)},${r(y1)} C${r(x1)},${r(c1y)} ${r(x2)},${r(c2y)} ${r(x2)},${r(y2)}`;
-    const mid = { x: r((x1 + 3 * x1 + 3 * x2 + x2) / 8), y: r((y1 + 3 * c1y + 3 * c2y + y2) / 8) };
+    if (g.x + g.w - 4 > x) free.push([x, g.x + g.w - 4]);
+    return free;
+  });
+  type Pt = { x: number; y: number };
+  const routes = plan.map(({ e, a, b, sa, sb }) => {
+    const p0: Pt = { x: portX.get(sa)!, y: sa.side === 'bottom' ? a.y + a.h : a.y };
+    const p1: Pt = { x: portX.get(sb)!, y: sb.side === 'bottom' ? b.y + b.h : b.y };
+    const ia = bandIndex.get(a.group) ?? 0;
+    const ib = bandIndex.get(b.group) ?? 0;
+    const via: { band: number; lane: [number, number]; target: number }[] = [];
+    const step = ib > ia ? 1 : -1;
+    for (let k = ia + step; ib !== ia && k !== ib; k += step) {
+      const t = (k - ia) / (ib - ia);
+      const target = p0.x + (p1.x - p0.x) * t;
+      let best: [number, number] | null = null;
+      let bestD = Number.POSITIVE_INFINITY;
+      for (const lane of lanes[k] ?? []) {
+        const d = target < lane[0] ? lane[0] - target : target > lane[1] ? target - lane[1] : 0;
+        if (d < bestD) {
+          bestD = d;
+          best = lane;
+        }
+      }
+      if (best) via.push({ band: k, lane: best, target });
+    }
+    return { e, a, b, sa, sb, p0, p1, via };
+  });
+  // Spread the links sharing a lane evenly across it, in order of where they want to be.
+  const byLane = new Map<
+    string,
+    { r: (typeof routes)[number]; v: (typeof routes)[number]['via'][number] }[]
+  >();
+  for (const r of routes) {
+    for (const v of r.via) {
+      const key = `${v.band}|${v.lane[0]}`;
+      (byLane.get(key) ?? byLane.set(key, []).get(key)!).push({ r, v });
+    }
+  }
+  const laneX = new Map<object, number>();
+  for (const list of byLane.values()) {
+    list.sort((p, q) => p.v.target - q.v.target);
+    const [lo, hi] = list[0]!.v.lane;
+    const n = list.length;
+    const spread = Math.min(10, (hi - lo) / (n + 1));
+    const half = ((n - 1) * spread) / 2;
+    const mean = list.reduce((sum, x) => sum + x.v.target, 0) / n;
+    const min = lo + 6 + half;
+    const max = hi - 6 - half;
+    const centre = min <= max ? Math.min(Math.max(mean, min), max) : (lo + hi) / 2;
+    list.forEach(({ v }, i) => {
+      laneX.set(v, centre + (i - (n - 1) / 2) * spread);
+    });
+  }
+
+  return routes.map(({ e, sa, sb, p0, p1, via }) => {
+    if (sa.side === 'bottom' && sb.side === 'bottom') {
+      const dip = Math.max(p0.y, p1.y) + 28 + Math.min(60, Math.abs(p1.x - p0.x) / 6);
+      const d = `M${r(p0.x)},${r(p0.y)} C${r(p0.x)},${r(dip)} ${r(p1.x)},${r(dip)} ${r(p1.x)},${r(p1.y)}`;
+      return {
+        id: e.id,
+        from: e.from,
+        to: e.to,
+        d,
+        mid: bezierMid(p0, { x: p0.x, y: dip }, { x: p1.x, y: dip }, p1),
+      };
+    }
+    const down = sa.side === 'bottom';
+    const pts: Pt[] = [p0];
+    for (const v of via) {
+      const g = groups[v.band]!;
+      const x = laneX.get(v) ?? v.target;
+      pts.push(down ? { x, y: g.y } : { x, y: g.y + g.h });
+      pts.push(down ? { x, y: g.y + g.h } : { x, y: g.y });
+    }
+    pts.push(p1);
+    // Vertical tangents at every point: straight through a lane, S-curves between bands.
+    let d = `M${r(p0.x)},${r(p0.y)}`;
+    let mid = { x: p0.x, y: p0.y };
+    let longest = -1;
+    for (let i = 1; i < pts.length; i++) {
+      const q0 = pts[i - 1]!;
+      const q1 = pts[i]!;
+      const dy = (q1.y - q0.y) / 2;
+      const c1 = { x: q0.x, y: q0.y + (i === 1 && Math.abs(dy) < 15 ? Math.sign(dy || 1) * 15 : dy) };
+      const c2 = {
+        x: q1.x,
+        y: q1.y - (i === pts.length - 1 && Math.abs(dy) < 15 ? Math.sign(dy || 1) * 15 : dy),
+      };
+      d += ` C${r(c1.x)},${r(c1.y)} ${r(c2.x)},${r(c2.y)} ${r(q1.x)},${r(q1.y)}`;
+      const len = Math.abs(q1.y - q0.y) + Math.abs(q1.x - q0.x);
+      if (q0.x !== q1.x && len > longest) {
+        longest = len;
+        mid = bezierMid(q0, c1, c2, q1);
+      }
+    }
+    if (longest < 0) mid = { x: r((p0.x + p1.x) / 2), y: r((p0.y + p1.y) / 2) };
     return { id: e.id, from: e.from, to: e.to, d, mid };
   });
+}
+
+function bezierMid(
+  p0: { x: number; y: number },
+  c1: { x: number; y: number },
+  c2: { x: number; y: number },
+  p1: { x: number; y: number },
+) {
+  return { x: r((p0.x + 3 * c1.x + 3 * c2.x + p1.x) / 8), y: r((p0.y + 3 * c1.y + 3 * c2.y + p1.y) / 8) };
 }
 
 function r(n: number): number {

@@ -5,7 +5,14 @@
 
 export type ViewName = 'topology' | 'stream' | 'chain' | 'dead-letters' | 'schemas' | 'health';
 
-export const VIEWS: readonly ViewName[] = ['topology', 'stream', 'chain', 'dead-letters', 'schemas', 'health'];
+export const VIEWS: readonly ViewName[] = [
+  'topology',
+  'stream',
+  'chain',
+  'dead-letters',
+  'schemas',
+  'health',
+];
 
 export interface Route {
   view: ViewName;

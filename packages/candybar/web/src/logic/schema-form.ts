@@ -70,7 +70,12 @@ export function payloadSchema(eventSchema: unknown): JsonSchema {
   return s;
 }
 
-export function formFields(schema: unknown, root: unknown = schema, prefix: string[] = [], depth = 0): FormField[] {
+export function formFields(
+  schema: unknown,
+  root: unknown = schema,
+  prefix: string[] = [],
+  depth = 0,
+): FormField[] {
   const s = resolveSchema(schema, root);
   const props = isObj(s.properties) ? s.properties : {};
   const required = new Set(Array.isArray(s.required) ? s.required.filter((k) => typeof k === 'string') : []);
@@ -133,7 +138,11 @@ export function exampleFromSchema(schema: unknown, root: unknown = schema, depth
     case 'array':
       return s.items ? [exampleFromSchema(s.items, root, depth + 1)] : [];
     case 'string':
-      return s.format === 'date-time' ? new Date(0).toISOString() : s.format === 'uuid' ? '00000000-0000-4000-8000-000000000000' : 'string';
+      return s.format === 'date-time'
+        ? new Date(0).toISOString()
+        : s.format === 'uuid'
+          ? '00000000-0000-4000-8000-000000000000'
+          : 'string';
     case 'integer':
     case 'number':
       return typeof s.minimum === 'number' ? s.minimum : 0;
@@ -150,7 +159,10 @@ export interface BuiltPayload {
 }
 
 /** Turns the form's text values into the payload object, reporting what cannot be parsed. */
-export function buildPayload(fields: readonly FormField[], values: Readonly<Record<string, string>>): BuiltPayload {
+export function buildPayload(
+  fields: readonly FormField[],
+  values: Readonly<Record<string, string>>,
+): BuiltPayload {
   const payload: Record<string, unknown> = {};
   const errors: { key: string; message: string }[] = [];
   for (const f of fields) {
@@ -166,7 +178,10 @@ export function buildPayload(fields: readonly FormField[], values: Readonly<Reco
       case 'number': {
         const n = Number(text);
         if (!Number.isFinite(n) || (f.kind === 'integer' && !Number.isInteger(n))) {
-          errors.push({ key: f.key, message: `must be ${f.kind === 'integer' ? 'a whole number' : 'a number'}` });
+          errors.push({
+            key: f.key,
+            message: `must be ${f.kind === 'integer' ? 'a whole number' : 'a number'}`,
+          });
           continue;
         }
         value = n;

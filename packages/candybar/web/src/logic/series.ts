@@ -30,7 +30,11 @@ export function bucketSeries(
 }
 
 /** SVG path data for a small line chart of `values` in a `w`×`h` box (and the area under it). */
-export function sparkPath(values: readonly number[], w: number, h: number): { line: string; area: string; max: number } {
+export function sparkPath(
+  values: readonly number[],
+  w: number,
+  h: number,
+): { line: string; area: string; max: number } {
   const max = Math.max(1, ...values);
   if (values.length === 0) return { line: '', area: '', max };
   const dx = values.length > 1 ? w / (values.length - 1) : 0;

@@ -14,6 +14,12 @@ export interface TopologyEdge {
   to: string;
   /** Produced event types that travel along this edge, sorted. */
   eventTypes: string[];
+  /**
+   * True when the consumer gets these types only through a catch-all `#` binding (an
+   * archiver or auditor). Such links say little about the design, so the view draws the
+   * consumer's tap on the exchange instead and shows these links on focus.
+   */
+  catchAll: boolean;
 }
 
 export interface ConsumerBinding {
@@ -66,14 +72,19 @@ export class TopologyIndex {
     for (const e of this.edges) this.#edgeIds.add(e.id);
   }
 
-  /** Ids of services bound to a pattern matching this event type, in registry order. */
+  /**
+   * Ids of services bound to a pattern matching this event type, in registry order. A
+   * producer may declare a pattern (`webhook.plane.*.*`); then any binding that can
+   * receive some key of that pattern counts.
+   */
   consumersOf(eventType: string): string[] {
     let hit = this.#consumerCache.get(eventType);
     if (hit === undefined) {
       hit = [];
+      const match = isPattern(eventType) ? patternsOverlap : topicMatches;
       for (const s of this.registry.services) {
         const patterns = this.#bindings.get(s.id) ?? [];
-        if (patterns.some((p) => topicMatches(p, eventType))) hit.push(s.id);
+        if (patterns.some((p) => match(p, eventType))) hit.push(s.id);
       }
       if (this.#consumerCache.size > 5000) this.#consumerCache.clear();
       this.#consumerCache.set(eventType, hit);
@@ -123,10 +134,13 @@ export class TopologyIndex {
           const id = edgeId(producer.id, consumer);
           let edge = byId.get(id);
           if (!edge) {
-            edge = { id, from: producer.id, to: consumer, eventTypes: [] };
+            edge = { id, from: producer.id, to: consumer, eventTypes: [], catchAll: true };
             byId.set(id, edge);
           }
           if (!edge.eventTypes.includes(type)) edge.eventTypes.push(type);
+          const match = isPattern(type) ? patternsOverlap : topicMatches;
+          const matched = (this.#bindings.get(consumer) ?? []).filter((p) => match(p, type));
+          if (matched.some((p) => p !== '#')) edge.catchAll = false;
         }
       }
     }
@@ -136,12 +150,42 @@ export class TopologyIndex {
   }
 }
 
+function isPattern(s: string): boolean {
+  return s.includes('*') || s.includes('#');
+}
+
+/** Can some routing key match both topic patterns? (`*` one word, `#` zero or more.) */
+export function patternsOverlap(a: string, b: string): boolean {
+  const p = a.split('.');
+  const q = b.split('.');
+  const memo = new Map<number, boolean>();
+  const go = (i: number, j: number): boolean => {
+    const key = i * 1024 + j;
+    const known = memo.get(key);
+    if (known !== undefined) return known;
+    let r: boolean;
+    if (i === p.length && j === q.length) r = true;
+    else if (p[i] === '#') r = go(i + 1, j) || (j < q.length && go(i, j + 1));
+    else if (q[j] === '#') r = go(i, j + 1) || (i < p.length && go(i + 1, j));
+    else if (i === p.length || j === q.length) r = false;
+    else r = (p[i] === q[j] || p[i] === '*' || q[j] === '*') && go(i + 1, j + 1);
+    memo.set(key, r);
+    return r;
+  };
+  return go(0, 0);
+}
+
 export function edgeId(from: string, to: string): string {
   return `${from}->${to}`;
 }
 
 export function computeEdges(reg: Registry): TopologyEdge[] {
   return new TopologyIndex(reg).edges;
+}
+
+/** Services bound with `#`: they receive every event on the exchange. */
+export function catchAllConsumers(reg: Registry): string[] {
+  return reg.services.filter((s) => consumerBindings(reg, s).some((b) => b.pattern === '#')).map((s) => s.id);
 }
 
 /** Types a service produces that nobody in the registry consumes (shown on the node). */

@@ -74,11 +74,21 @@ export type StreamMessage =
   | { kind: 'caught_up'; position: string }
   | { kind: 'heartbeat'; position: string };
 
+export interface DeadLetterQueue {
+  /** The service queue (`orders`); its dead letters are in `dlq` (`orders.dlq`). */
+  queue: string;
+  dlq?: string;
+  /** False when the dead-letter queue was never declared. */
+  exists?: boolean;
+  count: number;
+}
+
 export interface DeadLetter {
   id: string;
   event_id: string;
   event_type: string;
   queue: string;
+  dlq?: string;
   reason: string;
   error_class?: string;
   handler?: string;
@@ -91,9 +101,10 @@ export interface DeadLetter {
 
 export interface SchemaSummary {
   event_type: string;
-  version?: string;
+  version?: string | number;
   title?: string;
   description?: string;
+  /** `payload` when the schema describes the payload only; otherwise the whole envelope. */
   kind?: string;
   file?: string;
 }

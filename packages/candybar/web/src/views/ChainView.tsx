@@ -3,7 +3,15 @@ import { api, errorText } from '../api/client.js';
 import { live } from '../api/live.js';
 import { JsonView } from '../components/JsonView.js';
 import { useApi, useKeys, useLatest } from '../hooks.js';
-import { buildChain, type ChainRow, flattenChain, formatDuration, summarizeChain, timeTicks } from '../logic/chain.js';
+import {
+  buildChain,
+  type ChainRow,
+  flattenChain,
+  formatDuration,
+  summarizeChain,
+  timeTicks,
+} from '../logic/chain.js';
+import { KEY_Escape } from '../logic/keys.js';
 import { withParams } from '../logic/routes.js';
 import type { ChainNode, CorrelationChain, EventPage, StoredEvent } from '../logic/types.js';
 import type { ViewProps } from './types.js';
@@ -16,6 +24,7 @@ export function ChainView({ route, navigate }: ViewProps) {
   const [refresh, setRefresh] = useState(0);
   const inputRef = useRef<HTMLInputElement>(null);
 
+  // biome-ignore lint/correctness/useExhaustiveDependencies: `refresh` is the reload trigger
   useEffect(() => {
     if (!id) {
       setChain(null);
@@ -86,7 +95,7 @@ export function ChainView({ route, navigate }: ViewProps) {
     '/': () => inputRef.current?.focus(),
     j: () => move(1),
     k: () => move(-1),
-    Escape: () => navigate(withParams(route, { event: undefined }), true),
+    [KEY_Escape]: () => navigate(withParams(route, { event: undefined }), true),
   });
 
   return (
@@ -100,7 +109,15 @@ export function ChainView({ route, navigate }: ViewProps) {
           }}
           style={{ display: 'flex', gap: 6 }}
         >
-          <input ref={inputRef} name="correlation" aria-label="correlation or event id" placeholder="correlation id or event id" defaultValue={id ?? ''} key={id ?? ''} style={{ width: 330 }} />
+          <input
+            ref={inputRef}
+            name="correlation"
+            aria-label="correlation or event id"
+            placeholder="correlation id or event id"
+            defaultValue={id ?? ''}
+            key={id ?? ''}
+            style={{ width: 330 }}
+          />
           <button type="submit">Show chain</button>
         </form>
         <span className="grow" />
@@ -114,7 +131,11 @@ export function ChainView({ route, navigate }: ViewProps) {
         )}
       </div>
       {!id && <RecentCorrelations />}
-      {id && error && <div className="empty">Could not load correlation {id}: {error}</div>}
+      {id && error && (
+        <div className="empty">
+          Could not load correlation {id}: {error}
+        </div>
+      )}
       {id && chain && !error && (
         <div className={`split ${selectedRow ? '' : 'single'}`}>
           <div className="pane">
@@ -131,8 +152,20 @@ export function ChainView({ route, navigate }: ViewProps) {
                 />
               )}
             </div>
-            <TreeDiagram rows={rows} selected={selectedId} onSelect={(eid) => navigate(withParams(route, { event: eid }), true)} />
-            <Waterfall rows={rows} spanMs={summary.spanMs} slowest={summary.slowest} selected={selectedId} onSelect={(eid) => navigate(withParams(route, { event: eid === selectedId ? undefined : eid }), true)} />
+            <TreeDiagram
+              rows={rows}
+              selected={selectedId}
+              onSelect={(eid) => navigate(withParams(route, { event: eid }), true)}
+            />
+            <Waterfall
+              rows={rows}
+              spanMs={summary.spanMs}
+              slowest={summary.slowest}
+              selected={selectedId}
+              onSelect={(eid) =>
+                navigate(withParams(route, { event: eid === selectedId ? undefined : eid }), true)
+              }
+            />
             <div className="chain-legend" style={{ padding: '8px 14px' }}>
               <span>bar = time from the cause to the event</span>
               <span style={{ color: 'var(--warn)' }}>■ slowest step</span>
@@ -148,8 +181,11 @@ export function ChainView({ route, navigate }: ViewProps) {
                 <>
                   <h2 className="mono">{selectedRow.event.event_type}</h2>
                   <div className="muted small">
-                    {selectedRow.event.timestamp} · from {selectedRow.event.source?.app} · +{formatDuration(selectedRow.offsetMs)} into the chain
-                    {selectedRow.deltaMs !== null ? ` · ${formatDuration(selectedRow.deltaMs)} after its cause` : ''}
+                    {selectedRow.event.timestamp} · from {selectedRow.event.source?.app} · +
+                    {formatDuration(selectedRow.offsetMs)} into the chain
+                    {selectedRow.deltaMs !== null
+                      ? ` · ${formatDuration(selectedRow.deltaMs)} after its cause`
+                      : ''}
                   </div>
                   <JsonView value={selectedRow.event} />
                 </>
@@ -157,14 +193,18 @@ export function ChainView({ route, navigate }: ViewProps) {
                 <>
                   <h2>Missing cause</h2>
                   <p>
-                    Event <code>{selectedRow.eventId}</code> is named as the cause of {selectedRow.descendants} event(s) but is not in the
-                    store. It may have been published before the store was listening, rejected, or belong to another correlation.
+                    Event <code>{selectedRow.eventId}</code> is named as the cause of{' '}
+                    {selectedRow.descendants} event(s) but is not in the store. It may have been published
+                    before the store was listening, rejected, or belong to another correlation.
                   </p>
                   {chain.gaps
                     ?.filter((g) => g.missing_event_id === selectedRow.eventId)
                     .map((g) => (
                       <div key={g.missing_event_id} className="small">
-                        referenced by: {g.referenced_by.map((r) => <code key={r}>{r} </code>)}
+                        referenced by:{' '}
+                        {g.referenced_by.map((r) => (
+                          <code key={r}>{r} </code>
+                        ))}
                       </div>
                     ))}
                 </>
@@ -192,7 +232,15 @@ const TCOL = 230;
 const TROW = 44;
 
 /** Node-link causation tree: leaves in time order top to bottom, each parent centred on its children. */
-function TreeDiagram({ rows, selected, onSelect }: { rows: ChainRow[]; selected: string | null; onSelect: (id: string) => void }) {
+function TreeDiagram({
+  rows,
+  selected,
+  onSelect,
+}: {
+  rows: ChainRow[];
+  selected: string | null;
+  onSelect: (id: string) => void;
+}) {
   if (rows.length === 0 || rows.length > 300) return null;
   const pos = new Map<ChainRow, { x: number; y: number }>();
   let leaf = 0;
@@ -220,7 +268,14 @@ function TreeDiagram({ rows, selected, onSelect }: { rows: ChainRow[]; selected:
   const width = maxDepth * TCOL + TNODE_W + 8;
   const height = Math.max(leaf, 1) * TROW;
   return (
-    <svg className="tree-diagram" viewBox={`-4 -4 ${width} ${height}`} width={Math.min(width, 1400)} data-testid="chain-tree" role="img" aria-label="Causation tree">
+    <svg
+      className="tree-diagram"
+      viewBox={`-4 -4 ${width} ${height}`}
+      width={Math.min(width, 1400)}
+      data-testid="chain-tree"
+      role="img"
+      aria-label="Causation tree"
+    >
       {rows.map((r) =>
         (childrenOf.get(r) ?? []).map((c) => {
           const a = pos.get(r)!;
@@ -230,7 +285,13 @@ function TreeDiagram({ rows, selected, onSelect }: { rows: ChainRow[]; selected:
           const x2 = b.x;
           const y2 = b.y + TNODE_H / 2;
           const mx = (x1 + x2) / 2;
-          return <path key={`${r.eventId}-${c.eventId}`} className="tlink" d={`M${x1},${y1} C${mx},${y1} ${mx},${y2} ${x2},${y2}`} />;
+          return (
+            <path
+              key={`${r.eventId}-${c.eventId}`}
+              className="tlink"
+              d={`M${x1},${y1} C${mx},${y1} ${mx},${y2} ${x2},${y2}`}
+            />
+          );
         }),
       )}
       {rows.map((r) => {
@@ -248,7 +309,9 @@ function TreeDiagram({ rows, selected, onSelect }: { rows: ChainRow[]; selected:
             data-tree-node={r.eventId}
             data-depth={r.depth}
           >
-            <title>{r.event ? `${r.event.event_type} from ${r.event.source?.app}` : `missing cause ${r.eventId}`}</title>
+            <title>
+              {r.event ? `${r.event.event_type} from ${r.event.source?.app}` : `missing cause ${r.eventId}`}
+            </title>
             <rect width={TNODE_W} height={TNODE_H} rx={6} />
             <text x={8} y={14}>
               {clip(r.event?.event_type ?? `missing ${r.eventId.slice(0, 8)}`, 27)}
@@ -299,7 +362,7 @@ function Waterfall(props: {
       <div className="chain-row">
         <div className="wf-axis tree-cell">event (tree by causation)</div>
         <div className="wf-axis wf-cell">
-          <svg className="wf" style={{ height: 26 }}>
+          <svg className="wf" style={{ height: 26 }} role="img" aria-label="time since the first event">
             {ticks.map((t) => (
               <g key={t}>
                 <line className="tick" x1={`${pct(t)}%`} x2={`${pct(t)}%`} y1={18} y2={26} />
@@ -332,7 +395,10 @@ function Waterfall(props: {
             data-depth={r.depth}
             data-missing={r.missing ? 'true' : 'false'}
           >
-            <div className="tree-cell" style={ancestors.has(r.eventId) && focus ? { fontWeight: 600 } : undefined}>
+            <div
+              className="tree-cell"
+              style={ancestors.has(r.eventId) && focus ? { fontWeight: 600 } : undefined}
+            >
               {r.guides.slice(1).map((g, i) => (
                 // biome-ignore lint/suspicious/noArrayIndexKey: guide columns are positional
                 <span key={i} className={`tree-guide ${g ? 'line' : ''}`} />
@@ -350,18 +416,43 @@ function Waterfall(props: {
               </span>
             </div>
             <div className="wf-cell">
-              <svg className="wf">
+              <svg
+                className="wf"
+                role="img"
+                aria-label={r.missing ? 'missing cause' : `${formatDuration(r.offsetMs)} into the chain`}
+              >
                 <defs>
-                  <pattern id="hatch" width="6" height="6" patternUnits="userSpaceOnUse" patternTransform="rotate(45)">
+                  <pattern
+                    id="hatch"
+                    width="6"
+                    height="6"
+                    patternUnits="userSpaceOnUse"
+                    patternTransform="rotate(45)"
+                  >
                     <line x1="0" y1="0" x2="0" y2="6" stroke="var(--bad)" strokeWidth="2" />
                   </pattern>
                 </defs>
                 {ticks.map((t) => (
-                  <line key={t} className="tick" x1={`${pct(t)}%`} x2={`${pct(t)}%`} y1={0} y2={30} strokeDasharray="2 4" />
+                  <line
+                    key={t}
+                    className="tick"
+                    x1={`${pct(t)}%`}
+                    x2={`${pct(t)}%`}
+                    y1={0}
+                    y2={30}
+                    strokeDasharray="2 4"
+                  />
                 ))}
                 {r.missing ? (
                   <>
-                    <rect className="gap" x={`${pct(0)}%`} y={9} width={`${Math.max(0.8, x - pct(0))}%`} height={12} rx={2} />
+                    <rect
+                      className="gap"
+                      x={`${pct(0)}%`}
+                      y={9}
+                      width={`${Math.max(0.8, x - pct(0))}%`}
+                      height={12}
+                      rx={2}
+                    />
                     <text x={`${x + 0.8}%`} y={19}>
                       gap
                     </text>
@@ -379,9 +470,20 @@ function Waterfall(props: {
                         opacity={0.85}
                       />
                     )}
-                    <circle className={`bar ${px === null ? 'root' : ''} ${isSlowest ? 'slowest' : ''}`} cx={`${x}%`} cy={15} r={5} />
-                    <text x={labelLeft ? `${(px ?? x) - 0.8}%` : `${x + 0.9}%`} y={19} textAnchor={labelLeft ? 'end' : 'start'}>
-                      {r.deltaMs !== null ? `+${formatDuration(r.deltaMs)}` : `@${formatDuration(r.offsetMs)}`}
+                    <circle
+                      className={`bar ${px === null ? 'root' : ''} ${isSlowest ? 'slowest' : ''}`}
+                      cx={`${x}%`}
+                      cy={15}
+                      r={5}
+                    />
+                    <text
+                      x={labelLeft ? `${(px ?? x) - 0.8}%` : `${x + 0.9}%`}
+                      y={19}
+                      textAnchor={labelLeft ? 'end' : 'start'}
+                    >
+                      {r.deltaMs !== null
+                        ? `+${formatDuration(r.deltaMs)}`
+                        : `@${formatDuration(r.offsetMs)}`}
                     </text>
                   </>
                 )}
@@ -401,7 +503,12 @@ function RecentCorrelations() {
     const m = new Map<string, { id: string; count: number; types: Set<string>; last: string }>();
     for (const e of page.data?.items ?? []) {
       if (!e.correlation_id) continue;
-      const g = m.get(e.correlation_id) ?? { id: e.correlation_id, count: 0, types: new Set(), last: e.timestamp };
+      const g = m.get(e.correlation_id) ?? {
+        id: e.correlation_id,
+        count: 0,
+        types: new Set(),
+        last: e.timestamp,
+      };
       g.count++;
       g.types.add(e.event_type);
       if (e.timestamp > g.last) g.last = e.timestamp;
@@ -413,8 +520,8 @@ function RecentCorrelations() {
   return (
     <div className="pane">
       <p className="muted" style={{ padding: '0 14px' }}>
-        Recent correlations (from the last 500 stored events). Open one, paste a correlation or event id above, or press Enter on an event
-        in the live stream.
+        Recent correlations (from the last 500 stored events). Open one, paste a correlation or event id
+        above, or press Enter on an event in the live stream.
       </p>
       <table className="grid" data-testid="recent-correlations">
         <thead>
@@ -432,7 +539,10 @@ function RecentCorrelations() {
                 <a href={`#/chain/${encodeURIComponent(g.id)}`}>{g.id}</a>
               </td>
               <td>{g.count}</td>
-              <td className="mono small">{[...g.types].slice(0, 4).join(', ')}{g.types.size > 4 ? ` +${g.types.size - 4}` : ''}</td>
+              <td className="mono small">
+                {[...g.types].slice(0, 4).join(', ')}
+                {g.types.size > 4 ? ` +${g.types.size - 4}` : ''}
+              </td>
               <td className="small">{new Date(g.last).toLocaleString()}</td>
             </tr>
           ))}

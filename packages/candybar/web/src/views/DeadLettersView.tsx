@@ -3,16 +3,20 @@ import { api, errorText } from '../api/client.js';
 import { ConfirmDialog } from '../components/Dialog.js';
 import { JsonView } from '../components/JsonView.js';
 import { useApi, useKeys, useToast } from '../hooks.js';
+import { KEY_Escape } from '../logic/keys.js';
 import { withParams } from '../logic/routes.js';
-import type { DeadLetter } from '../logic/types.js';
+import type { DeadLetter, DeadLetterQueue } from '../logic/types.js';
 import type { ViewProps } from './types.js';
 
 type Action = { kind: 'redrive' | 'discard'; ids: string[] | null };
 
 export function DeadLettersView({ route, navigate }: ViewProps) {
-  const queues = useApi<{ queues: { queue: string; count: number }[] }>('/api/bus/dead-letters', 10_000);
+  const queues = useApi<{ queues: DeadLetterQueue[] }>('/api/bus/dead-letters', 10_000);
   const queue = route.id ?? null;
-  const letters = useApi<{ items: DeadLetter[] }>(queue ? `/api/bus/dead-letters/${encodeURIComponent(queue)}?limit=500` : null, 10_000);
+  const letters = useApi<{ items: DeadLetter[] }>(
+    queue ? `/api/bus/dead-letters/${encodeURIComponent(queue)}?limit=500` : null,
+    10_000,
+  );
   const [checked, setChecked] = useState<Set<string>>(new Set());
   const [action, setAction] = useState<Action | null>(null);
   const [busy, setBusy] = useState(false);
@@ -30,13 +34,19 @@ export function DeadLettersView({ route, navigate }: ViewProps) {
     try {
       const body = a.ids ? { ids: a.ids } : {};
       if (a.kind === 'redrive') {
-        const r = await api<{ redriven: number }>(`/api/bus/dead-letters/${encodeURIComponent(queue)}/redrive`, {
-          method: 'POST',
-          json: body,
-        });
+        const r = await api<{ redriven: number }>(
+          `/api/bus/dead-letters/${encodeURIComponent(queue)}/redrive`,
+          {
+            method: 'POST',
+            json: body,
+          },
+        );
         showToast(`${r.redriven} redriven to ${queue.replace(/\.dlq$/, '')}`);
       } else {
-        const r = await api<{ purged: number }>(`/api/bus/dead-letters/${encodeURIComponent(queue)}`, { method: 'DELETE', json: body });
+        const r = await api<{ purged: number }>(`/api/bus/dead-letters/${encodeURIComponent(queue)}`, {
+          method: 'DELETE',
+          json: body,
+        });
         showToast(`${r.purged} discarded`);
       }
       setChecked(new Set());
@@ -61,7 +71,7 @@ export function DeadLettersView({ route, navigate }: ViewProps) {
     j: () => move(1),
     k: () => move(-1),
     r: () => targetIds && setAction({ kind: 'redrive', ids: targetIds }),
-    Escape: () => navigate(withParams(route, { id: undefined }), true),
+    [KEY_Escape]: () => navigate(withParams(route, { id: undefined }), true),
   });
 
   return (
@@ -82,16 +92,36 @@ export function DeadLettersView({ route, navigate }: ViewProps) {
         <span className="grow" />
         {queue && (
           <>
-            <button type="button" className="primary" disabled={!targetIds || busy} onClick={() => targetIds && setAction({ kind: 'redrive', ids: targetIds })} data-testid="redrive-selected">
+            <button
+              type="button"
+              className="primary"
+              disabled={!targetIds || busy}
+              onClick={() => targetIds && setAction({ kind: 'redrive', ids: targetIds })}
+              data-testid="redrive-selected"
+            >
               Redrive {targetIds ? targetIds.length : ''} selected
             </button>
-            <button type="button" disabled={items.length === 0 || busy} onClick={() => setAction({ kind: 'redrive', ids: null })} data-testid="redrive-all">
+            <button
+              type="button"
+              disabled={items.length === 0 || busy}
+              onClick={() => setAction({ kind: 'redrive', ids: null })}
+              data-testid="redrive-all"
+            >
               Redrive all
             </button>
-            <button type="button" className="danger" disabled={!targetIds || busy} onClick={() => targetIds && setAction({ kind: 'discard', ids: targetIds })}>
+            <button
+              type="button"
+              className="danger"
+              disabled={!targetIds || busy}
+              onClick={() => targetIds && setAction({ kind: 'discard', ids: targetIds })}
+            >
               Discard selected
             </button>
-            <button type="button" disabled={items.length === 0 || busy} onClick={() => setAction({ kind: 'discard', ids: null })}>
+            <button
+              type="button"
+              disabled={items.length === 0 || busy}
+              onClick={() => setAction({ kind: 'discard', ids: null })}
+            >
               Discard all
             </button>
           </>
@@ -103,22 +133,28 @@ export function DeadLettersView({ route, navigate }: ViewProps) {
           <table className="grid" data-testid="dlq-queues">
             <thead>
               <tr>
+                <th>service queue</th>
                 <th>dead-letter queue</th>
-                <th>messages</th>
+                <th>dead letters</th>
               </tr>
             </thead>
             <tbody>
               {(queues.data?.queues ?? []).map((q) => (
-                <tr key={q.queue} className="clickable" onClick={() => navigate({ view: 'dead-letters', id: q.queue, params: {} })}>
+                <tr
+                  key={q.queue}
+                  className="clickable"
+                  onClick={() => navigate({ view: 'dead-letters', id: q.queue, params: {} })}
+                >
                   <td className="mono">
                     <a href={`#/dead-letters/${encodeURIComponent(q.queue)}`}>{q.queue}</a>
                   </td>
-                  <td>{q.count}</td>
+                  <td className="mono muted">{q.dlq ?? `${q.queue}.dlq`}</td>
+                  <td>{q.exists === false ? <span className="muted">not declared</span> : q.count}</td>
                 </tr>
               ))}
               {queues.data && queues.data.queues.length === 0 && (
                 <tr>
-                  <td colSpan={2} className="muted">
+                  <td colSpan={3} className="muted">
                     No dead-letter queues. Nothing has failed.
                   </td>
                 </tr>
@@ -139,7 +175,9 @@ export function DeadLettersView({ route, navigate }: ViewProps) {
                       type="checkbox"
                       aria-label="select all"
                       checked={items.length > 0 && checked.size === items.length}
-                      onChange={(e) => setChecked(e.target.checked ? new Set(items.map((d) => d.id)) : new Set())}
+                      onChange={(e) =>
+                        setChecked(e.target.checked ? new Set(items.map((d) => d.id)) : new Set())
+                      }
                     />
                   </th>
                   <th>event type</th>
@@ -154,7 +192,9 @@ export function DeadLettersView({ route, navigate }: ViewProps) {
                   <tr
                     key={d.id}
                     className={`clickable ${d.id === selectedId ? 'selected' : ''}`}
-                    onClick={() => navigate(withParams(route, { id: d.id === selectedId ? undefined : d.id }), true)}
+                    onClick={() =>
+                      navigate(withParams(route, { id: d.id === selectedId ? undefined : d.id }), true)
+                    }
                     data-dead-letter={d.id}
                     data-event-id={d.event_id}
                   >
@@ -178,7 +218,9 @@ export function DeadLettersView({ route, navigate }: ViewProps) {
                     </td>
                     <td>{d.attempts}</td>
                     <td className="small">{d.handler ?? '–'}</td>
-                    <td className="small">{d.last_failure_at ? new Date(d.last_failure_at).toLocaleString() : '–'}</td>
+                    <td className="small">
+                      {d.last_failure_at ? new Date(d.last_failure_at).toLocaleString() : '–'}
+                    </td>
                   </tr>
                 ))}
                 {letters.data && items.length === 0 && (
@@ -217,10 +259,18 @@ export function DeadLettersView({ route, navigate }: ViewProps) {
                 </tbody>
               </table>
               <div style={{ display: 'flex', gap: 6, margin: '10px 0' }}>
-                <button type="button" className="primary" onClick={() => setAction({ kind: 'redrive', ids: [selected.id] })}>
+                <button
+                  type="button"
+                  className="primary"
+                  onClick={() => setAction({ kind: 'redrive', ids: [selected.id] })}
+                >
                   Redrive
                 </button>
-                <button type="button" className="danger" onClick={() => setAction({ kind: 'discard', ids: [selected.id] })}>
+                <button
+                  type="button"
+                  className="danger"
+                  onClick={() => setAction({ kind: 'discard', ids: [selected.id] })}
+                >
                   Discard
                 </button>
                 <a href={`#/stream?q=${encodeURIComponent(selected.event_id)}`}>
@@ -243,7 +293,8 @@ export function DeadLettersView({ route, navigate }: ViewProps) {
           onConfirm={() => void run(action)}
         >
           <p>
-            {action.ids ? `${action.ids.length} message(s)` : `All ${items.length} message(s)`} in <code>{queue}</code>{' '}
+            {action.ids ? `${action.ids.length} message(s)` : `All ${items.length} message(s)`} in{' '}
+            <code>{queue}</code>{' '}
             {action.kind === 'redrive'
               ? 'will be sent back to the queue they failed on.'
               : 'will be deleted. This cannot be undone.'}

@@ -13,8 +13,15 @@ interface HealthDoc {
 }
 
 /** Health answers 503 when degraded; that is still an answer worth showing, so no ApiError here. */
-function useHealth(path: string, pollMs: number): { http: number | null; body: HealthDoc | null; error: string | null } {
-  const [s, setS] = useState<{ http: number | null; body: HealthDoc | null; error: string | null }>({ http: null, body: null, error: null });
+function useHealth(
+  path: string,
+  pollMs: number,
+): { http: number | null; body: HealthDoc | null; error: string | null } {
+  const [s, setS] = useState<{ http: number | null; body: HealthDoc | null; error: string | null }>({
+    http: null,
+    body: null,
+    error: null,
+  });
   useEffect(() => {
     let stop = false;
     const load = async () => {
@@ -22,8 +29,13 @@ function useHealth(path: string, pollMs: number): { http: number | null; body: H
         const res = await fetch(path, { headers: { accept: 'application/json' } });
         const body = (await res.json().catch(() => null)) as HealthDoc | null;
         if (stop) return;
-        const backendDown = res.status === 503 && body && 'code' in body && body.code === 'SERVICE_UNAVAILABLE';
-        setS({ http: res.status, body: backendDown ? null : body, error: backendDown ? String(body.detail ?? 'not reachable') : null });
+        const backendDown =
+          res.status === 503 && body && 'code' in body && body.code === 'SERVICE_UNAVAILABLE';
+        setS({
+          http: res.status,
+          body: backendDown ? null : body,
+          error: backendDown ? String(body.detail ?? 'not reachable') : null,
+        });
       } catch {
         if (!stop) setS({ http: null, body: null, error: 'the dashboard server is not reachable' });
       }
@@ -45,13 +57,24 @@ function statusOf(h: { body: HealthDoc | null; error: string | null }): string {
 
 function checkStatus(v: unknown): string {
   if (typeof v === 'string') return v;
-  if (v && typeof v === 'object' && 'status' in v) return String((v as { status: unknown }).status);
   if (typeof v === 'boolean') return v ? 'ok' : 'down';
+  if (v && typeof v === 'object') {
+    const o = v as Record<string, unknown>;
+    if (typeof o.status === 'string') return o.status;
+    if (typeof o.connected === 'boolean') return o.connected ? 'ok' : 'down';
+    if (typeof o.ok === 'boolean') return o.ok ? 'ok' : 'down';
+  }
   return 'unknown';
 }
 
 function dotClass(s: string): string {
-  return s === 'ok' || s === 'up' || s === 'healthy' ? 'ok' : s === 'degraded' ? 'degraded' : s === 'unknown' ? '' : 'bad';
+  return s === 'ok' || s === 'up' || s === 'healthy'
+    ? 'ok'
+    : s === 'degraded'
+      ? 'degraded'
+      : s === 'unknown'
+        ? ''
+        : 'bad';
 }
 
 export function HealthView(_props: ViewProps) {
@@ -92,30 +115,56 @@ export function HealthView(_props: ViewProps) {
   }, []);
   const median = (a: number[]) => (a.length ? [...a].sort((x, y) => x - y)[Math.floor(a.length / 2)]! : null);
 
-  const series = stats.data ? bucketSeries(stats.data.by_type, stats.data.since, stats.data.until, stats.data.bucket_seconds) : null;
+  const series = stats.data
+    ? bucketSeries(stats.data.by_type, stats.data.since, stats.data.until, stats.data.bucket_seconds)
+    : null;
   const topTypes = series
-    ? [...series.byKey.entries()].sort((a, b) => b[1].reduce((x, y) => x + y, 0) - a[1].reduce((x, y) => x + y, 0)).slice(0, 6)
+    ? [...series.byKey.entries()]
+        .sort((a, b) => b[1].reduce((x, y) => x + y, 0) - a[1].reduce((x, y) => x + y, 0))
+        .slice(0, 6)
     : [];
-  const brokerCheck = bus.body?.checks?.broker ?? bus.body?.checks?.amqp ?? store.body?.checks?.broker;
+  const brokerCheck =
+    bus.body?.broker ?? bus.body?.checks?.broker ?? store.body?.checks?.broker ?? store.body?.broker;
 
   return (
     <div className="view" data-testid="health-view">
       <div className="pane">
         <div className="cards">
-          <Card title="Gateway" status={statusOf(bus)} detail={bus.error ?? checksText(bus.body)} testId="health-gateway" />
-          <Card title="Store" status={statusOf(store)} detail={store.error ?? checksText(store.body)} testId="health-store" />
+          <Card
+            title="Gateway"
+            status={statusOf(bus)}
+            detail={bus.error ?? checksText(bus.body)}
+            testId="health-gateway"
+          />
+          <Card
+            title="Store"
+            status={statusOf(store)}
+            detail={store.error ?? checksText(store.body)}
+            testId="health-store"
+          />
           <Card
             title="Broker"
             status={brokerCheck === undefined ? 'unknown' : checkStatus(brokerCheck)}
-            detail={brokerCheck === undefined ? 'reported by the gateway’s health check' : JSON.stringify(brokerCheck)}
+            detail={
+              brokerCheck === undefined
+                ? 'not reported by the gateway’s health check'
+                : brokerText(brokerCheck)
+            }
             testId="health-broker"
           />
-          <Card title="Live stream" status={streamStatus === 'live' ? 'ok' : 'degraded'} detail={`${streamStatus} · ${live.reconnects} reconnects`} testId="health-stream" />
+          <Card
+            title="Live stream"
+            status={streamStatus === 'live' ? 'ok' : 'degraded'}
+            detail={`${streamStatus} · ${live.reconnects} reconnects`}
+            testId="health-stream"
+          />
           <div className="card">
             <h3>Ingest lag</h3>
             <div className="big">{formatDuration(median(lags.current.ingest))}</div>
             <div className="muted small">median, emitted → stored (last 500 live events)</div>
-            <div className="small">delivery to this page: {formatDuration(median(lags.current.delivery))}</div>
+            <div className="small">
+              delivery to this page: {formatDuration(median(lags.current.delivery))}
+            </div>
           </div>
           <div className="card">
             <h3>Live events/s</h3>
@@ -160,7 +209,8 @@ export function HealthView(_props: ViewProps) {
                     <a href={`#/topology?node=${encodeURIComponent(s.id)}`}>{s.id}</a>
                   </td>
                   <td>
-                    <span className={`dot ${s.status}`} /> {s.status} {s.detail ? <span className="muted small">({s.detail})</span> : null}
+                    <span className={`dot ${s.status}`} /> {s.status}{' '}
+                    {s.detail ? <span className="muted small">({s.detail})</span> : null}
                   </td>
                   <td>{s.latency_ms !== null ? `${s.latency_ms} ms` : '–'}</td>
                   <td className="mono small">{s.url ?? '–'}</td>
@@ -174,14 +224,36 @@ export function HealthView(_props: ViewProps) {
   );
 }
 
+/** One line from whatever a health document reports: its checks, or its object-valued members. */
 function checksText(body: HealthDoc | null): string {
-  if (!body?.checks) return '';
-  return Object.entries(body.checks)
+  if (!body) return '';
+  const source =
+    body.checks ??
+    Object.fromEntries(Object.entries(body).filter(([, v]) => v !== null && typeof v === 'object'));
+  return Object.entries(source)
     .map(([k, v]) => `${k}: ${checkStatus(v)}`)
     .join(' · ');
 }
 
-function Card({ title, status, detail, testId }: { title: string; status: string; detail: string; testId: string }) {
+function brokerText(v: unknown): string {
+  if (!v || typeof v !== 'object') return String(v);
+  const o = v as Record<string, unknown>;
+  return [o.kind, o.state, typeof o.latency_ms === 'number' ? `${o.latency_ms} ms` : null]
+    .filter(Boolean)
+    .join(' · ');
+}
+
+function Card({
+  title,
+  status,
+  detail,
+  testId,
+}: {
+  title: string;
+  status: string;
+  detail: string;
+  testId: string;
+}) {
   return (
     <div className="card" data-testid={testId} data-status={status}>
       <h3>
@@ -198,16 +270,24 @@ function Card({ title, status, detail, testId }: { title: string; status: string
 function Chart({ values, label, height = 60 }: { values: number[]; label: string; height?: number }) {
   const w = 300;
   const { line, area, max } = sparkPath(values, w, height);
+  // The SVG stretches to the card; labels stay HTML so they are not stretched with it.
   return (
-    <svg className="chart" viewBox={`0 0 ${w} ${height + 14}`} preserveAspectRatio="none" style={{ height: height + 14 }} role="img" aria-label={label}>
-      <path className="area" d={area} />
-      <path className="line" d={line} vectorEffect="non-scaling-stroke" />
-      <text x={2} y={height + 12}>
-        {label}
-      </text>
-      <text x={w - 2} y={10} textAnchor="end">
-        max {max}
-      </text>
-    </svg>
+    <div>
+      <svg
+        className="chart"
+        viewBox={`0 0 ${w} ${height}`}
+        preserveAspectRatio="none"
+        style={{ height }}
+        role="img"
+        aria-label={label}
+      >
+        <path className="area" d={area} />
+        <path className="line" d={line} vectorEffect="non-scaling-stroke" />
+      </svg>
+      <div className="muted small" style={{ display: 'flex', justifyContent: 'space-between' }}>
+        <span>{label}</span>
+        <span>max {max}</span>
+      </div>
+    </div>
   );
 }

@@ -17,7 +17,8 @@ export function SchemasView({ route, navigate }: ViewProps) {
   const searchRef = useRef<HTMLInputElement>(null);
   useKeys({ '/': () => searchRef.current?.focus() });
   const items = (list.data?.items ?? []).filter(
-    (s) => !q || s.event_type.includes(q.toLowerCase()) || (s.title ?? '').toLowerCase().includes(q.toLowerCase()),
+    (s) =>
+      !q || s.event_type.includes(q.toLowerCase()) || (s.title ?? '').toLowerCase().includes(q.toLowerCase()),
   );
 
   return (
@@ -56,7 +57,12 @@ export function SchemasView({ route, navigate }: ViewProps) {
           </table>
         </div>
         <div className="pane" style={{ padding: '12px 16px', borderLeft: '1px solid var(--border)' }}>
-          {!type && <div className="empty">Choose an event type to see its schema, an example, who produces and consumes it, and to publish a test event.</div>}
+          {!type && (
+            <div className="empty">
+              Choose an event type to see its schema, an example, who produces and consumes it, and to publish
+              a test event.
+            </div>
+          )}
           {type && detail.error && <div className="banner bad">{detail.error}</div>}
           {type && detail.data && (
             <SchemaDetailPane
@@ -72,28 +78,53 @@ export function SchemasView({ route, navigate }: ViewProps) {
   );
 }
 
-function SchemaDetailPane({ detail, producers, consumers }: { detail: SchemaDetail; producers: string[]; consumers: string[] }) {
-  const example = detail.examples?.[0] ?? exampleFromSchema(detail.schema);
+function SchemaDetailPane({
+  detail,
+  producers,
+  consumers,
+}: {
+  detail: SchemaDetail;
+  producers: string[];
+  consumers: string[];
+}) {
+  const example =
+    detail.examples?.[0] ??
+    exampleFromSchema(detail.kind === 'payload' ? detail.schema : payloadSchema(detail.schema));
   return (
     <div>
-      <h2 className="mono" style={{ marginTop: 0 }}>
-        {detail.event_type}
-      </h2>
+      <h2 style={{ marginTop: 0, fontFamily: 'var(--mono)' }}>{detail.event_type}</h2>
       <div className="muted">
-        {detail.title} {detail.version ? `· version ${detail.version}` : ''} {detail.file ? `· ${detail.file}` : ''}
+        {detail.title} {detail.version ? `· version ${detail.version}` : ''}{' '}
+        {detail.file ? `· ${detail.file}` : ''}
       </div>
       {detail.description && <p>{detail.description}</p>}
       <div style={{ display: 'grid', gridTemplateColumns: '1fr 1fr', gap: 16 }}>
         <div>
           <h3 className="small muted">PRODUCERS (registry)</h3>
           <div className="chips">
-            {producers.length ? producers.map((p) => <a key={p} className="chip" href={`#/topology?node=${encodeURIComponent(p)}`}>{p}</a>) : <span className="muted">none declared</span>}
+            {producers.length ? (
+              producers.map((p) => (
+                <a key={p} className="chip" href={`#/topology?node=${encodeURIComponent(p)}`}>
+                  {p}
+                </a>
+              ))
+            ) : (
+              <span className="muted">none declared</span>
+            )}
           </div>
         </div>
         <div>
           <h3 className="small muted">CONSUMERS (bindings that match)</h3>
           <div className="chips">
-            {consumers.length ? consumers.map((c) => <a key={c} className="chip" href={`#/topology?node=${encodeURIComponent(c)}`}>{c}</a>) : <span className="muted">none bound</span>}
+            {consumers.length ? (
+              consumers.map((c) => (
+                <a key={c} className="chip" href={`#/topology?node=${encodeURIComponent(c)}`}>
+                  {c}
+                </a>
+              ))
+            ) : (
+              <span className="muted">none bound</span>
+            )}
           </div>
         </div>
       </div>
@@ -107,11 +138,20 @@ function SchemaDetailPane({ detail, producers, consumers }: { detail: SchemaDeta
 }
 
 function PublishForm({ detail }: { detail: SchemaDetail }) {
-  const payloadS = useMemo(() => payloadSchema(detail.schema), [detail.schema]);
+  const payloadS = useMemo(
+    () =>
+      detail.kind === 'payload' ? (detail.schema as Record<string, unknown>) : payloadSchema(detail.schema),
+    [detail.schema, detail.kind],
+  );
   const fields = useMemo(() => formFields(payloadS, detail.schema), [payloadS, detail.schema]);
   const [values, setValues] = useState<Record<string, string>>({});
   const [raw, setRaw] = useState<string | null>(null);
-  const [result, setResult] = useState<{ ok: boolean; text: string; event_id?: string; correlation_id?: string } | null>(null);
+  const [result, setResult] = useState<{
+    ok: boolean;
+    text: string;
+    event_id?: string;
+    correlation_id?: string;
+  } | null>(null);
   const [busy, setBusy] = useState(false);
   const built = buildPayload(fields, values);
   const submit = async () => {
@@ -133,7 +173,12 @@ function PublishForm({ detail }: { detail: SchemaDetail }) {
         method: 'POST',
         json: { event_type: detail.event_type, payload },
       });
-      setResult({ ok: true, text: `Accepted as ${r.event_id}`, event_id: r.event_id, correlation_id: r.correlation_id });
+      setResult({
+        ok: true,
+        text: `Accepted as ${r.event_id}`,
+        event_id: r.event_id,
+        correlation_id: r.correlation_id,
+      });
     } catch (err) {
       setResult({ ok: false, text: errorText(err) });
     } finally {
@@ -145,46 +190,79 @@ function PublishForm({ detail }: { detail: SchemaDetail }) {
       <h3>Publish a test event</h3>
       {raw === null ? (
         <div className="form">
-          {fields.length === 0 && <span className="muted small">The payload has no declared properties; use raw JSON.</span>}
+          {fields.length === 0 && (
+            <span className="muted small">The payload has no declared properties; use raw JSON.</span>
+          )}
           {fields.map((f) => {
             const v = values[f.key] ?? f.initial;
             const set = (nv: string) => setValues((s) => ({ ...s, [f.key]: nv }));
             const err = built.errors.find((e) => e.key === f.key);
             return (
-              <label key={f.key}>
+              <div key={f.key} className="field">
                 <span>
-                  <span className="mono">{f.key}</span> {f.required && <span className="req">*</span>} <span className="hint">{f.kind}{f.format ? ` (${f.format})` : ''}</span>
+                  <span className="mono">{f.key}</span> {f.required && <span className="req">*</span>}{' '}
+                  <span className="hint">
+                    {f.kind}
+                    {f.format ? ` (${f.format})` : ''}
+                  </span>
                 </span>
                 {f.kind === 'enum' ? (
-                  <select name={f.key} value={v} onChange={(e) => set(e.target.value)}>
+                  <select name={f.key} aria-label={f.key} value={v} onChange={(e) => set(e.target.value)}>
                     {f.enumValues?.map((o) => (
                       <option key={o}>{o}</option>
                     ))}
                   </select>
                 ) : f.kind === 'boolean' ? (
-                  <select name={f.key} value={v} onChange={(e) => set(e.target.value)}>
+                  <select name={f.key} aria-label={f.key} value={v} onChange={(e) => set(e.target.value)}>
                     <option>false</option>
                     <option>true</option>
                   </select>
                 ) : f.kind === 'json' ? (
-                  <textarea name={f.key} rows={2} className="mono" value={v} onChange={(e) => set(e.target.value)} />
+                  <textarea
+                    name={f.key}
+                    rows={2}
+                    className="mono"
+                    value={v}
+                    onChange={(e) => set(e.target.value)}
+                  />
                 ) : (
-                  <input name={f.key} value={v} onChange={(e) => set(e.target.value)} inputMode={f.kind === 'string' ? 'text' : 'decimal'} />
+                  <input
+                    name={f.key}
+                    value={v}
+                    onChange={(e) => set(e.target.value)}
+                    inputMode={f.kind === 'string' ? 'text' : 'decimal'}
+                  />
                 )}
                 {f.description && <span className="hint">{f.description}</span>}
                 {err && <span className="err">{err.message}</span>}
-              </label>
+              </div>
             );
           })}
         </div>
       ) : (
-        <textarea aria-label="raw payload" className="mono" rows={10} style={{ width: '100%' }} value={raw} onChange={(e) => setRaw(e.target.value)} />
+        <textarea
+          aria-label="raw payload"
+          className="mono"
+          rows={10}
+          style={{ width: '100%' }}
+          value={raw}
+          onChange={(e) => setRaw(e.target.value)}
+        />
       )}
       <div style={{ display: 'flex', gap: 8, marginTop: 10, alignItems: 'center', flexWrap: 'wrap' }}>
-        <button type="button" className="primary" onClick={() => void submit()} disabled={busy} data-testid="publish">
+        <button
+          type="button"
+          className="primary"
+          onClick={() => void submit()}
+          disabled={busy}
+          data-testid="publish"
+        >
           {busy ? 'Publishing…' : `Publish ${detail.event_type}`}
         </button>
-        <button type="button" onClick={() => setRaw(raw === null ? JSON.stringify(built.payload, null, 2) : null)}>
+        <button
+          type="button"
+          onClick={() => setRaw(raw === null ? JSON.stringify(built.payload, null, 2) : null)}
+        >
           {raw === null ? 'Edit raw JSON' : 'Back to the form'}
         </button>
         {result && (
@@ -193,7 +271,11 @@ function PublishForm({ detail }: { detail: SchemaDetail }) {
             {result.ok && result.correlation_id && (
               <>
                 {' · '}
-                <a href={`#/chain/${encodeURIComponent(result.correlation_id)}?event=${encodeURIComponent(result.event_id ?? '')}`}>open chain</a>
+                <a
+                  href={`#/chain/${encodeURIComponent(result.correlation_id)}?event=${encodeURIComponent(result.event_id ?? '')}`}
+                >
+                  open chain
+                </a>
               </>
             )}
           </span>

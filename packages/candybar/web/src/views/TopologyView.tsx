@@ -1,22 +1,29 @@
 import { useEffect, useMemo, useRef, useState } from 'react';
 import { live } from '../api/live.js';
 import { useApi, useKeys, useRegistry, useTick } from '../hooks.js';
-import { layoutTopology, type LayoutNode } from '../logic/layout.js';
+import { KEY_Escape } from '../logic/keys.js';
+import { type LayoutNode, layoutTopology } from '../logic/layout.js';
 import { formatRate, RateCounter } from '../logic/rates.js';
 import { exchangeName, type Registry, type RegistryService } from '../logic/registry.js';
 import { withParams } from '../logic/routes.js';
-import { consumerBindings, TopologyIndex, unconsumedTypes } from '../logic/topology.js';
-import type { ServiceHealth } from '../logic/types.js';
+import { catchAllConsumers, consumerBindings, TopologyIndex, unconsumedTypes } from '../logic/topology.js';
+import type { DeadLetterQueue, ServiceHealth } from '../logic/types.js';
 import type { ViewProps } from './types.js';
 
 interface DlqSummary {
-  queues: { queue: string; count: number }[];
+  queues: DeadLetterQueue[];
 }
 
 export function TopologyView({ route, navigate }: ViewProps) {
   const { registry, error } = useRegistry();
   const index = useMemo(() => (registry ? new TopologyIndex(registry) : null), [registry]);
-  const layout = useMemo(() => (registry && index ? layoutTopology(registry, index.edges) : null), [registry, index]);
+  // Catch-all links are laid out like the others (so they have a route when shown) but drawn only on focus.
+  const layout = useMemo(
+    () => (registry && index ? layoutTopology(registry, index.edges) : null),
+    [registry, index],
+  );
+  const edgeMeta = useMemo(() => new Map((index?.edges ?? []).map((e) => [e.id, e])), [index]);
+  const taps = useMemo(() => (registry ? catchAllConsumers(registry) : []), [registry]);
   const health = useApi<{ services: ServiceHealth[] }>('/api/health/services', 10_000);
   const dlq = useApi<DlqSummary>('/api/bus/dead-letters', 15_000);
   const rates = useRef(new RateCounter(10));
@@ -57,7 +64,7 @@ export function TopologyView({ route, navigate }: ViewProps) {
 
   useKeys({
     f: () => setFit((f) => !f),
-    Escape: () => navigate(withParams(route, { node: undefined }), true),
+    [KEY_Escape]: () => navigate(withParams(route, { node: undefined }), true),
   });
 
   if (error) return <div className="empty">Could not load the service registry: {error}</div>;
@@ -82,7 +89,12 @@ export function TopologyView({ route, navigate }: ViewProps) {
     <div className="view" data-testid="topology-view">
       <div className="toolbar">
         <strong>{registry.services.length} services</strong>
-        <span className="muted">{index.edges.length} producer → consumer links</span>
+        <span className="muted">
+          {index.edges.filter((e) => !e.catchAll).length} producer → consumer links
+          {taps.length > 0
+            ? ` (+ ${index.edges.filter((e) => e.catchAll).length} into ${taps.join(', ')} via #, shown on hover)`
+            : ''}
+        </span>
         <span className="grow" />
         <div className="legend">
           <span>
@@ -116,12 +128,21 @@ export function TopologyView({ route, navigate }: ViewProps) {
             style={fit ? undefined : { maxWidth: 'none' }}
           >
             <g className="exchange">
-              <rect x={layout.exchange.x} y={layout.exchange.y} width={layout.exchange.w} height={layout.exchange.h} rx={8} />
+              <rect
+                x={layout.exchange.x}
+                y={layout.exchange.y}
+                width={layout.exchange.w}
+                height={layout.exchange.h}
+                rx={8}
+              />
               <text x={layout.exchange.x + 14} y={layout.exchange.y + 25}>
                 ⇄ exchange <tspan fontWeight={700}>{exchangeName(registry)}</tspan>
-                {typeof registry.exchange === 'object' && registry.exchange.type ? ` (${registry.exchange.type})` : ''}
+                {typeof registry.exchange === 'object' && registry.exchange.type
+                  ? ` (${registry.exchange.type})`
+                  : ''}
                 {'   ·   '}
-                <tspan data-testid="bus-rate">{formatRate(total)}</tspan> on the bus · routing key = event type
+                <tspan data-testid="bus-rate">{formatRate(total)}</tspan> on the bus · routing key = event
+                type
               </text>
             </g>
             {layout.groups.map((g) => (
@@ -132,14 +153,38 @@ export function TopologyView({ route, navigate }: ViewProps) {
                 </text>
               </g>
             ))}
+            {taps.map((id) => {
+              const n = layout.nodes.find((x) => x.id === id);
+              if (!n) return null;
+              const x = n.x + n.w / 2;
+              const hot = rates.current.rate(`in:${id}`, now) > 0;
+              return (
+                <g key={`tap-${id}`} data-tap={id}>
+                  <path
+                    className={`edge tap ${hot ? 'hot' : ''}`}
+                    d={`M${x},${layout.exchange.y + layout.exchange.h} L${x},${n.y}`}
+                    markerEnd="url(#arrow)"
+                  />
+                  <text
+                    className="edge-label"
+                    x={x + 8}
+                    y={(layout.exchange.y + layout.exchange.h + n.y) / 2 + 4}
+                  >
+                    # every event{hot ? ` · ${formatRate(rates.current.rate(`in:${id}`, now))}` : ''}
+                  </text>
+                </g>
+              );
+            })}
             {layout.edges.map((e) => {
+              const meta = edgeMeta.get(e.id);
+              if (meta?.catchAll && focus !== e.from && focus !== e.to) return null;
               const rate = rates.current.rate(e.id, now);
               const cls = [
                 'edge',
                 rate > 0 ? 'hot' : '',
                 focus ? (e.from === focus || e.to === focus ? 'lit' : 'dim') : '',
               ].join(' ');
-              const types = index.edges.find((x) => x.id === e.id)?.eventTypes ?? [];
+              const types = meta?.eventTypes ?? [];
               return (
                 <g key={e.id}>
                   <path className={cls} d={e.d} markerEnd="url(#arrow)" data-edge={e.id}>
@@ -173,7 +218,15 @@ export function TopologyView({ route, navigate }: ViewProps) {
               );
             })}
             <defs>
-              <marker id="arrow" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" markerHeight="7" orient="auto-start-reverse">
+              <marker
+                id="arrow"
+                viewBox="0 0 10 10"
+                refX="9"
+                refY="5"
+                markerWidth="7"
+                markerHeight="7"
+                orient="auto-start-reverse"
+              >
                 <path d="M0,0 L10,5 L0,10 z" fill="var(--edge)" />
               </marker>
             </defs>
@@ -226,19 +279,27 @@ function NodeBox(props: {
   if (n.kind === 'external' || !s) {
     const label = n.id.replace(/^external:/, '');
     return (
-      <g className="node external" transform={`translate(${n.x},${n.y})`} data-external={label} opacity={props.dim ? 0.35 : 1}>
+      <g
+        className="node external"
+        transform={`translate(${n.x},${n.y})`}
+        data-external={label}
+        opacity={props.dim ? 0.35 : 1}
+      >
         <rect className="box" width={n.w} height={n.h} rx={8} />
         <text className="title" x={12} y={24}>
           {label}
         </text>
         <text className="sub" x={12} y={42}>
-          external source (not a registered service)
+          external source
         </text>
       </g>
     );
   }
   const status = String(s.status);
-  const rateText = [props.inRate > 0 ? `in ${formatRate(props.inRate)}` : '', props.outRate > 0 ? `out ${formatRate(props.outRate)}` : '']
+  const rateText = [
+    props.inRate > 0 ? `in ${formatRate(props.inRate)}` : '',
+    props.outRate > 0 ? `out ${formatRate(props.outRate)}` : '',
+  ]
     .filter(Boolean)
     .join(' · ');
   const health = props.health?.status ?? 'unknown';
@@ -264,7 +325,7 @@ function NodeBox(props: {
       <rect className="box" width={n.w} height={n.h} rx={8} />
       <rect className={`stripe ${status}`} width={5} height={n.h - 8} x={3} y={4} rx={2} />
       <text className="title" x={14} y={21}>
-        {truncate(s.name, 25)}
+        {truncate(s.name, 28)}
       </text>
       <text className="sub" x={14} y={38}>
         {status} · {s.type.replace(/^event-/, '')}
@@ -302,7 +363,7 @@ function NodePanel(props: {
   const outEdges = index.edges.filter((e) => e.from === s.id);
   const inEdges = index.edges.filter((e) => e.to === s.id);
   const lonely = unconsumedTypes(index, s);
-  const dlqFor = (q: string) => props.dlq?.queues.find((x) => x.queue === q || x.queue === `${q}.dlq`);
+  const dlqFor = (q: string) => props.dlq?.queues.find((x) => x.queue === q || x.dlq === `${q}.dlq`);
   return (
     <aside className="side" data-testid="node-panel">
       <div style={{ display: 'flex', justifyContent: 'space-between', alignItems: 'start' }}>
@@ -339,7 +400,8 @@ function NodePanel(props: {
 
       <h3>Traffic (last 10 s)</h3>
       <div>
-        in <b>{formatRate(rates.rate(`in:${s.id}`, now))}</b> · out <b>{formatRate(rates.rate(`out:${s.id}`, now))}</b> ·{' '}
+        in <b>{formatRate(rates.rate(`in:${s.id}`, now))}</b> · out{' '}
+        <b>{formatRate(rates.rate(`out:${s.id}`, now))}</b> ·{' '}
         <a href={`#/stream?source=${encodeURIComponent(s.id)}`}>events from this service</a>
       </div>
 
@@ -358,7 +420,9 @@ function NodePanel(props: {
                     {d ? (
                       <a href={`#/dead-letters/${encodeURIComponent(d.queue)}`}>{d.count} dead letters</a>
                     ) : (
-                      <span className="muted">{props.dlqError ? 'dead letters unknown' : 'no dead letters'}</span>
+                      <span className="muted">
+                        {props.dlqError ? 'dead letters unknown' : 'no dead letters'}
+                      </span>
                     )}
                   </td>
                 </tr>

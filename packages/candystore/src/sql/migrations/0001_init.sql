@@ -51,8 +51,14 @@ DECLARE
   name text := 'events_p' || to_char(at AT TIME ZONE 'UTC', 'YYYYMM');
 BEGIN
   IF to_regclass(name) IS NULL THEN
-    EXECUTE format('CREATE TABLE IF NOT EXISTS %I PARTITION OF events FOR VALUES FROM (%L) TO (%L)', name, lo, hi);
+    -- several instances (or writers) may race to create the same month
+    PERFORM pg_advisory_xact_lock(862246147);
+    IF to_regclass(name) IS NULL THEN
+      EXECUTE format('CREATE TABLE %I PARTITION OF events FOR VALUES FROM (%L) TO (%L)', name, lo, hi);
+    END IF;
   END IF;
+  RETURN name;
+EXCEPTION WHEN duplicate_table OR unique_violation THEN
   RETURN name;
 END
 $$;

@@ -30,11 +30,21 @@ export function openPostgres(options: PostgresOptions): Database {
 
   async function withClient<T>(fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
     const client = await pool.connect();
+    // A checked-out client whose server goes away between two queries emits 'error'; the
+    // next query fails anyway and is handled there, so this must not crash the process.
+    let broken: Error | null = null;
+    const onError = (err: Error) => {
+      broken = err;
+      options.onError?.(err);
+    };
+    client.on('error', onError);
     try {
       const out = await fn(client);
-      client.release();
+      client.off('error', onError);
+      client.release(broken ?? undefined);
       return out;
     } catch (err) {
+      client.off('error', onError);
       // A connection that failed mid-way may be broken: destroy it rather than reuse it.
       client.release(err instanceof Error ? err : true);
       throw err;

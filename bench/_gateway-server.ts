@@ -1,0 +1,33 @@
+// Child process of bench/gateway.ts: runs the gateway (or a no-op Fastify POST route) alone,
+// so its RSS and CPU are its own. Prints `{"url": ...}` once listening; stops on SIGTERM.
+import { startGateway } from '@33god/bloodbank';
+import Fastify from 'fastify';
+
+const [mode, amqpUrl, exchange] = process.argv.slice(2);
+
+if (mode === 'noop') {
+  const app = Fastify({ logger: false });
+  app.post('/noop', async (_request, reply) => {
+    reply.code(202);
+    return { ok: true };
+  });
+  const address = await app.listen({ port: 0, host: '127.0.0.1' });
+  console.log(JSON.stringify({ url: address }));
+  process.on('SIGTERM', () => void app.close().then(() => process.exit(0)));
+} else {
+  const gateway = await startGateway({
+    port: 0,
+    host: '127.0.0.1',
+    amqpUrl: amqpUrl!,
+    exchange: exchange!,
+    registryPath: null,
+    healthIntervalMs: 0,
+    watchSchemas: false,
+    subscribeSchemaUpdates: false,
+    batchMax: 1000,
+    bodyLimit: 4 * 1024 * 1024,
+    logLevel: 'silent',
+  });
+  console.log(JSON.stringify({ url: gateway.url }));
+  process.on('SIGTERM', () => void gateway.close().then(() => process.exit(0)));
+}

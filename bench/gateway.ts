@@ -1,0 +1,319 @@
+/**
+ * Gateway benchmarks, each beside a reference measured in the same run:
+ * - single-event POST /events (validation + broker confirm) at 64 connections vs (a) the raw
+ *   amqplib client publishing the same envelopes with confirms, 64 in flight, and (b) a no-op
+ *   Fastify POST route (both p50 and p99 reported);
+ * - POST /events/batch of 500 events vs (a) in events per second;
+ * - gateway RSS under that load vs the no-op Fastify server's RSS under its load;
+ * - RabbitMQ's management HTTP publish endpoint, when the plugin answers, vs (a).
+ * The gateway and the no-op server run in child processes so their memory is their own.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { fileURLToPath } from 'node:url';
+import { completeEnvelope, envelopeAmqpProperties } from '@33god/core';
+import amqplib from 'amqplib';
+import autocannon from 'autocannon';
+import { type BenchContext, type BenchResult, type BenchSuite, result } from './types.js';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const CONNECTIONS = 64;
+
+interface Load {
+  perSecond: number;
+  p50: number;
+  p99: number;
+  errors: number;
+}
+
+function child(
+  mode: 'gateway' | 'noop',
+  amqpUrl: string,
+  exchange: string,
+): Promise<{ url: string; proc: ChildProcess }> {
+  return new Promise((resolve, reject) => {
+    const proc = spawn(
+      process.execPath,
+      ['--conditions=source', '--import', 'tsx', join(here, '_gateway-server.ts'), mode, amqpUrl, exchange],
+      { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, LOG_LEVEL: 'silent' } },
+    );
+    let out = '';
+    proc.stdout!.setEncoding('utf8');
+    proc.stdout!.on('data', (chunk: string) => {
+      out += chunk;
+      const line = out.split('\n').find((l) => l.startsWith('{'));
+      if (line) resolve({ url: (JSON.parse(line) as { url: string }).url, proc });
+    });
+    proc.on('error', reject);
+    proc.on('exit', (code) => reject(new Error(`${mode} child exited with ${code}`)));
+  });
+}
+
+function stop(proc: ChildProcess): Promise<void> {
+  return new Promise((resolve) => {
+    if (proc.exitCode !== null) return resolve();
+    proc.once('exit', () => resolve());
+    proc.kill('SIGTERM');
+  });
+}
+
+/** Peak resident set size of a process while `during` runs, from /proc (MB). */
+async function peakRss(pid: number, during: Promise<unknown>): Promise<number> {
+  let peak = 0;
+  const sample = () => {
+    try {
+      const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+      if (m) peak = Math.max(peak, Number(m[1]) / 1024);
+    } catch {}
+  };
+  const timer = setInterval(sample, 100);
+  try {
+    await during;
+  } finally {
+    clearInterval(timer);
+    sample();
+  }
+  return peak;
+}
+
+async function cannon(
+  url: string,
+  body: string,
+  seconds: number,
+  headers: Record<string, string> = {},
+): Promise<Load> {
+  const r = await autocannon({
+    url,
+    method: 'POST',
+    connections: CONNECTIONS,
+    duration: seconds,
+    headers: { 'content-type': 'application/json', ...headers },
+    body,
+  });
+  return {
+    perSecond: r.requests.average,
+    p50: r.latency.p50,
+    p99: r.latency.p99,
+    errors: r.errors + r.timeouts + r.non2xx,
+  };
+}
+
+function envelopeBody(i: number): Buffer {
+  const env = completeEnvelope(
+    { event_type: 'test.event.created', payload: { message: `bench ${i}` } },
+    { app: 'bench' },
+  );
+  return Buffer.from(JSON.stringify(env));
+}
+
+/** (a): amqplib confirm channel, the same envelopes, 64 publishes awaiting their confirm at once. */
+async function rawAmqp(amqpUrl: string, exchange: string, seconds: number): Promise<Load> {
+  const conn = await amqplib.connect(amqpUrl);
+  try {
+    const ch = await conn.createConfirmChannel();
+    const latencies: number[] = [];
+    const deadline = performance.now() + seconds * 1000;
+    let sent = 0;
+    const worker = async () => {
+      while (performance.now() < deadline) {
+        const body = envelopeBody(sent++);
+        const env = JSON.parse(body.toString()) as Parameters<typeof envelopeAmqpProperties>[0];
+        const t0 = performance.now();
+        await new Promise<void>((resolve, reject) => {
+          ch.publish(
+            exchange,
+            env.event_type,
+            body,
+            { ...envelopeAmqpProperties(env), persistent: true, mandatory: true },
+            (err) => (err ? reject(err) : resolve()),
+          );
+        });
+        latencies.push(performance.now() - t0);
+      }
+    };
+    const started = performance.now();
+    await Promise.all(Array.from({ length: CONNECTIONS }, worker));
+    const elapsed = (performance.now() - started) / 1000;
+    latencies.sort((a, b) => a - b);
+    const q = (p: number) => latencies[Math.min(latencies.length - 1, Math.floor(latencies.length * p))] ?? 0;
+    await ch.close();
+    return { perSecond: latencies.length / elapsed, p50: q(0.5), p99: q(0.99), errors: 0 };
+  } finally {
+    await conn.close();
+  }
+}
+
+/** The management plugin's HTTP publish endpoint, when it answers. */
+async function managementPublish(amqpUrl: string, exchange: string, seconds: number): Promise<Load | null> {
+  const u = new URL(amqpUrl);
+  const auth = `Basic ${Buffer.from(`${decodeURIComponent(u.username || 'guest')}:${decodeURIComponent(u.password || 'guest')}`).toString('base64')}`;
+  const url = `http://${u.hostname}:15672/api/exchanges/%2F/${encodeURIComponent(exchange)}/publish`;
+  const body = JSON.stringify({
+    properties: { content_type: 'application/json', delivery_mode: 2 },
+    routing_key: 'test.event.created',
+    payload: envelopeBody(0).toString(),
+    payload_encoding: 'string',
+  });
+  try {
+    const probe = await fetch(url, {
+      method: 'POST',
+      headers: { authorization: auth, 'content-type': 'application/json' },
+      body,
+      signal: AbortSignal.timeout(2000),
+    });
+    if (!probe.ok) return null;
+  } catch {
+    return null;
+  }
+  return cannon(url, body, seconds, { authorization: auth });
+}
+
+export const suite: BenchSuite = async (ctx: BenchContext): Promise<BenchResult[]> => {
+  const seconds = Math.max(2, Math.round(10 * ctx.scale));
+  const exchange = `bench.${randomBytes(4).toString('hex')}.events`;
+  const sink = `${exchange}.sink`;
+  const conn = await amqplib.connect(ctx.amqpUrl);
+  const ch = await conn.createChannel();
+  await ch.assertExchange(exchange, 'topic', { durable: false, autoDelete: false });
+  // A bounded sink so every publish is routed (mandatory) without the queue growing.
+  await ch.assertQueue(sink, {
+    durable: false,
+    arguments: { 'x-max-length': 10_000, 'x-overflow': 'drop-head' },
+  });
+  await ch.bindQueue(sink, exchange, '#');
+  const out: BenchResult[] = [];
+  try {
+    ctx.log(`raw amqplib with confirms, ${CONNECTIONS} in flight, ${seconds}s`);
+    const amqp = await rawAmqp(ctx.amqpUrl, exchange, seconds);
+
+    ctx.log(`no-op Fastify POST, ${CONNECTIONS} connections`);
+    const noop = await child('noop', ctx.amqpUrl, exchange);
+    let noopLoad: Load;
+    let noopRss: number;
+    try {
+      const run = cannon(
+        `${noop.url}/noop`,
+        JSON.stringify({ event_type: 'test.event.created', payload: { message: 'x' } }),
+        seconds,
+      );
+      noopRss = await peakRss(noop.proc.pid!, run);
+      noopLoad = await run;
+    } finally {
+      await stop(noop.proc);
+    }
+
+    ctx.log(`gateway POST /events, ${CONNECTIONS} connections`);
+    const gw = await child('gateway', ctx.amqpUrl, exchange);
+    let single: Load;
+    let batch: Load;
+    let gwRss: number;
+    try {
+      const one = JSON.stringify({ event_type: 'test.event.created', payload: { message: 'bench' } });
+      const singleRun = cannon(`${gw.url}/events`, one, seconds);
+      const rssSingle = await peakRss(gw.proc.pid!, singleRun);
+      single = await singleRun;
+      ctx.log('gateway POST /events/batch of 500');
+      const events = Array.from({ length: 500 }, (_, i) => ({
+        event_type: 'test.event.created',
+        payload: { message: `b${i}` },
+      }));
+      const r = await autocannon({
+        url: `${gw.url}/events/batch`,
+        method: 'POST',
+        connections: 4,
+        duration: seconds,
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(events),
+      });
+      batch = {
+        perSecond: r.requests.average * 500,
+        p50: r.latency.p50,
+        p99: r.latency.p99,
+        errors: r.errors + r.timeouts + r.non2xx,
+      };
+      gwRss = rssSingle;
+    } finally {
+      await stop(gw.proc);
+    }
+    if (single.errors > 0 || batch.errors > 0) {
+      ctx.log(`warning: ${single.errors} single and ${batch.errors} batch requests did not answer 2xx`);
+    }
+
+    out.push(
+      result(
+        'POST /events, 64 conns, validated + confirmed',
+        single.perSecond,
+        'events/s',
+        'raw amqplib confirms, 64 in flight',
+        amqp.perSecond,
+      ),
+      result('POST /events p50 (lower is better)', single.p50, 'ms', 'raw amqplib confirm p50', amqp.p50),
+      result(
+        'POST /events p99 (lower is better; target <= 20)',
+        single.p99,
+        'ms',
+        'raw amqplib confirm p99',
+        amqp.p99,
+      ),
+      result(
+        'POST /events vs no-op route',
+        single.perSecond,
+        'req/s',
+        'no-op Fastify POST',
+        noopLoad.perSecond,
+      ),
+      result(
+        'POST /events p99 vs no-op p99 (lower is better)',
+        single.p99,
+        'ms',
+        'no-op Fastify POST p99',
+        noopLoad.p99,
+      ),
+      result(
+        'POST /events/batch x500',
+        batch.perSecond,
+        'events/s',
+        'raw amqplib confirms, 64 in flight',
+        amqp.perSecond,
+      ),
+      result(
+        'gateway peak RSS under load (lower is better; budget 150)',
+        gwRss,
+        'MB',
+        'no-op Fastify peak RSS under load',
+        noopRss,
+      ),
+    );
+    ctx.log(`no-op route p50 ${noopLoad.p50} ms; batch request p50 ${batch.p50} ms p99 ${batch.p99} ms`);
+
+    const mgmt = await managementPublish(ctx.amqpUrl, exchange, seconds);
+    if (mgmt) {
+      out.push(
+        result(
+          'RabbitMQ management HTTP publish, 64 conns',
+          mgmt.perSecond,
+          'req/s',
+          'raw amqplib confirms, 64 in flight',
+          amqp.perSecond,
+        ),
+        result(
+          'RabbitMQ management HTTP publish p99 (lower is better)',
+          mgmt.p99,
+          'ms',
+          'POST /events p99',
+          single.p99,
+        ),
+      );
+    } else {
+      ctx.log('RabbitMQ management plugin not reachable on :15672; its reference is left out');
+    }
+  } finally {
+    await ch.deleteQueue(sink).catch(() => {});
+    await ch.deleteExchange(exchange).catch(() => {});
+    await conn.close().catch(() => {});
+  }
+  return out;
+};

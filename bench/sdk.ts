@@ -1,0 +1,292 @@
+/**
+ * SDK benchmarks, each beside raw clients measured in the same run on the same
+ * broker, exchange, queue and bytes:
+ * - publish with confirms: `bus.publishEnvelope` (the gateway's hot path) and
+ *   `bus.publish` (envelope completion and validation included) against raw amqplib
+ *   and raw rabbitmq-client publishing the same JSON bodies with the same properties,
+ *   persistent and mandatory, through the same topic exchange into the same durable
+ *   queue. The reference is the faster raw client of the run.
+ * - consume with ack: `bus.subscribe` (the whole middleware chain: decode, retry,
+ *   dead-letter, correlation) against raw consumers acking each message, same
+ *   prefetch, same pre-filled queue.
+ */
+import { randomBytes } from 'node:crypto';
+import { performance } from 'node:perf_hooks';
+import { type Bus, connect, createRabbitMqTransport, type Transport } from '@33god/bloodbank';
+import { completeEnvelope, type EventEnvelope, envelopeAmqpProperties } from '@33god/core';
+import amqplib from 'amqplib';
+import { Connection as RmqConnection } from 'rabbitmq-client';
+import { pipelined } from './transport.js';
+import { type BenchContext, type BenchResult, type BenchSuite, result } from './types.js';
+
+const WINDOW = 256;
+const PREFETCH = 256;
+const EVENT_TYPE = 'bench.item.created';
+
+interface Setup {
+  exchange: string;
+  queue: string;
+  dlx: string;
+  bus: Bus;
+  transport: Transport;
+}
+
+function envelopes(count: number): EventEnvelope[] {
+  return Array.from({ length: count }, (_, i) =>
+    completeEnvelope(
+      { event_type: EVENT_TYPE, payload: { i, sku: `sku-${i}`, note: 'x'.repeat(200) } },
+      { app: 'bench' },
+    ),
+  );
+}
+
+/** The bytes and properties every publisher sends for one envelope. */
+function wire(env: EventEnvelope) {
+  return {
+    body: Buffer.from(JSON.stringify(env)),
+    props: { ...envelopeAmqpProperties(env), persistent: true, mandatory: true },
+  };
+}
+
+async function rate(count: number, run: () => Promise<void>): Promise<number> {
+  const t0 = performance.now();
+  await run();
+  return count / ((performance.now() - t0) / 1000);
+}
+
+async function purge(url: string, queue: string): Promise<void> {
+  const conn = await amqplib.connect(url);
+  try {
+    const ch = await conn.createChannel();
+    await ch.purgeQueue(queue);
+  } finally {
+    await conn.close();
+  }
+}
+
+async function rawAmqplibPublish(url: string, exchange: string, envs: EventEnvelope[]): Promise<number> {
+  const conn = await amqplib.connect(url);
+  try {
+    const ch = await conn.createConfirmChannel();
+    return await rate(envs.length, () =>
+      pipelined(envs.length, WINDOW, (i) => {
+        const { body, props } = wire(envs[i]!);
+        return new Promise<void>((resolve, reject) => {
+          ch.publish(exchange, EVENT_TYPE, body, props, (err) => (err ? reject(err) : resolve()));
+        });
+      }),
+    );
+  } finally {
+    await conn.close();
+  }
+}
+
+async function rawRmqcPublish(url: string, exchange: string, envs: EventEnvelope[]): Promise<number> {
+  const rabbit = new RmqConnection({ url });
+  rabbit.on('error', () => {});
+  try {
+    const ch = await rabbit.acquire();
+    await ch.confirmSelect();
+    return await rate(envs.length, () =>
+      pipelined(envs.length, WINDOW, async (i) => {
+        const { body, props } = wire(envs[i]!);
+        await ch.basicPublish(
+          {
+            exchange,
+            routingKey: EVENT_TYPE,
+            mandatory: true,
+            durable: true,
+            messageId: props.messageId,
+            correlationId: props.correlationId,
+            type: props.type,
+            timestamp: props.timestamp,
+            contentType: props.contentType,
+            appId: props.appId,
+            headers: props.headers,
+          },
+          body,
+        );
+      }),
+    );
+  } finally {
+    await rabbit.close();
+  }
+}
+
+/** Fills the queue through the exchange with the envelopes' bytes (raw amqplib, confirmed). */
+async function fill(url: string, exchange: string, envs: EventEnvelope[]): Promise<void> {
+  await rawAmqplibPublish(url, exchange, envs);
+}
+
+async function rawAmqplibConsume(url: string, queue: string, count: number): Promise<number> {
+  const conn = await amqplib.connect(url);
+  try {
+    const ch = await conn.createChannel();
+    await ch.prefetch(PREFETCH);
+    return await rate(
+      count,
+      () =>
+        new Promise<void>((resolve) => {
+          let n = 0;
+          void ch.consume(queue, (msg) => {
+            if (!msg) return;
+            ch.ack(msg);
+            if (++n === count) resolve();
+          });
+        }),
+    );
+  } finally {
+    await conn.close();
+  }
+}
+
+async function rawRmqcConsume(url: string, queue: string, count: number): Promise<number> {
+  const rabbit = new RmqConnection({ url });
+  rabbit.on('error', () => {});
+  try {
+    const ch = await rabbit.acquire();
+    await ch.basicQos({ prefetchCount: PREFETCH });
+    return await rate(
+      count,
+      () =>
+        new Promise<void>((resolve) => {
+          let n = 0;
+          void ch.basicConsume({ queue }, (msg) => {
+            ch.basicAck({ deliveryTag: msg.deliveryTag });
+            if (++n === count) resolve();
+          });
+        }),
+    );
+  } finally {
+    await rabbit.close();
+  }
+}
+
+async function sdkConsume(bus: Bus, queue: string, count: number): Promise<number> {
+  let n = 0;
+  let done!: () => void;
+  const finished = new Promise<void>((r) => {
+    done = r;
+  });
+  const t0 = performance.now();
+  const sub = await bus.subscribe(
+    queue,
+    [EVENT_TYPE],
+    async () => {
+      if (++n === count) done();
+    },
+    { prefetch: PREFETCH, declare: false },
+  );
+  await finished;
+  const perSecond = count / ((performance.now() - t0) / 1000);
+  await sub.cancel();
+  return perSecond;
+}
+
+async function best(runs: number, fn: () => Promise<number>): Promise<number> {
+  let top = 0;
+  for (let i = 0; i < runs; i++) top = Math.max(top, await fn());
+  return top;
+}
+
+async function setup(url: string): Promise<Setup> {
+  const prefix = `bench.sdk.${randomBytes(4).toString('hex')}`;
+  const exchange = `${prefix}.events`;
+  const dlx = `${prefix}.dlx`;
+  const queue = `${prefix}.q`;
+  const transport = await createRabbitMqTransport({ url });
+  const bus = await connect({
+    app: 'bench',
+    transport,
+    exchange,
+    topology: { dlx, monitorQueue: false, retryTiersMs: [1000] },
+  });
+  // Declares the exchanges, the durable queue, its dead-letter and retry queues and the binding.
+  const sub = await bus.subscribe(queue, [EVENT_TYPE], async () => {});
+  await sub.cancel();
+  return { exchange, queue, dlx, bus, transport };
+}
+
+async function teardown(url: string, s: Setup): Promise<void> {
+  await s.bus.close();
+  await s.transport.close();
+  const conn = await amqplib.connect(url);
+  try {
+    const ch = await conn.createChannel();
+    for (const q of [s.queue, `${s.queue}.dlq`, `${s.queue}.retry.1s`, `${s.exchange}.unroutable`]) {
+      await ch.deleteQueue(q);
+    }
+    for (const ex of [s.exchange, s.dlx, `${s.exchange}.unroutable`]) await ch.deleteExchange(ex);
+  } finally {
+    await conn.close();
+  }
+}
+
+export const suite: BenchSuite = async (ctx: BenchContext): Promise<BenchResult[]> => {
+  const url = ctx.amqpUrl;
+  const count = Math.max(1000, Math.round(20_000 * ctx.scale));
+  const runs = ctx.scale < 1 ? 1 : 3;
+  const s = await setup(url);
+  try {
+    const envs = envelopes(count);
+    const measure = async (fn: () => Promise<number>): Promise<number> =>
+      best(runs, async () => {
+        const r = await fn();
+        await purge(url, s.queue);
+        return r;
+      });
+
+    const rawAmqplib = await measure(() => rawAmqplibPublish(url, s.exchange, envs));
+    const rawRmqc = await measure(() => rawRmqcPublish(url, s.exchange, envs));
+    const sdkEnvelope = await measure(() =>
+      rate(count, () => pipelined(count, WINDOW, (i) => s.bus.publishEnvelope(envs[i]!))),
+    );
+    const sdkPublish = await measure(() =>
+      rate(count, () =>
+        pipelined(count, WINDOW, (i) =>
+          s.bus.publish(EVENT_TYPE, envs[i]!.payload as Record<string, unknown>),
+        ),
+      ),
+    );
+    const rawPub = Math.max(rawAmqplib, rawRmqc);
+    const rawPubName = rawAmqplib >= rawRmqc ? 'raw amqplib' : 'raw rabbitmq-client';
+    ctx.log(
+      `publish/s: raw amqplib ${rawAmqplib.toFixed(0)}, raw rabbitmq-client ${rawRmqc.toFixed(0)}, ` +
+        `SDK publishEnvelope ${sdkEnvelope.toFixed(0)}, SDK publish ${sdkPublish.toFixed(0)}`,
+    );
+
+    const consumeRun = async (fn: () => Promise<number>): Promise<number> =>
+      best(runs, async () => {
+        await fill(url, s.exchange, envs);
+        return fn();
+      });
+    const rawAmqplibSub = await consumeRun(() => rawAmqplibConsume(url, s.queue, count));
+    const rawRmqcSub = await consumeRun(() => rawRmqcConsume(url, s.queue, count));
+    const sdkSub = await consumeRun(() => sdkConsume(s.bus, s.queue, count));
+    const rawSub = Math.max(rawAmqplibSub, rawRmqcSub);
+    const rawSubName = rawAmqplibSub >= rawRmqcSub ? 'raw amqplib' : 'raw rabbitmq-client';
+    ctx.log(
+      `consume/s: raw amqplib ${rawAmqplibSub.toFixed(0)}, raw rabbitmq-client ${rawRmqcSub.toFixed(0)}, SDK ${sdkSub.toFixed(0)}`,
+    );
+
+    return [
+      result(
+        'SDK publishEnvelope with confirms',
+        sdkEnvelope,
+        'events/s',
+        `${rawPubName} publish with confirms`,
+        rawPub,
+      ),
+      result(
+        'SDK publish (complete + validate) with confirms',
+        sdkPublish,
+        'events/s',
+        `${rawPubName} publish`,
+        rawPub,
+      ),
+      result('SDK subscribe consume with ack', sdkSub, 'events/s', `${rawSubName} consume with ack`, rawSub),
+    ];
+  } finally {
+    await teardown(url, s);
+  }
+};

@@ -1,0 +1,75 @@
+import { parseArgs } from 'node:util';
+import { formatError } from '@33god/core';
+import { startStack } from './stack.js';
+
+const USAGE = `usage: 33god up [--demo]
+
+Starts every part of the 33GOD event infrastructure in this process: gateway, store,
+dashboard and dispatcher. Embedded broker and database unless AMQP_URL and DATABASE_URL
+are set. --demo adds realistic traffic from the example services of services/registry.yaml.
+Ctrl-C stops everything cleanly.`;
+
+export async function main(argv: string[]): Promise<number> {
+  let values: { demo?: boolean; help?: boolean };
+  let positionals: string[];
+  try {
+    ({ values, positionals } = parseArgs({
+      args: argv,
+      options: { demo: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
+      allowPositionals: true,
+    }));
+  } catch (err) {
+    console.error(`${(err as Error).message}\n\n${USAGE}`);
+    return 2;
+  }
+  if (values.help) {
+    console.log(USAGE);
+    return 0;
+  }
+  const command = positionals[0] ?? 'up';
+  if (command !== 'up') {
+    console.error(`unknown command '${command}'\n\n${USAGE}`);
+    return 2;
+  }
+  let stack: Awaited<ReturnType<typeof startStack>>;
+  try {
+    stack = await startStack({ demo: values.demo === true, log: (l) => console.log(l) });
+  } catch (err) {
+    console.error(formatError(err));
+    return 1;
+  }
+  const { broker, database } = stack.mode;
+  console.log(
+    `\n33GOD event infrastructure is up — broker: ${broker}, database: ${database}${values.demo ? ', demo traffic on' : ''}\n`,
+  );
+  const width = Math.max(...stack.parts.map((p) => p.name.length));
+  for (const p of stack.parts) console.log(`  ${p.name.padEnd(width)}  ${p.url.padEnd(24)}  ${p.note}`);
+  console.log('\nCtrl-C stops everything.');
+  await new Promise<void>((resolve) => {
+    let signals = 0;
+    const onSignal = () => {
+      signals++;
+      if (signals === 1) resolve();
+      else {
+        console.error('second interrupt: exiting without finishing in-flight events');
+        process.exit(130);
+      }
+    };
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
+  });
+  console.log('\nstopping: finishing in-flight events…');
+  const force = setTimeout(() => {
+    console.error('shutdown took longer than 30 s; exiting');
+    process.exit(1);
+  }, 30_000);
+  force.unref();
+  try {
+    await stack.close();
+  } catch (err) {
+    console.error(formatError(err));
+    return 1;
+  }
+  console.log('stopped.');
+  return 0;
+}

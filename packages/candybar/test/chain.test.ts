@@ -1,0 +1,129 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import {
+  buildChain,
+  flattenChain,
+  formatDuration,
+  summarizeChain,
+  timeTicks,
+} from '../web/src/logic/chain.js';
+import type { StoredEvent } from '../web/src/logic/types.js';
+import { storedEvent } from './helpers.js';
+
+const T0 = Date.UTC(2026, 0, 1);
+function ev(id: string, cause: string | null, ms: number, type = `t.${id}.done`): StoredEvent {
+  return storedEvent({
+    event_id: id,
+    event_type: type,
+    causation_id: cause,
+    correlation_id: 'corr',
+    timestamp: new Date(T0 + ms).toISOString(),
+    source: { app: `app-${id}` },
+  });
+}
+
+describe('event chains', { timeout: 10_000 }, () => {
+  // root ─┬─ a ─── a1
+  //       └─ b
+  // (missing m) ── orphan
+  const events = [
+    ev('b', 'root', 40),
+    ev('a1', 'a', 250),
+    ev('root', null, 0),
+    ev('a', 'root', 10),
+    ev('orphan', 'm', 300),
+  ];
+
+  test('builds the causation tree, children in time order, with time since the cause', () => {
+    const { roots, gaps } = buildChain(events);
+    assert.deepEqual(
+      roots.map((r) => r.event_id),
+      ['root', 'm'],
+    );
+    const root = roots[0]!;
+    assert.deepEqual(
+      root.children.map((c) => c.event_id),
+      ['a', 'b'],
+    );
+    assert.equal(root.children[0]?.delta_ms, 10);
+    assert.equal(root.children[0]?.children[0]?.delta_ms, 240);
+    assert.equal(roots[1]?.missing, true);
+    assert.deepEqual(gaps, [{ missing_event_id: 'm', referenced_by: ['orphan'] }]);
+  });
+
+  test('flattens depth-first with tree guides and waterfall offsets', () => {
+    const rows = flattenChain(buildChain(events).roots);
+    assert.deepEqual(
+      rows.map((r) => [r.eventId, r.depth, r.offsetMs, r.deltaMs, r.parentOffsetMs, r.isLast]),
+      [
+        ['root', 0, 0, null, null, false],
+        ['a', 1, 10, 10, 0, false],
+        ['a1', 2, 250, 240, 10, true],
+        ['b', 1, 40, 40, 0, true],
+        ['m', 0, 300, null, null, true],
+        ['orphan', 1, 300, null, null, true],
+      ],
+    );
+    // a1 sits under a, which has a sibling after it (b): the guide for that level continues.
+    assert.deepEqual(rows[2]?.guides, [false, true]);
+    assert.equal(rows[0]?.descendants, 3);
+    assert.equal(rows[4]?.missing, true);
+  });
+
+  test('the summary names the slowest step and counts gaps', () => {
+    const s = summarizeChain(flattenChain(buildChain(events).roots));
+    assert.equal(s.events, 5);
+    assert.equal(s.missing, 1);
+    assert.equal(s.spanMs, 300);
+    assert.equal(s.maxDepth, 2);
+    assert.equal(s.slowest?.eventId, 'a1');
+    assert.equal(s.sources.length, 5);
+  });
+
+  test('uses the store’s own tree when given, keeping its delta_ms', () => {
+    const root = ev('r', null, 0);
+    const child = ev('c', 'r', 5);
+    const rows = flattenChain([
+      {
+        event: root,
+        event_id: 'r',
+        missing: false,
+        delta_ms: null,
+        children: [{ event: child, event_id: 'c', missing: false, delta_ms: 5, children: [] }],
+      },
+    ]);
+    assert.deepEqual(
+      rows.map((r) => [r.eventId, r.deltaMs]),
+      [
+        ['r', null],
+        ['c', 5],
+      ],
+    );
+  });
+
+  test('a causation cycle does not hide its events or loop forever', () => {
+    const { roots } = buildChain([ev('x', 'y', 0), ev('y', 'x', 5)]);
+    const rows = flattenChain(roots);
+    assert.deepEqual(rows.map((r) => r.eventId).sort(), ['x', 'y']);
+  });
+
+  test('an event that names itself as its cause is a root', () => {
+    const { roots } = buildChain([ev('s', 's', 0)]);
+    assert.deepEqual(
+      roots.map((r) => r.event_id),
+      ['s'],
+    );
+  });
+
+  test('time axis ticks are round and cover the span; durations read well', () => {
+    assert.deepEqual(timeTicks(300, 6), [0, 50, 100, 150, 200, 250, 300]);
+    assert.deepEqual(timeTicks(0), [0]);
+    const t = timeTicks(7300, 5);
+    assert.equal(t[1], 2000);
+    assert.equal(formatDuration(0.5), '0.50 ms');
+    assert.equal(formatDuration(12), '12 ms');
+    assert.equal(formatDuration(1500), '1.50 s');
+    assert.equal(formatDuration(125_000), '2 min 5 s');
+    assert.equal(formatDuration(null), '–');
+  });
+});

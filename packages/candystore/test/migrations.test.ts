@@ -1,0 +1,89 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, test } from 'node:test';
+import { createEmbeddedTransport, EmbeddedBroker } from '@33god/bloodbank';
+import { isAppError } from '@33god/core';
+import { migrate, openStore, startCandystore } from '../src/index.js';
+import { migrationFiles } from '../src/internal.js';
+import { freshDatabase } from './helpers.js';
+
+const latest = migrationFiles().at(-1)!.version;
+
+interface Target {
+  name: string;
+  setup(): Promise<{ options: { databaseUrl?: string; dataDir?: string }; teardown(): Promise<void> }>;
+}
+
+const TARGETS: Target[] = [
+  {
+    name: 'pglite (data directory)',
+    async setup() {
+      const dir = mkdtempSync(join(tmpdir(), 'candystore-migrate-'));
+      return { options: { dataDir: dir }, teardown: async () => rmSync(dir, { recursive: true, force: true }) };
+    },
+  },
+  {
+    name: 'postgres',
+    async setup() {
+      const db = await freshDatabase();
+      return { options: { databaseUrl: db.url }, teardown: db.drop };
+    },
+  },
+];
+
+for (const target of TARGETS) {
+  describe(`migrations (${target.name})`, { timeout: 60_000 }, () => {
+    test('apply once, record the version, and are idempotent', async () => {
+      const { options, teardown } = await target.setup();
+      try {
+        const store = await openStore(options);
+        const rows = await store.db.query<{ version: number }>('SELECT version FROM candystore_schema_migrations');
+        assert.deepEqual(
+          rows.map((r) => Number(r.version)),
+          migrationFiles().map((f) => f.version),
+        );
+        const again = await migrate(store.db);
+        assert.deepEqual(again, { version: latest, applied: [] });
+        await store.close();
+      } finally {
+        await teardown();
+      }
+    });
+
+    test('the service refuses a database with a schema version it does not know', async () => {
+      const { options, teardown } = await target.setup();
+      try {
+        const store = await openStore(options);
+        await store.db.query(
+          "INSERT INTO candystore_schema_migrations (version, name) VALUES (9999, 'from_the_future')",
+        );
+        await assert.rejects(migrate(store.db), (err) => isAppError(err) && err.code === 'MIGRATION_UNKNOWN_VERSION');
+        await store.close();
+        await assert.rejects(openStore(options), (err) => isAppError(err) && err.code === 'MIGRATION_UNKNOWN_VERSION');
+        const transport = createEmbeddedTransport({ broker: new EmbeddedBroker() });
+        await assert.rejects(
+          startCandystore({ ...options, transport, port: 0, host: '127.0.0.1', logLevel: 'silent' }),
+          (err) => isAppError(err) && err.code === 'MIGRATION_UNKNOWN_VERSION',
+        );
+        await transport.close();
+      } finally {
+        await teardown();
+      }
+    });
+  });
+}
+
+test('two instances migrating one PostgreSQL database at once apply each migration once', { timeout: 60_000 }, async () => {
+  const db = await freshDatabase();
+  try {
+    const [a, b] = await Promise.all([openStore({ databaseUrl: db.url }), openStore({ databaseUrl: db.url })]);
+    const rows = await a.db.query<{ n: string }>('SELECT count(*)::text AS n FROM candystore_schema_migrations');
+    assert.equal(Number(rows[0]!.n), migrationFiles().length);
+    await a.close();
+    await b.close();
+  } finally {
+    await db.drop();
+  }
+});

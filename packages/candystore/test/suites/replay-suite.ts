@@ -1,0 +1,162 @@
+// The replay suite, run by replay.test.ts (embedded broker) and replay.rabbitmq.test.ts.
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import type { Delivery, Transport } from '@33god/bloodbank';
+import { envelopeAmqpProperties, type EventEnvelope } from '@33god/core';
+import { type RunningCandystore, startCandystore } from '../../src/index.js';
+import { type Backend, envelope, rid, waitFor } from '../helpers.js';
+
+export interface TransportFactory {
+  name: string;
+  create(): Promise<Transport>;
+}
+
+/** The replay suite, for any database backend and transport. */
+export function replaySuite(backendName: string, setup: Backend['setup'], tf: TransportFactory): void {
+  describe(`replay (${backendName}, ${tf.name})`, { timeout: 90_000 }, () => {
+    let svc: RunningCandystore;
+    let transport: Transport;
+    let teardown: () => Promise<void>;
+    const exchange = `test.${rid()}.events`;
+    const queue = `test.${rid()}.candystore`;
+    const declared: string[] = [];
+    const selected: EventEnvelope[] = [];
+
+    const post = async (body: unknown) => {
+      const res = await fetch(`${svc.url}/replays`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      });
+      return { status: res.status, body: await res.json() };
+    };
+    const status = async (id: string) => (await (await fetch(`${svc.url}/replays/${id}`)).json()) as Record<string, unknown>;
+    const drain = async (q: string, n: number): Promise<Delivery[]> => {
+      const out: Delivery[] = [];
+      await waitFor(async () => {
+        for (;;) {
+          const d = await transport.get(q);
+          if (!d) break;
+          d.ack();
+          out.push(d);
+        }
+        return out.length >= n;
+      }, 15_000, `${n} messages on ${q}`);
+      return out;
+    };
+    const targetQueue = async () => {
+      const q = `test.${rid()}.target`;
+      await transport.assertQueue(q, { durable: false });
+      declared.push(q);
+      return q;
+    };
+
+    before(async () => {
+      const s = await setup();
+      teardown = s.teardown;
+      transport = await tf.create();
+      svc = await startCandystore({
+        ...s,
+        transport,
+        exchange,
+        queue,
+        dlx: `test.${rid()}.dlx`,
+        port: 0,
+        host: '127.0.0.1',
+        batchSize: 100,
+        batchMaxWaitMs: 10,
+        logLevel: 'silent',
+        publishSummaries: false,
+      });
+      declared.push(queue, `${queue}.dlq`);
+      for (let i = 0; i < 60; i++) {
+        const e = envelope(i % 3 === 0 ? 'test.replay.skipped' : `test.replay.kind${i % 2}`, { i });
+        if (i % 3 !== 0) selected.push(e);
+        await transport.publish({
+          exchange,
+          routingKey: e.event_type,
+          body: Buffer.from(JSON.stringify(e)),
+          properties: envelopeAmqpProperties(e),
+        });
+      }
+      await waitFor(
+        async () => (await (await fetch(`${svc.url}/events?type=test.replay.%23&limit=100`)).json()).items.length === 60,
+        15_000,
+        'ingest',
+      );
+    });
+    after(async () => {
+      await svc?.close();
+      for (const q of declared) await transport?.deleteQueue(q).catch(() => {});
+      await transport?.deleteQueue(queue).catch(() => {});
+      await transport?.close();
+      await teardown?.();
+    });
+
+    test('to a queue: the selected events, in stored order, marked with the replay id', async () => {
+      const q = await targetQueue();
+      const r = await post({ filter: { type: 'test.replay.*' }, target: { queue: q } });
+      assert.equal(r.status, 202);
+      assert.equal(r.body.status, 'running');
+      const id = r.body.id as string;
+      await waitFor(async () => (await status(id)).status === 'completed', 15_000, 'replay completed');
+      const info = await status(id);
+      assert.equal(info.total, 60);
+      assert.equal(info.published, 60);
+      const got = await drain(q, 60);
+      assert.equal(got.length, 60);
+      for (const d of got) assert.equal(d.properties.headers?.['x-replay-id'], id);
+      const ids = got.map((d) => JSON.parse(d.body.toString()).event_id);
+      const stored = (await (await fetch(`${svc.url}/events?type=test.replay.%23&limit=100&order=asc`)).json()).items;
+      assert.deepEqual(ids, stored.map((e: { event_id: string }) => e.event_id));
+    });
+
+    test('to an exchange: original routing keys, filter applied', async () => {
+      const x = `test.${rid()}.replay-x`;
+      await transport.assertExchange(x, 'topic', { durable: false });
+      const q = await targetQueue();
+      await transport.bindQueue(q, x, 'test.replay.kind1');
+      const r = await post({ filter: { type: 'test.replay.kind0' }, target: { exchange: x } });
+      const r2 = await post({ filter: { type: 'test.replay.kind1' }, target: { exchange: x } });
+      assert.equal(r.status, 202);
+      await waitFor(async () => (await status(r2.body.id)).status === 'completed', 15_000, 'replay completed');
+      const want = selected.filter((e) => e.event_type === 'test.replay.kind1');
+      const got = await drain(q, want.length);
+      assert.deepEqual(
+        got.map((d) => JSON.parse(d.body.toString()).event_id),
+        want.map((e) => e.event_id),
+      );
+      assert.ok(got.every((d) => d.routingKey === 'test.replay.kind1'));
+      assert.ok(got.every((d) => d.properties.headers?.['x-replay-id'] === r2.body.id));
+      const body = JSON.parse(got[0]!.body.toString());
+      assert.deepEqual(body.payload, want[0]!.payload);
+      await transport.unbindQueue(q, x, 'test.replay.kind1').catch(() => {});
+    });
+
+    test('replayed copies reaching the store are not stored again', async () => {
+      const r = await post({ filter: { type: 'test.replay.kind0' }, target: { exchange } });
+      await waitFor(async () => (await status(r.body.id)).status === 'completed', 15_000, 'replay completed');
+      const marker = envelope('test.replay.marker');
+      await transport.publish({ exchange, routingKey: marker.event_type, body: Buffer.from(JSON.stringify(marker)) });
+      await waitFor(async () => (await fetch(`${svc.url}/events/${marker.event_id}`)).status === 200, 10_000, 'marker');
+      const items = (await (await fetch(`${svc.url}/events?type=test.replay.kind0&limit=100`)).json()).items;
+      assert.equal(items.length, selected.filter((e) => e.event_type === 'test.replay.kind0').length);
+    });
+
+    test('rate limit and cancel', async () => {
+      const q = await targetQueue();
+      const r = await post({ filter: { type: 'test.replay.#' }, target: { queue: q }, rate_per_second: 20 });
+      assert.equal(r.status, 202);
+      await new Promise((res) => setTimeout(res, 300));
+      const del = await fetch(`${svc.url}/replays/${r.body.id}`, { method: 'DELETE' });
+      assert.equal(del.status, 200);
+      const info = await del.json();
+      assert.equal(info.status, 'cancelled');
+      assert.ok(info.published > 0 && info.published < 30, `published ${info.published} at 20/s in ~0.3 s`);
+      assert.ok(info.finished_at);
+      const unknown = await fetch(`${svc.url}/replays/${crypto.randomUUID()}`);
+      assert.equal(unknown.status, 404);
+    });
+  });
+}
+

@@ -1,0 +1,66 @@
+#!/usr/bin/env node
+// `npm start`: the README's first command. On a fresh clone it installs the dependencies
+// from the lock file and builds; afterwards it only rebuilds what changed. Then it runs
+// every part in one process (`33god up`), passing its arguments on (`npm start -- --demo`).
+// Needs nothing but Node.js 20.19+ and npm.
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, readdirSync, statSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+
+const root = resolve(import.meta.dirname, '..');
+const [major, minor] = process.versions.node.split('.').map(Number);
+if (major < 20 || (major === 20 && minor < 19)) {
+  console.error(`error: Node.js 20.19 or newer is needed, this is ${process.versions.node}`);
+  process.exit(1);
+}
+
+function step(title, cmd, args) {
+  console.log(`› ${title}`);
+  const r = spawnSync(cmd, args, { cwd: root, stdio: 'inherit' });
+  if (r.status !== 0) {
+    console.error(`error: '${cmd} ${args.join(' ')}' failed (exit ${r.status ?? r.signal})`);
+    process.exit(r.status ?? 1);
+  }
+}
+
+function newestMtime(dir) {
+  let newest = 0;
+  for (const name of readdirSync(dir)) {
+    const p = join(dir, name);
+    const s = statSync(p);
+    newest = Math.max(newest, s.isDirectory() ? newestMtime(p) : s.mtimeMs);
+  }
+  return newest;
+}
+
+const lock = join(root, 'package-lock.json');
+const installed = join(root, 'node_modules', '.package-lock.json');
+if (!existsSync(installed) || statSync(lock).mtimeMs > statSync(installed).mtimeMs) {
+  // npm ci also builds everything (the root `prepare` script).
+  step('installing dependencies from package-lock.json (first run only)', 'npm', [
+    'ci',
+    '--no-audit',
+    '--no-fund',
+  ]);
+} else {
+  step('type-checking and compiling (incremental)', 'npx', ['tsc', '--build']);
+  const web = join(root, 'packages', 'candybar', 'web');
+  const built = join(web, 'dist', 'index.html');
+  if (!existsSync(built) || newestMtime(join(web, 'src')) > statSync(built).mtimeMs) {
+    step('building the dashboard', 'npm', ['run', 'build', '--workspace', '@33god/candybar']);
+  }
+}
+
+const child = spawn(
+  process.execPath,
+  [join(root, 'packages', 'all-in-one', 'bin', '33god.mjs'), 'up', ...process.argv.slice(2)],
+  {
+    cwd: root,
+    stdio: 'inherit',
+  },
+);
+// The terminal sends Ctrl-C to the child as well (same process group), so this process
+// ignores SIGINT and waits; SIGTERM (e.g. from a process manager) is passed on.
+process.on('SIGINT', () => {});
+process.on('SIGTERM', () => child.kill('SIGTERM'));
+child.on('exit', (code, signal) => process.exit(code ?? (signal ? 1 : 0)));
