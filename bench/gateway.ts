@@ -35,11 +35,11 @@ function child(
   exchange: string,
 ): Promise<{ url: string; proc: ChildProcess }> {
   return new Promise((resolve, reject) => {
-    const proc = spawn(
-      process.execPath,
-      ['--conditions=source', '--import', 'tsx', join(here, '_gateway-server.ts'), mode, amqpUrl, exchange],
-      { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, LOG_LEVEL: 'silent' } },
-    );
+    // The compiled packages (dist/, built by `npm run build`); a missing build fails loudly.
+    const proc = spawn(process.execPath, [join(here, '_gateway-server.mjs'), mode, amqpUrl, exchange], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+      env: { ...process.env, LOG_LEVEL: 'silent' },
+    });
     let out = '';
     proc.stdout!.setEncoding('utf8');
     proc.stdout!.on('data', (chunk: string) => {

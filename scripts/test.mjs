@@ -1,8 +1,9 @@
 #!/usr/bin/env node
 // The README's test command (`npm test`): type check, lint, then every *.test.ts file
-// under packages/*/test with Node's test runner, one file at a time (the integration
-// tests share one RabbitMQ and one PostgreSQL). Arguments narrow the run to the test
-// files under the given paths; `--no-check` skips the type check and lint.
+// under packages/*/test and test/ (the cross-part fault suite) with Node's test runner,
+// one file at a time (the integration tests share one RabbitMQ and one PostgreSQL).
+// Arguments narrow the run to the test files under the given paths; `--no-check` skips
+// the type check and lint.
 import { spawnSync } from 'node:child_process';
 import { readdirSync, statSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
@@ -34,7 +35,7 @@ if (!skipChecks) {
   run('npx', ['biome', 'check', '.']);
 }
 
-const roots = only.length > 0 ? only : [join(root, 'packages')];
+const roots = only.length > 0 ? only : [join(root, 'packages'), join(root, 'test')];
 const files = roots
   .flatMap((r) => (statSync(r).isDirectory() ? findTests(r) : [r]))
   .filter((f) => f.includes(`${join('test', '')}`) || f.endsWith('.test.ts'))

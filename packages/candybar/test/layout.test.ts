@@ -59,8 +59,12 @@ describe('topology layout', { timeout: 10_000 }, () => {
     }
   });
 
-  test('every edge is routed between its two nodes, deterministically', () => {
+  test('every edge is routed between its two nodes, on the canvas, deterministically', () => {
     assert.equal(layout.edges.length, index.edges.length);
+    for (const e of layout.edges) {
+      const ys = [...e.d.matchAll(/[\d.]+,([\d.]+)/g)].map((m) => Number(m[1]));
+      assert.ok(Math.max(...ys) <= layout.height, `${e.id} stays above the bottom edge`);
+    }
     for (const e of layout.edges) assert.match(e.d, /^M[\d.]+,[\d.]+ C/);
     assert.deepEqual(layoutTopology(reg, index.edges), layout);
   });

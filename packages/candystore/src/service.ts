@@ -1,5 +1,5 @@
 import { AMQP_URL, DATABASE_URL, LOG_LEVEL, readEnv } from '@33god/core';
-import { createEmbeddedTransport, type Transport } from '@33god/bloodbank';
+import { createTransport, type Transport } from '@33god/bloodbank';
 import type { FastifyBaseLogger } from 'fastify';
 import { pino } from 'pino';
 import {
@@ -90,11 +90,9 @@ export function optionsFromEnv(env: NodeJS.ProcessEnv = process.env): Candystore
 
 async function openTransport(options: CandystoreOptions): Promise<{ transport: Transport; owned: boolean }> {
   if (options.transport) return { transport: options.transport, owned: false };
-  if (options.amqpUrl) {
-    const { createTransport } = await import('./transport.js');
-    return { transport: await createTransport(options.amqpUrl), owned: true };
-  }
-  return { transport: createEmbeddedTransport(), owned: true };
+  // an AMQP URL gives RabbitMQ; none gives the process-wide embedded broker
+  const transport = await createTransport({ url: options.amqpUrl, connectionName: 'candystore' });
+  return { transport, owned: true };
 }
 
 /** Starts the store: database (migrated), ingest, HTTP API, live stream, replays, retention. */

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { completeEnvelope, type EventEnvelope } from '@33god/core';
+import amqplib from 'amqplib';
 import pg from 'pg';
 import { type EventStore, openStore } from '../src/index.js';
 
@@ -88,5 +89,19 @@ export async function waitFor(check: () => Promise<boolean> | boolean, ms = 10_0
     if (await check()) return;
     if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+/** Deletes exchanges a test declared (the Transport contract has no exchange deletion). */
+export async function deleteExchanges(names: readonly string[]): Promise<void> {
+  const conn = await amqplib.connect(TEST_AMQP_URL);
+  try {
+    for (const name of names) {
+      const ch = await conn.createChannel();
+      await ch.deleteExchange(name).catch(() => {});
+      await ch.close().catch(() => {});
+    }
+  } finally {
+    await conn.close();
   }
 }

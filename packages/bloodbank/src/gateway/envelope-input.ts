@@ -1,3 +1,4 @@
+import { hostname } from 'node:os';
 import {
   AppError,
   completeEnvelope,
@@ -16,8 +17,11 @@ export interface EnvelopeContext {
   /** `source.app` when the body has none: the authenticated service, else the gateway. */
   app: string;
   triggerType?: EventSource['trigger_type'];
+  /** `source.host` when the body has none (read once: `os.hostname()` is a system call). */
+  host?: string;
 }
 
+const HOST = hostname();
 const RFC3339 = /^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:[Zz]|[+-]\d{2}:\d{2})$/;
 
 /**
@@ -100,5 +104,9 @@ export function completeChecked(body: Partial<EventEnvelope>, ctx: EnvelopeConte
   const partial = { ...body } as Partial<EventEnvelope> & Pick<EventEnvelope, 'event_type' | 'payload'>;
   if (partial.correlation_id == null && ctx.correlationId) partial.correlation_id = ctx.correlationId;
   if (partial.causation_id == null && ctx.causationId) partial.causation_id = ctx.causationId;
-  return completeEnvelope(partial, { app: ctx.app, trigger_type: ctx.triggerType ?? 'api' });
+  return completeEnvelope(partial, {
+    app: ctx.app,
+    host: ctx.host ?? HOST,
+    trigger_type: ctx.triggerType ?? 'api',
+  });
 }

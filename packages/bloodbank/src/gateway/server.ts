@@ -24,6 +24,7 @@ import { WebhookIngestor } from '../webhooks/ingest.js';
 import { DEFAULT_PROVIDERS, type WebhookProvider } from '../webhooks/providers.js';
 import { webhookRoutes } from '../webhooks/routes.js';
 import { sendProblem } from './errors.js';
+import { assertJsonDepth } from './json-depth.js';
 import { PublishPipeline } from './pipeline.js';
 import { type EnvelopePublisher, transportPublisher } from './publisher.js';
 import { deadLetterRoutes } from './routes/dead-letters.js';
@@ -116,6 +117,9 @@ export async function buildGateway(
     logController: new LogController({ disableRequestLogging: true }),
     return503OnClosing: true,
     forceCloseConnections: 'idle',
+    // Malformed URLs (bad percent-encoding) are rejected by the router before any error
+    // handler runs; without this they would get Fastify's own JSON instead of problem+json.
+    frameworkErrors: (err, request, reply) => sendProblem(err, request, reply),
   });
   const metrics = new GatewayMetrics();
   const store = new SchemaStore({
@@ -158,10 +162,19 @@ export async function buildGateway(
   app.addContentTypeParser(
     ['application/json', 'application/cloudevents+json', 'application/cloudevents-batch+json'],
     { parseAs: 'string' },
-    jsonParser,
+    (request, body, done) => {
+      try {
+        assertJsonDepth(body as string);
+      } catch (err) {
+        done(err as Error, undefined);
+        return;
+      }
+      jsonParser(request, body as string, done);
+    },
   );
   app.addContentTypeParser('application/x-ndjson', { parseAs: 'string' }, (_request, body, done) => {
     try {
+      assertJsonDepth(body as string);
       done(null, parseNdjson(body as string));
     } catch (err) {
       done(err as Error, undefined);

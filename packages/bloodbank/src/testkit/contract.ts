@@ -431,6 +431,7 @@ export function runTransportContract(
       );
       const d = await s.t.get(q);
       assert.equal(d?.body.toString(), 'a');
+      assert.equal(d?.redelivered, true, 'a peeked message counts as delivered once');
       d?.ack();
       assert.equal((await s.t.checkQueue(q))?.messageCount, 2);
       assert.equal(await s.t.purgeQueue(q), 2);

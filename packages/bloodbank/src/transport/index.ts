@@ -7,6 +7,7 @@ export {
   type DeathReason,
   type DeathRecord,
   EmbeddedBroker,
+  type EmbeddedBrokerStats,
   sharedEmbeddedBroker,
 } from './embedded/broker.js';
 export {

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { hostname } from 'node:os';
 import { AppError, type EventEnvelope, eventTypeProblem } from '@33god/core';
 import { v5 as uuidv5 } from 'uuid';
+import { assertJsonDepth } from '../gateway/json-depth.js';
 import { DeliveryLru } from './dedup.js';
 import type { FieldSource, WebhookProvider } from './providers.js';
 import { verifySignature } from './signature.js';
@@ -73,8 +74,17 @@ export class WebhookIngestor {
     verifySignature(provider.signature, secret, rawBody, header(headers, provider.signature.header));
 
     let body: unknown;
+    const text = rawBody.toString('utf8');
     try {
-      body = JSON.parse(rawBody.toString('utf8'));
+      assertJsonDepth(text);
+    } catch (err) {
+      throw new AppError(
+        'WEBHOOK_PAYLOAD_INVALID',
+        (err as AppError).detail ?? 'the webhook body is nested too deep',
+      );
+    }
+    try {
+      body = JSON.parse(text);
     } catch {
       throw new AppError('MALFORMED_JSON', 'the webhook body is not valid JSON');
     }

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { describe, test } from 'node:test';
 import amqplib from 'amqplib';
 import { startGateway } from '../../src/gateway/server.js';
@@ -17,6 +17,8 @@ function restartBroker(outageSeconds: number): Promise<number> {
     const p = spawn(
       'flock',
       [
+        '-w',
+        '60',
         '/tmp/33god-restart.lock',
         'sh',
         '-c',
@@ -27,6 +29,15 @@ function restartBroker(outageSeconds: number): Promise<number> {
     p.on('exit', (code) => resolve(code ?? 1));
   });
 }
+
+const debug = (line: string) => {
+  if (process.env.DEBUG_RESTART) console.error(`[restart test] ${line}`);
+};
+const count = (xs: number[]) => {
+  const m: Record<number, number> = {};
+  for (const x of xs) m[x] = (m[x] ?? 0) + 1;
+  return m;
+};
 
 describe('gateway across a broker restart (rabbitmq)', () => {
   test('503 during the outage, 202 after it, every 202 in the queue', { timeout: 120_000 }, async () => {
@@ -40,7 +51,10 @@ describe('gateway across a broker restart (rabbitmq)', () => {
     await ch.bindQueue(queue, exchange, '#');
     await setup.close();
 
-    const transport = await createRabbitMqTransport({ url: AMQP_URL, connectionName: 'gateway restart test' });
+    const transport = await createRabbitMqTransport({
+      url: AMQP_URL,
+      connectionName: 'gateway restart test',
+    });
     const gateway = await startGateway({
       port: 0,
       transport,
@@ -90,9 +104,11 @@ describe('gateway across a broker restart (rabbitmq)', () => {
       const workers = Array.from({ length: 4 }, worker);
       while (during.get('before')!.length < 40) await new Promise((r) => setTimeout(r, 20));
       phase = 'outage';
+      debug(`outage starts after ${n} requests`);
       restarted = restartBroker(4);
       assert.equal(await restarted, 0, 'rabbitmqctl stop_app/start_app');
       phase = 'after';
+      debug(`broker back; outage statuses ${JSON.stringify(count(during.get('outage')!))}`);
       const deadline = Date.now() + 45_000;
       // The gateway reconnects by itself: wait for a run of successes, without touching it.
       for (;;) {

@@ -144,6 +144,27 @@ describe('RabbitMQ transport: failures on a live connection', () => {
     await t.deleteQueue(q);
   });
 
+  it('a publish the broker does not confirm in time rejects with PUBLISH_TIMEOUT; none hangs', {
+    timeout: 20_000,
+  }, async () => {
+    // 1 ms cannot hold for a burst of 2 000 confirms, so some must time out.
+    const t = await createRabbitMqTransport({ url, publishTimeoutMs: 1 });
+    transports.push(t);
+    const q = `test.${rand()}.q`;
+    await t.assertQueue(q, { durable: false });
+    const outcomes = await Promise.allSettled(
+      Array.from({ length: 2_000 }, (_, i) =>
+        t.publish({ exchange: '', routingKey: q, body: Buffer.from(String(i)) }),
+      ),
+    );
+    const codes = new Set(
+      outcomes.map((o) => (o.status === 'fulfilled' ? 'ok' : (o.reason as AppError).code)),
+    );
+    assert.ok(codes.has('PUBLISH_TIMEOUT'), `outcomes: ${[...codes].join(', ')}`);
+    for (const c of codes) assert.ok(c === 'ok' || c === 'PUBLISH_TIMEOUT', `unexpected ${c}`);
+    await t.deleteQueue(q);
+  });
+
   it('listBindings with an unreachable management API says so', { timeout: 15_000 }, async () => {
     const t = await createRabbitMqTransport({ url, managementUrl: 'http://127.0.0.1:1' });
     transports.push(t);
@@ -166,6 +187,82 @@ describe('RabbitMQ transport: failures on a live connection', () => {
       t.listBindings(`test.${rand()}.absent`),
       (e: unknown) => isAppError(e) && e.code === 'QUEUE_NOT_FOUND',
     );
+  });
+});
+
+/** Closes our own connection through the management API (as an operator or a network failure would). */
+async function killConnection(connectionName: string): Promise<void> {
+  const api = 'http://127.0.0.1:15672/api/connections';
+  const auth = { authorization: `Basic ${Buffer.from('guest:guest').toString('base64')}` };
+  let name: string | undefined;
+  await waitFor(async () => {
+    const rows = (await (await fetch(api, { headers: auth })).json()) as {
+      name: string;
+      client_properties?: { connection_name?: string };
+    }[];
+    name = rows.find((r) => r.client_properties?.connection_name === connectionName)?.name;
+    return name !== undefined;
+  }, `connection ${connectionName} in the management API`);
+  const res = await fetch(`${api}/${encodeURIComponent(name!)}`, { method: 'DELETE', headers: auth });
+  assert.ok(res.ok, `closing the connection answered ${res.status}`);
+}
+
+describe('RabbitMQ transport: connection loss', () => {
+  it('re-declares its topology, restarts its consumer and fails publishes fast while down', {
+    timeout: 60_000,
+  }, async () => {
+    const connectionName = `bloodbank-test-${rand()}`;
+    const t = await createRabbitMqTransport({
+      url,
+      connectionName,
+      // A long first delay leaves time to delete the topology while the transport is down.
+      reconnect: { initialDelayMs: 2_000, maxDelayMs: 2_000 },
+    });
+    const other = await createRabbitMqTransport({ url });
+    const states: TransportState[] = [];
+    t.onStateChange((s) => states.push(s));
+    const ex = `test.${rand()}.events`;
+    const q = `test.${rand()}.q`;
+    try {
+      await t.assertExchange(ex, 'topic', { durable: false });
+      await t.assertQueue(q, { durable: false, messageTtlMs: 60_000 });
+      await t.bindQueue(q, ex, 'loss.#');
+      const got: string[] = [];
+      await t.consume(q, (d) => {
+        got.push(d.body.toString());
+        d.ack();
+      });
+      await t.publish({ exchange: ex, routingKey: 'loss.before', body: Buffer.from('before') });
+      await waitFor(() => got.includes('before'), 'delivery before the loss');
+
+      await killConnection(connectionName);
+      await waitFor(() => t.state === 'disconnected', 'the transport to notice');
+      const t0 = Date.now();
+      await assert.rejects(
+        t.publish({ exchange: ex, routingKey: 'loss.during', body: Buffer.from('during') }),
+        (e: unknown) => isAppError(e) && e.code === 'BROKER_UNAVAILABLE',
+      );
+      assert.ok(Date.now() - t0 < 100, 'a publish while disconnected fails at once');
+      // Someone removes our topology while we are away.
+      await other.deleteQueue(q);
+      await other.deleteExchange(ex);
+      assert.equal(await other.checkQueue(q), null);
+
+      await waitFor(() => t.state === 'connected', 'the reconnect', 20_000);
+      assert.equal((await other.checkQueue(q))?.consumerCount, 1, 'queue re-declared, consumer restarted');
+      assert.equal(await other.checkExchange(ex), true);
+      await other.publish({ exchange: ex, routingKey: 'loss.after', body: Buffer.from('after') });
+      await waitFor(
+        () => got.includes('after'),
+        'delivery after the reconnect through the re-declared binding',
+      );
+      assert.deepEqual(states.slice(0, 3), ['disconnected', 'connecting', 'connected']);
+    } finally {
+      await t.deleteQueue(q).catch(() => {});
+      await t.deleteExchange(ex).catch(() => {});
+      await t.close();
+      await other.close();
+    }
   });
 });
 
@@ -239,6 +336,10 @@ describe('RabbitMQ transport: broker restart', () => {
       outage = run(
         'flock',
         [
+          // -o: the lock must not leak into anything the command starts.
+          '-o',
+          '-w',
+          '60',
           '/tmp/33god-restart.lock',
           'sh',
           '-c',

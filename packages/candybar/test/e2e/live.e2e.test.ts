@@ -127,6 +127,33 @@ describe('candybar with the real gateway and store', { timeout: 120_000 }, () =>
     return (await res.json()) as { event_id: string; correlation_id: string };
   }
 
+  /**
+   * The next delivery of one event from the orders queue (others are acked and dropped),
+   * with the consumer cancelled before returning. `ack` false leaves it unsettled for deadLetter().
+   */
+  async function takeFromOrders(eventId: string, ack = true): Promise<Delivery> {
+    let resolveDelivery!: (d: Delivery) => void;
+    const got = new Promise<Delivery>((r) => {
+      resolveDelivery = r;
+    });
+    const consumer = await transport.consume(ordersQueue, (d) => {
+      const env = JSON.parse(d.body.toString('utf8')) as { event_id: string };
+      if (env.event_id !== eventId) return d.ack();
+      if (ack) d.ack();
+      resolveDelivery(d);
+    });
+    try {
+      return await Promise.race([
+        got,
+        new Promise<never>((_, reject) =>
+          setTimeout(() => reject(new Error(`${eventId} not delivered`)), 5000),
+        ),
+      ]);
+    } finally {
+      await consumer.cancel();
+    }
+  }
+
   async function openLive(path: string): Promise<Page> {
     const page = await browser.newPage({ viewport: { width: 1500, height: 950 } });
     await page.goto(`${candybar.url}/${path}`);
@@ -140,7 +167,9 @@ describe('candybar with the real gateway and store', { timeout: 120_000 }, () =>
     return page;
   }
 
-  test('an event published through the gateway appears in the live stream within 2 s', async () => {
+  test('an event published through the gateway appears in the live stream within 2 s', {
+    timeout: 40_000,
+  }, async () => {
     const page = await openLive('#/stream');
     const errors = collectPageErrors(page);
     const marker = randomUUID();
@@ -165,7 +194,30 @@ describe('candybar with the real gateway and store', { timeout: 120_000 }, () =>
     await page.close();
   });
 
-  test('pausing holds new events and resuming shows them all', async () => {
+  test('the topology shows live traffic: edge rate, a pulse per event, node rates', {
+    timeout: 40_000,
+  }, async () => {
+    const page = await openLive('#/topology');
+    await page.waitForSelector('path[data-edge="shop->orders"]');
+    assert.equal(await page.locator('path[data-edge="shop->orders"].hot').count(), 0, 'quiet before traffic');
+    for (let i = 0; i < 10; i++) await publish({ event_type: 'shop.order.placed', payload: { i } });
+    await page.waitForSelector('path[data-edge="shop->orders"].hot', { timeout: 5000 });
+    await page.waitForSelector('circle.pulse', { state: 'attached', timeout: 5000 });
+    await page.waitForFunction(
+      `/in [0-9.]+\\/(s|min)/.test(document.querySelector('[data-node-id="orders"]')?.textContent ?? '')`,
+      null,
+      { timeout: 5000 },
+    );
+    assert.doesNotMatch(await text(page.locator('[data-testid="bus-rate"]')), /^0\/s$/);
+    await page.click('[data-node-id="orders"]');
+    const panel = await text(page.locator('[data-testid="node-panel"]'));
+    assert.ok(panel.includes(ordersQueue), 'the node panel lists the queue');
+    assert.ok(panel.includes('shop.order.#'), 'and its binding');
+    await screenshot(page, 'topology-live');
+    await page.close();
+  });
+
+  test('pausing holds new events and resuming shows them all', { timeout: 40_000 }, async () => {
     const page = await openLive('#/stream?type=shop.order.paid');
     await page.click('[data-testid="pause"]');
     await page.locator('[data-testid="paused-banner"]').waitFor();
@@ -182,7 +234,9 @@ describe('candybar with the real gateway and store', { timeout: 120_000 }, () =>
     await page.close();
   });
 
-  test('when Candystore restarts, the page reconnects by itself and misses nothing', async () => {
+  test('when Candystore restarts, the page reconnects by itself and misses nothing', {
+    timeout: 40_000,
+  }, async () => {
     const page = await openLive('#/stream?type=shop.order.restarted');
     const before = await publish({ event_type: 'shop.order.restarted', payload: { n: 1 } });
     await page.waitForSelector(`[data-event-id="${before.event_id}"]`, { timeout: 3000 });
@@ -203,7 +257,9 @@ describe('candybar with the real gateway and store', { timeout: 120_000 }, () =>
     await page.close();
   });
 
-  test('a correlation chain of several events renders as a tree and a waterfall', async () => {
+  test('a correlation chain of several events renders as a tree and a waterfall', {
+    timeout: 40_000,
+  }, async () => {
     const correlation_id = randomUUID();
     const root = await publish({
       event_type: 'shop.order.placed',
@@ -276,28 +332,15 @@ describe('candybar with the real gateway and store', { timeout: 120_000 }, () =>
     await page.close();
   });
 
-  test('a dead letter can be inspected and redriven from the page', async () => {
+  test('a dead letter can be inspected and redriven from the page', { timeout: 40_000 }, async () => {
     // A real consumer gives up on a real message: the SDK's dead-letter path puts it in the DLQ.
     const { event_id } = await publish({ event_type: 'shop.order.placed', payload: { doomed: true } });
-    const got = new Promise<Delivery>((resolveDelivery) => {
-      void transport
-        .consume(ordersQueue, (d) => {
-          const env = JSON.parse(d.body.toString('utf8')) as { event_id: string };
-          if (env.event_id === event_id) resolveDelivery(d);
-          else d.ack();
-        })
-        .then((c) => {
-          consumer = c;
-        });
-    });
-    let consumer: { cancel(): Promise<void> } | undefined;
-    const delivery = await got;
+    const delivery = await takeFromOrders(event_id, false);
     await deadLetter(transport, delivery, {
       error: new Error('payment provider said no'),
       handler: 'e2e-orders',
       attempts: 3,
     });
-    await consumer?.cancel();
     await waitFor(
       async () => {
         const r = (await (await fetch(`${gateway.url}/dead-letters`)).json()) as {
@@ -327,22 +370,36 @@ describe('candybar with the real gateway and store', { timeout: 120_000 }, () =>
     await row.waitFor({ state: 'detached', timeout: 5000 });
 
     // Back in its queue, the message is delivered again.
-    const again = await new Promise<string>((resolveAgain, reject) => {
-      const t = setTimeout(() => reject(new Error('not redelivered')), 5000);
-      void transport.consume(ordersQueue, (d) => {
-        const env = JSON.parse(d.body.toString('utf8')) as { event_id: string };
-        d.ack();
-        if (env.event_id === event_id) {
-          clearTimeout(t);
-          resolveAgain(env.event_id);
-        }
-      });
-    });
-    assert.equal(again, event_id);
+    const again = await takeFromOrders(event_id);
+    assert.equal(JSON.parse(again.body.toString('utf8')).event_id, event_id);
+
+    // Discarding asks first; cancelling keeps the letter, confirming deletes it for good.
+    const doomed = await publish({ event_type: 'shop.order.placed', payload: { doomed: 'again' } });
+    const second = await takeFromOrders(doomed.event_id, false);
+    await deadLetter(transport, second, { error: new Error('still no'), handler: 'e2e-orders', attempts: 1 });
+    await page.reload();
+    const row2 = page.locator(`[data-event-id="${doomed.event_id}"]`);
+    await row2.waitFor({ timeout: 10_000 });
+    await row2.click();
+    await page.click('[data-testid="dlq-inspector"] button.danger');
+    await page.locator('role=dialog[name="Discard dead letters?"]').waitFor();
+    await page.click('role=dialog >> text=Cancel');
+    await page.locator('role=dialog').waitFor({ state: 'detached' });
+    assert.equal(await row2.count(), 1, 'cancel keeps it');
+    await page.click('[data-testid="dlq-inspector"] button.danger');
+    await page.click('[data-testid="confirm"]');
+    await page.locator('[data-testid="toast"]', { hasText: '1 discarded' }).waitFor({ timeout: 5000 });
+    await row2.waitFor({ state: 'detached', timeout: 5000 });
+    const left = (await (await fetch(`${gateway.url}/dead-letters`)).json()) as {
+      queues: { queue: string; count: number }[];
+    };
+    assert.equal(left.queues.find((q) => q.queue === ordersQueue)?.count, 0);
     await page.close();
   });
 
-  test('schemas: publish a test event from the generated form; health shows every part', async () => {
+  test('schemas: publish a test event from the generated form; health shows every part', {
+    timeout: 40_000,
+  }, async () => {
     const page = await openLive('#/schemas/test.event.created');
     const form = page.locator('[data-testid="publish-form"]');
     await form.waitFor({ timeout: 10_000 });

@@ -40,8 +40,8 @@ describe('topology in Chromium (original 20-service registry)', { timeout: 90_00
     await server?.close();
   });
 
-  test('renders every service as a node, with status, layers and links', async () => {
-    const page = await browser.newPage({ viewport: { width: 1600, height: 1300 } });
+  test('renders every service as a node, with status, layers and links', { timeout: 30_000 }, async () => {
+    const page = await browser.newPage({ viewport: { width: 1600, height: 1500 } });
     const errors = collectPageErrors(page);
     await page.goto(`${server.url}/#/topology`);
     await page.waitForSelector('[data-node-id]', { timeout: 10_000 });
@@ -85,7 +85,9 @@ describe('topology in Chromium (original 20-service registry)', { timeout: 90_00
     await page.close();
   });
 
-  test('clicking a node opens its queues, bindings and links, and the URL keeps the selection', async () => {
+  test('clicking a node opens its queues, bindings and links, and the URL keeps the selection', {
+    timeout: 30_000,
+  }, async () => {
     const page = await browser.newPage({ viewport: { width: 1600, height: 1100 } });
     await page.goto(`${server.url}/#/topology`);
     await page.click('[data-node-id="theboard-meeting-trigger"]');
@@ -113,12 +115,21 @@ describe('topology in Chromium (original 20-service registry)', { timeout: 90_00
     await page.close();
   });
 
-  test('the dark theme applies and the help overlay lists the shortcuts', async () => {
+  test('the dark theme applies and the help overlay lists the shortcuts', { timeout: 30_000 }, async () => {
     const page = await browser.newPage({ viewport: { width: 1400, height: 1000 }, colorScheme: 'dark' });
     await page.goto(`${server.url}/#/topology`);
     await page.waitForSelector('[data-node-id]');
     const bg = await page.evaluate('getComputedStyle(document.body).backgroundColor');
     assert.equal(bg, 'rgb(20, 20, 27)');
+    // The toggle overrides the system preference: system → light → dark.
+    await page.keyboard.press('t');
+    assert.equal(await page.evaluate('document.documentElement.dataset.theme'), 'light');
+    assert.equal(
+      await page.evaluate('getComputedStyle(document.body).backgroundColor'),
+      'rgb(247, 247, 250)',
+    );
+    await page.keyboard.press('t');
+    assert.equal(await page.evaluate('document.documentElement.dataset.theme'), 'dark');
     await page.keyboard.press('?');
     await page.locator('role=dialog[name="Keyboard shortcuts"]').waitFor({ timeout: 5000 });
     await screenshot(page, 'help-dark');
@@ -126,6 +137,40 @@ describe('topology in Chromium (original 20-service registry)', { timeout: 90_00
     await page.keyboard.press('2');
     await page.waitForSelector('[data-testid="stream-view"]');
     assert.match(page.url(), /#\/stream$/);
+    await page.close();
+  });
+
+  test('installable: the web app manifest is valid and its icons load', { timeout: 30_000 }, async () => {
+    const page = await browser.newPage();
+    await page.goto(`${server.url}/#/topology`);
+    await page.waitForSelector('[data-node-id]');
+    const cdp = await page.context().newCDPSession(page);
+    const manifest = (await cdp.send('Page.getAppManifest')) as {
+      errors: unknown[];
+      data?: string;
+      url: string;
+    };
+    assert.deepEqual(manifest.errors, []);
+    const data = JSON.parse(manifest.data ?? '{}') as {
+      name: string;
+      display: string;
+      icons: { src: string }[];
+    };
+    assert.equal(data.display, 'standalone');
+    assert.match(data.name, /Candybar/);
+    for (const icon of data.icons) {
+      const res = await fetch(new URL(icon.src, manifest.url));
+      assert.equal(res.status, 200, icon.src);
+    }
+    const installability = (await cdp.send('Page.getInstallabilityErrors')) as {
+      installabilityErrors: { errorId: string }[];
+    };
+    // A Playwright context is an incognito profile, which alone blocks installing; anything else is ours.
+    assert.deepEqual(
+      installability.installabilityErrors.map((e) => e.errorId).filter((id) => id !== 'in-incognito'),
+      [],
+      'Chromium sees no reason the app cannot be installed',
+    );
     await page.close();
   });
 });

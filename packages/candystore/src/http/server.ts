@@ -2,7 +2,12 @@ import { AppError, isAppError, toProblem, type Violation } from '@33god/core';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import websocket from '@fastify/websocket';
-import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance } from 'fastify';
+import Fastify, {
+  type FastifyBaseLogger,
+  type FastifyError,
+  type FastifyInstance,
+  type FastifyReply,
+} from 'fastify';
 import { isTransientDbError } from '../storage/database.js';
 import type { ApiContext } from './context.js';
 import { correlationRoutes } from './routes/correlations.js';
@@ -26,6 +31,12 @@ export async function buildApi(ctx: ApiContext, options: ApiOptions): Promise<Fa
     // unknown parameters must be errors, not silently removed
     ajv: { customOptions: { removeAdditional: false, coerceTypes: false, allErrors: true } },
     routerOptions: { maxParamLength: 200 },
+    // Malformed URLs (bad percent-encoding, over-long parameters) are rejected by the router
+    // before the error handler runs; answer them with problem+json too.
+    frameworkErrors: (err, req, reply) => {
+      const problem = toProblem(toAppError(err as FastifyError), req.url.split('?')[0]);
+      void (reply as FastifyReply).code(problem.status).type('application/problem+json').send(problem);
+    },
   });
   app.addSchema(storedEventSchema);
   app.addSchema(chainNodeSchema);
@@ -49,7 +60,7 @@ export async function buildApi(ctx: ApiContext, options: ApiOptions): Promise<Fa
     const appErr = toAppError(err);
     if (appErr.code === 'INTERNAL') req.log.error({ err }, 'request failed');
     const problem = toProblem(appErr, req.url.split('?')[0]);
-    void reply.code(problem.status).type('application/problem+json').send(problem);
+    void reply.code(problem.status as 400).type('application/problem+json').send(problem as never);
   });
   app.setNotFoundHandler((req, reply) => {
     const problem = toProblem(new AppError('NOT_FOUND', `no route ${req.method} ${req.url.split('?')[0]}`));
@@ -76,15 +87,21 @@ function toAppError(err: FastifyError): AppError {
     });
     return new AppError('INVALID_REQUEST', `invalid ${err.validationContext ?? 'request'}`, { violations });
   }
-  if (err.code === 'FST_ERR_CTP_INVALID_JSON_BODY' || err.code === 'FST_ERR_CTP_EMPTY_JSON_BODY' || err instanceof SyntaxError) {
+  if (
+    err.code === 'FST_ERR_CTP_INVALID_JSON_BODY' ||
+    err.code === 'FST_ERR_CTP_EMPTY_JSON_BODY' ||
+    err instanceof SyntaxError
+  ) {
     return new AppError('MALFORMED_JSON', 'the request body is not valid JSON');
   }
   if (err.statusCode === 413) return new AppError('BODY_TOO_LARGE');
   if (err.statusCode === 415) return new AppError('UNSUPPORTED_MEDIA_TYPE', 'send application/json');
-  if (isTransientDbError(err)) return new AppError('DATABASE_UNAVAILABLE', 'the database is not reachable; try again');
+  if (isTransientDbError(err))
+    return new AppError('DATABASE_UNAVAILABLE', 'the database is not reachable; try again');
   const pgCode = (err as { code?: unknown }).code;
   // data errors the validators did not foresee are still the client's input, never a 500
-  if (typeof pgCode === 'string' && /^22/.test(pgCode)) return new AppError('INVALID_FILTER', 'a value is out of range');
+  if (typeof pgCode === 'string' && /^22/.test(pgCode))
+    return new AppError('INVALID_FILTER', 'a value is out of range');
   if (typeof err.statusCode === 'number' && err.statusCode >= 400 && err.statusCode < 500) {
     return new AppError('INVALID_REQUEST', 'the request could not be understood');
   }

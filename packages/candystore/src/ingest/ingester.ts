@@ -22,7 +22,7 @@ export interface IngesterOptions {
   queue: string;
   /** Dead-letter exchange (direct). */
   dlx: string;
-  /** Most events per batch; also the consumer prefetch. */
+  /** Most events per batch; the consumer prefetch is twice this. */
   batchSize: number;
   /** Longest a delivery waits for its batch to fill. */
   batchMaxWaitMs: number;
@@ -45,15 +45,16 @@ const HANDLER_NAME = 'candystore.ingest';
  * Queue → batch → one transaction → ack. A delivery is acked only after the batch holding
  * it committed; while the database is unavailable the batch is retried (deliveries stay
  * unacked, and with prefetch = batch size the broker sends no more), so an outage costs
- * time, never events. Redeliveries are absorbed by the event_id guard in the store.
+ * time, never events (at most two batches are ever unacked). Redeliveries are absorbed by the event_id guard in the store.
  */
 export class Ingester {
   readonly #o: IngesterOptions;
   #buffer: Pending[] = [];
   #timer: NodeJS.Timeout | null = null;
   #flushing: Promise<void> = Promise.resolve();
+  #committing = false;
+  #flushAgain = false;
   #consumer: { cancel(): Promise<void> } | null = null;
-  #stopping = false;
   #summaries: Promise<void> = Promise.resolve();
   lastCommitAt: Date | null = null;
   /** The last database error while the current batch is retried, else null. */
@@ -66,19 +67,21 @@ export class Ingester {
   /** Declares the exchange, the queue bound to `#`, its dead-letter queue, then consumes. */
   async start(): Promise<void> {
     const { transport, exchange, queue, dlx, batchSize } = this.#o;
-    await transport.assertExchange(exchange, 'topic', { durable: true });
+    // Bloodbank's topology normally declares the exchange; declare it only when missing, so
+    // different flags on an existing one never make the store fail to start.
+    if (!(await transport.checkExchange(exchange))) await transport.assertExchange(exchange, 'topic', { durable: true });
     await declareDeadLetterQueue(transport, dlx, queue);
     await transport.assertQueue(queue, { durable: true });
     await transport.bindQueue(queue, exchange, '#');
-    this.#consumer = await transport.consume(queue, (d) => this.#onDelivery(d), { prefetch: batchSize });
+    // Twice the batch: the broker keeps delivering the next batch while this one commits.
+    this.#consumer = await transport.consume(queue, (d) => this.#onDelivery(d), { prefetch: batchSize * 2 });
   }
 
   /** Stops consuming, commits and acks what is buffered, waits for summaries. */
   async stop(): Promise<void> {
-    this.#stopping = true;
     await this.#consumer?.cancel().catch(() => {});
     this.#consumer = null;
-    await this.#flush();
+    await this.#drain();
     await this.#summaries;
   }
 
@@ -114,17 +117,39 @@ export class Ingester {
     }
   }
 
-  /** Commits the buffered batch; batches commit one after another. */
+  /**
+   * Commits buffered deliveries, one batch at a time. While a commit runs, deliveries keep
+   * accumulating and go into the next batch as soon as it finishes (group commit): batches
+   * grow with load instead of queueing many small ones behind each other.
+   */
   #flush(): Promise<void> {
     if (this.#timer) {
       clearTimeout(this.#timer);
       this.#timer = null;
     }
-    const batch = this.#buffer;
-    this.#buffer = [];
-    if (batch.length === 0) return this.#flushing;
-    this.#flushing = this.#flushing.then(() => this.#commit(batch));
+    if (this.#committing) {
+      this.#flushAgain = true;
+      return this.#flushing;
+    }
+    if (this.#buffer.length === 0) return this.#flushing;
+    const batch = this.#buffer.splice(0, this.#o.batchSize);
+    this.#committing = true;
+    this.#flushing = this.#commit(batch).finally(() => {
+      this.#committing = false;
+      const again = this.#flushAgain || this.#buffer.length >= this.#o.batchSize;
+      this.#flushAgain = false;
+      if (again && this.#buffer.length > 0) void this.#flush();
+      else if (this.#buffer.length > 0) this.#timer ??= setTimeout(() => void this.#flush(), this.#o.batchMaxWaitMs);
+    });
     return this.#flushing;
+  }
+
+  /** Resolves when everything buffered so far is committed. */
+  async #drain(): Promise<void> {
+    while (this.#committing || this.#buffer.length > 0) {
+      if (!this.#committing) void this.#flush();
+      await this.#flushing;
+    }
   }
 
   async #commit(batch: Pending[]): Promise<void> {

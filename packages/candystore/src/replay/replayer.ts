@@ -1,10 +1,10 @@
 import { randomUUID } from 'node:crypto';
-import { AMQP_HEADERS, AppError, type EventEnvelope, envelopeAmqpProperties } from '@33god/core';
-import type { Transport } from '@33god/bloodbank';
+import { AMQP_HEADERS, AppError } from '@33god/core';
+import type { OutgoingMessage, Transport } from '@33god/bloodbank';
 import type { FastifyBaseLogger } from 'fastify';
 import type { StoreMetrics } from '../metrics.js';
-import type { EventStore } from '../storage/event-store.js';
-import type { EventFilter, StoredEventWithExtensions } from '../storage/types.js';
+import type { EventStore, ReplayRow } from '../storage/event-store.js';
+import type { EventFilter } from '../storage/types.js';
 
 export type ReplayTarget = { exchange: string } | { queue: string };
 export type ReplayStatus = 'running' | 'completed' | 'cancelled' | 'failed';
@@ -109,9 +109,12 @@ export class Replayer {
     const inFlight = new Set<Promise<void>>();
     let failure: unknown = null;
     try {
-      let after = '0';
+      const page = (after: string) => this.#store.replayPage({ ...req.filter, maxPosition: head }, after, PAGE);
+      let rows = await page('0');
       outer: for (;;) {
-        const rows = await this.#store.list({ ...req.filter, maxPosition: head }, { order: 'asc', after, limit: PAGE });
+        // read the next page while this one is being published
+        const next = rows.length === PAGE ? page(rows.at(-1)!.position) : null;
+        next?.catch(() => {});
         for (const row of rows) {
           if (job.cancelled || failure) break outer;
           if (req.ratePerSecond) {
@@ -119,21 +122,22 @@ export class Replayer {
             const wait = due - performance.now();
             if (wait > 0) await new Promise((r) => setTimeout(r, wait));
           }
-          const p = this.#transport
-            .publish(this.#message(row, req.target, info.id))
-            .then(() => {
+          const p: Promise<void> = this.#transport.publish(this.#message(row, req.target, info.id)).then(
+            () => {
+              inFlight.delete(p);
               info.published++;
               this.#metrics.replayed.inc();
-            })
-            .catch((err: unknown) => {
+            },
+            (err: unknown) => {
+              inFlight.delete(p);
               failure ??= err;
-            })
-            .finally(() => inFlight.delete(p));
+            },
+          );
           inFlight.add(p);
           if (inFlight.size >= WINDOW) await Promise.race(inFlight);
         }
-        if (rows.length < PAGE) break;
-        after = rows.at(-1)!.position;
+        if (!next) break;
+        rows = await next;
       }
       await Promise.all(inFlight);
       if (failure) throw failure;
@@ -150,26 +154,30 @@ export class Replayer {
     }
   }
 
-  #message(row: StoredEventWithExtensions, target: ReplayTarget, replayId: string) {
-    const env: EventEnvelope = {
-      ...(row.extensions ?? {}),
-      event_id: row.event_id,
-      event_type: row.event_type,
-      timestamp: row.timestamp,
-      version: row.version,
-      source: row.source as EventEnvelope['source'],
-      correlation_id: row.correlation_id,
-      causation_id: row.causation_id,
-      payload: row.payload,
+  #message(row: ReplayRow, target: ReplayTarget, replayId: string): OutgoingMessage {
+    const headers: Record<string, string> = {
+      [AMQP_HEADERS.eventType]: row.event_type,
+      [AMQP_HEADERS.version]: row.version,
+      [AMQP_HEADERS.sourceApp]: row.source_app,
+      [AMQP_HEADERS.replayId]: replayId,
     };
-    const props = envelopeAmqpProperties(env);
-    const headers = { ...props.headers, [AMQP_HEADERS.replayId]: replayId };
+    if (row.correlation_id) headers[AMQP_HEADERS.correlationId] = row.correlation_id;
+    if (row.causation_id) headers[AMQP_HEADERS.causationId] = row.causation_id;
     const toQueue = 'queue' in target;
     return {
       exchange: toQueue ? '' : target.exchange,
       routingKey: toQueue ? target.queue : row.routing_key,
-      body: Buffer.from(JSON.stringify(env)),
-      properties: { ...props, headers, persistent: true },
+      body: Buffer.from(row.body),
+      properties: {
+        messageId: row.event_id,
+        type: row.event_type,
+        timestamp: Math.floor(Date.parse(row.ts) / 1000),
+        contentType: 'application/json',
+        appId: row.source_app,
+        ...(row.correlation_id ? { correlationId: row.correlation_id } : {}),
+        headers,
+        persistent: true,
+      },
       // A replay to an exchange delivers to whoever is bound now; no binding is not an error.
       mandatory: toQueue,
     };

@@ -13,14 +13,23 @@ import type {
 } from './types.js';
 import { ENVELOPE_FIELDS } from '@33god/core';
 
-/**
- * Transaction-level advisory lock held by every append from position assignment to commit.
- * Appends therefore commit in position order, so a reader that saw position n committed has
- * already been able to see every position below n: `position > cursor` never skips an event.
- */
-const APPEND_LOCK = 0x33_60_d5_02;
-
 const STANDARD = new Set<string>(ENVELOPE_FIELDS);
+
+/** A stored event as a replay publishes it. */
+export interface ReplayRow {
+  position: string;
+  routing_key: string;
+  event_id: string;
+  event_type: string;
+  version: string;
+  source_app: string;
+  correlation_id: string | null;
+  causation_id: string | null;
+  /** RFC 3339 UTC */
+  ts: string;
+  /** The envelope as JSON text. */
+  body: string;
+}
 
 export interface AppendOptions {
   /** Runs after the insert, before COMMIT (tests hold commits open with it). */
@@ -48,7 +57,11 @@ export class EventStore {
     return this.db.kind;
   }
 
-  /** Stores a batch atomically; events already stored (same event_id) are skipped. */
+  /**
+   * Stores a batch atomically; events already stored (same event_id) are skipped. The SQL
+   * function takes a transaction-level advisory lock before positions are assigned and holds
+   * it to commit, so appends commit in position order (the live stream depends on it).
+   */
   async append(batch: readonly NewEvent[], options: AppendOptions = {}): Promise<AppendResult> {
     const seen = new Set<string>();
     const unique: NewEvent[] = [];
@@ -61,13 +74,15 @@ export class EventStore {
     if (unique.length === 0) return { stored: [], duplicates: batch.length };
     const params = appendParams(unique);
     await this.#ensureCurrentPartition();
+    const hold = options.beforeCommit;
     const run = () =>
-      this.db.transaction(async (tx) => {
-        await tx.query('SELECT pg_advisory_xact_lock($1)', [APPEND_LOCK]);
-        const out = await tx.query<AppendedEvent>(sqlQuery('append'), params);
-        await options.beforeCommit?.();
-        return out;
-      });
+      hold
+        ? this.db.transaction(async (tx) => {
+            const out = await tx.query<AppendedEvent>(sqlQuery('append'), params);
+            await hold();
+            return out;
+          })
+        : this.db.query<AppendedEvent>(sqlQuery('append'), params);
     let rows: AppendedEvent[];
     try {
       rows = await run();
@@ -99,6 +114,16 @@ export class EventStore {
     }ORDER BY position ${page.order === 'asc' ? 'ASC' : 'DESC'}\nLIMIT $${where.params.length}`;
     const rows = await this.db.query<RawRow>(sql, where.params);
     return rows.map(toStored);
+  }
+
+  /** One page of events as replay messages, ascending by position after `after`. */
+  async replayPage(filter: EventFilter, after: string, limit: number): Promise<ReplayRow[]> {
+    const where = filterToSql(filter);
+    where.params.push(after);
+    where.conditions.push(`position > $${where.params.length}::bigint`);
+    where.params.push(limit);
+    const sql = `${sqlQuery('select-replay')}WHERE ${where.conditions.join(' AND ')}\nORDER BY position ASC\nLIMIT $${where.params.length}`;
+    return this.db.query<ReplayRow>(sql, where.params);
   }
 
   /** How many events match (replay progress totals; never used to answer a page). */

@@ -9,6 +9,8 @@ import { type Backend, envelope, rid, waitFor } from '../helpers.js';
 export interface TransportFactory {
   name: string;
   create(): Promise<Transport>;
+  /** Removes exchanges the suite declared (RabbitMQ); the embedded broker needs nothing. */
+  deleteExchanges?: (names: string[]) => Promise<void>;
 }
 
 /** The replay suite, for any database backend and transport. */
@@ -20,6 +22,7 @@ export function replaySuite(backendName: string, setup: Backend['setup'], tf: Tr
     const exchange = `test.${rid()}.events`;
     const queue = `test.${rid()}.candystore`;
     const declared: string[] = [];
+    const exchanges: string[] = [];
     const selected: EventEnvelope[] = [];
 
     const post = async (body: unknown) => {
@@ -51,6 +54,8 @@ export function replaySuite(backendName: string, setup: Backend['setup'], tf: Tr
       return q;
     };
 
+    const dlx = `test.${rid()}.dlx`;
+    exchanges.push(exchange, dlx);
     before(async () => {
       const s = await setup();
       teardown = s.teardown;
@@ -60,7 +65,7 @@ export function replaySuite(backendName: string, setup: Backend['setup'], tf: Tr
         transport,
         exchange,
         queue,
-        dlx: `test.${rid()}.dlx`,
+        dlx,
         port: 0,
         host: '127.0.0.1',
         batchSize: 100,
@@ -90,6 +95,7 @@ export function replaySuite(backendName: string, setup: Backend['setup'], tf: Tr
       for (const q of declared) await transport?.deleteQueue(q).catch(() => {});
       await transport?.deleteQueue(queue).catch(() => {});
       await transport?.close();
+      await tf.deleteExchanges?.(exchanges).catch(() => {});
       await teardown?.();
     });
 
@@ -113,6 +119,7 @@ export function replaySuite(backendName: string, setup: Backend['setup'], tf: Tr
 
     test('to an exchange: original routing keys, filter applied', async () => {
       const x = `test.${rid()}.replay-x`;
+      exchanges.push(x);
       await transport.assertExchange(x, 'topic', { durable: false });
       const q = await targetQueue();
       await transport.bindQueue(q, x, 'test.replay.kind1');

@@ -34,6 +34,18 @@ export interface ConsumerSlot {
 
 export type DeathReason = 'rejected' | 'expired' | 'maxlen';
 
+export interface EmbeddedBrokerStats {
+  exchanges: number;
+  queues: number;
+  consumers: number;
+  /** Ready messages in all queues. */
+  messages: number;
+  /** Allocated queue slots (bounded: shrinks when queues drain). */
+  queueSlots: number;
+  /** Cached routing decisions (bounded per exchange). */
+  routeCacheEntries: number;
+}
+
 interface ExchangeRecord {
   readonly name: string;
   readonly type: ExchangeType;
@@ -233,6 +245,28 @@ export class EmbeddedBroker {
     for (const q of [...this.#queues.values()]) if (q.owner === owner) this.deleteQueue(q.name);
   }
 
+  /** Counts for health pages and for tests that check nothing grows without bound. */
+  stats(): EmbeddedBrokerStats {
+    let messages = 0;
+    let slots = 0;
+    let consumers = 0;
+    for (const q of this.#queues.values()) {
+      messages += q.messages.length;
+      slots += q.messages.capacity;
+      consumers += q.consumers.length;
+    }
+    let routeCacheEntries = 0;
+    for (const ex of this.#exchanges.values()) routeCacheEntries += ex.router.cachedKeys;
+    return {
+      exchanges: this.#exchanges.size,
+      queues: this.#queues.size,
+      consumers,
+      messages,
+      queueSlots: slots,
+      routeCacheEntries,
+    };
+  }
+
   // --- publishing ---
 
   /**
@@ -358,7 +392,11 @@ export class EmbeddedBroker {
     const out: StoredMessage[] = [];
     for (let i = 0; i < q.messages.length && out.length < limit; i++) {
       const m = q.messages.at(i);
-      if (m && (m.expiresAt === undefined || now <= m.expiresAt)) out.push(m);
+      if (m && (m.expiresAt === undefined || now <= m.expiresAt)) {
+        // RabbitMQ delivers and requeues to peek, so the message counts as delivered once.
+        m.redelivered = true;
+        out.push(m);
+      }
     }
     return out;
   }

@@ -16,6 +16,11 @@ export class Deque<T> {
     return this.#size;
   }
 
+  /** Slots allocated (for tests that check memory is given back). */
+  get capacity(): number {
+    return this.#items.length;
+  }
+
   push(item: T): void {
     if (this.#size === this.#items.length) this.#grow();
     this.#items[(this.#head + this.#size) % this.#items.length] = item;

@@ -42,6 +42,10 @@ export class ExchangeRouter {
     if (this.#bindings.delete(queue)) this.#cache.clear();
   }
 
+  get cachedKeys(): number {
+    return this.#cache.size;
+  }
+
   patternsOf(queue: string): readonly string[] {
     return [...(this.#bindings.get(queue) ?? [])];
   }

@@ -268,8 +268,17 @@ class RabbitMqTransport implements Transport {
       await ch.close().catch(() => {});
     }
     await this.#openPublishChannel(conn);
-    for (const c of this.#consumers) {
-      if (!c.cancelled) await this.#openConsumer(conn, c);
+    for (const c of [...this.#consumers]) {
+      if (c.cancelled) continue;
+      try {
+        await this.#openConsumer(conn, c);
+      } catch (err) {
+        // A queue someone else declared and deleted while we were away: that consumer
+        // has nothing left to read, but it must not keep the rest from reconnecting.
+        if (!(isAppError(err) && err.code === 'QUEUE_NOT_FOUND')) throw err;
+        c.cancelled = true;
+        this.#consumers.delete(c);
+      }
     }
   }
 
@@ -363,9 +372,13 @@ class RabbitMqTransport implements Transport {
   async #publishChannel(): Promise<Slot<amqplib.ConfirmChannel>> {
     if (this.#pub?.open) return this.#pub;
     const conn = this.#requireConnection();
-    this.#pubOpening ??= this.#openPublishChannel(conn).finally(() => {
-      this.#pubOpening = undefined;
-    });
+    this.#pubOpening ??= this.#openPublishChannel(conn)
+      .catch((err: unknown) => {
+        throw this.#mapError(err, 'opening the publish channel');
+      })
+      .finally(() => {
+        this.#pubOpening = undefined;
+      });
     return this.#pubOpening;
   }
 

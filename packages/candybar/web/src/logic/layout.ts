@@ -205,7 +205,10 @@ export function layoutTopology(
     });
     y += bandH + BAND_GAP;
   });
-  const height = y - BAND_GAP + PAD;
+  const routed = routeEdges(nodes, layoutGroups, edges);
+  // A link between two nodes of the lowest band dips below it: keep it on the canvas.
+  const lowest = routed.reduce((max, e) => Math.max(max, e.lowestY), 0);
+  const height = Math.max(y - BAND_GAP + PAD, lowest + PAD);
 
   return {
     width,
@@ -213,7 +216,7 @@ export function layoutTopology(
     exchange: { x: PAD, y: PAD, w: width - 2 * PAD, h: EXCHANGE_H },
     groups: layoutGroups,
     nodes,
-    edges: routeEdges(nodes, layoutGroups, edges),
+    edges: routed.map(({ lowestY: _drop, ...e }) => e),
   };
 }
 
@@ -223,7 +226,11 @@ export function layoutTopology(
  * never runs across a node; several links through one lane are spread apart. Each
  * side's endpoints are spread along the node so links do not stack on one point.
  */
-function routeEdges(nodes: LayoutNode[], groups: LayoutGroup[], edges: TopologyEdge[]): LayoutEdge[] {
+function routeEdges(
+  nodes: LayoutNode[],
+  groups: LayoutGroup[],
+  edges: TopologyEdge[],
+): (LayoutEdge & { lowestY: number })[] {
   const byId = new Map(nodes.map((n) => [n.id, n]));
   const bandIndex = new Map(groups.map((g, i) => [g.id, i]));
   type End = { edge: string; node: LayoutNode; side: 'top' | 'bottom'; otherX: number };
@@ -329,6 +336,7 @@ function routeEdges(nodes: LayoutNode[], groups: LayoutGroup[], edges: TopologyE
         to: e.to,
         d,
         mid: bezierMid(p0, { x: p0.x, y: dip }, { x: p1.x, y: dip }, p1),
+        lowestY: dip,
       };
     }
     const down = sa.side === 'bottom';
@@ -361,7 +369,7 @@ function routeEdges(nodes: LayoutNode[], groups: LayoutGroup[], edges: TopologyE
       }
     }
     if (longest < 0) mid = { x: r((p0.x + p1.x) / 2), y: r((p0.y + p1.y) / 2) };
-    return { id: e.id, from: e.from, to: e.to, d, mid };
+    return { id: e.id, from: e.from, to: e.to, d, mid, lowestY: Math.max(...pts.map((p) => p.y)) };
   });
 }
 

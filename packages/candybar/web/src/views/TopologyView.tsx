@@ -125,7 +125,8 @@ export function TopologyView({ route, navigate }: ViewProps) {
             width={fit ? '100%' : layout.width}
             role="img"
             aria-label={`Service topology of ${registry.services.length} services`}
-            style={fit ? undefined : { maxWidth: 'none' }}
+            // Fit shrinks a large graph to the window but never blows a small one up.
+            style={fit ? { maxWidth: layout.width } : { maxWidth: 'none' }}
           >
             <g className="exchange">
               <rect
@@ -324,8 +325,8 @@ function NodeBox(props: {
       <title>{`${s.name}\n${s.description}`}</title>
       <rect className="box" width={n.w} height={n.h} rx={8} />
       <rect className={`stripe ${status}`} width={5} height={n.h - 8} x={3} y={4} rx={2} />
-      <text className="title" x={14} y={21}>
-        {truncate(s.name, 28)}
+      <text className={`title ${s.name.length > 25 ? 'long' : ''}`} x={14} y={21}>
+        {truncate(s.name, 31)}
       </text>
       <text className="sub" x={14} y={38}>
         {status} · {s.type.replace(/^event-/, '')}

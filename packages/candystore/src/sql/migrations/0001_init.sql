@@ -62,3 +62,39 @@ EXCEPTION WHEN duplicate_table OR unique_violation THEN
   RETURN name;
 END
 $$;
+
+-- Appends a batch given as parallel arrays (one element per event): claims each event id in
+-- event_ids, inserts only the events whose id was new, in batch order, and returns them.
+-- It first takes the append lock, held until the transaction commits: appends therefore
+-- commit in position order, and a reader following `position > n` never skips a late commit.
+-- One statement, so an autocommitted call is one round trip.
+CREATE FUNCTION candystore_append(
+  uuid[], text[], timestamptz[], text[], jsonb[], text[],
+  uuid[], uuid[], jsonb[], jsonb[], text[], jsonb[], text[]
+) RETURNS TABLE ("position" bigint, event_id uuid, event_type text)
+LANGUAGE sql AS $$
+  SELECT pg_advisory_xact_lock(862246146);
+  WITH input AS (
+    SELECT *
+    FROM unnest($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) WITH ORDINALITY AS t(
+      event_id, event_type, ts, version, source, source_app,
+      correlation_id, causation_id, payload, extensions, routing_key, headers, replay_id, ord
+    )
+  ),
+  fresh AS (
+    INSERT INTO event_ids (event_id)
+    SELECT event_id FROM input
+    ON CONFLICT DO NOTHING
+    RETURNING event_id
+  )
+  INSERT INTO events (
+    event_id, event_type, "timestamp", version, source, source_app,
+    correlation_id, causation_id, payload, extensions, routing_key, headers, replay_id
+  )
+  SELECT i.event_id, i.event_type, i.ts, i.version, i.source, i.source_app,
+         i.correlation_id, i.causation_id, i.payload, i.extensions, i.routing_key, i.headers, i.replay_id
+  FROM input i
+  JOIN fresh f ON f.event_id = i.event_id
+  ORDER BY i.ord
+  RETURNING position, event_id, event_type;
+$$;

@@ -1,0 +1,265 @@
+// Candystore: ingest (queue → PostgreSQL, ack after commit) beside a raw bulk insert of the
+// same rows; query latency on a large table beside the raw SQL; replay rate beside a plain
+// publish of the same messages. Real RabbitMQ and PostgreSQL; the bench database is dropped.
+import { randomBytes } from 'node:crypto';
+import { createRabbitMqTransport, type Transport } from '@33god/bloodbank';
+import { completeEnvelope, envelopeAmqpProperties, type EventEnvelope } from '@33god/core';
+import { openStore, startCandystore } from '@33god/candystore';
+import pg from 'pg';
+import { type BenchContext, type BenchResult, result } from './types.js';
+
+const rid = () => randomBytes(4).toString('hex');
+
+function envelopes(n: number): EventEnvelope[] {
+  return Array.from({ length: n }, (_, i) =>
+    completeEnvelope(
+      { event_type: `bench.item.kind${i % 10}`, payload: { task_id: `task-${i % 1000}`, n: i, note: 'x'.repeat(64) } },
+      { app: `app${i % 5}`, host: 'bench' },
+    ),
+  );
+}
+
+function p(sorted: number[], q: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!;
+}
+
+async function timeEach(n: number, fn: (i: number) => Promise<void>): Promise<number[]> {
+  const out: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const t = performance.now();
+    await fn(i);
+    out.push(performance.now() - t);
+  }
+  return out.sort((a, b) => a - b);
+}
+
+async function waitFor(check: () => Promise<boolean>, ms: number, what: string): Promise<void> {
+  const until = Date.now() + ms;
+  while (!(await check())) {
+    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+export async function suite(ctx: BenchContext): Promise<BenchResult[]> {
+  const dbName = `candystore_bench_${rid()}`;
+  const admin = new pg.Client({ connectionString: ctx.databaseUrl });
+  await admin.connect();
+  await admin.query(`CREATE DATABASE ${dbName}`);
+  const u = new URL(ctx.databaseUrl);
+  u.pathname = `/${dbName}`;
+  const url = u.toString();
+  const results: BenchResult[] = [];
+  const exchange = `bench.${rid()}.events`;
+  const queue = `bench.${rid()}.candystore`;
+  const target = `bench.${rid()}.replay`;
+  let transport: Transport | null = null;
+  const client = new pg.Client({ connectionString: url });
+  try {
+    transport = await createRabbitMqTransport({ url: ctx.amqpUrl });
+    const store = await openStore({ databaseUrl: url });
+    await store.close();
+    await client.connect();
+    const batch = 500;
+    const n = Math.max(2000, Math.round(50_000 * ctx.scale));
+    const evs = envelopes(n);
+
+    // --- reference: raw bulk insert of the same rows, same batch size, into the same table ---
+    const rowsSql = `INSERT INTO events (event_id, event_type, "timestamp", version, source, source_app,
+        correlation_id, causation_id, payload, routing_key, headers)
+      SELECT * FROM unnest($1::uuid[], $2::text[], $3::timestamptz[], $4::text[], $5::jsonb[], $6::text[],
+        $7::uuid[], $8::uuid[], $9::jsonb[], $10::text[], $11::jsonb[])`;
+    const t0 = performance.now();
+    for (let i = 0; i < n; i += batch) {
+      const part = evs.slice(i, i + batch);
+      await client.query(rowsSql, [
+        part.map((e) => e.event_id),
+        part.map((e) => e.event_type),
+        part.map((e) => e.timestamp),
+        part.map((e) => e.version),
+        part.map((e) => JSON.stringify(e.source)),
+        part.map((e) => e.source.app),
+        part.map((e) => e.correlation_id),
+        part.map(() => null),
+        part.map((e) => JSON.stringify(e.payload)),
+        part.map((e) => e.event_type),
+        part.map((e) => JSON.stringify(envelopeAmqpProperties(e).headers)),
+      ]);
+    }
+    const rawRate = n / ((performance.now() - t0) / 1000);
+    await client.query('TRUNCATE events, event_ids');
+    await client.query('VACUUM ANALYZE events');
+
+    // --- ingest: the queue is filled first, then the store drains it ---
+    await transport.assertExchange(exchange, 'topic', { durable: true });
+    await transport.assertQueue(queue, { durable: true });
+    await transport.bindQueue(queue, exchange, '#');
+    const inflight = new Set<Promise<void>>();
+    for (const e of evs) {
+      const pr = transport
+        .publish({ exchange, routingKey: e.event_type, body: Buffer.from(JSON.stringify(e)), properties: envelopeAmqpProperties(e) })
+        .finally(() => inflight.delete(pr));
+      inflight.add(pr);
+      if (inflight.size >= 256) await Promise.race(inflight);
+    }
+    await Promise.all(inflight);
+    const t1 = performance.now();
+    const svc = await startCandystore({
+      databaseUrl: url,
+      transport,
+      exchange,
+      queue,
+      dlx: `bench.${rid()}.dlx`,
+      port: 0,
+      host: '127.0.0.1',
+      batchSize: batch,
+      batchMaxWaitMs: 20,
+      logLevel: 'silent',
+      publishSummaries: false,
+    });
+    // timed from the first commit, so service start-up is not counted
+    const stored = async () => Number((await client.query('SELECT count(*) AS n FROM events')).rows[0].n);
+    let first = 0;
+    await waitFor(async () => (first = await stored()) > 0, 60_000, 'first commit');
+    const tFirst = performance.now();
+    await waitFor(async () => (await stored()) >= n, 300_000, 'ingest');
+    const ingestRate = (n - first) / ((performance.now() - tFirst) / 1000);
+    ctx.log(`service start-up and first batch: ${(tFirst - t1).toFixed(0)} ms`);
+    ctx.log(`ingest ${ingestRate.toFixed(0)} ev/s, raw insert ${rawRate.toFixed(0)} ev/s`);
+    results.push(result('ingest queue→PostgreSQL, ack after commit (ev/s)', ingestRate, 'events/s', 'raw bulk INSERT of the same rows', rawRate));
+
+    // --- replay rate beside a plain publish of the same messages with the same window ---
+    await transport.assertQueue(target, { durable: false });
+    const m = n;
+    const t2 = performance.now();
+    const inflight2 = new Set<Promise<void>>();
+    for (const e of evs.slice(0, m)) {
+      const pr = transport
+        .publish({ exchange: '', routingKey: target, body: Buffer.from(JSON.stringify(e)), properties: envelopeAmqpProperties(e) })
+        .finally(() => inflight2.delete(pr));
+      inflight2.add(pr);
+      if (inflight2.size >= 128) await Promise.race(inflight2);
+    }
+    await Promise.all(inflight2);
+    const publishRate = m / ((performance.now() - t2) / 1000);
+    await transport.purgeQueue(target);
+    const t3 = performance.now();
+    const started = await (
+      await fetch(`${svc.url}/replays`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ filter: { type: 'bench.#' }, target: { queue: target } }),
+      })
+    ).json();
+    await waitFor(
+      async () => (await (await fetch(`${svc.url}/replays/${started.id}`)).json()).status !== 'running',
+      300_000,
+      'replay',
+    );
+    const replayRate = m / ((performance.now() - t3) / 1000);
+    ctx.log(`replay ${replayRate.toFixed(0)} ev/s, publish ${publishRate.toFixed(0)} ev/s`);
+    results.push(result('replay to a queue (ev/s)', replayRate, 'events/s', 'publish of the same messages, same window', publishRate));
+    await transport.deleteQueue(target);
+    await svc.close();
+
+    // --- query latency with a large table ---
+    const big = Math.max(20_000, Math.round(1_000_000 * ctx.scale));
+    const groups = Math.floor(big / 10);
+    await client.query('TRUNCATE events, event_ids');
+    // a valid (version 4) UUID from a hash, so ids pass the API's UUID check
+    await client.query(`CREATE FUNCTION bench_uuid(t text) RETURNS uuid IMMUTABLE LANGUAGE sql AS $$
+      SELECT (substr(h, 1, 8) || '-' || substr(h, 9, 4) || '-4' || substr(h, 14, 3) || '-8' || substr(h, 18, 3) || '-' || substr(h, 21, 12))::uuid
+      FROM md5(t) AS h $$`);
+    const tg = performance.now();
+    // groups of 10 events; each caused by the previous one of its group
+    await client.query(
+      `WITH s AS (
+         SELECT g, bench_uuid('e' || g) AS id, bench_uuid('c' || (g / 10)) AS corr,
+                CASE WHEN g % 10 = 0 THEN NULL ELSE bench_uuid('e' || (g - 1)) END AS cause
+         FROM generate_series(0, $1 - 1) AS g
+       ), ids AS (INSERT INTO event_ids SELECT id FROM s)
+       INSERT INTO events (event_id, event_type, "timestamp", version, source, source_app, correlation_id,
+                           causation_id, payload, routing_key, headers)
+       SELECT id, 'bench.item.kind' || (g % 20), now() - (($1 - g) * interval '10 ms'), '1.0.0',
+              jsonb_build_object('app', 'app' || (g % 10), 'host', 'bench', 'trigger_type', 'api'),
+              'app' || (g % 10), corr, cause,
+              jsonb_build_object('task_id', 'task-' || (g % 5000), 'n', g),
+              'bench.item.kind' || (g % 20), '{}'::jsonb
+       FROM s`,
+      [big],
+    );
+    await client.query('VACUUM ANALYZE events');
+    await client.query('VACUUM ANALYZE event_ids');
+    ctx.log(`generated ${big} events in ${((performance.now() - tg) / 1000).toFixed(1)} s`);
+    const api = await startCandystore({
+      databaseUrl: url,
+      transport,
+      exchange,
+      queue,
+      ingest: false,
+      port: 0,
+      host: '127.0.0.1',
+      logLevel: 'silent',
+    });
+    const corrIds = (
+      await client.query<{ c: string }>(
+        `SELECT bench_uuid('c' || g)::text AS c FROM generate_series(0, $1 - 1) g ORDER BY random() LIMIT 300`,
+        [groups],
+      )
+    ).rows.map((r) => r.c);
+    const iterations = corrIds.length;
+    const corrSql = `SELECT position, event_id, event_type, "timestamp", version, source, correlation_id, causation_id,
+        payload, routing_key, headers, received_at, replay_id FROM events WHERE correlation_id = $1::uuid
+        ORDER BY "timestamp", position LIMIT 5001`;
+    for (const c of corrIds.slice(0, 20)) await fetch(`${api.url}/correlations/${c}`); // warm-up
+    const rawCorr = await timeEach(iterations, async (i) => {
+      await client.query(corrSql, [corrIds[i]]);
+    });
+    const httpCorr = await timeEach(iterations, async (i) => {
+      const r = await fetch(`${api.url}/correlations/${corrIds[i]}`);
+      if (r.status !== 200) throw new Error(`correlations answered ${r.status}`);
+      await r.arrayBuffer();
+    });
+    results.push(
+      result('GET /correlations/{id} p99 (ms, lower is better)', p(httpCorr, 0.99), 'ms', 'raw SQL query p99', p(rawCorr, 0.99)),
+    );
+    const listSql = `SELECT position, event_id, event_type, "timestamp", version, source, correlation_id, causation_id,
+        payload, routing_key, headers, received_at, replay_id, extensions FROM events
+        WHERE event_type = $1 AND source_app = $2 AND payload @> $3::jsonb ORDER BY position DESC LIMIT 51`;
+    const q = (i: number) => ({ type: `bench.item.kind${i % 20}`, app: `app${i % 10}`, task: `task-${(i * 37) % 5000}` });
+    const rawList = await timeEach(iterations, async (i) => {
+      const x = q(i);
+      await client.query(listSql, [x.type, x.app, JSON.stringify({ task_id: x.task })]);
+    });
+    const httpList = await timeEach(iterations, async (i) => {
+      const x = q(i);
+      const r = await fetch(`${api.url}/events?type=${x.type}&source=${x.app}&payload.task_id=${x.task}&limit=50`);
+      if (r.status !== 200) throw new Error(`events answered ${r.status}`);
+      await r.arrayBuffer();
+    });
+    results.push(
+      result('GET /events filtered page p99 (ms, lower is better)', p(httpList, 0.99), 'ms', 'raw SQL query p99', p(rawList, 0.99)),
+    );
+    const typeOnly = await timeEach(iterations, async (i) => {
+      const r = await fetch(`${api.url}/events?type=bench.item.kind${i % 20}&limit=50`);
+      await r.arrayBuffer();
+    });
+    ctx.log(
+      `${big} events: correlations p50 ${p(httpCorr, 0.5).toFixed(2)} p99 ${p(httpCorr, 0.99).toFixed(2)} ms (raw p99 ${p(rawCorr, 0.99).toFixed(2)}); ` +
+        `filtered page p50 ${p(httpList, 0.5).toFixed(2)} p99 ${p(httpList, 0.99).toFixed(2)} ms (raw p99 ${p(rawList, 0.99).toFixed(2)}); ` +
+        `type-only page p99 ${p(typeOnly, 0.99).toFixed(2)} ms`,
+    );
+    await api.close();
+  } finally {
+    await client.end().catch(() => {});
+    if (transport) {
+      await transport.deleteQueue(queue).catch(() => {});
+      await transport.deleteQueue(`${queue}.dlq`).catch(() => {});
+      await transport.deleteQueue(target).catch(() => {});
+      await transport.close().catch(() => {});
+    }
+    await admin.query(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`).catch(() => {});
+    await admin.end();
+  }
+  return results;
+}

@@ -1,0 +1,448 @@
+/**
+ * End-to-end benchmark of the whole system (issue 8), against the real RabbitMQ and PostgreSQL,
+ * each part in its own process started through its own CLI (`<part> serve`, configured only by
+ * environment variables), on a fresh database and randomly named exchanges and queues:
+ *
+ * 1. events/s from HTTP publish (gateway) to a committed row in Candystore, for a fixed count,
+ *    beside (a) raw amqplib publishing the same envelopes with confirms into a durable queue and
+ *    (b) a raw multi-row PostgreSQL INSERT of the same rows into a table shaped like the store's;
+ * 2. p50/p99 latency from publish to arrival in a browser live-stream client (headless Chromium)
+ *    at 1,000 events/s, beside a plain Node WebSocket client on the same stream at the same time;
+ * 3. peak RSS of gateway, store, dispatcher and dashboard during the load of 1 (the dispatcher fed
+ *    signed Plane webhooks and dispatching to a loopback OpenClaw stand-in, the dashboard serving
+ *    a live view and reads), beside an idle no-op Fastify server started the same way;
+ * 4. peak RSS of the embedded all-in-one (`startStack`: in-process broker and PGlite) under
+ *    saturating HTTP publish load, beside the same idle reference.
+ * See docs/benchmarks.md for what each figure means and the last run's numbers.
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { type OpenClawDemoSink, startOpenClawDemoSink } from '@33god/all-in-one';
+import { completeEnvelope, type EventEnvelope, envelopeAmqpProperties } from '@33god/core';
+import amqplib from 'amqplib';
+import pg from 'pg';
+import { cleanBroker } from './e2e/broker.js';
+import { measureLiveLatency } from './e2e/latency.js';
+import { CONNECTIONS, EVENT_TYPE, hammer, startSideLoad } from './e2e/load.js';
+import {
+  baseEnv,
+  type Child,
+  healthy,
+  RssSampler,
+  startChild,
+  startPart,
+  stopChild,
+  waitFor,
+  withoutRestarts,
+} from './e2e/procs.js';
+import { pipelined } from './transport.js';
+import { type BenchContext, type BenchResult, type BenchSuite, result } from './types.js';
+
+const IDLE_REF = 'idle no-op Fastify server (same launcher), peak RSS';
+
+function databaseUrlFor(adminUrl: string, db: string): string {
+  const u = new URL(adminUrl);
+  u.pathname = `/${db}`;
+  return u.toString();
+}
+
+/** Rows of the bench's event type committed in the store's database. */
+async function committed(db: pg.Client): Promise<number> {
+  const r = await db.query<{ n: number }>('SELECT count(*)::int AS n FROM events WHERE event_type = $1', [
+    EVENT_TYPE,
+  ]);
+  return r.rows[0]!.n;
+}
+
+async function json<T>(url: string): Promise<T> {
+  const res = await fetch(url);
+  if (!res.ok) throw new Error(`${url} answered ${res.status}`);
+  return (await res.json()) as T;
+}
+
+/** Bench events stored by a store, through its public `/stats` (the embedded database has no other door). */
+async function storedViaApi(storeUrl: string): Promise<number> {
+  const s = await json<{ by_type: { key: string; count: number }[] }>(`${storeUrl}/stats?bucket=86400`);
+  return s.by_type.filter((b) => b.key === EVENT_TYPE).reduce((n, b) => n + b.count, 0);
+}
+
+function envelopes(count: number): EventEnvelope<{ message: string }>[] {
+  return Array.from({ length: count }, () =>
+    completeEnvelope({ event_type: EVENT_TYPE, payload: { message: 'e2e bench' } }, { app: 'bench' }),
+  );
+}
+
+/** Reference (a): amqplib confirm channel, same envelopes and properties, durable queue, 64 in flight. */
+async function rawAmqpPublish(url: string, queue: string, events: EventEnvelope[]): Promise<number> {
+  const conn = await amqplib.connect(url);
+  try {
+    const ch = await conn.createConfirmChannel();
+    await ch.assertQueue(queue, { durable: true });
+    const bodies = events.map((e) => Buffer.from(JSON.stringify(e)));
+    const t0 = performance.now();
+    await pipelined(
+      events.length,
+      CONNECTIONS,
+      (i) =>
+        new Promise<void>((resolve, reject) => {
+          ch.publish(
+            '',
+            queue,
+            bodies[i]!,
+            { ...envelopeAmqpProperties(events[i]!), persistent: true, mandatory: true },
+            (err) => (err ? reject(err) : resolve()),
+          );
+        }),
+    );
+    const rate = events.length / ((performance.now() - t0) / 1000);
+    await ch.deleteQueue(queue);
+    return rate;
+  } finally {
+    await conn.close().catch(() => {});
+  }
+}
+
+const ROW_COLUMNS = [
+  'event_id',
+  'event_type',
+  '"timestamp"',
+  'version',
+  'source',
+  'source_app',
+  'correlation_id',
+  'causation_id',
+  'payload',
+  'extensions',
+  'routing_key',
+  'headers',
+  'replay_id',
+];
+
+/**
+ * Reference (b): the same rows as multi-row INSERTs of 500 (the store's batch size), one
+ * transaction each, into a table with the store's columns, defaults and indexes (not partitioned,
+ * no id-claim table).
+ */
+async function rawPgInsert(db: pg.Client, events: EventEnvelope[]): Promise<number> {
+  await db.query('CREATE TABLE raw_events (LIKE events INCLUDING DEFAULTS INCLUDING INDEXES)');
+  const batch = 500;
+  const t0 = performance.now();
+  for (let start = 0; start < events.length; start += batch) {
+    const slice = events.slice(start, start + batch);
+    const params: unknown[] = [];
+    const rows = slice.map((e) => {
+      const values = [
+        e.event_id,
+        e.event_type,
+        e.timestamp,
+        e.version,
+        JSON.stringify(e.source),
+        e.source.app,
+        e.correlation_id,
+        e.causation_id ?? null,
+        JSON.stringify(e.payload),
+        null,
+        e.event_type,
+        '{}',
+        null,
+      ];
+      const first = params.length;
+      params.push(...values);
+      return `(${values.map((_, k) => `$${first + k + 1}`).join(', ')})`;
+    });
+    await db.query('BEGIN');
+    await db.query(`INSERT INTO raw_events (${ROW_COLUMNS.join(', ')}) VALUES ${rows.join(', ')}`, params);
+    await db.query('COMMIT');
+  }
+  const rate = events.length / ((performance.now() - t0) / 1000);
+  await db.query('DROP TABLE raw_events');
+  return rate;
+}
+
+const mb = (n: number) => `${n.toFixed(0)} MB`;
+
+export const suite: BenchSuite = async (ctx: BenchContext): Promise<BenchResult[]> => {
+  const started = performance.now();
+  const id = randomBytes(4).toString('hex');
+  const prefix = `bench.e2e.${id}`;
+  const exchange = `${prefix}.events`;
+  const dlx = `${prefix}.dlx`;
+  const storeQueue = `${prefix}.candystore`;
+  const dispatchQueue = `${prefix}.dispatcher`;
+  const rawQueue = `${prefix}.raw`;
+  const dbName = `bench_e2e_${id}`;
+  const dbUrl = databaseUrlFor(ctx.databaseUrl, dbName);
+  const tmp = mkdtempSync(join(tmpdir(), 'bench-e2e-'));
+  const planeSecret = randomBytes(16).toString('hex');
+  const count = Math.max(2000, Math.round(20_000 * ctx.scale));
+  const out: BenchResult[] = [];
+  const since = (t: number) => `${((performance.now() - t) / 1000).toFixed(1)}s`;
+
+  const admin = new pg.Client({ connectionString: ctx.databaseUrl });
+  await admin.connect();
+  await admin.query(`CREATE DATABASE ${dbName}`);
+  let db: pg.Client | undefined;
+  let sink: OpenClawDemoSink | undefined;
+  // Every child started, for the clean-up (stopping one already stopped is a no-op).
+  const children: Child[] = [];
+  const track = (c: Child): Child => {
+    children.push(c);
+    return c;
+  };
+  try {
+    ctx.log(`run ${id}: database ${dbName}, exchange ${exchange}`);
+    const noop = track(await startPart('idle reference', 'noop', {}));
+    sink = await startOpenClawDemoSink();
+    const bus = { AMQP_URL: ctx.amqpUrl, BLOODBANK_EXCHANGE: exchange, BLOODBANK_DLX: dlx };
+    const store = track(
+      await startPart('store', 'candystore', {
+        ...bus,
+        DATABASE_URL: dbUrl,
+        CANDYSTORE_PORT: '0',
+        CANDYSTORE_HOST: '127.0.0.1',
+        CANDYSTORE_EXCHANGE: exchange,
+        CANDYSTORE_DLX: dlx,
+        CANDYSTORE_QUEUE: storeQueue,
+      }),
+    );
+    const gateway = track(
+      await startPart('gateway', 'bloodbank', {
+        ...bus,
+        BLOODBANK_PORT: '0',
+        BLOODBANK_HOST: '127.0.0.1',
+        PLANE_WEBHOOK_SECRET: planeSecret,
+      }),
+    );
+    const dispatcher = track(
+      await startPart('dispatcher', 'infra-dispatcher', {
+        ...bus,
+        OPENCLAW_HOOK_TOKEN: sink.token,
+        OPENCLAW_HOOK_URL: sink.url,
+        INFRA_RUN_CHECKS: 'false',
+        INFRA_DISPATCHER_PORT: '0',
+        INFRA_DISPATCH_QUEUE: dispatchQueue,
+        INFRA_DISPATCH_STATE_PATH: join(tmp, 'dispatch-state.json'),
+      }),
+    );
+    const dashboard = track(
+      await startPart('dashboard', 'candybar', {
+        CANDYBAR_PORT: '0',
+        CANDYBAR_HOST: '127.0.0.1',
+        CANDYSTORE_URL: store.url,
+        BLOODBANK_URL: gateway.url,
+      }),
+    );
+    ctx.log(
+      `parts up in ${since(started)}: gateway ${gateway.url}, store ${store.url}, dispatcher ${dispatcher.url}, dashboard ${dashboard.url}`,
+    );
+    db = new pg.Client({ connectionString: dbUrl });
+    await db.connect();
+    const rowsDb = db;
+
+    // Warm-up: every hop (JIT, connections, the month's partition) before anything is timed.
+    const warm = await hammer(gateway.url, { amount: Math.max(500, Math.round(2000 * ctx.scale)) });
+    await waitFor('the warm-up rows', 60_000, async () =>
+      (await committed(rowsDb)) >= warm.accepted ? true : undefined,
+    );
+
+    // --- 1 and 3: HTTP publish → committed row, with every part's RSS sampled meanwhile ---
+    const parts = [gateway, store, dispatcher, dashboard];
+    const phase1 = await withoutRestarts(ctx.log, async () => {
+      await healthy(parts.map((p) => p.url));
+      const base = await committed(rowsDb);
+      const sampler = new RssSampler({
+        gateway: gateway.pid,
+        store: store.pid,
+        dispatcher: dispatcher.pid,
+        dashboard: dashboard.pid,
+        idle: noop.pid,
+      });
+      const side = startSideLoad({
+        gatewayUrl: gateway.url,
+        planeSecret,
+        dashboardUrl: dashboard.url,
+        webhooksPerSecond: 20,
+      });
+      ctx.log(`publishing ${count} events over ${CONNECTIONS} connections`);
+      const t0 = performance.now();
+      const load = await hammer(gateway.url, { amount: count });
+      const target = base + load.accepted;
+      await waitFor('every accepted event as a committed row', 120_000, async () =>
+        (await committed(rowsDb)) >= target ? true : undefined,
+      );
+      const e2eSeconds = (performance.now() - t0) / 1000;
+      const sideStats = await side.stop();
+      const peaks = sampler.stop();
+      const e2eRate = load.accepted / e2eSeconds;
+      ctx.log(
+        `e2e: ${load.accepted} accepted (${load.failed} failed) in ${load.seconds.toFixed(2)}s of HTTP, all committed after ${e2eSeconds.toFixed(2)}s → ${e2eRate.toFixed(0)} events/s`,
+      );
+      const dispatched = await rowsDb.query<{ n: number }>(
+        "SELECT count(*)::int AS n FROM events WHERE event_type LIKE 'infra.dispatch.%'",
+      );
+      ctx.log(
+        `side load: ${sideStats.webhooks} Plane webhooks (${sideStats.webhookFailures} failed), ${dispatched.rows[0]!.n} dispatch outcomes stored; dashboard ${sideStats.dashboardReads} reads (${sideStats.dashboardReadFailures} failed), ${sideStats.dashboardStreamed} events on its live view`,
+      );
+      ctx.log(
+        `peak RSS: gateway ${mb(peaks.gateway!)}, store ${mb(peaks.store!)}, dispatcher ${mb(peaks.dispatcher!)}, dashboard ${mb(peaks.dashboard!)}, idle reference ${mb(peaks.idle!)}`,
+      );
+      if (load.failed > 0)
+        throw new Error(`${load.failed} of ${count} publishes were not accepted by the gateway`);
+
+      const same = envelopes(count);
+      const amqp = await rawAmqpPublish(ctx.amqpUrl, rawQueue, same);
+      const pgRate = await rawPgInsert(rowsDb, same);
+      return { e2eRate, peaks, amqp, pgRate };
+    });
+    const { e2eRate, peaks, amqp, pgRate } = phase1;
+    ctx.log(`references: raw amqplib ${amqp.toFixed(0)}/s, raw PostgreSQL INSERT ${pgRate.toFixed(0)}/s`);
+    const e2eName = 'HTTP publish → committed row in Candystore (RabbitMQ + PostgreSQL)';
+    out.push(
+      result(
+        e2eName,
+        e2eRate,
+        'events/s',
+        'raw amqplib publish with confirms, same envelopes, durable queue',
+        amqp,
+      ),
+      result(
+        e2eName,
+        e2eRate,
+        'events/s',
+        'raw PostgreSQL multi-row INSERT (500/stmt) of the same rows',
+        pgRate,
+      ),
+    );
+    for (const [part, name] of [
+      ['gateway', 'gateway (bloodbank serve) peak RSS under load, target ≤ 150 MB'],
+      ['store', 'store (candystore serve) peak RSS under load'],
+      ['dispatcher', 'dispatcher (infra-dispatcher serve) peak RSS under load'],
+      ['dashboard', 'dashboard (candybar serve) peak RSS under load'],
+    ] as const) {
+      out.push(result(name, peaks[part]!, 'MB', IDLE_REF, peaks.idle!));
+    }
+    await stopChild(dashboard);
+    await stopChild(dispatcher);
+
+    // --- 2: publish → browser live-stream client at 1,000 events/s ---
+    const perSecond = 1000;
+    const latCount = Math.max(2000, Math.round(10_000 * ctx.scale));
+    ctx.log(`live stream: ${latCount} events at ${perSecond}/s (+1 s warm-up) to Chromium and a Node client`);
+    const live = { gatewayUrl: gateway.url, storeUrl: store.url };
+    const lat = await withoutRestarts(ctx.log, async () => {
+      await healthy([live.gatewayUrl, live.storeUrl]);
+      return measureLiveLatency({ ...live, perSecond, warm: perSecond, count: latCount, log: ctx.log });
+    });
+    ctx.log(
+      `live stream at ${lat.offeredPerSecond.toFixed(0)}/s: browser p50 ${lat.browser.p50.toFixed(1)} ms p99 ${lat.browser.p99.toFixed(1)} ms (${lat.browser.missing} missing); Node client p50 ${lat.node.p50.toFixed(1)} ms p99 ${lat.node.p99.toFixed(1)} ms (${lat.node.missing} missing)`,
+    );
+    if (lat.browser.missing > 0 || lat.node.missing > 0) {
+      throw new Error(
+        `the live stream lost events (browser ${lat.browser.missing}, Node ${lat.node.missing} of ${latCount})`,
+      );
+    }
+    out.push(
+      result(
+        'publish → browser live-stream client p50 at 1,000 events/s (lower is better)',
+        lat.browser.p50,
+        'ms',
+        'publish → Node WebSocket client p50, same stream and events',
+        lat.node.p50,
+      ),
+      result(
+        'publish → browser live-stream client p99 at 1,000 events/s, target ≤ 50 ms (lower is better)',
+        lat.browser.p99,
+        'ms',
+        'publish → Node WebSocket client p99, same stream and events',
+        lat.node.p99,
+      ),
+    );
+    await stopChild(gateway);
+    await stopChild(store);
+
+    // --- 4: the embedded all-in-one under load ---
+    const stack = track(
+      await startChild(
+        'all-in-one',
+        'stack.ts',
+        [],
+        baseEnv({
+          STACK_DATA_DIR: join(tmp, 'stack'),
+          OPENCLAW_HOOK_TOKEN: sink.token,
+          OPENCLAW_HOOK_URL: sink.url,
+          INFRA_RUN_CHECKS: 'false',
+          PLANE_WEBHOOK_SECRET: planeSecret,
+        }),
+        /@@STACK (\{.*\})\n/,
+      ),
+    );
+    const urls = JSON.parse(stack.url) as {
+      mode: { broker: string; database: string };
+      gateway: string;
+      store: string;
+      dashboard: string;
+    };
+    if (urls.mode.broker !== 'embedded' || urls.mode.database !== 'embedded') {
+      throw new Error(`the all-in-one did not start embedded: ${JSON.stringify(urls.mode)}`);
+    }
+    const seconds = Math.max(3, Math.round(20 * ctx.scale));
+    const stackWarm = await hammer(urls.gateway, { amount: 500 });
+    await waitFor('the all-in-one warm-up rows', 60_000, async () =>
+      (await storedViaApi(urls.store)) >= stackWarm.accepted ? true : undefined,
+    );
+    const stackSampler = new RssSampler({ stack: stack.pid, idle: noop.pid });
+    const stackSide = startSideLoad({
+      gatewayUrl: urls.gateway,
+      planeSecret,
+      dashboardUrl: urls.dashboard,
+      webhooksPerSecond: 20,
+    });
+    ctx.log(`all-in-one (embedded broker + PGlite): ${seconds}s of publish over ${CONNECTIONS} connections`);
+    const t1 = performance.now();
+    const stackLoad = await hammer(urls.gateway, { seconds });
+    const stackTarget = stackWarm.accepted + stackLoad.accepted;
+    // The store keeps ingesting what the broker holds after the HTTP load stops: still under load.
+    await waitFor(
+      'the all-in-one store to commit every accepted event',
+      120_000,
+      async () => ((await storedViaApi(urls.store)) >= stackTarget ? true : undefined),
+      250,
+    );
+    const stackSeconds = (performance.now() - t1) / 1000;
+    const stackSideStats = await stackSide.stop();
+    const stackPeaks = stackSampler.stop();
+    ctx.log(
+      `all-in-one: ${stackLoad.accepted} accepted (${(stackLoad.accepted / stackLoad.seconds).toFixed(0)}/s over HTTP, ${stackLoad.failed} failed), all committed after ${stackSeconds.toFixed(1)}s (${(stackLoad.accepted / stackSeconds).toFixed(0)} events/s end to end); ${stackSideStats.webhooks} webhooks, ${stackSideStats.dashboardReads} dashboard reads; peak RSS ${mb(stackPeaks.stack!)}`,
+    );
+    out.push(
+      result(
+        'embedded all-in-one peak RSS under load, target ≤ 400 MB',
+        stackPeaks.stack!,
+        'MB',
+        IDLE_REF,
+        stackPeaks.idle!,
+      ),
+    );
+    ctx.log(`e2e suite done in ${since(started)}`);
+    return out;
+  } finally {
+    await Promise.all(children.map((c) => stopChild(c)));
+    await sink?.close().catch(() => {});
+    await db?.end().catch(() => {});
+    await admin.query(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`).catch(() => {});
+    await admin.end().catch(() => {});
+    await cleanBroker(ctx.amqpUrl, prefix, [
+      exchange,
+      dlx,
+      storeQueue,
+      `${storeQueue}.dlq`,
+      dispatchQueue,
+      `${dispatchQueue}.dlq`,
+      rawQueue,
+    ]).catch(() => {});
+    rmSync(tmp, { recursive: true, force: true });
+  }
+};

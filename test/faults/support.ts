@@ -1,0 +1,137 @@
+import { randomBytes } from 'node:crypto';
+import { createServer } from 'node:net';
+import amqp from 'amqplib';
+import pg from 'pg';
+
+/**
+ * What the fault tests share: names, a fresh database, polling, broker cleanup and the
+ * problem+json checks. Every test uses random exchange, queue and database names and
+ * removes what it declared.
+ */
+
+export const TEST_AMQP_URL = process.env.TEST_AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672';
+export const TEST_DATABASE_URL = process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+
+export const rid = (): string => randomBytes(5).toString('hex');
+
+/** A fresh PostgreSQL database on the test server; `drop()` removes it (even with open connections). */
+export async function freshDatabase(prefix = 'faults'): Promise<{ url: string; drop: () => Promise<void> }> {
+  const name = `${prefix}_${rid()}`;
+  const admin = new pg.Client({ connectionString: TEST_DATABASE_URL });
+  await admin.connect();
+  try {
+    await admin.query(`CREATE DATABASE ${name}`);
+  } finally {
+    await admin.end();
+  }
+  const u = new URL(TEST_DATABASE_URL);
+  u.pathname = `/${name}`;
+  return {
+    url: u.toString(),
+    drop: async () => {
+      const c = new pg.Client({ connectionString: TEST_DATABASE_URL });
+      await c.connect();
+      try {
+        await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+      } finally {
+        await c.end();
+      }
+    },
+  };
+}
+
+/** Polls until `probe` gives something other than undefined/false, or throws after `timeoutMs`. */
+export async function waitFor<T>(
+  what: string,
+  timeoutMs: number,
+  probe: () => Promise<T | undefined | false> | T | undefined | false,
+  intervalMs = 50,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const v = await probe();
+      if (v !== undefined && v !== false) return v;
+    } catch (err) {
+      last = err;
+    }
+    if (Date.now() > deadline) {
+      throw new Error(
+        `timed out after ${timeoutMs} ms waiting for ${what}${last ? ` (${String(last)})` : ''}`,
+      );
+    }
+    await new Promise((r) => setTimeout(r, intervalMs));
+  }
+}
+
+/** A port that was free a moment ago (child processes cannot report port 0 back without parsing). */
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const addr = s.address();
+      const port = typeof addr === 'object' && addr ? addr.port : 0;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+/** Deletes queues and exchanges this test declared on RabbitMQ; missing ones are fine. */
+export async function deleteFromRabbit(
+  queues: readonly string[],
+  exchanges: readonly string[],
+): Promise<void> {
+  const conn = await amqp.connect(TEST_AMQP_URL);
+  try {
+    for (const q of queues) {
+      const ch = await conn.createChannel();
+      ch.on('error', () => {});
+      await ch.deleteQueue(q).catch(() => {});
+      await ch.close().catch(() => {});
+    }
+    for (const x of exchanges) {
+      const ch = await conn.createChannel();
+      ch.on('error', () => {});
+      await ch.deleteExchange(x).catch(() => {});
+      await ch.close().catch(() => {});
+    }
+  } finally {
+    await conn.close().catch(() => {});
+  }
+}
+
+/** Something in a body that only a stack trace or a leaked source path would contain. */
+export function leak(body: string): string | null {
+  const patterns: [RegExp, string][] = [
+    [/\bat [^\n]*\(?[^\s()]+:\d+:\d+\)?/, 'a stack frame'],
+    [/(?:\/work\/|\/home\/|\/usr\/|\/tmp\/|node_modules|[A-Za-z]:\\)/, 'a file path'],
+    [/\.(?:ts|js|mjs|cjs):\d+/, 'a source location'],
+  ];
+  for (const [re, what] of patterns) {
+    const m = re.exec(body);
+    if (m) return `${what}: ${JSON.stringify(m[0].slice(0, 120))}`;
+  }
+  return null;
+}
+
+/** Why a 4xx answer is not a proper problem document, or null when it is one. */
+export function problemDefect(status: number, contentType: string | undefined, body: string): string | null {
+  if (!(contentType ?? '').toLowerCase().startsWith('application/problem+json')) {
+    return `content-type is ${JSON.stringify(contentType)}, not application/problem+json`;
+  }
+  let doc: unknown;
+  try {
+    doc = JSON.parse(body);
+  } catch {
+    return 'the body is not JSON';
+  }
+  if (doc === null || typeof doc !== 'object' || Array.isArray(doc)) return 'the body is not a JSON object';
+  const d = doc as Record<string, unknown>;
+  for (const k of ['type', 'title', 'code'] as const) {
+    if (typeof d[k] !== 'string' || d[k] === '') return `member '${k}' is missing or not a string`;
+  }
+  if (d.status !== status) return `member 'status' is ${JSON.stringify(d.status)}, the answer was ${status}`;
+  return null;
+}
