@@ -3,8 +3,9 @@
 // publish of the same messages. Real RabbitMQ and PostgreSQL; the bench database is dropped.
 import { randomBytes } from 'node:crypto';
 import { createRabbitMqTransport, type Transport } from '@33god/bloodbank';
-import { completeEnvelope, envelopeAmqpProperties, type EventEnvelope } from '@33god/core';
 import { openStore, startCandystore } from '@33god/candystore';
+import { completeEnvelope, type EventEnvelope, envelopeAmqpProperties } from '@33god/core';
+import amqplib from 'amqplib';
 import pg from 'pg';
 import { type BenchContext, type BenchResult, result } from './types.js';
 
@@ -13,7 +14,10 @@ const rid = () => randomBytes(4).toString('hex');
 function envelopes(n: number): EventEnvelope[] {
   return Array.from({ length: n }, (_, i) =>
     completeEnvelope(
-      { event_type: `bench.item.kind${i % 10}`, payload: { task_id: `task-${i % 1000}`, n: i, note: 'x'.repeat(64) } },
+      {
+        event_type: `bench.item.kind${i % 10}`,
+        payload: { task_id: `task-${i % 1000}`, n: i, note: 'x'.repeat(64) },
+      },
       { app: `app${i % 5}`, host: 'bench' },
     ),
   );
@@ -53,6 +57,7 @@ export async function suite(ctx: BenchContext): Promise<BenchResult[]> {
   const exchange = `bench.${rid()}.events`;
   const queue = `bench.${rid()}.candystore`;
   const target = `bench.${rid()}.replay`;
+  const dlx = `bench.${rid()}.dlx`;
   let transport: Transport | null = null;
   const client = new pg.Client({ connectionString: url });
   try {
@@ -97,7 +102,12 @@ export async function suite(ctx: BenchContext): Promise<BenchResult[]> {
     const inflight = new Set<Promise<void>>();
     for (const e of evs) {
       const pr = transport
-        .publish({ exchange, routingKey: e.event_type, body: Buffer.from(JSON.stringify(e)), properties: envelopeAmqpProperties(e) })
+        .publish({
+          exchange,
+          routingKey: e.event_type,
+          body: Buffer.from(JSON.stringify(e)),
+          properties: envelopeAmqpProperties(e),
+        })
         .finally(() => inflight.delete(pr));
       inflight.add(pr);
       if (inflight.size >= 256) await Promise.race(inflight);
@@ -109,7 +119,7 @@ export async function suite(ctx: BenchContext): Promise<BenchResult[]> {
       transport,
       exchange,
       queue,
-      dlx: `bench.${rid()}.dlx`,
+      dlx,
       port: 0,
       host: '127.0.0.1',
       batchSize: batch,
@@ -120,13 +130,28 @@ export async function suite(ctx: BenchContext): Promise<BenchResult[]> {
     // timed from the first commit, so service start-up is not counted
     const stored = async () => Number((await client.query('SELECT count(*) AS n FROM events')).rows[0].n);
     let first = 0;
-    await waitFor(async () => (first = await stored()) > 0, 60_000, 'first commit');
+    await waitFor(
+      async () => {
+        first = await stored();
+        return first > 0;
+      },
+      60_000,
+      'first commit',
+    );
     const tFirst = performance.now();
     await waitFor(async () => (await stored()) >= n, 300_000, 'ingest');
     const ingestRate = (n - first) / ((performance.now() - tFirst) / 1000);
     ctx.log(`service start-up and first batch: ${(tFirst - t1).toFixed(0)} ms`);
     ctx.log(`ingest ${ingestRate.toFixed(0)} ev/s, raw insert ${rawRate.toFixed(0)} ev/s`);
-    results.push(result('ingest queue→PostgreSQL, ack after commit (ev/s)', ingestRate, 'events/s', 'raw bulk INSERT of the same rows', rawRate));
+    results.push(
+      result(
+        'ingest queue→PostgreSQL, ack after commit (ev/s)',
+        ingestRate,
+        'events/s',
+        'raw bulk INSERT of the same rows',
+        rawRate,
+      ),
+    );
 
     // --- replay rate beside a plain publish of the same messages with the same window ---
     await transport.assertQueue(target, { durable: false });
@@ -135,7 +160,12 @@ export async function suite(ctx: BenchContext): Promise<BenchResult[]> {
     const inflight2 = new Set<Promise<void>>();
     for (const e of evs.slice(0, m)) {
       const pr = transport
-        .publish({ exchange: '', routingKey: target, body: Buffer.from(JSON.stringify(e)), properties: envelopeAmqpProperties(e) })
+        .publish({
+          exchange: '',
+          routingKey: target,
+          body: Buffer.from(JSON.stringify(e)),
+          properties: envelopeAmqpProperties(e),
+        })
         .finally(() => inflight2.delete(pr));
       inflight2.add(pr);
       if (inflight2.size >= 128) await Promise.race(inflight2);
@@ -144,21 +174,31 @@ export async function suite(ctx: BenchContext): Promise<BenchResult[]> {
     const publishRate = m / ((performance.now() - t2) / 1000);
     await transport.purgeQueue(target);
     const t3 = performance.now();
-    const started = await (
+    const started = (await (
       await fetch(`${svc.url}/replays`, {
         method: 'POST',
         headers: { 'content-type': 'application/json' },
         body: JSON.stringify({ filter: { type: 'bench.#' }, target: { queue: target } }),
       })
-    ).json();
+    ).json()) as { id: string };
     await waitFor(
-      async () => (await (await fetch(`${svc.url}/replays/${started.id}`)).json()).status !== 'running',
+      async () =>
+        ((await (await fetch(`${svc.url}/replays/${started.id}`)).json()) as { status: string }).status !==
+        'running',
       300_000,
       'replay',
     );
     const replayRate = m / ((performance.now() - t3) / 1000);
     ctx.log(`replay ${replayRate.toFixed(0)} ev/s, publish ${publishRate.toFixed(0)} ev/s`);
-    results.push(result('replay to a queue (ev/s)', replayRate, 'events/s', 'publish of the same messages, same window', publishRate));
+    results.push(
+      result(
+        'replay to a queue (ev/s)',
+        replayRate,
+        'events/s',
+        'publish of the same messages, same window',
+        publishRate,
+      ),
+    );
     await transport.deleteQueue(target);
     await svc.close();
 
@@ -221,24 +261,42 @@ export async function suite(ctx: BenchContext): Promise<BenchResult[]> {
       await r.arrayBuffer();
     });
     results.push(
-      result('GET /correlations/{id} p99 (ms, lower is better)', p(httpCorr, 0.99), 'ms', 'raw SQL query p99', p(rawCorr, 0.99)),
+      result(
+        'GET /correlations/{id} p99 (ms, lower is better)',
+        p(httpCorr, 0.99),
+        'ms',
+        'raw SQL query p99',
+        p(rawCorr, 0.99),
+      ),
     );
     const listSql = `SELECT position, event_id, event_type, "timestamp", version, source, correlation_id, causation_id,
         payload, routing_key, headers, received_at, replay_id, extensions FROM events
         WHERE event_type = $1 AND source_app = $2 AND payload @> $3::jsonb ORDER BY position DESC LIMIT 51`;
-    const q = (i: number) => ({ type: `bench.item.kind${i % 20}`, app: `app${i % 10}`, task: `task-${(i * 37) % 5000}` });
+    const q = (i: number) => ({
+      type: `bench.item.kind${i % 20}`,
+      app: `app${i % 10}`,
+      task: `task-${(i * 37) % 5000}`,
+    });
     const rawList = await timeEach(iterations, async (i) => {
       const x = q(i);
       await client.query(listSql, [x.type, x.app, JSON.stringify({ task_id: x.task })]);
     });
     const httpList = await timeEach(iterations, async (i) => {
       const x = q(i);
-      const r = await fetch(`${api.url}/events?type=${x.type}&source=${x.app}&payload.task_id=${x.task}&limit=50`);
+      const r = await fetch(
+        `${api.url}/events?type=${x.type}&source=${x.app}&payload.task_id=${x.task}&limit=50`,
+      );
       if (r.status !== 200) throw new Error(`events answered ${r.status}`);
       await r.arrayBuffer();
     });
     results.push(
-      result('GET /events filtered page p99 (ms, lower is better)', p(httpList, 0.99), 'ms', 'raw SQL query p99', p(rawList, 0.99)),
+      result(
+        'GET /events filtered page p99 (ms, lower is better)',
+        p(httpList, 0.99),
+        'ms',
+        'raw SQL query p99',
+        p(rawList, 0.99),
+      ),
     );
     const typeOnly = await timeEach(iterations, async (i) => {
       const r = await fetch(`${api.url}/events?type=bench.item.kind${i % 20}&limit=50`);
@@ -257,6 +315,16 @@ export async function suite(ctx: BenchContext): Promise<BenchResult[]> {
       await transport.deleteQueue(`${queue}.dlq`).catch(() => {});
       await transport.deleteQueue(target).catch(() => {});
       await transport.close().catch(() => {});
+    }
+    // the Transport contract has no exchange deletion
+    const conn = await amqplib.connect(ctx.amqpUrl).catch(() => null);
+    if (conn) {
+      for (const x of [exchange, dlx]) {
+        const ch = await conn.createChannel();
+        await ch.deleteExchange(x).catch(() => {});
+        await ch.close().catch(() => {});
+      }
+      await conn.close().catch(() => {});
     }
     await admin.query(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`).catch(() => {});
     await admin.end();

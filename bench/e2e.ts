@@ -12,12 +12,13 @@
  *    signed Plane webhooks and dispatching to a loopback OpenClaw stand-in, the dashboard serving
  *    a live view and reads), beside an idle no-op Fastify server started the same way;
  * 4. peak RSS of the embedded all-in-one (`startStack`: in-process broker and PGlite) under
- *    saturating HTTP publish load, beside the same idle reference.
+ *    saturating HTTP publish load, restarted on an existing data directory, beside the same idle
+ *    reference; and its RSS right after a first start on a fresh data directory.
  * See docs/benchmarks.md for what each figure means and the last run's numbers.
  */
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { type OpenClawDemoSink, startOpenClawDemoSink } from '@33god/all-in-one';
@@ -32,6 +33,7 @@ import {
   type Child,
   healthy,
   RssSampler,
+  rssMb,
   startChild,
   startPart,
   stopChild,
@@ -49,8 +51,19 @@ function databaseUrlFor(adminUrl: string, db: string): string {
   return u.toString();
 }
 
+async function adminQuery(url: string, sql: string): Promise<void> {
+  const admin = new pg.Client({ connectionString: url });
+  admin.on('error', () => {});
+  await admin.connect();
+  try {
+    await admin.query(sql);
+  } finally {
+    await admin.end().catch(() => {});
+  }
+}
+
 /** Rows of the bench's event type committed in the store's database. */
-async function committed(db: pg.Client): Promise<number> {
+async function committed(db: pg.Pool): Promise<number> {
   const r = await db.query<{ n: number }>('SELECT count(*)::int AS n FROM events WHERE event_type = $1', [
     EVENT_TYPE,
   ]);
@@ -126,7 +139,16 @@ const ROW_COLUMNS = [
  * transaction each, into a table with the store's columns, defaults and indexes (not partitioned,
  * no id-claim table).
  */
-async function rawPgInsert(db: pg.Client, events: EventEnvelope[]): Promise<number> {
+async function rawPgInsert(pool: pg.Pool, events: EventEnvelope[]): Promise<number> {
+  const db = await pool.connect();
+  try {
+    return await insertRows(db, events);
+  } finally {
+    db.release();
+  }
+}
+
+async function insertRows(db: pg.PoolClient, events: EventEnvelope[]): Promise<number> {
   await db.query('CREATE TABLE raw_events (LIKE events INCLUDING DEFAULTS INCLUDING INDEXES)');
   const batch = 500;
   const t0 = performance.now();
@@ -180,11 +202,13 @@ export const suite: BenchSuite = async (ctx: BenchContext): Promise<BenchResult[
   const count = Math.max(2000, Math.round(20_000 * ctx.scale));
   const out: BenchResult[] = [];
   const since = (t: number) => `${((performance.now() - t) / 1000).toFixed(1)}s`;
+  // The machine is shared: the load average says how much of it this run had.
+  const loadAvg = () => `load average ${loadavg()[0]!.toFixed(1)}`;
 
-  const admin = new pg.Client({ connectionString: ctx.databaseUrl });
-  await admin.connect();
-  await admin.query(`CREATE DATABASE ${dbName}`);
-  let db: pg.Client | undefined;
+  await adminQuery(ctx.databaseUrl, `CREATE DATABASE ${dbName}`);
+  // A pool: it reconnects by itself should someone else restart PostgreSQL during the run.
+  const rowsDb = new pg.Pool({ connectionString: dbUrl, max: 2 });
+  rowsDb.on('error', () => {});
   let sink: OpenClawDemoSink | undefined;
   // Every child started, for the clean-up (stopping one already stopped is a no-op).
   const children: Child[] = [];
@@ -192,9 +216,14 @@ export const suite: BenchSuite = async (ctx: BenchContext): Promise<BenchResult[
     children.push(c);
     return c;
   };
+  const killAll = () => {
+    for (const c of children) if (c.proc.exitCode === null) c.proc.kill('SIGKILL');
+  };
+  process.once('exit', killAll);
   try {
-    ctx.log(`run ${id}: database ${dbName}, exchange ${exchange}`);
+    ctx.log(`run ${id}: database ${dbName}, exchange ${exchange}; ${loadAvg()}`);
     const noop = track(await startPart('idle reference', 'noop', {}));
+    const plain = track(await startPart('idle reference, plain JS', 'noop-plain', {}));
     sink = await startOpenClawDemoSink();
     const bus = { AMQP_URL: ctx.amqpUrl, BLOODBANK_EXCHANGE: exchange, BLOODBANK_DLX: dlx };
     const store = track(
@@ -238,9 +267,6 @@ export const suite: BenchSuite = async (ctx: BenchContext): Promise<BenchResult[
     ctx.log(
       `parts up in ${since(started)}: gateway ${gateway.url}, store ${store.url}, dispatcher ${dispatcher.url}, dashboard ${dashboard.url}`,
     );
-    db = new pg.Client({ connectionString: dbUrl });
-    await db.connect();
-    const rowsDb = db;
 
     // Warm-up: every hop (JIT, connections, the month's partition) before anything is timed.
     const warm = await hammer(gateway.url, { amount: Math.max(500, Math.round(2000 * ctx.scale)) });
@@ -259,6 +285,7 @@ export const suite: BenchSuite = async (ctx: BenchContext): Promise<BenchResult[
         dispatcher: dispatcher.pid,
         dashboard: dashboard.pid,
         idle: noop.pid,
+        plain: plain.pid,
       });
       const side = startSideLoad({
         gatewayUrl: gateway.url,
@@ -266,7 +293,7 @@ export const suite: BenchSuite = async (ctx: BenchContext): Promise<BenchResult[
         dashboardUrl: dashboard.url,
         webhooksPerSecond: 20,
       });
-      ctx.log(`publishing ${count} events over ${CONNECTIONS} connections`);
+      ctx.log(`publishing ${count} events over ${CONNECTIONS} connections; ${loadAvg()}`);
       const t0 = performance.now();
       const load = await hammer(gateway.url, { amount: count });
       const target = base + load.accepted;
@@ -324,20 +351,35 @@ export const suite: BenchSuite = async (ctx: BenchContext): Promise<BenchResult[
     ] as const) {
       out.push(result(name, peaks[part]!, 'MB', IDLE_REF, peaks.idle!));
     }
+    out.push(
+      result(
+        'what the source loader adds: idle no-op Fastify server under it, peak RSS',
+        peaks.idle!,
+        'MB',
+        'the same server as plain JavaScript without the loader',
+        peaks.plain!,
+      ),
+    );
+    await stopChild(plain);
     await stopChild(dashboard);
     await stopChild(dispatcher);
 
     // --- 2: publish → browser live-stream client at 1,000 events/s ---
     const perSecond = 1000;
     const latCount = Math.max(2000, Math.round(10_000 * ctx.scale));
-    ctx.log(`live stream: ${latCount} events at ${perSecond}/s (+1 s warm-up) to Chromium and a Node client`);
+    ctx.log(
+      `live stream: ${latCount} events at ${perSecond}/s (+1 s warm-up) to Chromium and a Node client; ${loadAvg()}`,
+    );
     const live = { gatewayUrl: gateway.url, storeUrl: store.url };
     const lat = await withoutRestarts(ctx.log, async () => {
       await healthy([live.gatewayUrl, live.storeUrl]);
       return measureLiveLatency({ ...live, perSecond, warm: perSecond, count: latCount, log: ctx.log });
     });
     ctx.log(
-      `live stream at ${lat.offeredPerSecond.toFixed(0)}/s: browser p50 ${lat.browser.p50.toFixed(1)} ms p99 ${lat.browser.p99.toFixed(1)} ms (${lat.browser.missing} missing); Node client p50 ${lat.node.p50.toFixed(1)} ms p99 ${lat.node.p99.toFixed(1)} ms (${lat.node.missing} missing)`,
+      `live stream: requests issued at ${lat.sentPerSecond.toFixed(0)}/s, accepted at ${lat.acceptedPerSecond.toFixed(0)}/s; publish → 202 p50 ${lat.accepted.p50.toFixed(1)} ms p99 ${lat.accepted.p99.toFixed(1)} ms`,
+    );
+    ctx.log(
+      `live stream: browser p50 ${lat.browser.p50.toFixed(1)} ms p99 ${lat.browser.p99.toFixed(1)} ms (${lat.browser.missing} missing); Node client p50 ${lat.node.p50.toFixed(1)} ms p99 ${lat.node.p99.toFixed(1)} ms (${lat.node.missing} missing)`,
     );
     if (lat.browser.missing > 0 || lat.node.missing > 0) {
       throw new Error(
@@ -364,31 +406,38 @@ export const suite: BenchSuite = async (ctx: BenchContext): Promise<BenchResult[
     await stopChild(store);
 
     // --- 4: the embedded all-in-one under load ---
-    const stack = track(
-      await startChild(
-        'all-in-one',
-        'stack.ts',
-        [],
-        baseEnv({
-          STACK_DATA_DIR: join(tmp, 'stack'),
-          OPENCLAW_HOOK_TOKEN: sink.token,
-          OPENCLAW_HOOK_URL: sink.url,
-          INFRA_RUN_CHECKS: 'false',
-          PLANE_WEBHOOK_SECRET: planeSecret,
-        }),
-        /@@STACK (\{.*\})\n/,
-      ),
-    );
-    const urls = JSON.parse(stack.url) as {
-      mode: { broker: string; database: string };
-      gateway: string;
-      store: string;
-      dashboard: string;
+    const stackEnv = baseEnv({
+      STACK_DATA_DIR: join(tmp, 'stack'),
+      OPENCLAW_HOOK_TOKEN: sink.token,
+      OPENCLAW_HOOK_URL: sink.url,
+      INFRA_RUN_CHECKS: 'false',
+      PLANE_WEBHOOK_SECRET: planeSecret,
+    });
+    const startStackChild = async () => {
+      const child = track(await startChild('all-in-one', 'stack.ts', [], stackEnv, /@@STACK (\{.*\})\n/));
+      const urls = JSON.parse(child.url) as {
+        mode: { broker: string; database: string };
+        gateway: string;
+        store: string;
+        dashboard: string;
+      };
+      if (urls.mode.broker !== 'embedded' || urls.mode.database !== 'embedded') {
+        throw new Error(`the all-in-one did not start embedded: ${JSON.stringify(urls.mode)}`);
+      }
+      return { child, urls };
     };
-    if (urls.mode.broker !== 'embedded' || urls.mode.database !== 'embedded') {
-      throw new Error(`the all-in-one did not start embedded: ${JSON.stringify(urls.mode)}`);
-    }
+    // The first start creates the embedded database (initdb), which costs memory of its own; the
+    // load runs on the second start, over the existing data directory, as every later
+    // `npm start` does.
+    const first = await startStackChild();
+    const firstSampler = new RssSampler({ stack: first.child.pid, idle: noop.pid });
+    await new Promise((r) => setTimeout(r, 2000));
+    const firstPeaks = firstSampler.stop();
+    await stopChild(first.child);
+    ctx.log(`all-in-one first start (fresh data directory, initdb): RSS ${mb(firstPeaks.stack!)} idle`);
+    const { child: stack, urls } = await startStackChild();
     const seconds = Math.max(3, Math.round(20 * ctx.scale));
+    ctx.log(`all-in-one restarted on its data directory: RSS ${mb(rssMb(stack.pid))} before any event`);
     const stackWarm = await hammer(urls.gateway, { amount: 500 });
     await waitFor('the all-in-one warm-up rows', 60_000, async () =>
       (await storedViaApi(urls.store)) >= stackWarm.accepted ? true : undefined,
@@ -400,7 +449,9 @@ export const suite: BenchSuite = async (ctx: BenchContext): Promise<BenchResult[
       dashboardUrl: urls.dashboard,
       webhooksPerSecond: 20,
     });
-    ctx.log(`all-in-one (embedded broker + PGlite): ${seconds}s of publish over ${CONNECTIONS} connections`);
+    ctx.log(
+      `all-in-one (embedded broker + PGlite): ${seconds}s of publish over ${CONNECTIONS} connections; ${loadAvg()}`,
+    );
     const t1 = performance.now();
     const stackLoad = await hammer(urls.gateway, { seconds });
     const stackTarget = stackWarm.accepted + stackLoad.accepted;
@@ -419,22 +470,34 @@ export const suite: BenchSuite = async (ctx: BenchContext): Promise<BenchResult[
     );
     out.push(
       result(
-        'embedded all-in-one peak RSS under load, target ≤ 400 MB',
+        'embedded all-in-one peak RSS under load (existing data directory), target ≤ 400 MB',
         stackPeaks.stack!,
         'MB',
         IDLE_REF,
         stackPeaks.idle!,
+      ),
+      result(
+        'embedded all-in-one RSS after its first start (fresh data directory), idle',
+        firstPeaks.stack!,
+        'MB',
+        IDLE_REF,
+        firstPeaks.idle!,
       ),
     );
     ctx.log(`e2e suite done in ${since(started)}`);
     return out;
   } finally {
     await Promise.all(children.map((c) => stopChild(c)));
+    process.off('exit', killAll);
     await sink?.close().catch(() => {});
-    await db?.end().catch(() => {});
-    await admin.query(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`).catch(() => {});
-    await admin.end().catch(() => {});
-    await cleanBroker(ctx.amqpUrl, prefix, [
+    await rowsDb.end().catch(() => {});
+    await waitFor(
+      `dropping database ${dbName}`,
+      60_000,
+      () => adminQuery(ctx.databaseUrl, `DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`).then(() => true),
+      1000,
+    ).catch((err: Error) => ctx.log(`warning: ${err.message}`));
+    const declared = [
       exchange,
       dlx,
       storeQueue,
@@ -442,7 +505,13 @@ export const suite: BenchSuite = async (ctx: BenchContext): Promise<BenchResult[
       dispatchQueue,
       `${dispatchQueue}.dlq`,
       rawQueue,
-    ]).catch(() => {});
+    ];
+    await waitFor(
+      `removing ${prefix}.* from the broker`,
+      60_000,
+      () => cleanBroker(ctx.amqpUrl, prefix, declared).then(() => true),
+      1000,
+    ).catch((err: Error) => ctx.log(`warning: ${err.message}`));
     rmSync(tmp, { recursive: true, force: true });
   }
 };

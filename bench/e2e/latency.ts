@@ -22,9 +22,13 @@ export interface Percentiles {
 export interface LatencyRun {
   browser: Percentiles;
   node: Percentiles;
+  /** Publish to the gateway's 202 (the broker confirmed it): where the rest of the time goes. */
+  accepted: Percentiles;
   /** Browser clock minus Node clock (ms), subtracted from the browser's arrival times. */
   clockOffsetMs: number;
-  offeredPerSecond: number;
+  /** Pace the requests were issued at, and the pace their 202s came back at. */
+  sentPerSecond: number;
+  acceptedPerSecond: number;
 }
 
 function percentiles(lat: number[], expected: number): Percentiles {
@@ -72,6 +76,7 @@ export async function measureLiveLatency(o: {
   const streamUrl = `${o.storeUrl.replace(/^http/, 'ws')}/stream?type=${EVENT_TYPE}&from=now`;
   const total = o.warm + o.count;
   const sentAt = new Float64Array(total);
+  const ackedAt = new Float64Array(total);
   const nodeArrivals = new Float64Array(total).fill(Number.NaN);
 
   const page$ = await servePage();
@@ -111,7 +116,7 @@ export async function measureLiveLatency(o: {
     // upgrade. The warm-up events cover any remaining gap and warm up every hop.
     await new Promise((r) => setTimeout(r, 300));
 
-    await pacedPublish(o.gatewayUrl, o.perSecond, total, sentAt);
+    await pacedPublish(o.gatewayUrl, o.perSecond, total, sentAt, ackedAt);
 
     const counted = (arr: ArrayLike<number>) => {
       let n = 0;
@@ -145,12 +150,15 @@ export async function measureLiveLatency(o: {
       for (let i = o.warm; i < total; i++) if (!Number.isNaN(arr[i]!)) out.push(arr[i]! - sentAt[i]!);
       return out;
     };
-    const pace = o.count / ((sentAt[total - 1]! - sentAt[o.warm]!) / 1000);
+    let lastAck = 0;
+    for (let i = o.warm; i < total; i++) lastAck = Math.max(lastAck, ackedAt[i]!);
     return {
       browser: percentiles(latencies(browserArrivals), o.count),
       node: percentiles(latencies(nodeArrivals), o.count),
+      accepted: percentiles(latencies(ackedAt), o.count),
       clockOffsetMs: offset,
-      offeredPerSecond: pace,
+      sentPerSecond: o.count / ((sentAt[total - 1]! - sentAt[o.warm]!) / 1000),
+      acceptedPerSecond: o.count / ((lastAck - sentAt[o.warm]!) / 1000),
     };
   } finally {
     ws.close();

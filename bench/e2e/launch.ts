@@ -7,6 +7,9 @@ import { pathToFileURL } from 'node:url';
 import { projectRoot } from '@33god/core';
 import Fastify from 'fastify';
 
+// Exit with the bench: its end of our stdin closes when it goes, however it goes.
+process.stdin.on('end', () => process.exit(1)).resume();
+
 const PARTS = new Set(['bloodbank', 'candystore', 'candybar', 'infra-dispatcher']);
 const [part, ...args] = process.argv.slice(2);
 

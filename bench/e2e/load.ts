@@ -43,16 +43,19 @@ export async function hammer(
 
 /**
  * Publishes `count` events at `perSecond`, each with its own event_id and its index in the
- * message, through keep-alive connections. `sentAt[i]` is the wall clock just before request i
- * was written. Resolves when every request was answered; rejects on the first non-202.
+ * message, over keep-alive connections (as many as the pace takes, up to 256). `sentAt[i]` is
+ * the wall clock when request i was issued (so waiting for a free connection counts),
+ * `ackedAt[i]` when its 202 arrived.
+ * Resolves when every request was answered; rejects on the first non-202.
  */
 export async function pacedPublish(
   gatewayUrl: string,
   perSecond: number,
   count: number,
   sentAt: Float64Array,
+  ackedAt: Float64Array,
 ): Promise<void> {
-  const agent = new Agent({ keepAlive: true, maxSockets: 32 });
+  const agent = new Agent({ keepAlive: true, maxSockets: 256 });
   const { hostname, port } = new URL(gatewayUrl);
   let failure: Error | null = null;
   let answered = 0;
@@ -79,6 +82,7 @@ export async function pacedPublish(
       (res) => {
         res.resume();
         res.on('end', () => {
+          ackedAt[i] = wallClock();
           if (res.statusCode !== 202) failure ??= new Error(`gateway answered ${res.statusCode}`);
           if (++answered === count) allAnswered();
         });
@@ -173,7 +177,11 @@ export function startSideLoad(o: {
   if (o.dashboardUrl) {
     const base = o.dashboardUrl;
     ws = new WebSocket(`${base.replace(/^http/, 'ws')}/api/store/stream?from=now`);
-    ws.on('message', () => stats.dashboardStreamed++);
+    ws.on('message', (data) => {
+      // The dashboard coalesces stream messages into JSON-array frames.
+      const m = JSON.parse(String(data)) as { kind?: string } | { kind?: string }[];
+      for (const one of Array.isArray(m) ? m : [m]) if (one.kind === 'event') stats.dashboardStreamed++;
+    });
     ws.on('error', () => stats.dashboardReadFailures++);
     let tick = 0;
     readTimer = setInterval(() => {

@@ -23,7 +23,7 @@ export function baseEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
 }
 
 /**
- * Spawns `node --import tsx <script> args` and resolves once `ready` matches a line of its
+ * Spawns `node [--import tsx] <script> args` and resolves once `ready` matches a line of its
  * output (stdout or stderr), with the first capture group as the URL.
  */
 export function startChild(
@@ -34,12 +34,14 @@ export function startChild(
   ready: RegExp,
   timeoutMs = 60_000,
 ): Promise<Child> {
+  // Plain JavaScript runs without the TypeScript source loader.
+  const loader = script.endsWith('.ts') ? ['--conditions=source', '--import', 'tsx'] : [];
   return new Promise((resolve, reject) => {
-    const proc = spawn(
-      process.execPath,
-      ['--conditions=source', '--import', 'tsx', join(here, script), ...args],
-      { stdio: ['ignore', 'pipe', 'pipe'], env },
-    );
+    const proc = spawn(process.execPath, [...loader, join(here, script), ...args], {
+      // stdin stays open for the child's life: it exits when it closes (see launch.ts).
+      stdio: ['pipe', 'pipe', 'pipe'],
+      env,
+    });
     let log = '';
     let settled = false;
     const timer = setTimeout(() => {
@@ -81,13 +83,13 @@ export function startChild(
 /** Starts one part through its CLI (`<part> serve`) with only `env` as configuration. */
 export function startPart(
   name: string,
-  part: 'bloodbank' | 'candystore' | 'candybar' | 'infra-dispatcher' | 'noop',
+  part: 'bloodbank' | 'candystore' | 'candybar' | 'infra-dispatcher' | 'noop' | 'noop-plain',
   env: Record<string, string>,
 ): Promise<Child> {
   return startChild(
     name,
-    'launch.ts',
-    part === 'noop' ? ['noop'] : [part, 'serve'],
+    part === 'noop-plain' ? 'noop-plain.mjs' : 'launch.ts',
+    part === 'noop' ? ['noop'] : part === 'noop-plain' ? [] : [part, 'serve'],
     baseEnv(env),
     /(?:listening on|health on) (https?:\/\/[0-9.]+:\d+)/,
   );
@@ -176,7 +178,7 @@ const RESTART_LOCK = '/tmp/33god-restart.lock';
 export async function withoutRestarts<T>(
   log: (line: string) => void,
   fn: () => Promise<T>,
-  waitMs = 120_000,
+  waitMs = 20_000,
 ): Promise<T> {
   const holder = spawn(
     'flock',

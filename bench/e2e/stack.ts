@@ -4,6 +4,9 @@
 // with the parts' URLs once up; stops on SIGTERM.
 import { startStack } from '@33god/all-in-one';
 
+// Exit with the bench: its end of our stdin closes when it goes, however it goes.
+process.stdin.on('end', () => process.exit(1)).resume();
+
 const stack = await startStack({
   env: process.env,
   ports: { gateway: 0, store: 0, dashboard: 0, dispatcher: 0 },

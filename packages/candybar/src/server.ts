@@ -41,8 +41,8 @@ export const DEFAULT_STATIC_DIR = resolve(dirname(fileURLToPath(import.meta.url)
 export async function startCandybar(options: CandybarOptions = {}): Promise<CandybarServer> {
   const storeUrl = options.storeUrl ?? 'http://127.0.0.1:8080';
   const busUrl = options.busUrl ?? 'http://127.0.0.1:8682';
-  const registryPath = options.registryPath ?? defaultRegistryPath();
-  const staticDir = options.staticDir ?? DEFAULT_STATIC_DIR;
+  const registryPath = resolve(options.registryPath ?? defaultRegistryPath());
+  const staticDir = resolve(options.staticDir ?? DEFAULT_STATIC_DIR);
   const proxyTimeoutMs = options.proxyTimeoutMs ?? 10_000;
   const healthTimeoutMs = options.healthTimeoutMs ?? 1500;
 
@@ -50,7 +50,10 @@ export async function startCandybar(options: CandybarOptions = {}): Promise<Cand
   app.setErrorHandler((err, req, reply) => {
     const status = (err as { statusCode?: number }).statusCode;
     if (!(err instanceof AppError) && status !== undefined && status >= 400 && status < 500) {
-      return sendProblem(reply, new AppError('INVALID_REQUEST', (err as Error).message), req.url);
+      // Fastify's own rejections (oversized body, bad JSON) in the catalogue's words.
+      const code =
+        status === 413 ? 'BODY_TOO_LARGE' : status === 415 ? 'UNSUPPORTED_MEDIA_TYPE' : 'INVALID_REQUEST';
+      return sendProblem(reply, new AppError(code, (err as Error).message), req.url);
     }
     if (!(err instanceof AppError)) req.log.error({ err }, 'request failed');
     return sendProblem(reply, err, req.url);

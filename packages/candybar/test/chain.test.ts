@@ -4,6 +4,7 @@ import {
   buildChain,
   flattenChain,
   formatDuration,
+  serviceColor,
   summarizeChain,
   timeTicks,
 } from '../web/src/logic/chain.js';
@@ -125,5 +126,11 @@ describe('event chains', { timeout: 10_000 }, () => {
     assert.equal(formatDuration(1500), '1.50 s');
     assert.equal(formatDuration(125_000), '2 min 5 s');
     assert.equal(formatDuration(null), '–');
+  });
+
+  test('each service keeps one colour', () => {
+    assert.equal(serviceColor('shop'), serviceColor('shop'));
+    assert.notEqual(serviceColor('shop'), serviceColor('orders'));
+    assert.match(serviceColor(undefined), /^hsl\(\d+ 60% 52%\)$/);
   });
 });

@@ -100,6 +100,16 @@ describe('candybar server', { timeout: 30_000 }, () => {
     }
   });
 
+  test('a body over the proxy limit is a 413 problem, not forwarded', async () => {
+    const res = await fetch(`${server.url}/api/bus/events`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: 'x'.repeat(6 * 1024 * 1024),
+    });
+    assert.equal(res.status, 413);
+    assert.equal(((await res.json()) as { code: string }).code, 'BODY_TOO_LARGE');
+  });
+
   test('a backend that hangs gives 503 after the proxy timeout, never a hanging request', async () => {
     const t0 = Date.now();
     const res = await fetch(`${hungServer.url}/api/store/events`);

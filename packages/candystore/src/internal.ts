@@ -1,9 +1,9 @@
 // For sibling packages and tests only; not a stable API.
 export { buildApi } from './http/server.js';
-export { Ingester, persistedSummary } from './ingest/ingester.js';
 export { parseEnvelope } from './ingest/envelope.js';
-export { decodeCursor, encodeCursor } from './query/cursor.js';
+export { Ingester, persistedSummary } from './ingest/ingester.js';
 export { buildCorrelationTree } from './query/correlation-tree.js';
+export { decodeCursor, encodeCursor } from './query/cursor.js';
 export { filterToSql, matchesFilter, patternToRegex } from './query/filters.js';
 export { Replayer } from './replay/replayer.js';
 export { openPglite } from './storage/adapters/pglite.js';

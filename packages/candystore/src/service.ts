@@ -1,5 +1,5 @@
-import { AMQP_URL, DATABASE_URL, LOG_LEVEL, readEnv } from '@33god/core';
 import { createTransport, type Transport } from '@33god/bloodbank';
+import { AMQP_URL, DATABASE_URL, LOG_LEVEL, readEnv } from '@33god/core';
 import type { FastifyBaseLogger } from 'fastify';
 import { pino } from 'pino';
 import {
@@ -146,7 +146,10 @@ export async function startCandystore(options: CandystoreOptions = {}): Promise<
   const replayer = new Replayer(store, transport, metrics, log);
 
   const withTimeout = <T>(p: Promise<T>, ms: number): Promise<T> =>
-    Promise.race([p, new Promise<T>((_, rej) => setTimeout(() => rej(new Error(`no answer within ${ms} ms`)), ms).unref())]);
+    Promise.race([
+      p,
+      new Promise<T>((_, rej) => setTimeout(() => rej(new Error(`no answer within ${ms} ms`)), ms).unref()),
+    ]);
 
   const health = async (): Promise<HealthReport> => {
     const database: HealthReport['database'] = { ok: true, kind: store.kind };

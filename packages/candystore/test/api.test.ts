@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { createEmbeddedTransport, EmbeddedBroker, type Transport } from '@33god/bloodbank';
-import { envelopeAmqpProperties, type EventEnvelope } from '@33god/core';
+import { type EventEnvelope, envelopeAmqpProperties } from '@33god/core';
 import WebSocket from 'ws';
-import { type RunningCandystore, startCandystore, type StoredEvent } from '../src/index.js';
-import { BACKENDS, envelope, rid, waitFor } from './helpers.js';
+import { type RunningCandystore, type StoredEvent, startCandystore } from '../src/index.js';
+import { BACKENDS, envelope, json, rid, waitFor } from './helpers.js';
 
 interface Page {
   items: StoredEvent[];
@@ -25,7 +25,11 @@ for (const backend of BACKENDS) {
     const get = async (path: string) => {
       const res = await fetch(`${svc.url}${path}`);
       const text = await res.text();
-      return { status: res.status, type: res.headers.get('content-type') ?? '', body: text ? JSON.parse(text) : null };
+      return {
+        status: res.status,
+        type: res.headers.get('content-type') ?? '',
+        body: text ? JSON.parse(text) : null,
+      };
     };
     const publish = (e: EventEnvelope | Buffer, routingKey?: string) =>
       transport.publish({
@@ -54,19 +58,39 @@ for (const backend of BACKENDS) {
       });
       // a chain: root → a → b, root → c, and d whose parent was never stored
       const root = envelope('test.chain.started', { step: 0 }, { correlation_id: corr, event_id: corr });
-      const a = envelope('test.chain.advanced', { step: 1, task: { id: 'abc' } }, { correlation_id: corr, causation_id: root.event_id });
-      const b = envelope('test.chain.finished', { step: 2 }, { correlation_id: corr, causation_id: a.event_id });
-      const c = envelope('test.chain.advanced', { step: 3, task: { id: 'xyz' } }, { correlation_id: corr, causation_id: root.event_id });
+      const a = envelope(
+        'test.chain.advanced',
+        { step: 1, task: { id: 'abc' } },
+        { correlation_id: corr, causation_id: root.event_id },
+      );
+      const b = envelope(
+        'test.chain.finished',
+        { step: 2 },
+        { correlation_id: corr, causation_id: a.event_id },
+      );
+      const c = envelope(
+        'test.chain.advanced',
+        { step: 3, task: { id: 'xyz' } },
+        { correlation_id: corr, causation_id: root.event_id },
+      );
       const ghost = envelope('test.chain.lost').event_id;
       const d = envelope('test.chain.orphaned', { step: 4 }, { correlation_id: corr, causation_id: ghost });
       const others = Array.from({ length: 25 }, (_, i) =>
-        envelope(i % 2 ? 'test.page.odd' : 'test.page.even', { i }, { source: { app: i % 5 ? 'pager' : 'fiver', host: 'h', trigger_type: 'api' } }),
+        envelope(
+          i % 2 ? 'test.page.odd' : 'test.page.even',
+          { i },
+          { source: { app: i % 5 ? 'pager' : 'fiver', host: 'h', trigger_type: 'api' } },
+        ),
       );
       for (const e of [root, a, b, c, d, ...others]) {
         stored.push(e);
         await publish(e);
       }
-      await waitFor(async () => (await get(`/events?type=test.%23&limit=1000`)).body.items.length === stored.length, 15_000, 'ingest');
+      await waitFor(
+        async () => (await get(`/events?type=test.%23&limit=1000`)).body.items.length === stored.length,
+        15_000,
+        'ingest',
+      );
     });
     after(async () => {
       await svc?.close();
@@ -90,8 +114,19 @@ for (const backend of BACKENDS) {
       assert.equal(r.status, 200);
       const keys = Object.keys(r.body).sort();
       assert.deepEqual(keys, [
-        'causation_id', 'correlation_id', 'event_id', 'event_type', 'headers', 'payload', 'position',
-        'received_at', 'replay_id', 'routing_key', 'source', 'timestamp', 'version',
+        'causation_id',
+        'correlation_id',
+        'event_id',
+        'event_type',
+        'headers',
+        'payload',
+        'position',
+        'received_at',
+        'replay_id',
+        'routing_key',
+        'source',
+        'timestamp',
+        'version',
       ]);
       assert.equal(typeof r.body.position, 'string');
       assert.equal(r.body.routing_key, e.event_type);
@@ -136,7 +171,10 @@ for (const backend of BACKENDS) {
       const fiver = (await get('/events?source=fiver&limit=100')).body as Page;
       assert.equal(fiver.items.length, 5);
       const task = (await get('/events?payload.task.id=abc')).body as Page;
-      assert.deepEqual(task.items.map((e) => e.event_id), [stored[1]!.event_id]);
+      assert.deepEqual(
+        task.items.map((e) => e.event_id),
+        [stored[1]!.event_id],
+      );
       const num = (await get('/events?payload.i=3&type=test.page.odd')).body as Page;
       assert.equal(num.items.length, 1);
       const byCorr = (await get(`/events?correlation_id=${corr}`)).body as Page;
@@ -145,7 +183,9 @@ for (const backend of BACKENDS) {
       assert.equal(byCause.items.length, 2);
       const future = (await get('/events?since=2999-01-01T00:00:00Z')).body as Page;
       assert.equal(future.items.length, 0);
-      const window = (await get(`/events?since=2000-01-01T00:00:00Z&until=2999-01-01T00:00:00Z&type=test.chain.%23`)).body as Page;
+      const window = (
+        await get(`/events?since=2000-01-01T00:00:00Z&until=2999-01-01T00:00:00Z&type=test.chain.%23`)
+      ).body as Page;
       assert.equal(window.items.length, 5);
     });
 
@@ -179,9 +219,15 @@ for (const backend of BACKENDS) {
       assert.equal(r.body.bucket_seconds, 3600);
       assert.ok(r.body.total >= stored.length);
       const odd = r.body.by_type.filter((b: { key: string }) => b.key === 'test.page.odd');
-      assert.equal(odd.reduce((n: number, b: { count: number }) => n + b.count, 0), 12);
+      assert.equal(
+        odd.reduce((n: number, b: { count: number }) => n + b.count, 0),
+        12,
+      );
       const fiver = r.body.by_source.filter((b: { key: string }) => b.key === 'fiver');
-      assert.equal(fiver.reduce((n: number, b: { count: number }) => n + b.count, 0), 5);
+      assert.equal(
+        fiver.reduce((n: number, b: { count: number }) => n + b.count, 0),
+        5,
+      );
       assert.ok(!Number.isNaN(Date.parse(odd[0].bucket)));
     });
 
@@ -234,8 +280,12 @@ for (const backend of BACKENDS) {
 
     test('POST /replays rejects bad bodies with 400', async () => {
       const post = async (body: string, type = 'application/json') => {
-        const res = await fetch(`${svc.url}/replays`, { method: 'POST', headers: { 'content-type': type }, body });
-        return { status: res.status, type: res.headers.get('content-type') ?? '', body: await res.json() };
+        const res = await fetch(`${svc.url}/replays`, {
+          method: 'POST',
+          headers: { 'content-type': type },
+          body,
+        });
+        return { status: res.status, type: res.headers.get('content-type') ?? '', body: await json(res) };
       };
       const cases = [
         '{',
@@ -276,7 +326,14 @@ for (const backend of BACKENDS) {
       assert.match(text, /candystore_ingest_lag_messages/);
       const api = await get('/openapi.json');
       assert.equal(api.status, 200);
-      for (const p of ['/events', '/events/{event_id}', '/correlations/{correlation_id}', '/stats', '/replays', '/health']) {
+      for (const p of [
+        '/events',
+        '/events/{event_id}',
+        '/correlations/{correlation_id}',
+        '/stats',
+        '/replays',
+        '/health',
+      ]) {
         assert.ok(api.body.paths[p], p);
       }
       const docs = await fetch(`${svc.url}/docs`);
@@ -286,11 +343,21 @@ for (const backend of BACKENDS) {
     test('invalid messages go to <queue>.dlq with the reason', async () => {
       await publish(Buffer.from('not json'));
       await publish(Buffer.from(JSON.stringify({ event_id: 'x', event_type: 'a.b' })));
-      await waitFor(async () => ((await transport.checkQueue(`${queue}.dlq`))?.messageCount ?? 0) >= 2, 10_000, 'dead letters');
+      await waitFor(
+        async () => ((await transport.checkQueue(`${queue}.dlq`))?.messageCount ?? 0) >= 2,
+        10_000,
+        'dead letters',
+      );
       const letters = await transport.peek(`${queue}.dlq`, 10);
       const reasons = letters.map((d) => String(d.properties.headers?.['x-dead-letter-reason']));
-      assert.ok(reasons.some((r) => /not JSON/.test(r)), reasons.join('|'));
-      assert.ok(reasons.some((r) => /event_id/.test(r)), reasons.join('|'));
+      assert.ok(
+        reasons.some((r) => /not JSON/.test(r)),
+        reasons.join('|'),
+      );
+      assert.ok(
+        reasons.some((r) => /event_id/.test(r)),
+        reasons.join('|'),
+      );
       assert.equal(letters[0]!.properties.headers?.['x-original-queue'], queue);
       assert.equal(letters[0]!.body.toString(), 'not json');
     });
@@ -298,13 +365,20 @@ for (const backend of BACKENDS) {
     test('a persisted summary is published per batch and summaries do not cause summaries', async () => {
       const r = (await get('/events?type=candystore.event.persisted&limit=1000')).body as Page;
       assert.ok(r.items.length >= 1);
-      const p = r.items[0]!.payload as { count: number; first_position: number; last_position: number; event_types: string[] };
+      const p = r.items[0]!.payload as {
+        count: number;
+        first_position: number;
+        last_position: number;
+        event_types: string[];
+      };
       assert.ok(p.count >= 1 && p.last_position >= p.first_position && p.event_types.length >= 1);
       // quiet period: the number of summaries settles (no feedback loop)
       await new Promise((res) => setTimeout(res, 300));
-      const n1 = ((await get('/events?type=candystore.event.persisted&limit=1000')).body as Page).items.length;
+      const n1 = ((await get('/events?type=candystore.event.persisted&limit=1000')).body as Page).items
+        .length;
       await new Promise((res) => setTimeout(res, 300));
-      const n2 = ((await get('/events?type=candystore.event.persisted&limit=1000')).body as Page).items.length;
+      const n2 = ((await get('/events?type=candystore.event.persisted&limit=1000')).body as Page).items
+        .length;
       assert.equal(n1, n2);
     });
 

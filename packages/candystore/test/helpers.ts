@@ -58,7 +58,9 @@ export const BACKENDS: Backend[] = [
   },
 ];
 
-export async function openTestStore(b: Backend): Promise<{ store: EventStore; teardown: () => Promise<void> }> {
+export async function openTestStore(
+  b: Backend,
+): Promise<{ store: EventStore; teardown: () => Promise<void> }> {
   const s = await b.setup();
   const store = await openStore(s.databaseUrl ? { databaseUrl: s.databaseUrl } : {});
   return {
@@ -75,7 +77,10 @@ export function envelope(
   payload: Record<string, unknown> = {},
   extra: Partial<EventEnvelope> = {},
 ): EventEnvelope {
-  return completeEnvelope({ event_type: type, payload, ...extra }, { app: extra.source?.app ?? 'test-app', host: 'test' });
+  return completeEnvelope(
+    { event_type: type, payload, ...extra },
+    { app: extra.source?.app ?? 'test-app', host: 'test' },
+  );
 }
 
 export function newEvent(env: EventEnvelope) {
@@ -83,7 +88,11 @@ export function newEvent(env: EventEnvelope) {
 }
 
 /** Polls `check` until it returns true (or throws after `ms`). */
-export async function waitFor(check: () => Promise<boolean> | boolean, ms = 10_000, what = 'condition'): Promise<void> {
+export async function waitFor(
+  check: () => Promise<boolean> | boolean,
+  ms = 10_000,
+  what = 'condition',
+): Promise<void> {
   const until = Date.now() + ms;
   for (;;) {
     if (await check()) return;
@@ -104,4 +113,12 @@ export async function deleteExchanges(names: readonly string[]): Promise<void> {
   } finally {
     await conn.close();
   }
+}
+
+// biome-ignore lint/suspicious/noExplicitAny: tests read arbitrary JSON answers and assert on them
+export type Json = any;
+
+/** The JSON body of a response, typed loosely for assertions. */
+export async function json(res: Response): Promise<Json> {
+  return res.json();
 }

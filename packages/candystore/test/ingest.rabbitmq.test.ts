@@ -2,12 +2,14 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { createRabbitMqTransport, type Delivery } from '@33god/bloodbank';
-import { envelopeAmqpProperties, type EventEnvelope } from '@33god/core';
+import { type EventEnvelope, envelopeAmqpProperties } from '@33god/core';
 import pg from 'pg';
 import { startCandystore } from '../src/index.js';
-import { deleteExchanges, envelope, freshDatabase, rid, TEST_AMQP_URL, waitFor } from './helpers.js';
+import { deleteExchanges, envelope, freshDatabase, json, rid, TEST_AMQP_URL, waitFor } from './helpers.js';
 
-test('N events published → N rows, no duplicates after forced redeliveries', { timeout: 120_000 }, async () => {
+test('N events published → N rows, no duplicates after forced redeliveries', {
+  timeout: 120_000,
+}, async () => {
   const db = await freshDatabase();
   const transport = await createRabbitMqTransport({ url: TEST_AMQP_URL });
   const thief = await createRabbitMqTransport({ url: TEST_AMQP_URL });
@@ -18,7 +20,11 @@ test('N events published → N rows, no duplicates after forced redeliveries', {
   let svc: Awaited<ReturnType<typeof startCandystore>> | null = null;
   const count = async () =>
     Number(
-      (await client.query<{ n: string }>("SELECT count(*)::text AS n FROM events WHERE event_type LIKE 'test.rabbit.%'")).rows[0]!.n,
+      (
+        await client.query<{ n: string }>(
+          "SELECT count(*)::text AS n FROM events WHERE event_type LIKE 'test.rabbit.%'",
+        )
+      ).rows[0]!.n,
     );
   try {
     await transport.assertExchange(exchange, 'topic', { durable: false });
@@ -66,8 +72,14 @@ test('N events published → N rows, no duplicates after forced redeliveries', {
       await publish(e);
     }
     await waitFor(async () => (await count()) >= 1000, 30_000, '1000 rows');
-    await waitFor(async () => ((await transport.checkQueue(queue))?.messageCount ?? 1) === 0, 10_000, 'queue drained');
-    const rows = await client.query<{ event_id: string }>("SELECT event_id FROM events WHERE event_type LIKE 'test.rabbit.%'");
+    await waitFor(
+      async () => ((await transport.checkQueue(queue))?.messageCount ?? 1) === 0,
+      10_000,
+      'queue drained',
+    );
+    const rows = await client.query<{ event_id: string }>(
+      "SELECT event_id FROM events WHERE event_type LIKE 'test.rabbit.%'",
+    );
     assert.equal(rows.rows.length, 1000);
     const ids = new Set(rows.rows.map((r) => r.event_id));
     assert.equal(ids.size, 1000);
@@ -76,7 +88,7 @@ test('N events published → N rows, no duplicates after forced redeliveries', {
       "SELECT count(*)::text AS n FROM events WHERE event_type LIKE 'test.rabbit.%'",
     );
     assert.equal(Number(redelivered.rows[0]!.n), 1000);
-    const health = await (await fetch(`${svc.url}/health`)).json();
+    const health = await json(await fetch(`${svc.url}/health`));
     assert.equal(health.status, 'ok');
     assert.equal(health.broker.state, 'connected');
   } finally {

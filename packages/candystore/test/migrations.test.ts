@@ -21,7 +21,10 @@ const TARGETS: Target[] = [
     name: 'pglite (data directory)',
     async setup() {
       const dir = mkdtempSync(join(tmpdir(), 'candystore-migrate-'));
-      return { options: { dataDir: dir }, teardown: async () => rmSync(dir, { recursive: true, force: true }) };
+      return {
+        options: { dataDir: dir },
+        teardown: async () => rmSync(dir, { recursive: true, force: true }),
+      };
     },
   },
   {
@@ -39,7 +42,9 @@ for (const target of TARGETS) {
       const { options, teardown } = await target.setup();
       try {
         const store = await openStore(options);
-        const rows = await store.db.query<{ version: number }>('SELECT version FROM candystore_schema_migrations');
+        const rows = await store.db.query<{ version: number }>(
+          'SELECT version FROM candystore_schema_migrations',
+        );
         assert.deepEqual(
           rows.map((r) => Number(r.version)),
           migrationFiles().map((f) => f.version),
@@ -59,9 +64,15 @@ for (const target of TARGETS) {
         await store.db.query(
           "INSERT INTO candystore_schema_migrations (version, name) VALUES (9999, 'from_the_future')",
         );
-        await assert.rejects(migrate(store.db), (err) => isAppError(err) && err.code === 'MIGRATION_UNKNOWN_VERSION');
+        await assert.rejects(
+          migrate(store.db),
+          (err) => isAppError(err) && err.code === 'MIGRATION_UNKNOWN_VERSION',
+        );
         await store.close();
-        await assert.rejects(openStore(options), (err) => isAppError(err) && err.code === 'MIGRATION_UNKNOWN_VERSION');
+        await assert.rejects(
+          openStore(options),
+          (err) => isAppError(err) && err.code === 'MIGRATION_UNKNOWN_VERSION',
+        );
         const transport = createEmbeddedTransport({ broker: new EmbeddedBroker() });
         await assert.rejects(
           startCandystore({ ...options, transport, port: 0, host: '127.0.0.1', logLevel: 'silent' }),
@@ -75,11 +86,18 @@ for (const target of TARGETS) {
   });
 }
 
-test('two instances migrating one PostgreSQL database at once apply each migration once', { timeout: 60_000 }, async () => {
+test('two instances migrating one PostgreSQL database at once apply each migration once', {
+  timeout: 60_000,
+}, async () => {
   const db = await freshDatabase();
   try {
-    const [a, b] = await Promise.all([openStore({ databaseUrl: db.url }), openStore({ databaseUrl: db.url })]);
-    const rows = await a.db.query<{ n: string }>('SELECT count(*)::text AS n FROM candystore_schema_migrations');
+    const [a, b] = await Promise.all([
+      openStore({ databaseUrl: db.url }),
+      openStore({ databaseUrl: db.url }),
+    ]);
+    const rows = await a.db.query<{ n: string }>(
+      'SELECT count(*)::text AS n FROM candystore_schema_migrations',
+    );
     assert.equal(Number(rows[0]!.n), migrationFiles().length);
     await a.close();
     await b.close();

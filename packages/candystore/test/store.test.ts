@@ -30,9 +30,21 @@ for (const backend of BACKENDS) {
 
     test('list filters by type pattern, source, payload and pages by position', async () => {
       const evs = [
-        envelope('shop.order.placed', { order: { id: 'o1' }, total: 5 }, { source: { app: 'shop', host: 'h', trigger_type: 'api' } }),
-        envelope('shop.order.shipped', { order: { id: 'o1' } }, { source: { app: 'shop', host: 'h', trigger_type: 'api' } }),
-        envelope('shop.cart.emptied', { order: { id: 'o2' } }, { source: { app: 'cart', host: 'h', trigger_type: 'api' } }),
+        envelope(
+          'shop.order.placed',
+          { order: { id: 'o1' }, total: 5 },
+          { source: { app: 'shop', host: 'h', trigger_type: 'api' } },
+        ),
+        envelope(
+          'shop.order.shipped',
+          { order: { id: 'o1' } },
+          { source: { app: 'shop', host: 'h', trigger_type: 'api' } },
+        ),
+        envelope(
+          'shop.cart.emptied',
+          { order: { id: 'o2' } },
+          { source: { app: 'cart', host: 'h', trigger_type: 'api' } },
+        ),
       ];
       await store.append(evs.map(newEvent));
       const orders = await store.list({ type: 'shop.order.*' }, { order: 'asc', limit: 10 });
@@ -50,9 +62,15 @@ for (const backend of BACKENDS) {
         { order: 'asc', limit: 10 },
       );
       assert.equal(byPayload.length, 2);
-      const byNumber = await store.list({ payload: [{ path: ['total'], values: ['5', 5] }] }, { order: 'asc', limit: 10 });
+      const byNumber = await store.list(
+        { payload: [{ path: ['total'], values: ['5', 5] }] },
+        { order: 'asc', limit: 10 },
+      );
       assert.equal(byNumber.length, 1);
-      const page2 = await store.list({ type: 'shop.#' }, { order: 'asc', after: orders[0]!.position, limit: 10 });
+      const page2 = await store.list(
+        { type: 'shop.#' },
+        { order: 'asc', after: orders[0]!.position, limit: 10 },
+      );
       assert.deepEqual(
         page2.map((e) => e.event_type),
         ['shop.order.shipped', 'shop.cart.emptied'],

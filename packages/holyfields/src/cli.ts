@@ -111,7 +111,8 @@ async function validate(args: string[], io: Io): Promise<number> {
   });
   if (positionals.length === 0) throw new UsageError('give one or more event JSON files');
   const policy = values.unknown;
-  if (!['reject', 'warn', 'allow'].includes(policy)) throw new UsageError('--unknown must be reject, warn or allow');
+  if (!['reject', 'warn', 'allow'].includes(policy))
+    throw new UsageError('--unknown must be reject, warn or allow');
   const registry = await loadSchemaTree(schemasDir(values.schemas), discOpt(values.discriminator));
   let failed = 0;
   for (const file of positionals) {
@@ -120,7 +121,9 @@ async function validate(args: string[], io: Io): Promise<number> {
       const parsed: unknown = JSON.parse(await readFile(file, 'utf8'));
       events = Array.isArray(parsed) ? parsed : [parsed];
     } catch (err) {
-      const why = (err as NodeJS.ErrnoException).code ? 'cannot be read' : `malformed JSON: ${(err as Error).message}`;
+      const why = (err as NodeJS.ErrnoException).code
+        ? 'cannot be read'
+        : `malformed JSON: ${(err as Error).message}`;
       io.out(`${file}: ${why}`);
       failed++;
       continue;
@@ -147,7 +150,12 @@ function discOpt(d: string | undefined): { discriminator?: string } {
 async function generate(args: string[], io: Io): Promise<number> {
   const { values } = parseArgs({
     args,
-    options: { ...common, lang: { type: 'string' }, out: { type: 'string' }, 'python-package': { type: 'string' } },
+    options: {
+      ...common,
+      lang: { type: 'string' },
+      out: { type: 'string' },
+      'python-package': { type: 'string' },
+    },
     strict: true,
   });
   const lang = need(values.lang, 'lang');
@@ -174,12 +182,15 @@ async function check(args: string[], io: Io): Promise<number> {
     strict: true,
   });
   const mode = values.mode as CompatMode;
-  if (!['backward', 'forward', 'full'].includes(mode)) throw new UsageError('--mode must be backward, forward or full');
+  if (!['backward', 'forward', 'full'].includes(mode))
+    throw new UsageError('--mode must be backward, forward or full');
   const next = await loadSchemaTree(schemasDir(values.schemas), discOpt(values.discriminator));
   const previous = await loadSchemaTree(need(values.against, 'against'), discOpt(values.discriminator));
   const breaking = checkCompatibility(next, previous, mode);
   for (const b of breaking) {
-    io.out(`${b.eventType} v${b.version}: ${b.pointer || '/'}: ${b.message} (breaks ${b.direction} compatibility)`);
+    io.out(
+      `${b.eventType} v${b.version}: ${b.pointer || '/'}: ${b.message} (breaks ${b.direction} compatibility)`,
+    );
   }
   if (breaking.length > 0) {
     io.err(`${breaking.length} breaking change(s) (${mode})`);
@@ -233,4 +244,3 @@ async function bundle(args: string[], io: Io): Promise<number> {
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
   process.exitCode = await main(process.argv.slice(2));
 }
-

@@ -30,7 +30,8 @@ interface Case {
 
 /** For one event schema: the probe type to ask the registry with, and which generated names validate it. */
 function targets(e: EventModel): { type: string; zod: string; py: string; whole: boolean } {
-  const type = e.pattern !== undefined ? e.pattern.replaceAll('#', 'probe').replaceAll('*', 'probe') : e.types[0]!;
+  const type =
+    e.pattern !== undefined ? e.pattern.replaceAll('#', 'probe').replaceAll('*', 'probe') : e.types[0]!;
   const whole = e.kind === 'envelope';
   return { type, zod: whole ? e.event : e.payload, py: whole ? e.event : e.payload, whole };
 }
@@ -44,7 +45,10 @@ function buildCases(registry: SchemaRegistry, model: Model): Case[] {
     for (const [i, s] of samples.entries()) {
       const r = registry.validateSchema(t.type, s, e.version);
       assert.ok(r.known, `${t.type} is known`);
-      assert.ok(r.ok, `sample ${i} of ${t.type} must satisfy Ajv: ${JSON.stringify(r.violations)}\n${JSON.stringify(s)}`);
+      assert.ok(
+        r.ok,
+        `sample ${i} of ${t.type} must satisfy Ajv: ${JSON.stringify(r.violations)}\n${JSON.stringify(s)}`,
+      );
       cases.push({ label: `${t.type} valid #${i}`, value: s, ajv: true, zodName: t.zod, pyModel: t.py });
     }
     const invalid: unknown[] = [];
@@ -57,9 +61,9 @@ function buildCases(registry: SchemaRegistry, model: Model): Case[] {
       if (invalid.length >= INVALID_PER_TYPE) break;
     }
     assert.ok(invalid.length > 0, `${t.type}: mutations produced invalid instances`);
-    invalid.forEach((v, i) =>
-      cases.push({ label: `${t.type} invalid #${i}`, value: v, ajv: false, zodName: t.zod, pyModel: t.py }),
-    );
+    for (const [i, v] of invalid.entries()) {
+      cases.push({ label: `${t.type} invalid #${i}`, value: v, ajv: false, zodName: t.zod, pyModel: t.py });
+    }
   }
   return cases;
 }
@@ -80,7 +84,10 @@ for (const [name, dir, pkg] of [
       registry = await loadSchemaTree(dir);
       model = buildModel(registry);
       await generateInto(registry, tmp.dir, pkg);
-      zodModule = (await import(pathToFileURL(join(tmp.dir, 'ts', 'events.ts')).href)) as Record<string, ZodType>;
+      zodModule = (await import(pathToFileURL(join(tmp.dir, 'ts', 'events.ts')).href)) as Record<
+        string,
+        ZodType
+      >;
       cases = buildCases(registry, model);
       python = runPython(
         join(tmp.dir, 'python'),
@@ -102,7 +109,8 @@ for (const [name, dir, pkg] of [
         const schema = zodModule[c.zodName];
         assert.ok(schema, `generated module exports ${c.zodName}`);
         const zod = schema.safeParse(c.value).success;
-        if (zod !== c.ajv) disagreements.push(`${c.label}: ajv=${c.ajv} zod=${zod} ${JSON.stringify(c.value)}`);
+        if (zod !== c.ajv)
+          disagreements.push(`${c.label}: ajv=${c.ajv} zod=${zod} ${JSON.stringify(c.value)}`);
       }
       assert.deepEqual(disagreements, []);
     });
@@ -111,7 +119,8 @@ for (const [name, dir, pkg] of [
       assert.equal(python.length, cases.length);
       const disagreements: string[] = [];
       cases.forEach((c, i) => {
-        if (python[i] !== c.ajv) disagreements.push(`${c.label}: ajv=${c.ajv} pydantic=${python[i]} ${JSON.stringify(c.value)}`);
+        if (python[i] !== c.ajv)
+          disagreements.push(`${c.label}: ajv=${c.ajv} pydantic=${python[i]} ${JSON.stringify(c.value)}`);
       });
       assert.deepEqual(disagreements, []);
     });

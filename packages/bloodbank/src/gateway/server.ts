@@ -197,7 +197,7 @@ export async function buildGateway(
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
 
   await app.register(eventRoutes, { pipeline, batchMax, defaultApp: options.app ?? 'bloodbank-gateway' });
-  await app.register(healthRoutes, { transport, store, metrics });
+  await app.register(healthRoutes, { transport, store, metrics, exchange });
   await app.register(schemaRoutes, { store });
   await app.register(deadLetterRoutes, {
     pipeline,
@@ -255,14 +255,18 @@ export async function buildGateway(
   const interval = options.healthIntervalMs ?? 30_000;
   if (interval > 0) {
     const host = hostname();
-    const timer = setInterval(() => {
-      const report = healthReport(transport, store);
+    const timer = setInterval(async () => {
+      const report = await healthReport(transport, store, exchange);
       const envelope: EventEnvelope = completeEnvelope(
         {
           event_type: HEALTH_EVENT,
           payload: {
             status: report.status,
-            broker: { connected: report.broker.connected, kind: report.broker.kind, latency_ms: null },
+            broker: {
+              connected: report.broker.connected,
+              kind: report.broker.kind,
+              latency_ms: report.broker.latency_ms,
+            },
             schemas: report.schemas,
             services: report.services,
             uptime_s: report.uptime_s,

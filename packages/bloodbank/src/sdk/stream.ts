@@ -33,10 +33,8 @@ export class SubscriptionStream implements EventStream {
     return this;
   }
 
-  async next(): Promise<IteratorResult<EventEnvelope>> {
-    this.#current?.ack();
-    this.#current = undefined;
-    if (this.#ended) return { value: undefined, done: true };
+  /** Starts consuming (declaring the queue and its bindings) without waiting for an event. */
+  async ready(): Promise<void> {
     this.#subscription ??= this.#start((event) => this.#accept(event));
     try {
       await this.#subscription;
@@ -44,6 +42,13 @@ export class SubscriptionStream implements EventStream {
       this.#ended = true;
       throw err;
     }
+  }
+
+  async next(): Promise<IteratorResult<EventEnvelope>> {
+    this.#current?.ack();
+    this.#current = undefined;
+    if (this.#ended) return { value: undefined, done: true };
+    await this.ready();
     const item = this.#buffer.shift();
     if (item) {
       this.#current = item;

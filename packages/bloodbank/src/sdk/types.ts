@@ -96,6 +96,11 @@ export interface Subscription {
  */
 export interface EventStream extends AsyncIterableIterator<EventEnvelope> {
   readonly queue: string;
+  /**
+   * Starts consuming now (declares the queue and its bindings) instead of at the first
+   * `next()`; events published after it resolved are sure to reach the stream.
+   */
+  ready(): Promise<void>;
   /** Ends the stream as leaving the loop does. */
   close(): Promise<void>;
 }

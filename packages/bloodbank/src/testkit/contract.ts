@@ -540,6 +540,32 @@ export function runTransportContract(
       assert.equal(back[0]?.redelivered, true);
     });
 
+    it(
+      'a durable queue and its persistent messages outlive the transport that declared them',
+      T,
+      async () => {
+        const s = await open();
+        const first = await factory();
+        const q = `test.${rand()}.durable`;
+        try {
+          await first.assertQueue(q, { durable: true });
+          await first.publish({
+            exchange: '',
+            routingKey: q,
+            body: Buffer.from('kept'),
+            properties: { persistent: true },
+          });
+          await first.close();
+          const [d] = await s.take(q, 1);
+          assert.equal(d?.body.toString(), 'kept');
+          assert.equal(d?.properties.persistent, true);
+        } finally {
+          await first.close();
+          await s.t.deleteQueue(q);
+        }
+      },
+    );
+
     it('cancelling a consumer stops deliveries and waits for its handlers', T, async () => {
       const s = await open();
       const q = await s.queue();

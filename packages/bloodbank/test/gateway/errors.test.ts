@@ -83,6 +83,12 @@ for (const backend of backends) {
           assert.equal(big.max, 3);
           await problem(await h.post('/events/batch', []), 400, 'INVALID_REQUEST');
           await problem(await h.post('/events/batch', valid), 400, 'INVALID_REQUEST');
+          // Nesting deep enough to break re-serialisation is refused up front, not a 500.
+          const deep = `{"event_type":"test.event.created","payload":{"message":"x","d":${'['.repeat(300)}${']'.repeat(300)}}}`;
+          await problem(await h.post('/events', deep), 400, 'INVALID_REQUEST');
+          const badUrl = await fetch(`${h.url}/schemas/%E0%A4%A`);
+          assert.ok(badUrl.status >= 400 && badUrl.status < 500, String(badUrl.status));
+          assert.match(badUrl.headers.get('content-type') ?? '', /problem\+json/);
           const nf = await fetch(`${h.url}/nope`);
           await problem(nf, 404, 'NOT_FOUND');
           await onlyMarkerPublished(h);

@@ -146,7 +146,10 @@ export async function harness(backend: Backend, options: GatewayOptions = {}): P
 }
 
 /** A registry file granting services their produces lists. */
-export function registryFile(services: Record<string, string[]>): string {
+export function registryFile(
+  services: Record<string, string[]>,
+  queues: Record<string, string> = {},
+): string {
   const dir = mkdtempSync(join(tmpdir(), 'bb-registry-'));
   const lines = [
     'version: "1.0"',
@@ -157,7 +160,10 @@ export function registryFile(services: Record<string, string[]>): string {
     'services:',
   ];
   for (const [id, produces] of Object.entries(services)) {
-    lines.push(`  ${id}:`, `    name: "${id}"`, '    produces:');
+    lines.push(`  ${id}:`, `    name: "${id}"`);
+    if (queues[id])
+      lines.push(`    queue_name: "${queues[id]}"`, '    routing_keys:', '      - "none.such.key"');
+    lines.push('    produces:');
     for (const p of produces) lines.push(`      - "${p}"`);
   }
   const path = join(dir, 'registry.yaml');

@@ -14,12 +14,11 @@ describe('gateway operations routes (embedded)', () => {
       assert.equal(res.status, 200);
       const body = (await res.json()) as Record<string, unknown>;
       assert.equal(body.status, 'ok');
-      assert.deepEqual(body.broker, {
-        connected: true,
-        kind: 'embedded',
-        state: 'connected',
-        latency_ms: null,
-      });
+      const broker = body.broker as Record<string, unknown>;
+      assert.deepEqual(
+        { ...broker, latency_ms: typeof broker.latency_ms },
+        { connected: true, kind: 'embedded', state: 'connected', latency_ms: 'number' },
+      );
       assert.ok((body.schemas as number) >= 10);
       assert.ok((body.services as number) >= 1);
       assert.equal((body.registry as Record<string, unknown>).last_reload_error, null);
@@ -36,7 +35,10 @@ describe('gateway operations routes (embedded)', () => {
       assert.equal(env.event_type, 'bloodbank.health.status');
       const payload = env.payload as Record<string, unknown>;
       assert.equal(payload.status, 'ok');
-      assert.deepEqual(payload.broker, { connected: true, kind: 'embedded', latency_ms: null });
+      const broker = payload.broker as Record<string, unknown>;
+      assert.equal(broker.connected, true);
+      assert.equal(broker.kind, 'embedded');
+      assert.equal(typeof broker.latency_ms, 'number');
       // The event must pass its own schema.
       assert.deepEqual(h.gateway.schemas.schemas.validate(env), { ok: true, known: true, violations: [] });
     } finally {

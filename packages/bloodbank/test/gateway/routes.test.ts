@@ -198,5 +198,35 @@ for (const backend of backends) {
         await h.close();
       }
     });
+
+    test('close() while requests stream in: every 202 is in the queue and close completes', T, async () => {
+      const h = await harness(backend);
+      const accepted: string[] = [];
+      const other: string[] = [];
+      try {
+        const requests = Array.from({ length: 64 }, (_, i) =>
+          h
+            .post('/publish', { event_type: 'test.event.created', payload: { message: `c${i}` } })
+            .then(async (res) => {
+              const body = (await res.json()) as { event_id?: string };
+              if (res.status === 202) accepted.push(body.event_id!);
+              else other.push(String(res.status));
+            })
+            .catch((err: Error) => other.push(err.name)),
+        );
+        while (accepted.length === 0 && other.length < requests.length) {
+          await new Promise((r) => setTimeout(r, 1));
+        }
+        await h.gateway.close();
+        await Promise.all(requests);
+        assert.ok(accepted.length > 0);
+        for (const o of other) assert.ok(['503', 'TypeError'].includes(o), `unexpected outcome ${o}`);
+        const got = await h.readBack.take(accepted.length);
+        const ids = new Set(got.map((d) => json(d).event_id));
+        for (const id of accepted) assert.ok(ids.has(id), `202'd event ${id} missing`);
+      } finally {
+        await h.close();
+      }
+    });
   });
 }

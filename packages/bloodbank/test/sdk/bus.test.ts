@@ -266,8 +266,8 @@ for (const backend of backends()) {
         try {
           const q = h.names.queue('stream');
           const stream = h.bus.events(q, ['feed.#'], { prefetch: 2 });
-          const first = stream.next(); // starts the subscription (declares the queue)
-          await waitFor(async () => (await h.transport.checkQueue(q)) !== null, 'the queue');
+          await stream.ready(); // consuming: the queue and its binding exist
+          const first = stream.next();
           const sent: string[] = [];
           for (let i = 0; i < 5; i++) sent.push((await h.bus.publish('feed.item.posted', { i })).event_id);
           const seen: string[] = [];
@@ -330,8 +330,8 @@ for (const backend of backends()) {
       try {
         const q = h.names.queue('stream-drain');
         const stream = h.bus.events(q, ['drain.#'], { prefetch: 4 });
+        await stream.ready(); // consuming: the queue and its binding exist
         const first = stream.next();
-        await waitFor(async () => (await h.transport.checkQueue(q)) !== null, 'the queue');
         for (let i = 0; i < 3; i++) await h.bus.publish('drain.item.posted', { i });
         const seen: unknown[] = [(await first).value];
         const drained = h.bus.drain();

@@ -32,9 +32,9 @@ const planeV1 = () => ({
   activity: { actor: { id: 'u1', display_name: 'Jane' } },
 });
 
+// Plane v2 names the action in the dot-notation event and sends no `action` member.
 const planeV2 = (deliveryId: string) => ({
   event: 'workitem.created',
-  action: 'created',
   delivery_id: deliveryId,
   event_id: `plane-evt-${rand()}`,
   webhook_id: 'wh-2',

@@ -5,15 +5,16 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import {
-  applyPlan,
+  applyTopology,
+  createDeadLetterOperations,
   createEmbeddedTransport,
+  createTransport,
   type Delivery,
   deadLetter,
   EmbeddedBroker,
-  ensureExchanges,
   type Gateway,
-  planTopology,
   startGateway,
+  type TopologySummary,
   type Transport,
 } from '@33god/bloodbank';
 import { type RunningCandystore, startCandystore } from '@33god/candystore';
@@ -23,409 +24,442 @@ import { type CandybarServer, startCandybar } from '../../src/index.js';
 import { waitFor } from '../helpers.js';
 import { buildWebApp, collectPageErrors, launch, screenshot, text } from './browser.js';
 
+const AMQP_URL = process.env.TEST_AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672';
+
 /**
- * The dashboard against the real gateway and the real store, in one process on the
- * embedded broker (the product's in-process broker, the one `npm start` runs) and an
- * in-memory PGlite: every part is the production code, nothing is stubbed.
+ * The dashboard against the real gateway and the real store (PGlite on disk), on each
+ * broker: RabbitMQ, and the embedded in-process broker `npm start` runs. Every part is the
+ * production code; names are the test's own (`test.<id>.*`) and removed afterwards.
  */
-describe('candybar with the real gateway and store', { timeout: 120_000 }, () => {
-  const id = randomBytes(4).toString('hex');
-  const exchange = `test.${id}.events`;
-  const ordersQueue = `test.${id}.orders`;
-  let transport: Transport;
-  let store: RunningCandystore;
-  let gateway: Gateway;
-  let candybar: CandybarServer;
-  let browser: Browser;
-  let registryPath: string;
-  let storeDir: string;
+const backends: { name: string; transport: () => Promise<Transport> }[] = [
+  { name: 'rabbitmq', transport: () => createTransport({ url: AMQP_URL }) },
+  { name: 'embedded', transport: async () => createEmbeddedTransport({ broker: new EmbeddedBroker() }) },
+];
 
-  // PGlite on disk, so a restarted store keeps its events and positions.
-  const startStore = (port: number) =>
-    startCandystore({
-      port,
-      transport,
-      exchange,
-      queue: `test.${id}.candystore`,
-      dataDir: storeDir,
-      batchMaxWaitMs: 10,
-      logLevel: 'silent',
+for (const backend of backends) {
+  describe(`candybar with the real gateway and store (${backend.name})`, { timeout: 180_000 }, () => {
+    const id = randomBytes(4).toString('hex');
+    const exchange = `test.${id}.events`;
+    const dlx = `test.${id}.dlx`;
+    const ordersQueue = `test.${id}.orders`;
+    const storeQueue = `test.${id}.candystore`;
+    let topology: TopologySummary;
+    let transport: Transport;
+    let store: RunningCandystore;
+    let gateway: Gateway;
+    let candybar: CandybarServer;
+    let browser: Browser;
+    let registryPath: string;
+    let storeDir: string;
+
+    // PGlite on disk, so a restarted store keeps its events and positions.
+    const startStore = (port: number) =>
+      startCandystore({
+        port,
+        transport,
+        exchange,
+        queue: storeQueue,
+        dlx,
+        dataDir: storeDir,
+        batchMaxWaitMs: 10,
+        logLevel: 'silent',
+      });
+
+    before(async () => {
+      const staticDir = buildWebApp();
+      const dir = mkdtempSync(join(tmpdir(), 'candybar-e2e-'));
+      registryPath = join(dir, 'registry.yaml');
+      writeFileSync(
+        registryPath,
+        [
+          'version: "1.0"',
+          'exchange: { name: "bloodbank.events.v1", type: "topic", durable: true }',
+          'services:',
+          '  shop:',
+          '    name: "shop"',
+          '    description: "e2e producer"',
+          '    type: "event-producer"',
+          '    status: "active"',
+          '    produces: ["shop.order.placed", "shop.order.paid", "shop.order.shipped"]',
+          '  orders:',
+          '    name: "orders"',
+          '    description: "e2e consumer"',
+          '    type: "event-consumer"',
+          '    status: "active"',
+          `    queue_name: "${ordersQueue}"`,
+          '    routing_keys: ["shop.order.#"]',
+          '',
+        ].join('\n'),
+      );
+      transport = await backend.transport();
+      // The registry's topology first (exchange with its alternate exchange, queues, dead-letter
+      // queues), as `bloodbank topology apply` would; the store and the gateway find it in place.
+      const registry = await loadServiceRegistry(registryPath);
+      topology = await applyTopology(transport, registry, { exchange, dlx, monitorQueue: false });
+      storeDir = join(dir, 'store');
+      store = await startStore(0);
+      gateway = await startGateway({
+        port: 0,
+        transport,
+        exchange,
+        registryPath,
+        unknownTypes: 'allow',
+        healthIntervalMs: 0,
+        watchSchemas: false,
+        subscribeSchemaUpdates: false,
+        deadLetters: createDeadLetterOperations(transport, { registry, topology: { exchange, dlx } }),
+        logLevel: 'silent',
+      });
+      candybar = await startCandybar({
+        port: 0,
+        staticDir,
+        registryPath,
+        storeUrl: store.url,
+        busUrl: gateway.url,
+      });
+      browser = await launch();
     });
 
-  before(async () => {
-    const staticDir = buildWebApp();
-    const dir = mkdtempSync(join(tmpdir(), 'candybar-e2e-'));
-    registryPath = join(dir, 'registry.yaml');
-    writeFileSync(
-      registryPath,
-      [
-        'version: "1.0"',
-        'exchange: { name: "bloodbank.events.v1", type: "topic", durable: true }',
-        'services:',
-        '  shop:',
-        '    name: "shop"',
-        '    description: "e2e producer"',
-        '    type: "event-producer"',
-        '    status: "active"',
-        '    produces: ["shop.order.placed", "shop.order.paid", "shop.order.shipped"]',
-        '  orders:',
-        '    name: "orders"',
-        '    description: "e2e consumer"',
-        '    type: "event-consumer"',
-        '    status: "active"',
-        `    queue_name: "${ordersQueue}"`,
-        '    routing_keys: ["shop.order.#"]',
-        '',
-      ].join('\n'),
-    );
-    transport = createEmbeddedTransport({ broker: new EmbeddedBroker() });
-    storeDir = join(dir, 'store');
-    store = await startStore(0);
-    // Candystore declares the events exchange itself (without the alternate exchange the
-    // topology plans), so the registry's queues are applied after it, leaving existing
-    // exchanges as they are. See the report: Candystore should call ensureExchanges.
-    const resolved = await ensureExchanges(transport, { exchange });
-    const plan = planTopology(await loadServiceRegistry(registryPath), resolved);
-    await applyPlan(transport, { ...plan, exchanges: [] });
-    gateway = await startGateway({
-      port: 0,
-      transport,
-      exchange,
-      registryPath,
-      unknownTypes: 'allow',
-      healthIntervalMs: 0,
-      watchSchemas: false,
-      logLevel: 'silent',
+    after(async () => {
+      await browser?.close();
+      await candybar?.close();
+      await gateway?.close();
+      await store?.close();
+      if (transport) {
+        const queues = [...(topology?.plan.queues.map((q) => q.name) ?? []), storeQueue, `${storeQueue}.dlq`];
+        for (const q of queues) await transport.deleteQueue(q).catch(() => undefined);
+        for (const ex of topology?.plan.exchanges.map((e) => e.name) ?? []) {
+          await transport.deleteExchange(ex).catch(() => undefined);
+        }
+        await transport.close();
+      }
     });
-    candybar = await startCandybar({
-      port: 0,
-      staticDir,
-      registryPath,
-      storeUrl: store.url,
-      busUrl: gateway.url,
-    });
-    browser = await launch();
-  });
 
-  after(async () => {
-    await browser?.close();
-    await candybar?.close();
-    await gateway?.close();
-    await store?.close();
-    await transport?.close();
-  });
-
-  async function publish(
-    env: Record<string, unknown>,
-  ): Promise<{ event_id: string; correlation_id: string }> {
-    const res = await fetch(`${gateway.url}/events`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ source: { app: 'shop', host: 'e2e', trigger_type: 'manual' }, ...env }),
-    });
-    assert.equal(res.status, 202, await res.clone().text());
-    return (await res.json()) as { event_id: string; correlation_id: string };
-  }
-
-  /**
-   * The next delivery of one event from the orders queue (others are acked and dropped),
-   * with the consumer cancelled before returning. `ack` false leaves it unsettled for deadLetter().
-   */
-  async function takeFromOrders(eventId: string, ack = true): Promise<Delivery> {
-    let resolveDelivery!: (d: Delivery) => void;
-    const got = new Promise<Delivery>((r) => {
-      resolveDelivery = r;
-    });
-    const consumer = await transport.consume(ordersQueue, (d) => {
-      const env = JSON.parse(d.body.toString('utf8')) as { event_id: string };
-      if (env.event_id !== eventId) return d.ack();
-      if (ack) d.ack();
-      resolveDelivery(d);
-    });
-    try {
-      return await Promise.race([
-        got,
-        new Promise<never>((_, reject) =>
-          setTimeout(() => reject(new Error(`${eventId} not delivered`)), 5000),
-        ),
-      ]);
-    } finally {
-      await consumer.cancel();
+    async function publish(
+      env: Record<string, unknown>,
+    ): Promise<{ event_id: string; correlation_id: string }> {
+      const res = await fetch(`${gateway.url}/events`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ source: { app: 'shop', host: 'e2e', trigger_type: 'manual' }, ...env }),
+      });
+      assert.equal(res.status, 202, await res.clone().text());
+      return (await res.json()) as { event_id: string; correlation_id: string };
     }
-  }
 
-  async function openLive(path: string): Promise<Page> {
-    const page = await browser.newPage({ viewport: { width: 1500, height: 950 } });
-    await page.goto(`${candybar.url}/${path}`);
-    await page.waitForFunction(
-      `document.querySelector('[data-testid="live-status"]')?.textContent?.includes('live')`,
-      null,
-      {
-        timeout: 10_000,
-      },
-    );
-    return page;
-  }
+    /**
+     * Consumes the orders queue until one event arrives (others are acked), hands that
+     * delivery to `settle` (default: ack) while the consumer is still open, then cancels.
+     */
+    async function takeFromOrders(
+      eventId: string,
+      settle: (d: Delivery) => Promise<void> = async (d) => d.ack(),
+    ): Promise<Delivery> {
+      let done!: (d: Delivery) => void;
+      let fail!: (e: unknown) => void;
+      const got = new Promise<Delivery>((resolveGot, rejectGot) => {
+        done = resolveGot;
+        fail = rejectGot;
+      });
+      const consumer = await transport.consume(ordersQueue, (d) => {
+        const env = JSON.parse(d.body.toString('utf8')) as { event_id: string };
+        if (env.event_id !== eventId) return d.ack();
+        settle(d).then(() => done(d), fail);
+      });
+      const timer = setTimeout(() => fail(new Error(`${eventId} not delivered`)), 10_000);
+      try {
+        return await got;
+      } finally {
+        clearTimeout(timer);
+        await consumer.cancel();
+      }
+    }
 
-  test('an event published through the gateway appears in the live stream within 2 s', {
-    timeout: 40_000,
-  }, async () => {
-    const page = await openLive('#/stream');
-    const errors = collectPageErrors(page);
-    const marker = randomUUID();
-    const t0 = Date.now();
-    const { event_id } = await publish({ event_type: 'shop.order.placed', payload: { marker, total: 42 } });
-    await page.waitForSelector(`[data-event-id="${event_id}"]`, { timeout: 2000 });
-    const elapsed = Date.now() - t0;
-    assert.ok(elapsed <= 2000, `shown after ${elapsed} ms`);
-    // The inspector opens on click and the URL names the event.
-    await page.click(`[data-event-id="${event_id}"]`);
-    await page.locator('[data-testid="inspector"]').waitFor({ timeout: 5000 });
-    assert.ok((await text(page.locator('[data-testid="inspector"]'))).includes(marker));
-    assert.match(page.url(), new RegExp(`event=${event_id}`));
-    // Filters narrow the list live, and the URL carries them.
-    await page.fill('input[name="payload"]', 'no-such-text-anywhere');
-    await page.waitForSelector(`[data-event-id="${event_id}"]`, { state: 'detached', timeout: 5000 });
-    assert.match(page.url(), /q=no-such-text-anywhere/);
-    await page.fill('input[name="payload"]', marker);
-    await page.waitForSelector(`[data-event-id="${event_id}"]`, { timeout: 5000 });
-    await screenshot(page, 'stream');
-    assert.deepEqual(errors, []);
-    await page.close();
-  });
+    async function openLive(path: string): Promise<Page> {
+      const page = await browser.newPage({ viewport: { width: 1500, height: 950 } });
+      await page.goto(`${candybar.url}/${path}`);
+      await page.waitForFunction(
+        `document.querySelector('[data-testid="live-status"]')?.textContent?.includes('live')`,
+        null,
+        {
+          timeout: 10_000,
+        },
+      );
+      return page;
+    }
 
-  test('the topology shows live traffic: edge rate, a pulse per event, node rates', {
-    timeout: 40_000,
-  }, async () => {
-    const page = await openLive('#/topology');
-    await page.waitForSelector('path[data-edge="shop->orders"]');
-    assert.equal(await page.locator('path[data-edge="shop->orders"].hot').count(), 0, 'quiet before traffic');
-    for (let i = 0; i < 10; i++) await publish({ event_type: 'shop.order.placed', payload: { i } });
-    await page.waitForSelector('path[data-edge="shop->orders"].hot', { timeout: 5000 });
-    await page.waitForSelector('circle.pulse', { state: 'attached', timeout: 5000 });
-    await page.waitForFunction(
-      `/in [0-9.]+\\/(s|min)/.test(document.querySelector('[data-node-id="orders"]')?.textContent ?? '')`,
-      null,
-      { timeout: 5000 },
-    );
-    assert.doesNotMatch(await text(page.locator('[data-testid="bus-rate"]')), /^0\/s$/);
-    await page.click('[data-node-id="orders"]');
-    const panel = await text(page.locator('[data-testid="node-panel"]'));
-    assert.ok(panel.includes(ordersQueue), 'the node panel lists the queue');
-    assert.ok(panel.includes('shop.order.#'), 'and its binding');
-    await screenshot(page, 'topology-live');
-    await page.close();
-  });
-
-  test('pausing holds new events and resuming shows them all', { timeout: 40_000 }, async () => {
-    const page = await openLive('#/stream?type=shop.order.paid');
-    await page.click('[data-testid="pause"]');
-    await page.locator('[data-testid="paused-banner"]').waitFor();
-    const ids: string[] = [];
-    for (let i = 0; i < 5; i++)
-      ids.push((await publish({ event_type: 'shop.order.paid', payload: { i } })).event_id);
-    await page.waitForFunction('/5 new matching events held/.test(document.body.textContent)', null, {
-      timeout: 5000,
+    test('an event published through the gateway appears in the live stream within 2 s', {
+      timeout: 40_000,
+    }, async () => {
+      const page = await openLive('#/stream');
+      const errors = collectPageErrors(page);
+      const marker = randomUUID();
+      const t0 = Date.now();
+      const { event_id } = await publish({ event_type: 'shop.order.placed', payload: { marker, total: 42 } });
+      await page.waitForSelector(`[data-event-id="${event_id}"]`, { timeout: 2000 });
+      const elapsed = Date.now() - t0;
+      assert.ok(elapsed <= 2000, `shown after ${elapsed} ms`);
+      // The inspector opens on click and the URL names the event.
+      await page.click(`[data-event-id="${event_id}"]`);
+      await page.locator('[data-testid="inspector"]').waitFor({ timeout: 5000 });
+      assert.ok((await text(page.locator('[data-testid="inspector"]'))).includes(marker));
+      assert.match(page.url(), new RegExp(`event=${event_id}`));
+      // Filters narrow the list live, and the URL carries them.
+      await page.fill('input[name="payload"]', 'no-such-text-anywhere');
+      await page.waitForSelector(`[data-event-id="${event_id}"]`, { state: 'detached', timeout: 5000 });
+      assert.match(page.url(), /q=no-such-text-anywhere/);
+      await page.fill('input[name="payload"]', marker);
+      await page.waitForSelector(`[data-event-id="${event_id}"]`, { timeout: 5000 });
+      await screenshot(page, 'stream');
+      assert.deepEqual(errors, []);
+      await page.close();
     });
-    for (const e of ids)
-      assert.equal(await page.locator(`[data-event-id="${e}"]`).count(), 0, 'held while paused');
-    await page.keyboard.press('Space');
-    for (const e of ids) await page.waitForSelector(`[data-event-id="${e}"]`, { timeout: 3000 });
-    await page.close();
+
+    test('the topology shows live traffic: edge rate, a pulse per event, node rates', {
+      timeout: 40_000,
+    }, async () => {
+      const page = await openLive('#/topology');
+      await page.waitForSelector('path[data-edge="shop->orders"]');
+      assert.equal(
+        await page.locator('path[data-edge="shop->orders"].hot').count(),
+        0,
+        'quiet before traffic',
+      );
+      for (let i = 0; i < 10; i++) await publish({ event_type: 'shop.order.placed', payload: { i } });
+      await page.waitForSelector('path[data-edge="shop->orders"].hot', { timeout: 5000 });
+      await page.waitForSelector('circle.pulse', { state: 'attached', timeout: 5000 });
+      await page.waitForFunction(
+        `/in [0-9.]+\\/(s|min)/.test(document.querySelector('[data-node-id="orders"]')?.textContent ?? '')`,
+        null,
+        { timeout: 5000 },
+      );
+      assert.doesNotMatch(await text(page.locator('[data-testid="bus-rate"]')), /^0\/s$/);
+      await page.click('[data-node-id="orders"]');
+      const panel = await text(page.locator('[data-testid="node-panel"]'));
+      assert.ok(panel.includes(ordersQueue), 'the node panel lists the queue');
+      assert.ok(panel.includes('shop.order.#'), 'and its binding');
+      await screenshot(page, 'topology-live');
+      await page.close();
+    });
+
+    test('pausing holds new events and resuming shows them all', { timeout: 40_000 }, async () => {
+      const page = await openLive('#/stream?type=shop.order.paid');
+      await page.click('[data-testid="pause"]');
+      await page.locator('[data-testid="paused-banner"]').waitFor();
+      const ids: string[] = [];
+      for (let i = 0; i < 5; i++)
+        ids.push((await publish({ event_type: 'shop.order.paid', payload: { i } })).event_id);
+      await page.waitForFunction('/5 new matching events held/.test(document.body.textContent)', null, {
+        timeout: 5000,
+      });
+      for (const e of ids)
+        assert.equal(await page.locator(`[data-event-id="${e}"]`).count(), 0, 'held while paused');
+      await page.keyboard.press('Space');
+      for (const e of ids) await page.waitForSelector(`[data-event-id="${e}"]`, { timeout: 3000 });
+      await page.close();
+    });
+
+    test('when Candystore restarts, the page reconnects by itself and misses nothing', {
+      timeout: 40_000,
+    }, async () => {
+      const page = await openLive('#/stream?type=shop.order.restarted');
+      const before = await publish({ event_type: 'shop.order.restarted', payload: { n: 1 } });
+      await page.waitForSelector(`[data-event-id="${before.event_id}"]`, { timeout: 3000 });
+      const port = store.port;
+      await store.close();
+      await page.waitForFunction(
+        `document.querySelector('[data-testid="live-status"]')?.textContent?.includes('reconnecting')`,
+        null,
+        { timeout: 10_000 },
+      );
+      // Accepted by the gateway while the store is down: it waits in the store's queue.
+      const during = await publish({ event_type: 'shop.order.restarted', payload: { n: 2 } });
+      store = await startStore(port);
+      await page.waitForSelector(`[data-event-id="${during.event_id}"]`, { timeout: 20_000 });
+      const after = await publish({ event_type: 'shop.order.restarted', payload: { n: 3 } });
+      await page.waitForSelector(`[data-event-id="${after.event_id}"]`, { timeout: 5000 });
+      assert.equal(await page.locator('[data-event-id]').count(), 3, 'each event once');
+      await page.close();
+    });
+
+    test('a correlation chain of several events renders as a tree and a waterfall', {
+      timeout: 40_000,
+    }, async () => {
+      const correlation_id = randomUUID();
+      const root = await publish({
+        event_type: 'shop.order.placed',
+        correlation_id,
+        payload: { step: 'root' },
+      });
+      const paid = await publish({
+        event_type: 'shop.order.paid',
+        correlation_id,
+        causation_id: root.event_id,
+        payload: { step: 'paid' },
+      });
+      await new Promise((r) => setTimeout(r, 30));
+      const shipped = await publish({
+        event_type: 'shop.order.shipped',
+        correlation_id,
+        causation_id: paid.event_id,
+        payload: {},
+      });
+      const note = await publish({
+        event_type: 'shop.order.noted',
+        correlation_id,
+        causation_id: root.event_id,
+        payload: {},
+      });
+      const missingCause = randomUUID();
+      const orphan = await publish({
+        event_type: 'shop.order.audited',
+        correlation_id,
+        causation_id: missingCause,
+        payload: {},
+      });
+      await waitFor(
+        async () => {
+          const r = await fetch(`${store.url}/correlations/${correlation_id}`);
+          return r.ok && ((await r.json()) as { count: number }).count === 5;
+        },
+        10_000,
+        'the store to hold the chain',
+      );
+      const page = await browser.newPage({ viewport: { width: 1500, height: 950 } });
+      await page.goto(`${candybar.url}/#/chain/${correlation_id}`);
+      await page.waitForSelector('[data-testid="chain-waterfall"] [data-chain-row]', { timeout: 10_000 });
+      const rows = await page.$$eval('[data-chain-row]', (els) =>
+        els.map((e) => [
+          e.getAttribute('data-chain-row'),
+          e.getAttribute('data-depth'),
+          e.getAttribute('data-missing'),
+        ]),
+      );
+      const depth = Object.fromEntries(rows.map(([rid, d]) => [rid, Number(d)]));
+      assert.equal(depth[root.event_id], 0);
+      assert.equal(depth[paid.event_id], 1);
+      assert.equal(depth[note.event_id], 1);
+      assert.equal(depth[shipped.event_id], 2);
+      assert.equal(depth[missingCause], 0, 'the missing cause is a marked root');
+      assert.equal(depth[orphan.event_id], 1);
+      assert.deepEqual(rows.find(([rid]) => rid === missingCause)?.[2], 'true');
+      // Depth-first: shipped comes right after paid (its cause), before the sibling note.
+      const order = rows.map(([rid]) => rid);
+      assert.equal(order.indexOf(shipped.event_id), order.indexOf(paid.event_id) + 1);
+      // The node-link tree has the same nodes.
+      assert.equal(await page.locator('[data-testid="chain-tree"] [data-tree-node]').count(), 6);
+      const summary = await text(page.locator('[data-testid="chain-summary"]'));
+      assert.match(summary, /5\s*events/);
+      assert.match(summary, /1\s*missing causes/);
+      await page.click(`[data-chain-row="${shipped.event_id}"]`);
+      await page.locator('[data-testid="chain-inspector"]').waitFor();
+      await screenshot(page, 'chain');
+      await page.close();
+    });
+
+    test('a dead letter can be inspected and redriven from the page', { timeout: 40_000 }, async () => {
+      // A real consumer gives up on a real message: the SDK's dead-letter path puts it in the DLQ.
+      const { event_id } = await publish({ event_type: 'shop.order.placed', payload: { doomed: true } });
+      await takeFromOrders(event_id, (d) =>
+        deadLetter(
+          transport,
+          d,
+          { error: new Error('payment provider said no'), handler: 'e2e-orders', attempts: 3 },
+          { dlx },
+        ),
+      );
+      await waitFor(
+        async () => {
+          const r = (await (await fetch(`${gateway.url}/dead-letters`)).json()) as {
+            queues: { queue: string; count: number }[];
+          };
+          return r.queues.find((q) => q.queue === ordersQueue)?.count === 1;
+        },
+        5000,
+        'the dead letter',
+      );
+
+      const page = await browser.newPage({ viewport: { width: 1500, height: 950 } });
+      await page.goto(`${candybar.url}/#/dead-letters`);
+      await page.click(`a[href="#/dead-letters/${encodeURIComponent(ordersQueue)}"]`);
+      const row = page.locator(`[data-event-id="${event_id}"]`);
+      await row.waitFor({ timeout: 10_000 });
+      assert.match(await text(row), /payment provider said no/);
+      assert.equal(await text(row.locator('td').nth(3)), '3', 'attempts column');
+      await row.click();
+      await page.locator('[data-testid="dlq-inspector"]').waitFor();
+      await page.click('[data-testid="redrive-selected"]');
+      const dialog = page.locator('role=dialog[name="Redrive dead letters?"]');
+      await dialog.waitFor();
+      await screenshot(page, 'dead-letters');
+      await page.click('[data-testid="confirm"]');
+      await page.locator('[data-testid="toast"]', { hasText: '1 redriven' }).waitFor({ timeout: 5000 });
+      await row.waitFor({ state: 'detached', timeout: 5000 });
+
+      // Back in its queue, the message is delivered again.
+      const again = await takeFromOrders(event_id);
+      assert.equal(JSON.parse(again.body.toString('utf8')).event_id, event_id);
+
+      // Discarding asks first; cancelling keeps the letter, confirming deletes it for good.
+      const doomed = await publish({ event_type: 'shop.order.placed', payload: { doomed: 'again' } });
+      await takeFromOrders(doomed.event_id, (d) =>
+        deadLetter(
+          transport,
+          d,
+          { error: new Error('still no'), handler: 'e2e-orders', attempts: 1 },
+          { dlx },
+        ),
+      );
+      await page.reload();
+      const row2 = page.locator(`[data-event-id="${doomed.event_id}"]`);
+      await row2.waitFor({ timeout: 10_000 });
+      await row2.click();
+      await page.click('[data-testid="dlq-inspector"] button.danger');
+      await page.locator('role=dialog[name="Discard dead letters?"]').waitFor();
+      await page.click('role=dialog >> text=Cancel');
+      await page.locator('role=dialog').waitFor({ state: 'detached' });
+      assert.equal(await row2.count(), 1, 'cancel keeps it');
+      await page.click('[data-testid="dlq-inspector"] button.danger');
+      await page.click('[data-testid="confirm"]');
+      await page.locator('[data-testid="toast"]', { hasText: '1 discarded' }).waitFor({ timeout: 5000 });
+      await row2.waitFor({ state: 'detached', timeout: 5000 });
+      const left = (await (await fetch(`${gateway.url}/dead-letters`)).json()) as {
+        queues: { queue: string; count: number }[];
+      };
+      assert.equal(left.queues.find((q) => q.queue === ordersQueue)?.count, 0);
+      await page.close();
+    });
+
+    test('schemas: publish a test event from the generated form; health shows every part', {
+      timeout: 40_000,
+    }, async () => {
+      const page = await openLive('#/schemas/test.event.created');
+      const form = page.locator('[data-testid="publish-form"]');
+      await form.waitFor({ timeout: 10_000 });
+      await page.fill('[data-testid="publish-form"] input[name="message"]', 'hello from the form');
+      await page.click('[data-testid="publish"]');
+      const result = page.locator('[data-testid="publish-result"]');
+      await result.waitFor({ timeout: 5000 });
+      assert.match(await text(result), /Accepted as/);
+      const eventId = (await text(result)).match(/Accepted as ([0-9a-f-]{36})/)?.[1];
+      assert.ok(eventId);
+      await waitFor(
+        async () => (await fetch(`${store.url}/events/${eventId}`)).ok,
+        5000,
+        'the form event in the store',
+      );
+      const stored = (await (await fetch(`${store.url}/events/${eventId}`)).json()) as {
+        payload: { message: string };
+      };
+      assert.equal(stored.payload.message, 'hello from the form');
+      await screenshot(page, 'schemas');
+
+      await page.goto(`${candybar.url}/#/health`);
+      await page.waitForSelector('[data-testid="health-gateway"][data-status="ok"]', { timeout: 10_000 });
+      await page.waitForSelector('[data-testid="health-store"][data-status="ok"]', { timeout: 10_000 });
+      await page.waitForSelector('[data-testid="health-broker"][data-status="ok"]', { timeout: 10_000 });
+      await screenshot(page, 'health');
+      await page.close();
+    });
   });
-
-  test('when Candystore restarts, the page reconnects by itself and misses nothing', {
-    timeout: 40_000,
-  }, async () => {
-    const page = await openLive('#/stream?type=shop.order.restarted');
-    const before = await publish({ event_type: 'shop.order.restarted', payload: { n: 1 } });
-    await page.waitForSelector(`[data-event-id="${before.event_id}"]`, { timeout: 3000 });
-    const port = store.port;
-    await store.close();
-    await page.waitForFunction(
-      `document.querySelector('[data-testid="live-status"]')?.textContent?.includes('reconnecting')`,
-      null,
-      { timeout: 10_000 },
-    );
-    // Accepted by the gateway while the store is down: it waits in the store's queue.
-    const during = await publish({ event_type: 'shop.order.restarted', payload: { n: 2 } });
-    store = await startStore(port);
-    await page.waitForSelector(`[data-event-id="${during.event_id}"]`, { timeout: 20_000 });
-    const after = await publish({ event_type: 'shop.order.restarted', payload: { n: 3 } });
-    await page.waitForSelector(`[data-event-id="${after.event_id}"]`, { timeout: 5000 });
-    assert.equal(await page.locator('[data-event-id]').count(), 3, 'each event once');
-    await page.close();
-  });
-
-  test('a correlation chain of several events renders as a tree and a waterfall', {
-    timeout: 40_000,
-  }, async () => {
-    const correlation_id = randomUUID();
-    const root = await publish({
-      event_type: 'shop.order.placed',
-      correlation_id,
-      payload: { step: 'root' },
-    });
-    const paid = await publish({
-      event_type: 'shop.order.paid',
-      correlation_id,
-      causation_id: root.event_id,
-      payload: { step: 'paid' },
-    });
-    await new Promise((r) => setTimeout(r, 30));
-    const shipped = await publish({
-      event_type: 'shop.order.shipped',
-      correlation_id,
-      causation_id: paid.event_id,
-      payload: {},
-    });
-    const note = await publish({
-      event_type: 'shop.order.noted',
-      correlation_id,
-      causation_id: root.event_id,
-      payload: {},
-    });
-    const missingCause = randomUUID();
-    const orphan = await publish({
-      event_type: 'shop.order.audited',
-      correlation_id,
-      causation_id: missingCause,
-      payload: {},
-    });
-    await waitFor(
-      async () => {
-        const r = await fetch(`${store.url}/correlations/${correlation_id}`);
-        return r.ok && ((await r.json()) as { count: number }).count === 5;
-      },
-      10_000,
-      'the store to hold the chain',
-    );
-    const page = await browser.newPage({ viewport: { width: 1500, height: 950 } });
-    await page.goto(`${candybar.url}/#/chain/${correlation_id}`);
-    await page.waitForSelector('[data-testid="chain-waterfall"] [data-chain-row]', { timeout: 10_000 });
-    const rows = await page.$$eval('[data-chain-row]', (els) =>
-      els.map((e) => [
-        e.getAttribute('data-chain-row'),
-        e.getAttribute('data-depth'),
-        e.getAttribute('data-missing'),
-      ]),
-    );
-    const depth = Object.fromEntries(rows.map(([rid, d]) => [rid, Number(d)]));
-    assert.equal(depth[root.event_id], 0);
-    assert.equal(depth[paid.event_id], 1);
-    assert.equal(depth[note.event_id], 1);
-    assert.equal(depth[shipped.event_id], 2);
-    assert.equal(depth[missingCause], 0, 'the missing cause is a marked root');
-    assert.equal(depth[orphan.event_id], 1);
-    assert.deepEqual(rows.find(([rid]) => rid === missingCause)?.[2], 'true');
-    // Depth-first: shipped comes right after paid (its cause), before the sibling note.
-    const order = rows.map(([rid]) => rid);
-    assert.equal(order.indexOf(shipped.event_id), order.indexOf(paid.event_id) + 1);
-    // The node-link tree has the same nodes.
-    assert.equal(await page.locator('[data-testid="chain-tree"] [data-tree-node]').count(), 6);
-    const summary = await text(page.locator('[data-testid="chain-summary"]'));
-    assert.match(summary, /5\s*events/);
-    assert.match(summary, /1\s*missing causes/);
-    await page.click(`[data-chain-row="${shipped.event_id}"]`);
-    await page.locator('[data-testid="chain-inspector"]').waitFor();
-    await screenshot(page, 'chain');
-    await page.close();
-  });
-
-  test('a dead letter can be inspected and redriven from the page', { timeout: 40_000 }, async () => {
-    // A real consumer gives up on a real message: the SDK's dead-letter path puts it in the DLQ.
-    const { event_id } = await publish({ event_type: 'shop.order.placed', payload: { doomed: true } });
-    const delivery = await takeFromOrders(event_id, false);
-    await deadLetter(transport, delivery, {
-      error: new Error('payment provider said no'),
-      handler: 'e2e-orders',
-      attempts: 3,
-    });
-    await waitFor(
-      async () => {
-        const r = (await (await fetch(`${gateway.url}/dead-letters`)).json()) as {
-          queues: { queue: string; count: number }[];
-        };
-        return r.queues.find((q) => q.queue === ordersQueue)?.count === 1;
-      },
-      5000,
-      'the dead letter',
-    );
-
-    const page = await browser.newPage({ viewport: { width: 1500, height: 950 } });
-    await page.goto(`${candybar.url}/#/dead-letters`);
-    await page.click(`a[href="#/dead-letters/${encodeURIComponent(ordersQueue)}"]`);
-    const row = page.locator(`[data-event-id="${event_id}"]`);
-    await row.waitFor({ timeout: 10_000 });
-    assert.match(await text(row), /payment provider said no/);
-    assert.equal(await text(row.locator('td').nth(3)), '3', 'attempts column');
-    await row.click();
-    await page.locator('[data-testid="dlq-inspector"]').waitFor();
-    await page.click('[data-testid="redrive-selected"]');
-    const dialog = page.locator('role=dialog[name="Redrive dead letters?"]');
-    await dialog.waitFor();
-    await screenshot(page, 'dead-letters');
-    await page.click('[data-testid="confirm"]');
-    await page.locator('[data-testid="toast"]', { hasText: '1 redriven' }).waitFor({ timeout: 5000 });
-    await row.waitFor({ state: 'detached', timeout: 5000 });
-
-    // Back in its queue, the message is delivered again.
-    const again = await takeFromOrders(event_id);
-    assert.equal(JSON.parse(again.body.toString('utf8')).event_id, event_id);
-
-    // Discarding asks first; cancelling keeps the letter, confirming deletes it for good.
-    const doomed = await publish({ event_type: 'shop.order.placed', payload: { doomed: 'again' } });
-    const second = await takeFromOrders(doomed.event_id, false);
-    await deadLetter(transport, second, { error: new Error('still no'), handler: 'e2e-orders', attempts: 1 });
-    await page.reload();
-    const row2 = page.locator(`[data-event-id="${doomed.event_id}"]`);
-    await row2.waitFor({ timeout: 10_000 });
-    await row2.click();
-    await page.click('[data-testid="dlq-inspector"] button.danger');
-    await page.locator('role=dialog[name="Discard dead letters?"]').waitFor();
-    await page.click('role=dialog >> text=Cancel');
-    await page.locator('role=dialog').waitFor({ state: 'detached' });
-    assert.equal(await row2.count(), 1, 'cancel keeps it');
-    await page.click('[data-testid="dlq-inspector"] button.danger');
-    await page.click('[data-testid="confirm"]');
-    await page.locator('[data-testid="toast"]', { hasText: '1 discarded' }).waitFor({ timeout: 5000 });
-    await row2.waitFor({ state: 'detached', timeout: 5000 });
-    const left = (await (await fetch(`${gateway.url}/dead-letters`)).json()) as {
-      queues: { queue: string; count: number }[];
-    };
-    assert.equal(left.queues.find((q) => q.queue === ordersQueue)?.count, 0);
-    await page.close();
-  });
-
-  test('schemas: publish a test event from the generated form; health shows every part', {
-    timeout: 40_000,
-  }, async () => {
-    const page = await openLive('#/schemas/test.event.created');
-    const form = page.locator('[data-testid="publish-form"]');
-    await form.waitFor({ timeout: 10_000 });
-    await page.fill('[data-testid="publish-form"] input[name="message"]', 'hello from the form');
-    await page.click('[data-testid="publish"]');
-    const result = page.locator('[data-testid="publish-result"]');
-    await result.waitFor({ timeout: 5000 });
-    assert.match(await text(result), /Accepted as/);
-    const eventId = (await text(result)).match(/Accepted as ([0-9a-f-]{36})/)?.[1];
-    assert.ok(eventId);
-    await waitFor(
-      async () => (await fetch(`${store.url}/events/${eventId}`)).ok,
-      5000,
-      'the form event in the store',
-    );
-    const stored = (await (await fetch(`${store.url}/events/${eventId}`)).json()) as {
-      payload: { message: string };
-    };
-    assert.equal(stored.payload.message, 'hello from the form');
-    await screenshot(page, 'schemas');
-
-    await page.goto(`${candybar.url}/#/health`);
-    await page.waitForSelector('[data-testid="health-gateway"][data-status="ok"]', { timeout: 10_000 });
-    await page.waitForSelector('[data-testid="health-store"][data-status="ok"]', { timeout: 10_000 });
-    await page.waitForSelector('[data-testid="health-broker"][data-status="ok"]', { timeout: 10_000 });
-    await screenshot(page, 'health');
-    await page.close();
-  });
-});
+}

@@ -1,4 +1,11 @@
-import { AppError, type ErrorCode, isUuid, isValidEventType, isValidPattern, type Violation } from '@33god/core';
+import {
+  AppError,
+  type ErrorCode,
+  isUuid,
+  isValidEventType,
+  isValidPattern,
+  type Violation,
+} from '@33god/core';
 import type { EventFilter, PayloadFilter } from '../storage/types.js';
 
 /**
@@ -26,9 +33,13 @@ export function rejectUnknown(query: Query, allowed: readonly string[], allowPay
     (k) => !allowed.includes(k) && !(allowPayload && k.startsWith('payload.')),
   );
   if (unknown.length > 0) {
-    throw new AppError('INVALID_REQUEST', `unknown parameter${unknown.length > 1 ? 's' : ''}: ${unknown.join(', ')}`, {
-      violations: unknown.map((k) => ({ pointer: `/${k}`, message: 'unknown parameter' })),
-    });
+    throw new AppError(
+      'INVALID_REQUEST',
+      `unknown parameter${unknown.length > 1 ? 's' : ''}: ${unknown.join(', ')}`,
+      {
+        violations: unknown.map((k) => ({ pointer: `/${k}`, message: 'unknown parameter' })),
+      },
+    );
   }
 }
 
@@ -46,7 +57,8 @@ export function parseTime(raw: string, name: string): Date {
     throw invalid('INVALID_FILTER', name, 'must be an RFC 3339 date-time, e.g. 2026-01-31T12:00:00Z');
   }
   const d = new Date(t);
-  if (d.getUTCFullYear() < 1 || d.getUTCFullYear() > 9999) throw invalid('INVALID_FILTER', name, 'is out of range');
+  if (d.getUTCFullYear() < 1 || d.getUTCFullYear() > 9999)
+    throw invalid('INVALID_FILTER', name, 'is out of range');
   return d;
 }
 
@@ -68,7 +80,8 @@ export function parseType(raw: string, name = 'type'): string {
 }
 
 export function parseApp(raw: string, name = 'source'): string {
-  if (!APP.test(raw)) throw invalid('INVALID_FILTER', name, 'must be an app name: letters, digits and . _ : @ / + -');
+  if (!APP.test(raw))
+    throw invalid('INVALID_FILTER', name, 'must be an app name: letters, digits and . _ : @ / + -');
   return raw;
 }
 
@@ -80,30 +93,39 @@ export function parsePosition(raw: string, name: string): string {
 }
 
 export function parseInteger(raw: string, name: string, min: number, max: number): number {
-  if (!/^\d{1,12}$/.test(raw)) throw invalid('INVALID_REQUEST', name, `must be a whole number from ${min} to ${max}`);
+  if (!/^\d{1,12}$/.test(raw))
+    throw invalid('INVALID_REQUEST', name, `must be a whole number from ${min} to ${max}`);
   const n = Number(raw);
-  if (n < min || n > max) throw invalid('INVALID_REQUEST', name, `must be a whole number from ${min} to ${max}`);
+  if (n < min || n > max)
+    throw invalid('INVALID_REQUEST', name, `must be a whole number from ${min} to ${max}`);
   return n;
 }
 
 export function parsePayloadPath(key: string, name: string): string[] {
   const path = key.split('.');
   if (path.length > 8 || !path.every((s) => PATH_SEGMENT.test(s))) {
-    throw invalid('INVALID_FILTER', name, 'payload paths are up to 8 dot-separated names of letters, digits, _ and -');
+    throw invalid(
+      'INVALID_FILTER',
+      name,
+      'payload paths are up to 8 dot-separated names of letters, digits, _ and -',
+    );
   }
   return path;
 }
 
 function checkValue(raw: string, name: string): void {
-  if (raw.length > MAX_VALUE) throw invalid('INVALID_FILTER', name, `values are at most ${MAX_VALUE} characters`);
+  if (raw.length > MAX_VALUE)
+    throw invalid('INVALID_FILTER', name, `values are at most ${MAX_VALUE} characters`);
   // biome-ignore lint/suspicious/noControlCharactersInRegex: rejecting control characters is the point
-  if (/[\u0000-\u001f\u007f]/.test(raw)) throw invalid('INVALID_FILTER', name, 'must not contain control characters');
+  if (/[\u0000-\u001f\u007f]/.test(raw))
+    throw invalid('INVALID_FILTER', name, 'must not contain control characters');
 }
 
 /** The JSON values a query-string value can mean: the string itself, and a number, boolean or null when it spells one. */
 function candidates(raw: string): unknown[] {
   const out: unknown[] = [raw];
-  if (/^-?(0|[1-9]\d*)(\.\d+)?([eE][+-]?\d+)?$/.test(raw) && Number.isFinite(Number(raw))) out.push(Number(raw));
+  if (/^-?(0|[1-9]\d*)(\.\d+)?([eE][+-]?\d+)?$/.test(raw) && Number.isFinite(Number(raw)))
+    out.push(Number(raw));
   else if (raw === 'true' || raw === 'false') out.push(raw === 'true');
   else if (raw === 'null') out.push(null);
   return out;

@@ -33,7 +33,10 @@ export const storedEventSchema = {
     routing_key: { type: 'string' },
     headers: anyObject,
     received_at: { type: 'string', format: 'date-time' },
-    replay_id: { type: ['string', 'null'], description: 'Set when the event first arrived as a replayed copy' },
+    replay_id: {
+      type: ['string', 'null'],
+      description: 'Set when the event first arrived as a replayed copy',
+    },
   },
 } as const;
 
@@ -71,7 +74,8 @@ const filterProps = {
 const payloadParams = {
   '^payload\\.': {
     anyOf: [{ type: 'string' }, { type: 'array', items: { type: 'string' } }],
-    description: 'payload.<dot.path>=value; repeatable; matches the string, or the number/boolean/null it spells',
+    description:
+      'payload.<dot.path>=value; repeatable; matches the string, or the number/boolean/null it spells',
   },
 } as const;
 

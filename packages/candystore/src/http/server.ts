@@ -38,6 +38,8 @@ export async function buildApi(ctx: ApiContext, options: ApiOptions): Promise<Fa
       void (reply as FastifyReply).code(problem.status).type('application/problem+json').send(problem);
     },
   });
+  // the API takes JSON only; any other body is a 415, not a string the schema then rejects
+  app.removeContentTypeParser('text/plain');
   app.addSchema(storedEventSchema);
   app.addSchema(chainNodeSchema);
   app.addSchema(problemSchema);
@@ -60,7 +62,10 @@ export async function buildApi(ctx: ApiContext, options: ApiOptions): Promise<Fa
     const appErr = toAppError(err);
     if (appErr.code === 'INTERNAL') req.log.error({ err }, 'request failed');
     const problem = toProblem(appErr, req.url.split('?')[0]);
-    void reply.code(problem.status as 400).type('application/problem+json').send(problem as never);
+    void reply
+      .code(problem.status as 400)
+      .type('application/problem+json')
+      .send(problem as never);
   });
   app.setNotFoundHandler((req, reply) => {
     const problem = toProblem(new AppError('NOT_FOUND', `no route ${req.method} ${req.url.split('?')[0]}`));

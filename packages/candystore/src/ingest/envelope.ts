@@ -25,7 +25,11 @@ export function parseEnvelope(body: Buffer): ParsedMessage {
   if (!isValidEventType(e.event_type)) {
     return { ok: false, reason: '/event_type must be lowercase dot-separated words' };
   }
-  if (typeof e.timestamp !== 'string' || !RFC3339.test(e.timestamp) || Number.isNaN(Date.parse(e.timestamp))) {
+  if (
+    typeof e.timestamp !== 'string' ||
+    !RFC3339.test(e.timestamp) ||
+    Number.isNaN(Date.parse(e.timestamp))
+  ) {
     return { ok: false, reason: '/timestamp must be an RFC 3339 date-time' };
   }
   if (typeof e.version !== 'string' || e.version.length === 0 || e.version.length > 64) {
@@ -41,7 +45,8 @@ export function parseEnvelope(body: Buffer): ParsedMessage {
   }
   for (const key of ['correlation_id', 'causation_id'] as const) {
     const v = e[key];
-    if (v !== undefined && v !== null && !isUuid(v)) return { ok: false, reason: `/${key} must be a UUID or null` };
+    if (v !== undefined && v !== null && !isUuid(v))
+      return { ok: false, reason: `/${key} must be a UUID or null` };
   }
   const payload = e.payload;
   if (payload === null || typeof payload !== 'object' || Array.isArray(payload)) {
@@ -49,7 +54,8 @@ export function parseEnvelope(body: Buffer): ParsedMessage {
   }
   if (e.event_type.length > MAX_TEXT) return { ok: false, reason: '/event_type is too long' };
   // PostgreSQL's jsonb cannot hold U+0000 in a string
-  if (body.includes('\\u0000')) return { ok: false, reason: 'the message contains \\u0000, which PostgreSQL cannot store' };
+  if (body.includes('\\u0000'))
+    return { ok: false, reason: 'the message contains \\u0000, which PostgreSQL cannot store' };
   return {
     ok: true,
     envelope: {

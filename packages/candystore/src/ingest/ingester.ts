@@ -1,10 +1,5 @@
-import {
-  AMQP_HEADERS,
-  completeEnvelope,
-  type EventEnvelope,
-  envelopeAmqpProperties,
-} from '@33god/core';
 import { type Delivery, deadLetter, type Transport } from '@33god/bloodbank';
+import { AMQP_HEADERS, completeEnvelope, type EventEnvelope, envelopeAmqpProperties } from '@33god/core';
 import type { FastifyBaseLogger } from 'fastify';
 import type { StoreMetrics } from '../metrics.js';
 import { isTransientDbError } from '../storage/database.js';
@@ -69,7 +64,8 @@ export class Ingester {
     const { transport, exchange, queue, dlx, batchSize } = this.#o;
     // Bloodbank's topology normally declares the exchange; declare it only when missing, so
     // different flags on an existing one never make the store fail to start.
-    if (!(await transport.checkExchange(exchange))) await transport.assertExchange(exchange, 'topic', { durable: true });
+    if (!(await transport.checkExchange(exchange)))
+      await transport.assertExchange(exchange, 'topic', { durable: true });
     await declareDeadLetterQueue(transport, dlx, queue);
     await transport.assertQueue(queue, { durable: true });
     await transport.bindQueue(queue, exchange, '#');
@@ -107,7 +103,12 @@ export class Ingester {
 
   async #deadLetter(d: Delivery, error: Error): Promise<void> {
     try {
-      await deadLetter(this.#o.transport, d, { error, handler: HANDLER_NAME, attempts: 1 }, { dlx: this.#o.dlx });
+      await deadLetter(
+        this.#o.transport,
+        d,
+        { error, handler: HANDLER_NAME, attempts: 1 },
+        { dlx: this.#o.dlx },
+      );
       this.#o.metrics.deadLettered.inc();
       this.#o.log.warn({ reason: error.message, routingKey: d.routingKey }, 'dead-lettered a message');
     } catch (err) {
@@ -139,7 +140,8 @@ export class Ingester {
       const again = this.#flushAgain || this.#buffer.length >= this.#o.batchSize;
       this.#flushAgain = false;
       if (again && this.#buffer.length > 0) void this.#flush();
-      else if (this.#buffer.length > 0) this.#timer ??= setTimeout(() => void this.#flush(), this.#o.batchMaxWaitMs);
+      else if (this.#buffer.length > 0)
+        this.#timer ??= setTimeout(() => void this.#flush(), this.#o.batchMaxWaitMs);
     });
     return this.#flushing;
   }
@@ -170,7 +172,10 @@ export class Ingester {
           return;
         }
         this.databaseError = err as Error;
-        this.#o.log.warn({ err: (err as Error).message, retryInMs: delay }, 'database unavailable; batch held');
+        this.#o.log.warn(
+          { err: (err as Error).message, retryInMs: delay },
+          'database unavailable; batch held',
+        );
         await new Promise((r) => setTimeout(r, delay));
         delay = Math.min(delay * 2, 2000);
       }
@@ -225,7 +230,11 @@ export class Ingester {
  * The batch summary. A batch made only of summaries gets none, so summaries stored by this
  * very store never cause more summaries: at most one per batch of other events.
  */
-export function persistedSummary(stored: readonly AppendedEvent[], duplicates: number, durationMs: number): EventEnvelope {
+export function persistedSummary(
+  stored: readonly AppendedEvent[],
+  duplicates: number,
+  durationMs: number,
+): EventEnvelope {
   const types = [...new Set(stored.map((e) => e.event_type))].sort();
   return completeEnvelope(
     {

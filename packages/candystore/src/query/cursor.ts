@@ -13,9 +13,9 @@ export interface Cursor {
 const POSITION = /^(0|[1-9]\d{0,18})$/;
 
 export function encodeCursor(c: Cursor): string {
-  return Buffer.from(JSON.stringify({ v: 1, o: c.order, d: c.dir === 'next' ? 'n' : 'p', p: c.position })).toString(
-    'base64url',
-  );
+  return Buffer.from(
+    JSON.stringify({ v: 1, o: c.order, d: c.dir === 'next' ? 'n' : 'p', p: c.position }),
+  ).toString('base64url');
 }
 
 /** Decodes an opaque cursor; anything not made by `encodeCursor` is INVALID_CURSOR. */
@@ -33,7 +33,13 @@ export function decodeCursor(raw: string): Cursor {
   }
   if (doc === null || typeof doc !== 'object') throw bad();
   const { v, o, d, p } = doc as Record<string, unknown>;
-  if (v !== 1 || (o !== 'asc' && o !== 'desc') || (d !== 'n' && d !== 'p') || typeof p !== 'string' || !POSITION.test(p))
+  if (
+    v !== 1 ||
+    (o !== 'asc' && o !== 'desc') ||
+    (d !== 'n' && d !== 'p') ||
+    typeof p !== 'string' ||
+    !POSITION.test(p)
+  )
     throw bad();
   if (BigInt(p) > 9223372036854775807n) throw bad();
   return { order: o, dir: d === 'n' ? 'next' : 'prev', position: p };

@@ -55,10 +55,13 @@ export function filterToSql(filter: EventFilter, first = 1): SqlWhere {
       conditions.push(`event_type ~ ${p(patternToRegex(filter.type))}`);
   }
   if (filter.source !== undefined) conditions.push(`source_app = ${p(filter.source)}`);
-  if (filter.correlationId !== undefined) conditions.push(`correlation_id = ${p(filter.correlationId)}::uuid`);
+  if (filter.correlationId !== undefined)
+    conditions.push(`correlation_id = ${p(filter.correlationId)}::uuid`);
   if (filter.causationId !== undefined) conditions.push(`causation_id = ${p(filter.causationId)}::uuid`);
-  if (filter.since !== undefined) conditions.push(`"timestamp" >= ${p(filter.since.toISOString())}::timestamptz`);
-  if (filter.until !== undefined) conditions.push(`"timestamp" < ${p(filter.until.toISOString())}::timestamptz`);
+  if (filter.since !== undefined)
+    conditions.push(`"timestamp" >= ${p(filter.since.toISOString())}::timestamptz`);
+  if (filter.until !== undefined)
+    conditions.push(`"timestamp" < ${p(filter.until.toISOString())}::timestamptz`);
   for (const pf of filter.payload ?? []) {
     const alts = pf.values.map((v) => `payload @> ${p(JSON.stringify(nest(pf.path, v)))}::jsonb`);
     conditions.push(alts.length === 1 ? alts[0]! : `(${alts.join(' OR ')})`);
@@ -93,7 +96,8 @@ export function matchesFilter(filter: EventFilter, e: StoredEvent): boolean {
   }
   for (const pf of filter.payload ?? []) {
     let v: unknown = e.payload;
-    for (const k of pf.path) v = v !== null && typeof v === 'object' ? (v as Record<string, unknown>)[k] : undefined;
+    for (const k of pf.path)
+      v = v !== null && typeof v === 'object' ? (v as Record<string, unknown>)[k] : undefined;
     if (!pf.values.some((want) => jsonContains(v, want))) return false;
   }
   if (filter.payloadText !== undefined) {

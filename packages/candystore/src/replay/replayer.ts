@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import { AMQP_HEADERS, AppError } from '@33god/core';
 import type { OutgoingMessage, Transport } from '@33god/bloodbank';
+import { AMQP_HEADERS, AppError } from '@33god/core';
 import type { FastifyBaseLogger } from 'fastify';
 import type { StoreMetrics } from '../metrics.js';
 import type { EventStore, ReplayRow } from '../storage/event-store.js';
@@ -109,7 +109,8 @@ export class Replayer {
     const inFlight = new Set<Promise<void>>();
     let failure: unknown = null;
     try {
-      const page = (after: string) => this.#store.replayPage({ ...req.filter, maxPosition: head }, after, PAGE);
+      const page = (after: string) =>
+        this.#store.replayPage({ ...req.filter, maxPosition: head }, after, PAGE);
       let rows = await page('0');
       outer: for (;;) {
         // read the next page while this one is being published
@@ -146,7 +147,8 @@ export class Replayer {
       await Promise.allSettled(inFlight);
       info.status = job.cancelled ? 'cancelled' : 'failed';
       if (!job.cancelled) {
-        info.error = err instanceof AppError ? err.message : 'the replay stopped: the broker or the store failed';
+        info.error =
+          err instanceof AppError ? err.message : 'the replay stopped: the broker or the store failed';
         this.#log?.error({ err, replay: info.id }, 'replay failed');
       }
     } finally {

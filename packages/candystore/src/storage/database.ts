@@ -51,6 +51,7 @@ export function isTransientDbError(err: unknown): boolean {
   return (
     /Connection terminated|connection timeout|Client has encountered a connection error|not queryable|the database system is (starting up|shutting down|in recovery mode)|terminating connection/i.test(
       msg,
-    ) || (err.cause instanceof Error && isTransientDbError(err.cause))
+    ) ||
+    (err.cause instanceof Error && isTransientDbError(err.cause))
   );
 }

@@ -1,5 +1,6 @@
-import type { Database } from './database.js';
+import { ENVELOPE_FIELDS } from '@33god/core';
 import { filterToSql } from '../query/filters.js';
+import type { Database } from './database.js';
 import { sqlQuery } from './sql.js';
 import type {
   AppendedEvent,
@@ -11,7 +12,6 @@ import type {
   StoredEvent,
   StoredEventWithExtensions,
 } from './types.js';
-import { ENVELOPE_FIELDS } from '@33god/core';
 
 const STANDARD = new Set<string>(ENVELOPE_FIELDS);
 
@@ -122,7 +122,7 @@ export class EventStore {
     where.params.push(after);
     where.conditions.push(`position > $${where.params.length}::bigint`);
     where.params.push(limit);
-    const sql = `${sqlQuery('select-replay')}WHERE ${where.conditions.join(' AND ')}\nORDER BY position ASC\nLIMIT $${where.params.length}`;
+    const sql = `${sqlQuery('select-replay')}WHERE ${where.conditions.join(' AND ')}\nORDER BY events.position ASC\nLIMIT $${where.params.length}`;
     return this.db.query<ReplayRow>(sql, where.params);
   }
 
@@ -191,9 +191,7 @@ export class EventStore {
     const key = monthKey(new Date());
     if (this.#partitionsReady.has(key)) return;
     await this.db.query('SELECT candystore_ensure_partition(now())');
-    await this.db.query(
-      "SELECT candystore_ensure_partition(now() + interval '1 month')",
-    );
+    await this.db.query("SELECT candystore_ensure_partition(now() + interval '1 month')");
     this.#partitionsReady.add(key);
   }
 

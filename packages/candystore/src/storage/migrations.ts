@@ -16,7 +16,10 @@ export interface MigrationResult {
  * migration. Refuses (MIGRATION_UNKNOWN_VERSION) a database that was migrated by a newer
  * build, or whose history differs from this build's files.
  */
-export async function migrate(db: Database, files: MigrationFile[] = migrationFiles()): Promise<MigrationResult> {
+export async function migrate(
+  db: Database,
+  files: MigrationFile[] = migrationFiles(),
+): Promise<MigrationResult> {
   return db.session(async (s) => {
     await s.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK]);
     try {
@@ -44,12 +47,14 @@ export async function migrate(db: Database, files: MigrationFile[] = migrationFi
       const applied: number[] = [];
       for (const file of files) {
         if (have.has(file.version)) continue;
-        await s.exec(`BEGIN;\n${file.sql}\n;INSERT INTO candystore_schema_migrations (version, name) VALUES (${file.version}, '${file.name.replaceAll("'", "''")}');\nCOMMIT;`).catch(
-          async (err) => {
+        await s
+          .exec(
+            `BEGIN;\n${file.sql}\n;INSERT INTO candystore_schema_migrations (version, name) VALUES (${file.version}, '${file.name.replaceAll("'", "''")}');\nCOMMIT;`,
+          )
+          .catch(async (err) => {
             await s.exec('ROLLBACK').catch(() => {});
             throw err;
-          },
-        );
+          });
         applied.push(file.version);
       }
       return { version: Math.max(latest, ...done.map((r) => r.version)), applied };

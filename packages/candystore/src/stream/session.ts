@@ -1,6 +1,6 @@
 import { matchesFilter } from '../query/filters.js';
-import { stripExtensions } from '../storage/event-store.js';
 import type { EventStore } from '../storage/event-store.js';
+import { stripExtensions } from '../storage/event-store.js';
 import type { EventFilter, StoredEvent } from '../storage/types.js';
 import type { StoreTail } from './tail.js';
 
@@ -120,6 +120,7 @@ export class StreamSession {
   }
 
   #deliver(events: readonly StoredEvent[]): void {
+    if (events.length === 0) return;
     for (const e of events) {
       if (this.#closed) return;
       if (cmp(e.position, this.#cursor) <= 0) continue;

@@ -1,6 +1,6 @@
 import type { FastifyBaseLogger } from 'fastify';
-import { stripExtensions } from '../storage/event-store.js';
 import type { EventStore } from '../storage/event-store.js';
+import { stripExtensions } from '../storage/event-store.js';
 import type { StoredEvent } from '../storage/types.js';
 
 export type TailListener = (events: readonly StoredEvent[]) => void;

@@ -2,9 +2,9 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { Delivery, Transport } from '@33god/bloodbank';
-import { envelopeAmqpProperties, type EventEnvelope } from '@33god/core';
+import { type EventEnvelope, envelopeAmqpProperties } from '@33god/core';
 import { type RunningCandystore, startCandystore } from '../../src/index.js';
-import { type Backend, envelope, rid, waitFor } from '../helpers.js';
+import { type Backend, envelope, json, rid, waitFor } from '../helpers.js';
 
 export interface TransportFactory {
   name: string;
@@ -31,20 +31,25 @@ export function replaySuite(backendName: string, setup: Backend['setup'], tf: Tr
         headers: { 'content-type': 'application/json' },
         body: JSON.stringify(body),
       });
-      return { status: res.status, body: await res.json() };
+      return { status: res.status, body: await json(res) };
     };
-    const status = async (id: string) => (await (await fetch(`${svc.url}/replays/${id}`)).json()) as Record<string, unknown>;
+    const status = async (id: string) =>
+      (await json(await fetch(`${svc.url}/replays/${id}`))) as Record<string, unknown>;
     const drain = async (q: string, n: number): Promise<Delivery[]> => {
       const out: Delivery[] = [];
-      await waitFor(async () => {
-        for (;;) {
-          const d = await transport.get(q);
-          if (!d) break;
-          d.ack();
-          out.push(d);
-        }
-        return out.length >= n;
-      }, 15_000, `${n} messages on ${q}`);
+      await waitFor(
+        async () => {
+          for (;;) {
+            const d = await transport.get(q);
+            if (!d) break;
+            d.ack();
+            out.push(d);
+          }
+          return out.length >= n;
+        },
+        15_000,
+        `${n} messages on ${q}`,
+      );
       return out;
     };
     const targetQueue = async () => {
@@ -85,7 +90,8 @@ export function replaySuite(backendName: string, setup: Backend['setup'], tf: Tr
         });
       }
       await waitFor(
-        async () => (await (await fetch(`${svc.url}/events?type=test.replay.%23&limit=100`)).json()).items.length === 60,
+        async () =>
+          (await json(await fetch(`${svc.url}/events?type=test.replay.%23&limit=100`))).items.length === 60,
         15_000,
         'ingest',
       );
@@ -113,8 +119,12 @@ export function replaySuite(backendName: string, setup: Backend['setup'], tf: Tr
       assert.equal(got.length, 60);
       for (const d of got) assert.equal(d.properties.headers?.['x-replay-id'], id);
       const ids = got.map((d) => JSON.parse(d.body.toString()).event_id);
-      const stored = (await (await fetch(`${svc.url}/events?type=test.replay.%23&limit=100&order=asc`)).json()).items;
-      assert.deepEqual(ids, stored.map((e: { event_id: string }) => e.event_id));
+      const stored = (await json(await fetch(`${svc.url}/events?type=test.replay.%23&limit=100&order=asc`)))
+        .items;
+      assert.deepEqual(
+        ids,
+        stored.map((e: { event_id: string }) => e.event_id),
+      );
     });
 
     test('to an exchange: original routing keys, filter applied', async () => {
@@ -126,7 +136,11 @@ export function replaySuite(backendName: string, setup: Backend['setup'], tf: Tr
       const r = await post({ filter: { type: 'test.replay.kind0' }, target: { exchange: x } });
       const r2 = await post({ filter: { type: 'test.replay.kind1' }, target: { exchange: x } });
       assert.equal(r.status, 202);
-      await waitFor(async () => (await status(r2.body.id)).status === 'completed', 15_000, 'replay completed');
+      await waitFor(
+        async () => (await status(r2.body.id)).status === 'completed',
+        15_000,
+        'replay completed',
+      );
       const want = selected.filter((e) => e.event_type === 'test.replay.kind1');
       const got = await drain(q, want.length);
       assert.deepEqual(
@@ -144,9 +158,17 @@ export function replaySuite(backendName: string, setup: Backend['setup'], tf: Tr
       const r = await post({ filter: { type: 'test.replay.kind0' }, target: { exchange } });
       await waitFor(async () => (await status(r.body.id)).status === 'completed', 15_000, 'replay completed');
       const marker = envelope('test.replay.marker');
-      await transport.publish({ exchange, routingKey: marker.event_type, body: Buffer.from(JSON.stringify(marker)) });
-      await waitFor(async () => (await fetch(`${svc.url}/events/${marker.event_id}`)).status === 200, 10_000, 'marker');
-      const items = (await (await fetch(`${svc.url}/events?type=test.replay.kind0&limit=100`)).json()).items;
+      await transport.publish({
+        exchange,
+        routingKey: marker.event_type,
+        body: Buffer.from(JSON.stringify(marker)),
+      });
+      await waitFor(
+        async () => (await fetch(`${svc.url}/events/${marker.event_id}`)).status === 200,
+        10_000,
+        'marker',
+      );
+      const items = (await json(await fetch(`${svc.url}/events?type=test.replay.kind0&limit=100`))).items;
       assert.equal(items.length, selected.filter((e) => e.event_type === 'test.replay.kind0').length);
     });
 
@@ -157,7 +179,7 @@ export function replaySuite(backendName: string, setup: Backend['setup'], tf: Tr
       await new Promise((res) => setTimeout(res, 300));
       const del = await fetch(`${svc.url}/replays/${r.body.id}`, { method: 'DELETE' });
       assert.equal(del.status, 200);
-      const info = await del.json();
+      const info = await json(del);
       assert.equal(info.status, 'cancelled');
       assert.ok(info.published > 0 && info.published < 30, `published ${info.published} at 20/s in ~0.3 s`);
       assert.ok(info.finished_at);
@@ -166,4 +188,3 @@ export function replaySuite(backendName: string, setup: Backend['setup'], tf: Tr
     });
   });
 }
-

@@ -528,8 +528,8 @@ export type WebhookGithubV1Event = z.infer<typeof WebhookGithubV1Event>;
 export const WebhookPlaneV1Payload = z.looseObject({
   /** Plane event name: v1 'issue', v2 'workitem' or 'workitem.created'. */
   event: z.string().refine((v) => [...v].length >= 1, 'must have at least 1 characters'),
-  /** What happened (created, updated, deleted). */
-  action: z.string().refine((v) => [...v].length >= 1, 'must have at least 1 characters'),
+  /** v1: what happened (created, updated, deleted). v2 bodies carry it in the dot-notation `event` ('workitem.created') and may omit it. */
+  action: z.string().refine((v) => [...v].length >= 1, 'must have at least 1 characters').optional(),
   /** Plane webhook id. */
   webhook_id: z.string().nullable().optional(),
   /** Plane workspace id. */

@@ -36,7 +36,10 @@ export function bundleRegistry(registry: SchemaRegistry): JsonObject {
 /** A compound document for one file and everything it references; its root is a `$ref` to the file. */
 export function bundleEntry(tree: SchemaTree, rel: string, id: string): JsonObject {
   const entry = tree.files.get(rel);
-  if (!entry) throw new AppError('SCHEMA_LOAD_FAILED', `${rel}: no such schema in ${tree.dir}`, { extra: { file: rel } });
+  if (!entry)
+    throw new AppError('SCHEMA_LOAD_FAILED', `${rel}: no such schema in ${tree.dir}`, {
+      extra: { file: rel },
+    });
   const needed = new Map<string, SchemaFile>();
   const visit = (f: SchemaFile): void => {
     if (needed.has(f.rel)) return;

@@ -1,7 +1,12 @@
 import { topicMatches } from '@33god/core';
-import { consumersOf, producersOf, type ServiceDefinition, type ServiceRegistry } from '../registry/service-registry.js';
-import type { EventSchemaInfo, SchemaRegistry } from '../schema/registry.js';
 import { GENERATED_HEADER } from '../generate/typescript.js';
+import {
+  consumersOf,
+  producersOf,
+  type ServiceDefinition,
+  type ServiceRegistry,
+} from '../registry/service-registry.js';
+import type { EventSchemaInfo, SchemaRegistry } from '../schema/registry.js';
 
 export interface CatalogEntry {
   eventType: string;
@@ -64,7 +69,8 @@ function anchor(t: string): string {
 
 /** A static HTML catalog: one page, every event type with its schema, an example, producers and consumers. */
 export function catalogHtml(entries: readonly CatalogEntry[], title = 'Holyfields event catalog'): string {
-  const list = (xs: string[]) => (xs.length === 0 ? '<em>none declared</em>' : xs.map((x) => `<code>${esc(x)}</code>`).join(', '));
+  const list = (xs: string[]) =>
+    xs.length === 0 ? '<em>none declared</em>' : xs.map((x) => `<code>${esc(x)}</code>`).join(', ');
   const sections = entries.map(
     (e) => `<section id="${anchor(`${e.eventType}-v${e.version}`)}">
 <h2><code>${esc(e.eventType)}</code> <small>v${e.version} · ${e.kind} schema · ${esc(e.file)}</small></h2>
@@ -75,7 +81,10 @@ ${e.title ? `<p><strong>${esc(e.title)}</strong></p>` : ''}${e.description ? `<p
 </section>`,
   );
   const toc = entries
-    .map((e) => `<li><a href="#${anchor(`${e.eventType}-v${e.version}`)}">${esc(e.eventType)}</a> v${e.version}</li>`)
+    .map(
+      (e) =>
+        `<li><a href="#${anchor(`${e.eventType}-v${e.version}`)}">${esc(e.eventType)}</a> v${e.version}</li>`,
+    )
     .join('\n');
   return `<!doctype html>
 <!-- ${GENERATED_HEADER} -->

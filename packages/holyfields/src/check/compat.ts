@@ -1,5 +1,5 @@
-import type { SchemaRegistry } from '../schema/registry.js';
 import { buildModel, type IR, type Lit, type Model } from '../generate/ir.js';
+import type { SchemaRegistry } from '../schema/registry.js';
 
 /**
  * Compatibility between two versions of a schema tree, as set inclusion of the instances each
@@ -96,7 +96,9 @@ const ANY: IR = { k: 'any' };
 function describe(ir: IR): string {
   switch (ir.k) {
     case 'literal':
-      return ir.values.length === 1 ? `const ${JSON.stringify(ir.values[0])}` : `enum ${JSON.stringify(ir.values)}`;
+      return ir.values.length === 1
+        ? `const ${JSON.stringify(ir.values[0])}`
+        : `enum ${JSON.stringify(ir.values)}`;
     case 'number':
       return ir.integer ? 'integer' : 'number';
     case 'union':
@@ -120,7 +122,9 @@ export function subset(aIn: IR, am: Model, bIn: IR, bm: Model, pointer: string):
     }
     const tries = b.options.map((o) => subset(a, am, o, bm, pointer));
     if (tries.some((t) => t.length === 0)) return [];
-    return tries.sort((x, y) => x.length - y.length)[0] ?? no(`type changed from ${describe(a)} to ${describe(b)}`);
+    return (
+      tries.sort((x, y) => x.length - y.length)[0] ?? no(`type changed from ${describe(a)} to ${describe(b)}`)
+    );
   }
   if (a.k === 'any') return no(`type narrowed from any value to ${describe(b)}`);
   if (a.k === 'literal') {
@@ -137,7 +141,8 @@ export function subset(aIn: IR, am: Model, bIn: IR, bm: Model, pointer: string):
       const bs = b as typeof a;
       const r: Reason[] = [];
       if ((bs.minLength ?? 0) > (a.minLength ?? 0)) r.push(...no(`minLength raised to ${bs.minLength}`));
-      if ((bs.maxLength ?? Infinity) < (a.maxLength ?? Infinity)) r.push(...no(`maxLength lowered to ${bs.maxLength}`));
+      if ((bs.maxLength ?? Infinity) < (a.maxLength ?? Infinity))
+        r.push(...no(`maxLength lowered to ${bs.maxLength}`));
       for (const p of bs.patterns) if (!a.patterns.includes(p)) r.push(...no(`pattern ${p} added`));
       if (bs.format !== undefined && bs.format !== a.format) r.push(...no(`format ${bs.format} added`));
       return r;
@@ -148,10 +153,20 @@ export function subset(aIn: IR, am: Model, bIn: IR, bm: Model, pointer: string):
       if (bn.integer && !a.integer) r.push(...no('type narrowed from number to integer'));
       const lo = (x: typeof a) => Math.max(x.minimum ?? -Infinity, x.exclusiveMinimum ?? -Infinity);
       const hi = (x: typeof a) => Math.min(x.maximum ?? Infinity, x.exclusiveMaximum ?? Infinity);
-      if (lo(bn) > lo(a) || (bn.exclusiveMinimum !== undefined && bn.exclusiveMinimum === lo(a) && a.exclusiveMinimum === undefined)) {
+      if (
+        lo(bn) > lo(a) ||
+        (bn.exclusiveMinimum !== undefined &&
+          bn.exclusiveMinimum === lo(a) &&
+          a.exclusiveMinimum === undefined)
+      ) {
         r.push(...no(`lower bound raised to ${lo(bn)}`));
       }
-      if (hi(bn) < hi(a) || (bn.exclusiveMaximum !== undefined && bn.exclusiveMaximum === hi(a) && a.exclusiveMaximum === undefined)) {
+      if (
+        hi(bn) < hi(a) ||
+        (bn.exclusiveMaximum !== undefined &&
+          bn.exclusiveMaximum === hi(a) &&
+          a.exclusiveMaximum === undefined)
+      ) {
         r.push(...no(`upper bound lowered to ${hi(bn)}`));
       }
       if (bn.multipleOf !== undefined && (a.multipleOf === undefined || a.multipleOf % bn.multipleOf !== 0)) {
@@ -163,7 +178,8 @@ export function subset(aIn: IR, am: Model, bIn: IR, bm: Model, pointer: string):
       const ba = b as typeof a;
       const r = subset(a.items, am, ba.items, bm, `${pointer}/items`);
       if ((ba.minItems ?? 0) > (a.minItems ?? 0)) r.push(...no(`minItems raised to ${ba.minItems}`));
-      if ((ba.maxItems ?? Infinity) < (a.maxItems ?? Infinity)) r.push(...no(`maxItems lowered to ${ba.maxItems}`));
+      if ((ba.maxItems ?? Infinity) < (a.maxItems ?? Infinity))
+        r.push(...no(`maxItems lowered to ${ba.maxItems}`));
       if (ba.unique && !a.unique) r.push(...no('uniqueItems added'));
       return r;
     }
@@ -189,7 +205,7 @@ function objectSubset(a: Obj, am: Model, b: Obj, bm: Model, pointer: string): Re
   const r: Reason[] = [];
   const names = [...new Set([...a.props.map((p) => p.name), ...b.props.map((p) => p.name)])];
   for (const name of names) {
-    const at = pointer + '/' + name.replaceAll('~', '~0').replaceAll('/', '~1');
+    const at = `${pointer}/${name.replaceAll('~', '~0').replaceAll('/', '~1')}`;
     const aProp = a.props.find((p) => p.name === name);
     const bProp = b.props.find((p) => p.name === name);
     const aRequired = aProp?.required === true;

@@ -33,7 +33,8 @@ export function generateFiles(
     if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(pkg)) {
       throw new AppError('INVALID_REQUEST', `python package name '${pkg}' is not a Python identifier`);
     }
-    for (const [f, c] of generatePython(model, source)) out.set(both ? `python/${pkg}/${f}` : `${pkg}/${f}`, c);
+    for (const [f, c] of generatePython(model, source))
+      out.set(both ? `python/${pkg}/${f}` : `${pkg}/${f}`, c);
   }
   return out;
 }

@@ -1,10 +1,9 @@
-import { AppError } from '@33god/core';
-import { isValidPattern } from '@33god/core';
+import { AppError, isValidPattern } from '@33god/core';
 import type { EventFile } from '../schema/events.js';
+import builtinEnvelope from '../schema/generated/envelope.bundle.json' with { type: 'json' };
 import { getPointer } from '../schema/pointer.js';
 import type { SchemaRegistry } from '../schema/registry.js';
 import { absolutizeRefs } from '../schema/registry.js';
-import builtinEnvelope from '../schema/envelope.bundle.json' with { type: 'json' };
 import { isObject, type JsonObject, pathEventType } from '../schema/tree.js';
 
 /**
@@ -135,7 +134,10 @@ export function pascal(s: string): string {
 }
 
 export function moduleOf(rel: string): string {
-  const first = rel.split('/')[0]!.replace(/^_+/, '').replace(/[^A-Za-z0-9_]/g, '_');
+  const first = rel
+    .split('/')[0]!
+    .replace(/^_+/, '')
+    .replace(/[^A-Za-z0-9_]/g, '_');
   return /^[0-9]/.test(first) ? `m_${first}` : first.replace(/\.json$/, '') || 'common';
 }
 
@@ -184,7 +186,8 @@ class ModelBuilder {
 
   constructor(reg: SchemaRegistry) {
     this.#reg = reg;
-    for (const f of reg.tree.sortedFiles()) this.#docs.set(f.id, { rel: f.rel, json: absolutizeRefs(reg.tree, f) });
+    for (const f of reg.tree.sortedFiles())
+      this.#docs.set(f.id, { rel: f.rel, json: absolutizeRefs(reg.tree, f) });
   }
 
   build(): Model {
@@ -216,7 +219,10 @@ class ModelBuilder {
                 : { enum: ev.types };
           const eventSchema = {
             allOf: [{ $ref: envelopeUri }],
-            properties: { [this.#reg.discriminator]: disc, [this.#reg.payloadProperty]: { $ref: `${ev.file.id}#` } },
+            properties: {
+              [this.#reg.discriminator]: disc,
+              [this.#reg.payloadProperty]: { $ref: `${ev.file.id}#` },
+            },
           };
           const eventType = this.#convert(eventSchema);
           if (eventType.k !== 'object') throw new Unsupported('the envelope must describe an object');
@@ -266,9 +272,13 @@ class ModelBuilder {
     for (const d of defs) {
       const other = seen.get(d.name);
       if (other !== undefined) {
-        throw new AppError('SCHEMA_INVALID', `${d.file}: generated name '${d.name}' is also used by ${other}`, {
-          extra: { file: d.file },
-        });
+        throw new AppError(
+          'SCHEMA_INVALID',
+          `${d.file}: generated name '${d.name}' is also used by ${other}`,
+          {
+            extra: { file: d.file },
+          },
+        );
       }
       seen.set(d.name, d.file);
     }
@@ -287,7 +297,10 @@ class ModelBuilder {
   #envelopeUri(): string {
     const own = this.#reg.tree.files.get('_common/envelope.v1.json');
     if (own) return `${own.id}#`;
-    const text = JSON.stringify(builtinEnvelope).replaceAll('https://33god.dev/schemas/', 'urn:holyfields:builtin:');
+    const text = JSON.stringify(builtinEnvelope).replaceAll(
+      'https://33god.dev/schemas/',
+      'urn:holyfields:builtin:',
+    );
     const bundle = JSON.parse(text) as { $ref: string; $defs: Record<string, JsonObject> };
     for (const [rel, json] of Object.entries(bundle.$defs)) {
       this.#docs.set(String(json.$id), { rel: `_builtin/${rel}`, json });
@@ -326,7 +339,9 @@ class ModelBuilder {
     const name = this.#nameFor(uri) ?? pascal(uri);
     const { doc, node } = this.#resolve(uri);
     if (this.#inlining.includes(uri)) {
-      throw new Unsupported(`recursive schema ${doc.rel}${uri.slice(uri.indexOf('#'))} is not supported by the generators`);
+      throw new Unsupported(
+        `recursive schema ${doc.rel}${uri.slice(uri.indexOf('#'))} is not supported by the generators`,
+      );
     }
     this.#inlining.push(uri);
     const def: NamedDef = {
@@ -377,7 +392,9 @@ class ModelBuilder {
       const { [key]: _drop, ...rest } = node;
       const siblings = stripAnnotations(rest);
       const options = opts.map((o) =>
-        Object.keys(siblings).length === 0 ? this.#convert(o) : this.#convert(mergeSchemas(siblings, this.#flatten(o))),
+        Object.keys(siblings).length === 0
+          ? this.#convert(o)
+          : this.#convert(mergeSchemas(siblings, this.#flatten(o))),
       );
       if (key === 'oneOf' && !pairwiseDisjoint(options)) {
         throw new Unsupported('oneOf alternatives that can overlap are not supported (use anyOf)');
@@ -391,7 +408,8 @@ class ModelBuilder {
   }
 
   #inline(uri: string): IR {
-    if (this.#inlining.includes(uri)) throw new Unsupported(`recursive reference ${uri} is not supported by the generators`);
+    if (this.#inlining.includes(uri))
+      throw new Unsupported(`recursive reference ${uri} is not supported by the generators`);
     this.#inlining.push(uri);
     try {
       return this.#convert(this.#resolve(uri).node);
@@ -419,12 +437,15 @@ class ModelBuilder {
       values = values.filter((v) => (node.enum as unknown[]).some((e) => deepEqual(e, v)));
     }
     for (const v of values) {
-      if (v !== null && typeof v === 'object') throw new Unsupported('object and array values in enum/const are not supported');
+      if (v !== null && typeof v === 'object')
+        throw new Unsupported('object and array values in enum/const are not supported');
     }
     const types = 'type' in node ? typeList(node) : undefined;
     const ok = (values as Lit[]).filter((v) => !types || types.some((t) => litIsType(v, t)));
     const patterns = patternList(node.pattern);
-    const filtered = ok.filter((v) => typeof v !== 'string' || patterns.every((p) => new RegExp(p, 'u').test(v)));
+    const filtered = ok.filter(
+      (v) => typeof v !== 'string' || patterns.every((p) => new RegExp(p, 'u').test(v)),
+    );
     return filtered.length === 0 ? { k: 'never' } : { k: 'literal', values: filtered };
   }
 
@@ -449,7 +470,9 @@ class ModelBuilder {
         if (typeof node.maxLength === 'number') ir.maxLength = node.maxLength;
         if (typeof node.format === 'string') {
           if (!SUPPORTED_FORMATS.includes(node.format)) {
-            throw new Unsupported(`format '${node.format}' is not supported (supported: ${SUPPORTED_FORMATS.join(', ')})`);
+            throw new Unsupported(
+              `format '${node.format}' is not supported (supported: ${SUPPORTED_FORMATS.join(', ')})`,
+            );
           }
           ir.format = node.format as StringFormat;
         }
@@ -458,7 +481,13 @@ class ModelBuilder {
       case 'integer':
       case 'number': {
         const ir: IR & { k: 'number' } = { k: 'number', integer: type === 'integer' };
-        for (const key of ['minimum', 'maximum', 'exclusiveMinimum', 'exclusiveMaximum', 'multipleOf'] as const) {
+        for (const key of [
+          'minimum',
+          'maximum',
+          'exclusiveMinimum',
+          'exclusiveMaximum',
+          'multipleOf',
+        ] as const) {
           if (typeof node[key] === 'number') ir[key] = node[key] as number;
         }
         return ir;
@@ -521,7 +550,8 @@ function typeList(node: JsonObject): (string | undefined)[] {
   if (has('properties', 'required', 'additionalProperties')) inferred.push('object');
   if (has('items', 'minItems', 'maxItems', 'uniqueItems')) inferred.push('array');
   if (has('minLength', 'maxLength', 'pattern', 'format')) inferred.push('string');
-  if (has('minimum', 'maximum', 'exclusiveMinimum', 'exclusiveMaximum', 'multipleOf')) inferred.push('number');
+  if (has('minimum', 'maximum', 'exclusiveMinimum', 'exclusiveMaximum', 'multipleOf'))
+    inferred.push('number');
   if (inferred.length > 1) throw new Unsupported('a schema without "type" mixes keywords of several types');
   return inferred.length === 0 ? [undefined] : inferred;
 }
@@ -618,7 +648,8 @@ export function mergeSchemas(a: JsonObject, b: JsonObject): JsonObject {
             (at.includes(t) || (t === 'integer' && at.includes('number'))) &&
             (bt.includes(t) || (t === 'integer' && bt.includes('number'))),
         );
-        if (both.length === 0) throw new Unsupported(`allOf combines types ${JSON.stringify(av)} and ${JSON.stringify(bv)}`);
+        if (both.length === 0)
+          throw new Unsupported(`allOf combines types ${JSON.stringify(av)} and ${JSON.stringify(bv)}`);
         out.type = both.length === 1 ? both[0] : both;
         break;
       }
@@ -636,7 +667,8 @@ export function mergeSchemas(a: JsonObject, b: JsonObject): JsonObject {
         out.required = [...new Set([...(av as string[]), ...(bv as string[])])];
         break;
       case 'additionalProperties':
-        if (!deepEqual(av, bv)) throw new Unsupported('allOf members with different additionalProperties are not supported');
+        if (!deepEqual(av, bv))
+          throw new Unsupported('allOf members with different additionalProperties are not supported');
         break;
       case 'const':
         if (!deepEqual(av, bv)) throw new Unsupported('allOf members with different const values');
@@ -692,7 +724,9 @@ export function mergeSchemas(a: JsonObject, b: JsonObject): JsonObject {
     const ownProps = Object.keys((own?.properties as JsonObject | undefined) ?? {});
     const allProps = Object.keys((out.properties as JsonObject | undefined) ?? {});
     if (allProps.some((p) => !ownProps.includes(p))) {
-      throw new Unsupported('allOf with additionalProperties in one member and other properties in another is not supported');
+      throw new Unsupported(
+        'allOf with additionalProperties in one member and other properties in another is not supported',
+      );
     }
   }
   return out;

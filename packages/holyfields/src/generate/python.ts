@@ -1,5 +1,5 @@
 import { AppError } from '@33god/core';
-import { deepEqual, type IR, type Lit, type Model, type NamedDef, pascal, type Prop } from './ir.js';
+import { deepEqual, type IR, type Lit, type Model, type Prop, pascal } from './ir.js';
 import { refsOf, topoOrder } from './order.js';
 import { GENERATED_HEADER } from './typescript.js';
 
@@ -10,7 +10,16 @@ const PY_KEYWORDS = new Set(
   ).split(' '),
 );
 /** BaseModel attributes a field must not shadow. */
-const MODEL_ATTRS = new Set(['copy', 'dict', 'json', 'schema', 'schema_json', 'construct', 'validate', 'fields']);
+const MODEL_ATTRS = new Set([
+  'copy',
+  'dict',
+  'json',
+  'schema',
+  'schema_json',
+  'construct',
+  'validate',
+  'fields',
+]);
 
 const HELPERS = `# ${GENERATED_HEADER}
 """Validators for JSON Schema formats and keywords Pydantic has no exact equivalent for."""
@@ -72,13 +81,8 @@ def matches(pattern: str):
     return check
 
 
-def min_chars(n: int):
-    def check(v: str) -> str:
-        if len(v) < n:
-            raise ValueError(f"must have at least {n} characters")
-        return v
-
-    return check
+def never(v: Any) -> Any:
+    raise ValueError("no value is allowed here")
 
 
 def unique_items(v: list) -> list:
@@ -113,7 +117,10 @@ export function generatePython(model: Model, source: string): Map<string, string
   const modules = new Map<string, ModuleOut>();
   const mod = (name: string): ModuleOut => {
     let m = modules.get(name);
-    if (!m) modules.set(name, (m = { name, blocks: [], imports: new Map(), defined: [] }));
+    if (!m) {
+      m = { name, blocks: [], imports: new Map(), defined: [] };
+      modules.set(name, m);
+    }
     return m;
   };
   const envelope = model.defs.find((d) => d.role === 'envelope');
@@ -270,14 +277,23 @@ class Emitter {
   }
 
   /** A class for an object IR; nested objects become classes named after their place. */
-  cls(name: string, ir: IR & { k: 'object' }, description: string | undefined, base?: string, baseProps: Prop[] = []): void {
-    if (this.m.defined.includes(name)) throw new AppError('SCHEMA_INVALID', `generated Python name '${name}' is used twice`);
+  cls(
+    name: string,
+    ir: IR & { k: 'object' },
+    description: string | undefined,
+    base?: string,
+    baseProps: Prop[] = [],
+  ): void {
+    if (this.m.defined.includes(name))
+      throw new AppError('SCHEMA_INVALID', `generated Python name '${name}' is used twice`);
     const extra = ir.additional === 'forbid' ? 'forbid' : 'allow';
     const body: string[] = [];
     if (description) body.push(docstring(description, '    '));
     body.push(`    model_config = ConfigDict(extra=${pyStr(extra)}, strict=True, populate_by_name=True)`);
     if (typeof ir.additional === 'object') {
-      body.push(`    __pydantic_extra__: dict[str, ${this.expr(ir.additional, `${name}Extra`)}] = Field(init=False)`);
+      body.push(
+        `    __pydantic_extra__: dict[str, ${this.expr(ir.additional, `${name}Extra`)}] = Field(init=False)`,
+      );
     }
     const used = new Set<string>();
     for (const p of ir.props) {
@@ -291,7 +307,9 @@ class Emitter {
       if (!p.required) args.push('default=None');
       if (field !== p.name) args.push(`alias=${pyStr(p.name)}`);
       if (p.description) args.push(`description=${pyStr(p.description)}`);
-      body.push(args.length === 0 ? `    ${field}: ${type}` : `    ${field}: ${type} = Field(${args.join(', ')})`);
+      body.push(
+        args.length === 0 ? `    ${field}: ${type}` : `    ${field}: ${type} = Field(${args.join(', ')})`,
+      );
     }
     this.m.blocks.push(`class ${name}(${base ?? 'BaseModel'}):\n${body.join('\n')}\n`);
     this.m.defined.push(name);
@@ -302,7 +320,7 @@ class Emitter {
       case 'any':
         return 'Any';
       case 'never':
-        return 'Annotated[Any, AfterValidator(_formats.matches(r"(?!)"))]';
+        return 'Annotated[Any, AfterValidator(_formats.never)]';
       case 'null':
         return 'None';
       case 'boolean':
@@ -315,7 +333,13 @@ class Emitter {
         if (ir.maxLength !== undefined) field.push(`max_length=${ir.maxLength}`);
         for (const p of ir.patterns) validators.push(`AfterValidator(_formats.matches(${pyStr(p)}))`);
         if (ir.format) {
-          const fn = { uuid: 'uuid', 'date-time': 'date_time', date: 'date_only', uri: 'uri', email: 'email' }[ir.format];
+          const fn = {
+            uuid: 'uuid',
+            'date-time': 'date_time',
+            date: 'date_only',
+            uri: 'uri',
+            email: 'email',
+          }[ir.format];
           validators.push(`AfterValidator(_formats.${fn})`);
         }
         return annotated('StrictStr', field, validators);

@@ -24,9 +24,11 @@ export function generateTypeScript(model: Model, source: string): Map<string, st
     '}',
     '',
     'function canonical(v: unknown): string {',
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: TypeScript source text
     '  if (Array.isArray(v)) return `[${v.map(canonical).join(",")}]`;',
     "  if (v !== null && typeof v === 'object') {",
     '    const o = v as Record<string, unknown>;',
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: TypeScript source text
     '    return `{${Object.keys(o).sort().map((k) => `${JSON.stringify(k)}:${canonical(o[k])}`).join(",")}}`;',
     '  }',
     '  return JSON.stringify(v);',

@@ -47,7 +47,8 @@ export async function lintTree(dir: string, options: LintOptions = {}): Promise<
   const tree = new SchemaTree(resolve(dir), files);
   for (const p of duplicateIds(files)) add(p.file, 'id-unique', p.message);
   const refProblems = tree.refProblems();
-  for (const p of refProblems) add(p.file, p.code === 'SCHEMA_REF_CIRCULAR' ? 'ref-circular' : 'ref', p.message);
+  for (const p of refProblems)
+    add(p.file, p.code === 'SCHEMA_REF_CIRCULAR' ? 'ref-circular' : 'ref', p.message);
 
   for (const f of tree.sortedFiles()) {
     if (f.declaredId === undefined) add(f.rel, 'id', 'has no $id');
@@ -69,13 +70,21 @@ export async function lintTree(dir: string, options: LintOptions = {}): Promise<
       if (problem) add(rel, 'type-name', `event type '${t}' ${problem}`);
       const action = t.split('.').pop() ?? t;
       if (!isPastTense(action)) {
-        add(rel, 'past-tense', `event type '${t}': action '${action}' is not past tense (allowlist: ${PAST_TENSE_ALLOWLIST.join(', ')})`);
+        add(
+          rel,
+          'past-tense',
+          `event type '${t}': action '${action}' is not past tense (allowlist: ${PAST_TENSE_ALLOWLIST.join(', ')})`,
+        );
       }
     }
     const all = [...ev.types, ...ev.patterns];
     if (all.length === 1 && ev.patterns.length === 0) {
       if (pathEventType(rel) !== all[0]) {
-        add(rel, 'file-name', `file name says '${pathEventType(rel)}' but the schema's event type is '${all[0]}'`);
+        add(
+          rel,
+          'file-name',
+          `file name says '${pathEventType(rel)}' but the schema's event type is '${all[0]}'`,
+        );
       }
     } else {
       for (const t of all) {
@@ -92,7 +101,11 @@ export async function lintTree(dir: string, options: LintOptions = {}): Promise<
       await loadSchemaTree(dir, { discriminator: disc });
     } catch (err) {
       if (!isAppError(err)) throw err;
-      add(String(err.extra.file ?? dir), err.code === 'SCHEMA_DUPLICATE_TYPE' ? 'type-unique' : 'schema', err.detail ?? err.message);
+      add(
+        String(err.extra.file ?? dir),
+        err.code === 'SCHEMA_DUPLICATE_TYPE' ? 'type-unique' : 'schema',
+        err.detail ?? err.message,
+      );
     }
     findings.push(...exampleFindings(tree));
   }
@@ -106,7 +119,8 @@ function exampleFindings(tree: SchemaTree): LintFinding[] {
   try {
     for (const f of tree.sortedFiles()) ajv.addSchema(absolutizeRefs(tree, f));
   } catch (err) {
-    if (err instanceof AppError) return [{ file: String(err.extra.file), rule: 'schema', message: err.message }];
+    if (err instanceof AppError)
+      return [{ file: String(err.extra.file), rule: 'schema', message: err.message }];
     return [{ file: tree.dir, rule: 'schema', message: err instanceof Error ? err.message : String(err) }];
   }
   for (const f of tree.sortedFiles()) {

@@ -164,7 +164,8 @@ function normalize(raw: RawRegistry): ServiceRegistry {
   }
   for (const [type, members] of Object.entries(reg.eventSubscriptions)) {
     for (const m of members) {
-      if (!ids.has(m)) reg.warnings.push(`event_subscriptions of '${type}' names '${m}', which is not a service`);
+      if (!ids.has(m))
+        reg.warnings.push(`event_subscriptions of '${type}' names '${m}', which is not a service`);
     }
   }
   return reg;
@@ -206,5 +207,7 @@ export function consumersOf(registry: ServiceRegistry, eventType: string): Servi
 
 /** Services that declare they publish `eventType` (their `produces` may hold topic patterns). */
 export function producersOf(registry: ServiceRegistry, eventType: string): ServiceDefinition[] {
-  return registry.services.filter((s) => s.produces.some((p) => p === eventType || topicMatches(p, eventType)));
+  return registry.services.filter((s) =>
+    s.produces.some((p) => p === eventType || topicMatches(p, eventType)),
+  );
 }

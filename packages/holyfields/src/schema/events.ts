@@ -61,7 +61,12 @@ export function discriminatorValues(
   return undefined;
 }
 
-function literalValues(tree: SchemaTree, file: SchemaFile, prop: unknown, depth: number): string[] | undefined {
+function literalValues(
+  tree: SchemaTree,
+  file: SchemaFile,
+  prop: unknown,
+  depth: number,
+): string[] | undefined {
   if (!isObject(prop) || depth > 32) return undefined;
   if (typeof prop.const === 'string') return [prop.const];
   if (Array.isArray(prop.enum) && prop.enum.every((v) => typeof v === 'string')) return [...prop.enum];
@@ -106,7 +111,13 @@ export function eventFiles(tree: SchemaTree, disc: string): { events: EventFile[
       });
       continue;
     }
-    events.push({ file, kind: 'payload', types: all.filter((t) => !patterns.includes(t)), patterns, version });
+    events.push({
+      file,
+      kind: 'payload',
+      types: all.filter((t) => !patterns.includes(t)),
+      patterns,
+      version,
+    });
   }
   return { events, problems };
 }
@@ -116,6 +127,7 @@ function payloadTypes(json: JsonObject): string[] | undefined | null {
   const v = json['x-event-type'];
   if (v === undefined) return undefined;
   if (typeof v === 'string' && v.length > 0) return [v];
-  if (Array.isArray(v) && v.length > 0 && v.every((t) => typeof t === 'string' && t.length > 0)) return [...v];
+  if (Array.isArray(v) && v.length > 0 && v.every((t) => typeof t === 'string' && t.length > 0))
+    return [...v];
   return null;
 }

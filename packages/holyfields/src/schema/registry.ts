@@ -2,8 +2,8 @@ import { resolve } from 'node:path';
 import { AppError, topicMatches, type Violation } from '@33god/core';
 import type { ValidateFunction } from 'ajv/dist/2020.js';
 import { createAjv, toViolations } from './ajv.js';
-import builtinEnvelope from './envelope.bundle.json' with { type: 'json' };
 import { type EventFile, eventFiles, type SchemaKind } from './events.js';
+import builtinEnvelope from './generated/envelope.bundle.json' with { type: 'json' };
 import {
   isObject,
   type JsonObject,
@@ -55,6 +55,8 @@ export interface LoadSchemaTreeOptions {
 interface Entry {
   readonly info: EventSchemaInfo;
   readonly validate: ValidateFunction;
+  /** The schema covers the payload only (kept here so the hot path reads one property). */
+  readonly payloadOnly: boolean;
 }
 
 const VALID: ValidationResult = Object.freeze({ ok: true, known: true, violations: Object.freeze([]) });
@@ -139,12 +141,15 @@ export class SchemaRegistry {
       return { ok: violations === undefined, known: false, violations: violations ?? [] };
     }
     const entry = entries.length === 1 ? entries[0]! : pickVersion(entries, (event as JsonObject).version);
-    if (entry.info.kind === 'payload') {
+    if (entry.payloadOnly) {
       const payload = (event as JsonObject)[this.payloadProperty];
       // A missing or non-object payload is already an envelope violation; without an envelope it is one here.
       if (isObject(payload) || env === undefined) {
         if (!entry.validate(payload)) {
-          (violations ??= []).push(...toViolations(entry.validate.errors, `/${this.payloadProperty}`));
+          violations = [
+            ...(violations ?? []),
+            ...toViolations(entry.validate.errors, `/${this.payloadProperty}`),
+          ];
         }
       }
     } else if (!entry.validate(event)) {
@@ -174,7 +179,9 @@ export class SchemaRegistry {
   validateSchema(type: string, value: unknown, version?: number): ValidationResult {
     const entries = this.#entries(type);
     const entry =
-      version === undefined ? entries?.[entries.length - 1] : entries?.find((e) => e.info.version === version);
+      version === undefined
+        ? entries?.[entries.length - 1]
+        : entries?.find((e) => e.info.version === version);
     if (entry === undefined) return { ok: true, known: false, violations: [] };
     if (entry.validate(value)) return VALID;
     return { ok: false, known: true, violations: toViolations(entry.validate.errors) };
@@ -254,7 +261,10 @@ export function duplicateIds(files: readonly SchemaFile[]): TreeProblem[] {
  * indexes each event schema by type and version, and compiles the validators once.
  * Throws AppError (SCHEMA_* codes, `extra.file`) naming the file and the problem.
  */
-export async function loadSchemaTree(dir: string, options: LoadSchemaTreeOptions = {}): Promise<SchemaRegistry> {
+export async function loadSchemaTree(
+  dir: string,
+  options: LoadSchemaTreeOptions = {},
+): Promise<SchemaRegistry> {
   const discriminator = options.discriminator ?? 'event_type';
   const payloadProperty = options.payloadProperty ?? (discriminator === 'type' ? 'data' : 'payload');
   const tree = await readSchemaTree(dir);
@@ -291,10 +301,13 @@ export async function loadSchemaTree(dir: string, options: LoadSchemaTreeOptions
         );
       }
       claimed.set(key, ev.file.rel);
-      const entry: Entry = { info: infoOf(ev, t), validate };
+      const entry: Entry = { info: infoOf(ev, t), validate, payloadOnly: ev.kind === 'payload' };
       if (ev.patterns.includes(t)) {
         let p = patterns.find((x) => x.pattern === t);
-        if (!p) patterns.push((p = { pattern: t, entries: [] }));
+        if (!p) {
+          p = { pattern: t, entries: [] };
+          patterns.push(p);
+        }
         p.entries.push(entry);
       } else {
         const list = byType.get(t) ?? [];

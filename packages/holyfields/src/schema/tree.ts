@@ -72,7 +72,9 @@ export function walkSchema(
   }
   for (const k of ARRAY_SCHEMAS) {
     const v = node[k];
-    if (Array.isArray(v)) v.forEach((s, i) => walkSchema(s, visit, `${pointer}/${k}/${i}`));
+    if (Array.isArray(v)) {
+      for (const [i, s] of v.entries()) walkSchema(s, visit, `${pointer}/${k}/${i}`);
+    }
   }
   for (const k of MAP_SCHEMAS) {
     const v = node[k];
@@ -83,7 +85,8 @@ export function walkSchema(
   const deps = node.dependencies;
   if (isObject(deps)) {
     for (const name of Object.keys(deps)) {
-      if (isObject(deps[name])) walkSchema(deps[name], visit, `${pointer}/dependencies/${escapePointer(name)}`);
+      if (isObject(deps[name]))
+        walkSchema(deps[name], visit, `${pointer}/dependencies/${escapePointer(name)}`);
     }
   }
 }
@@ -92,7 +95,11 @@ const VERSION_RE = /\.v(\d+)\.json$/;
 
 /** The event type a file's path names: `agent/thread/prompt.v1.json` → `agent.thread.prompt`. */
 export function pathEventType(rel: string): string {
-  return rel.replace(VERSION_RE, '').replace(/\.json$/, '').split('/').join('.');
+  return rel
+    .replace(VERSION_RE, '')
+    .replace(/\.json$/, '')
+    .split('/')
+    .join('.');
 }
 
 /** The version a file's name carries (`.v2.json` → 2), or undefined. */
@@ -149,7 +156,8 @@ export class SchemaTree {
     } catch {
       return { error: `$ref '${ref}' is not a valid URI reference` };
     }
-    if (target === undefined) return { error: `$ref '${ref}' does not resolve: no schema with that $id or path` };
+    if (target === undefined)
+      return { error: `$ref '${ref}' does not resolve: no schema with that $id or path` };
     if (fragment === '' || fragment.startsWith('/')) {
       const node = getPointer(target.json, fragment);
       if (node === undefined) {
@@ -168,9 +176,13 @@ export class SchemaTree {
   mustResolve(ref: string, from: SchemaFile, pointer = ''): RefTarget {
     const r = this.resolveRef(ref, from);
     if ('error' in r) {
-      throw new AppError('SCHEMA_REF_UNRESOLVED', `${from.rel}${pointer ? ` at #${pointer}` : ''}: ${r.error}`, {
-        extra: { file: from.rel },
-      });
+      throw new AppError(
+        'SCHEMA_REF_UNRESOLVED',
+        `${from.rel}${pointer ? ` at #${pointer}` : ''}: ${r.error}`,
+        {
+          extra: { file: from.rel },
+        },
+      );
     }
     return r;
   }
@@ -244,7 +256,9 @@ export class SchemaTree {
       }
       for (const k of IN_PLACE_ARRAY) {
         const v = node[k];
-        if (Array.isArray(v)) v.forEach((s, i) => visit(file, `${pointer}/${k}/${i}`, s, path));
+        if (Array.isArray(v)) {
+          for (const [i, s] of v.entries()) visit(file, `${pointer}/${k}/${i}`, s, path);
+        }
       }
       path.pop();
       state.set(key, 2);
@@ -311,11 +325,19 @@ export async function readTreeFiles(dir: string): Promise<{ files: SchemaFile[];
       try {
         json = JSON.parse(text);
       } catch (err) {
-        problems.push({ code: 'SCHEMA_PARSE_ERROR', file: rel, message: `malformed JSON: ${jsonReason(err)}` });
+        problems.push({
+          code: 'SCHEMA_PARSE_ERROR',
+          file: rel,
+          message: `malformed JSON: ${jsonReason(err)}`,
+        });
         continue;
       }
       if (!isObject(json)) {
-        problems.push({ code: 'SCHEMA_INVALID', file: rel, message: 'a schema file must hold a JSON object' });
+        problems.push({
+          code: 'SCHEMA_INVALID',
+          file: rel,
+          message: 'a schema file must hold a JSON object',
+        });
         continue;
       }
       const declaredId = typeof json.$id === 'string' ? json.$id : undefined;

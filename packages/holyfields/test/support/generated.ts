@@ -24,7 +24,8 @@ export function tempDir(prefix: string): { dir: string; cleanup: () => void } {
 export async function generateInto(registry: SchemaRegistry, dir: string, pkg: string): Promise<void> {
   await writeGenerated(dir, generateFiles(registry, ['ts', 'python'], { pythonPackage: pkg }));
   const ts = join(dir, 'ts');
-  if (!existsSync(join(ts, 'node_modules'))) symlinkSync(join(ROOT, 'node_modules'), join(ts, 'node_modules'), 'dir');
+  if (!existsSync(join(ts, 'node_modules')))
+    symlinkSync(join(ROOT, 'node_modules'), join(ts, 'node_modules'), 'dir');
   writeFileSync(join(ts, 'package.json'), '{"type":"module"}\n');
   writeFileSync(
     join(ts, 'tsconfig.json'),

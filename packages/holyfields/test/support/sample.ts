@@ -63,7 +63,7 @@ export function arbitraryFor(ir: IR, model: Model): fc.Arbitrary<unknown> {
 
 function stringArb(t: IR & { k: 'string' }): fc.Arbitrary<string> {
   const min = t.minLength ?? 0;
-  const max = t.maxLength ?? min + 24;
+  const max = t.maxLength ?? Number.POSITIVE_INFINITY;
   const len = (s: string) => [...s].length;
   let a: fc.Arbitrary<string>;
   switch (t.format) {
@@ -72,12 +72,20 @@ function stringArb(t: IR & { k: 'string' }): fc.Arbitrary<string> {
       break;
     case 'date-time':
       a = fc
-        .date({ min: new Date('1970-01-01T00:00:00Z'), max: new Date('2100-01-01T00:00:00Z'), noInvalidDate: true })
+        .date({
+          min: new Date('1970-01-01T00:00:00Z'),
+          max: new Date('2100-01-01T00:00:00Z'),
+          noInvalidDate: true,
+        })
         .map((d) => d.toISOString());
       break;
     case 'date':
       a = fc
-        .date({ min: new Date('1970-01-01T00:00:00Z'), max: new Date('2100-01-01T00:00:00Z'), noInvalidDate: true })
+        .date({
+          min: new Date('1970-01-01T00:00:00Z'),
+          max: new Date('2100-01-01T00:00:00Z'),
+          noInvalidDate: true,
+        })
         .map((d) => d.toISOString().slice(0, 10));
       break;
     case 'uri':
@@ -105,12 +113,26 @@ function numberArb(t: IR & { k: 'number' }): fc.Arbitrary<number> {
     (t.multipleOf === undefined || Number.isInteger(n / t.multipleOf));
   if (t.integer) return fc.integer({ min: Math.ceil(lo), max: Math.floor(hi) }).filter(okEx);
   return fc
-    .oneof(fc.double({ min: lo, max: hi, noNaN: true, noDefaultInfinity: true }), fc.integer({ min: Math.ceil(lo), max: Math.floor(hi) }))
+    .oneof(
+      fc.double({ min: lo, max: hi, noNaN: true, noDefaultInfinity: true }),
+      fc.integer({ min: Math.ceil(lo), max: Math.floor(hi) }),
+    )
     .map((n) => (Object.is(n, -0) ? 0 : n))
     .filter(okEx);
 }
 
-const REPLACEMENTS: readonly unknown[] = [null, 12345, 'zz-not-valid', true, [], {}, -1, 1.5, '', 'x'.repeat(300)];
+const REPLACEMENTS: readonly unknown[] = [
+  null,
+  12345,
+  'zz-not-valid',
+  true,
+  [],
+  {},
+  -1,
+  1.5,
+  '',
+  'x'.repeat(300),
+];
 
 /**
  * Candidate invalid variants of a valid value: each member replaced by values of other
@@ -122,8 +144,10 @@ export function mutations(value: unknown): unknown[] {
   const paths: (string | number)[][] = [];
   const walk = (v: unknown, path: (string | number)[]) => {
     paths.push(path);
-    if (Array.isArray(v)) v.forEach((x, i) => walk(x, [...path, i]));
-    else if (v !== null && typeof v === 'object') for (const k of Object.keys(v)) walk((v as Record<string, unknown>)[k], [...path, k]);
+    if (Array.isArray(v)) {
+      for (const [i, x] of v.entries()) walk(x, [...path, i]);
+    } else if (v !== null && typeof v === 'object')
+      for (const k of Object.keys(v)) walk((v as Record<string, unknown>)[k], [...path, k]);
   };
   walk(value, []);
   for (const path of paths) {

@@ -18,18 +18,49 @@ export interface HealthReport {
 const started = Date.now();
 const instance = `${hostname()}:${process.pid}`;
 
+const PROBE_TIMEOUT_MS = 2000;
+
+/**
+ * A round trip to the broker (a passive exchange check), so /health reports what the broker
+ * answers now rather than what the connection last said. Null when it fails or times out.
+ */
+async function probeBroker(transport: Transport, exchange: string): Promise<number | null> {
+  if (transport.state !== 'connected') return null;
+  const started = performance.now();
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    await Promise.race([
+      transport.checkExchange(exchange),
+      new Promise((_, reject) => {
+        timer = setTimeout(() => reject(new Error('timeout')), PROBE_TIMEOUT_MS);
+      }),
+    ]);
+    return Math.round((performance.now() - started) * 100) / 100;
+  } catch {
+    return null;
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 /** What /health answers and the periodic bloodbank.health.status event carries. */
-export function healthReport(transport: Transport | undefined, store: SchemaStore): HealthReport {
+export async function healthReport(
+  transport: Transport | undefined,
+  store: SchemaStore,
+  exchange: string,
+): Promise<HealthReport> {
   const errors: string[] = [];
   const state = transport?.state ?? 'connected';
-  const connected = state === 'connected';
-  if (!connected) errors.push(`broker connection is ${state}`);
+  const latency = transport ? await probeBroker(transport, exchange) : null;
+  const connected = state === 'connected' && (transport === undefined || latency !== null);
+  if (state !== 'connected') errors.push(`broker connection is ${state}`);
+  else if (!connected) errors.push('the broker did not answer a check within 2 s');
   const reg = store.status;
   if (reg.schemas === 0) errors.push('no schemas loaded');
   if (reg.last_reload_error) errors.push(`last schema reload failed: ${reg.last_reload_error.message}`);
   return {
     status: connected && reg.schemas > 0 ? 'ok' : 'degraded',
-    broker: { connected, kind: transport?.kind ?? 'rabbitmq', state, latency_ms: null },
+    broker: { connected, kind: transport?.kind ?? 'rabbitmq', state, latency_ms: latency },
     schemas: reg.schemas,
     services: reg.services ?? 0,
     registry: {
@@ -46,7 +77,7 @@ export function healthReport(transport: Transport | undefined, store: SchemaStor
 
 export async function healthRoutes(
   app: FastifyInstance,
-  o: { transport: Transport | undefined; store: SchemaStore; metrics: GatewayMetrics },
+  o: { transport: Transport | undefined; store: SchemaStore; metrics: GatewayMetrics; exchange: string },
 ): Promise<void> {
   app.get(
     '/health',
@@ -57,7 +88,7 @@ export async function healthRoutes(
       },
     },
     async (_request, reply) => {
-      const report = healthReport(o.transport, o.store);
+      const report = await healthReport(o.transport, o.store, o.exchange);
       // A reload that failed keeps the old tree serving, so it is reported but not degraded.
       reply.code(report.status === 'ok' ? 200 : 503);
       return report;

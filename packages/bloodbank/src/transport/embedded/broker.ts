@@ -297,7 +297,9 @@ export class EmbeddedBroker {
     }
     // The caller may reuse its buffer once publish returned; RabbitMQ would have copied it too.
     const body = Buffer.from(message.body);
-    const properties = message.properties ?? {};
+    // Headers are copied for the same reason; values are JSON-like, one level is what callers touch.
+    const given = message.properties ?? {};
+    const properties = given.headers ? { ...given, headers: { ...given.headers } } : given;
     for (const q of targets) this.#enqueue(q, body, exchange, message.routingKey, properties);
     return targets.length;
   }

@@ -187,6 +187,7 @@ class RabbitMqTransport implements Transport {
   #getSlot: Promise<Slot> | undefined;
   readonly #pending = new Set<PendingPublish>();
   readonly #knownExchanges = new Set<string>(['']);
+  readonly #checking = new Map<string, Promise<boolean>>();
   readonly #steps: Step[] = [];
   readonly #consumers = new Set<ConsumerRecord>();
   readonly #getDeliveries = new Set<RabbitDelivery>();
@@ -248,9 +249,7 @@ class RabbitMqTransport implements Transport {
     } catch (err) {
       this.#conn = undefined;
       await conn.close().catch(() => {});
-      throw isAppError(err)
-        ? err
-        : new AppError('BROKER_UNAVAILABLE', `restoring topology failed: ${errText(err)}`);
+      throw isAppError(err) ? err : this.#mapError(err, 'restoring the topology');
     }
   }
 
@@ -458,7 +457,11 @@ class RabbitMqTransport implements Transport {
       return new AppError('TOPOLOGY_CONFLICT', `${what}: access refused: ${reply}`, { cause: err });
     if (this.#state === 'closed')
       return new AppError('TRANSPORT_CLOSED', `${what}: the transport was closed`);
-    return new AppError('BROKER_UNAVAILABLE', `${what} failed: ${text}`, { cause: err });
+    // The driver's own text ("Channel ended, no reply will be forthcoming") helps nobody; the cause keeps it.
+    const why = this.#conn
+      ? 'the broker closed the channel'
+      : `the connection to ${this.#addr.display} was lost`;
+    return new AppError('BROKER_UNAVAILABLE', `${what} failed: ${why}`, { cause: err });
   }
 
   // --- topology ---
@@ -600,9 +603,13 @@ class RabbitMqTransport implements Transport {
     // Publishing to a missing exchange makes the broker close the channel, failing every
     // other publish in flight on it; one passive check per exchange name avoids that.
     if (!this.#knownExchanges.has(exchange)) {
-      if (!(await this.checkExchange(exchange))) {
-        throw new AppError('EXCHANGE_NOT_FOUND', `exchange '${exchange}' does not exist`);
+      let check = this.#checking.get(exchange);
+      if (!check) {
+        // A burst of first publishes to one exchange shares one passive check.
+        check = this.checkExchange(exchange).finally(() => this.#checking.delete(exchange));
+        this.#checking.set(exchange, check);
       }
+      if (!(await check)) throw new AppError('EXCHANGE_NOT_FOUND', `exchange '${exchange}' does not exist`);
       this.#knownExchanges.add(exchange);
     }
     const slot = await this.#publishChannel();
@@ -627,7 +634,7 @@ class RabbitMqTransport implements Transport {
           (err: unknown) => this.#onConfirm(entry, err),
         );
       } catch (err) {
-        this.#settlePending(entry, new AppError('BROKER_UNAVAILABLE', `publishing failed: ${errText(err)}`));
+        this.#settlePending(entry, this.#mapError(err, 'publishing'));
       }
     });
   }

@@ -211,3 +211,10 @@ export function formatDuration(ms: number | null): string {
   if (abs < 3_600_000) return `${sign}${Math.floor(abs / 60_000)} min ${Math.round((abs % 60_000) / 1000)} s`;
   return `${sign}${(abs / 3_600_000).toFixed(1)} h`;
 }
+
+/** A stable colour per service, so the same producer reads the same along a chain. */
+export function serviceColor(app: string | undefined): string {
+  let h = 0;
+  for (const ch of app ?? '') h = (h * 31 + ch.charCodeAt(0)) % 360;
+  return `hsl(${h} 60% 52%)`;
+}

@@ -8,6 +8,7 @@ import {
   type ChainRow,
   flattenChain,
   formatDuration,
+  serviceColor,
   summarizeChain,
   timeTicks,
 } from '../logic/chain.js';
@@ -143,7 +144,10 @@ export function ChainView({ route, navigate }: ViewProps) {
               <Stat label="events" value={String(summary.events)} />
               <Stat label="from first to last" value={formatDuration(summary.spanMs)} />
               <Stat label="causal depth" value={String(summary.maxDepth + 1)} />
-              <Stat label="services" value={String(summary.sources.length)} />
+              <Stat
+                label={summary.sources.length === 1 ? 'service' : 'services'}
+                value={String(summary.sources.length)}
+              />
               <Stat label="missing causes" value={String(summary.missing)} bad={summary.missing > 0} />
               {summary.slowest && (
                 <Stat
@@ -408,7 +412,10 @@ function Waterfall(props: {
                 {r.event ? (
                   <>
                     <span className="type">{r.event.event_type}</span>
-                    <span className="src">{r.event.source?.app}</span>
+                    <span className="src">
+                      <span className="svc-dot" style={{ background: serviceColor(r.event.source?.app) }} />
+                      {r.event.source?.app}
+                    </span>
                   </>
                 ) : (
                   <span className="missing-label">⚠ missing cause {r.eventId.slice(0, 8)}…</span>
@@ -475,6 +482,7 @@ function Waterfall(props: {
                       cx={`${x}%`}
                       cy={15}
                       r={5}
+                      style={isSlowest ? undefined : { fill: serviceColor(r.event?.source?.app) }}
                     />
                     <text
                       x={labelLeft ? `${(px ?? x) - 0.8}%` : `${x + 0.9}%`}

@@ -23,6 +23,13 @@ export function correlationRoutes(app: FastifyInstance, ctx: ApiContext): void {
     ];
     const elsewhere = await ctx.store.existingIds(outside);
     const tree = buildCorrelationTree(timeline, elsewhere);
-    return { correlation_id: id, count: timeline.length, truncated, roots: tree.roots, timeline, gaps: tree.gaps };
+    return {
+      correlation_id: id,
+      count: timeline.length,
+      truncated,
+      roots: tree.roots,
+      timeline,
+      gaps: tree.gaps,
+    };
   });
 }

@@ -4,10 +4,28 @@ import { type Cursor, decodeCursor, encodeCursor, type Order, widen } from '../.
 import { stripExtensions } from '../../storage/event-store.js';
 import type { StoredEvent } from '../../storage/types.js';
 import type { ApiContext } from '../context.js';
-import { invalid, parseFilter, parseInteger, parseUuid, type Query, rejectUnknown, single } from '../params.js';
+import {
+  invalid,
+  parseFilter,
+  parseInteger,
+  parseUuid,
+  type Query,
+  rejectUnknown,
+  single,
+} from '../params.js';
 import { getEventSchema, listEventsSchema } from '../schemas.js';
 
-const LIST_PARAMS = ['type', 'source', 'correlation_id', 'causation_id', 'since', 'until', 'limit', 'cursor', 'order'];
+const LIST_PARAMS = [
+  'type',
+  'source',
+  'correlation_id',
+  'causation_id',
+  'since',
+  'until',
+  'limit',
+  'cursor',
+  'order',
+];
 
 export function eventRoutes(app: FastifyInstance, ctx: ApiContext): void {
   app.get('/events', { schema: listEventsSchema }, async (req) => {

@@ -32,7 +32,11 @@ export function replayRoutes(app: FastifyInstance, ctx: ApiContext): void {
     const target = body.target;
     const name = 'exchange' in target ? target.exchange : target.queue;
     if (!NAME.test(name)) {
-      throw invalid('INVALID_REQUEST', 'exchange' in target ? 'target/exchange' : 'target/queue', 'must be a name of letters, digits and . _ : -');
+      throw invalid(
+        'INVALID_REQUEST',
+        'exchange' in target ? 'target/exchange' : 'target/queue',
+        'must be a name of letters, digits and . _ : -',
+      );
     }
     const info = await replayer().start({
       filter,

@@ -12,8 +12,10 @@ export function statsRoutes(app: FastifyInstance, ctx: ApiContext): void {
     const untilRaw = single(query, 'until');
     const until = untilRaw === undefined ? new Date() : parseTime(untilRaw, 'until');
     const sinceRaw = single(query, 'since');
-    const since = sinceRaw === undefined ? new Date(until.getTime() - 24 * 3600_000) : parseTime(sinceRaw, 'since');
-    if (since.getTime() >= until.getTime()) throw invalid('INVALID_FILTER', 'until', 'must be later than since');
+    const since =
+      sinceRaw === undefined ? new Date(until.getTime() - 24 * 3600_000) : parseTime(sinceRaw, 'since');
+    if (since.getTime() >= until.getTime())
+      throw invalid('INVALID_FILTER', 'until', 'must be later than since');
     const spanSeconds = (until.getTime() - since.getTime()) / 1000;
     const bucketRaw = single(query, 'bucket');
     const bucket =
@@ -21,7 +23,11 @@ export function statsRoutes(app: FastifyInstance, ctx: ApiContext): void {
         ? Math.max(1, Math.ceil(spanSeconds / 60))
         : parseInteger(bucketRaw, 'bucket', 1, 366 * 24 * 3600);
     if (spanSeconds / bucket > MAX_BUCKETS) {
-      throw invalid('INVALID_REQUEST', 'bucket', `too small for this window (more than ${MAX_BUCKETS} buckets)`);
+      throw invalid(
+        'INVALID_REQUEST',
+        'bucket',
+        `too small for this window (more than ${MAX_BUCKETS} buckets)`,
+      );
     }
     const { byType, bySource } = await ctx.store.stats(since, until, bucket);
     const total = byType.reduce((n, b) => n + b.count, 0);

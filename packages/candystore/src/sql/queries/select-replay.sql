@@ -1,6 +1,6 @@
 -- What a replay publishes: the envelope rebuilt as JSON text by the database (no parse and
 -- re-serialize in Node), plus the columns the message properties need. Callers append
--- WHERE / ORDER BY / LIMIT.
+-- WHERE / ORDER BY / LIMIT (order by `events.position`: plain `position` would sort the text alias).
 SELECT position::text AS position,
        routing_key,
        event_id,

@@ -1,0 +1,566 @@
+// RabbitMQ and PostgreSQL only (they are what gets restarted). The gateway, the store and
+// the dispatcher run as child processes (`serve` from the sources, each configured only by
+// its environment), a local HTTP server stands in for OpenClaw, and an in-test client keeps
+// a steady publish load on the gateway: ~150 test.event.created a second plus a signed,
+// ready Plane ticket every 400 ms. During the load, in turn: RabbitMQ is restarted,
+// PostgreSQL is restarted, and the store, the dispatcher and the gateway are each killed
+// with SIGKILL and started again. Afterwards every event answered 202 must be stored
+// exactly once, must have reached a verification queue bound `#` on the exchange, and
+// every ready ticket answered 202 must have been dispatched to OpenClaw exactly once.
+// The test holds the shared restart lock (/tmp/33god-restart.lock) from start to end.
+import assert from 'node:assert/strict';
+import { type ChildProcess, spawn } from 'node:child_process';
+import { createHmac, randomUUID } from 'node:crypto';
+import { once } from 'node:events';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { test } from 'node:test';
+import { createTransport, dlqName, retryQueueName, type Transport } from '@33god/bloodbank';
+import pg from 'pg';
+import { deleteFromRabbit, freePort, freshDatabase, rid, TEST_AMQP_URL, waitFor } from './support.js';
+
+const ROOT = resolve(import.meta.dirname, '..', '..');
+const LOCK = '/tmp/33god-restart.lock';
+const PLANE_SECRET = 'restart-test-plane-secret';
+const HOOK_TOKEN = 'restart-test-hook-token';
+const RATE = 150;
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+// --- child processes -------------------------------------------------------------------
+
+/** One part, run as `<part> serve` from its sources, as its bin runs the compiled CLI. */
+class Part {
+  #child: ChildProcess | null = null;
+  #output: string[] = [];
+  starts = 0;
+
+  constructor(
+    readonly name: string,
+    readonly cli: string,
+    readonly env: NodeJS.ProcessEnv,
+    readonly healthUrl: string,
+  ) {}
+
+  start(): void {
+    const code = `import(${JSON.stringify(resolve(ROOT, this.cli))}).then((m) => m.main(process.argv.slice(1))).then((c) => { process.exitCode = c; })`;
+    const child = spawn(process.execPath, ['--conditions=source', '--import', 'tsx', '-e', code, 'serve'], {
+      cwd: ROOT,
+      env: this.env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    const keep = (chunk: Buffer) => {
+      for (const line of chunk.toString('utf8').split('\n')) if (line.trim()) this.#output.push(line);
+      if (this.#output.length > 60) this.#output.splice(0, this.#output.length - 60);
+    };
+    child.stdout?.on('data', keep);
+    child.stderr?.on('data', keep);
+    this.#child = child;
+    this.starts++;
+  }
+
+  get alive(): boolean {
+    return this.#child !== null && this.#child.exitCode === null && this.#child.signalCode === null;
+  }
+
+  async healthy(timeoutMs: number): Promise<void> {
+    await waitFor(
+      `${this.name} to answer /health with 200`,
+      timeoutMs,
+      async () => {
+        if (!this.alive) throw new Error(`${this.name} exited:\n${this.tail()}`);
+        const res = await fetch(this.healthUrl, { signal: AbortSignal.timeout(2000) });
+        await res.arrayBuffer();
+        return res.status === 200;
+      },
+      200,
+    );
+  }
+
+  /** SIGKILL: no drain, no goodbye. */
+  async kill9(): Promise<void> {
+    const child = this.#child;
+    if (!child || !this.alive) return;
+    const exited = once(child, 'exit');
+    child.kill('SIGKILL');
+    await exited;
+  }
+
+  /** SIGTERM, then SIGKILL after 10 s. */
+  async stop(): Promise<void> {
+    const child = this.#child;
+    if (!child || !this.alive) return;
+    const exited = once(child, 'exit');
+    child.kill('SIGTERM');
+    const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+    await exited;
+    clearTimeout(timer);
+  }
+
+  tail(): string {
+    return this.#output.slice(-25).join('\n');
+  }
+}
+
+/** Runs a command to completion; no pipes (a server it restarts would inherit them). */
+function run(cmd: string, args: string[], timeoutMs = 120_000): Promise<void> {
+  return new Promise((resolveRun, reject) => {
+    const child = spawn(cmd, args, { stdio: 'ignore' });
+    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+    child.on('error', reject);
+    child.on('exit', (code) => {
+      clearTimeout(timer);
+      if (code === 0) resolveRun();
+      else reject(new Error(`${cmd} ${args.join(' ')} exited with ${code}`));
+    });
+  });
+}
+
+/**
+ * Holds the shared restart lock until the returned function is called. The test holds it
+ * from start to end: its own restarts happen inside, and nobody else restarts the broker or
+ * the database meanwhile (a part that cannot reach them at its start exits, as a supervised
+ * service would, and this test has no supervisor). `-o`: the holder's child does not keep
+ * the lock; the lock goes with the holder, and at the latest after 300 s.
+ */
+async function holdLock(): Promise<() => void> {
+  const holder = spawn('flock', ['-o', '-w', '90', LOCK, 'sh', '-c', 'echo locked; exec sleep 300'], {
+    stdio: ['ignore', 'pipe', 'ignore'],
+    detached: true,
+  });
+  const release = () => {
+    try {
+      process.kill(-holder.pid!, 'SIGKILL');
+    } catch {}
+  };
+  await new Promise<void>((resolveLock, reject) => {
+    holder.stdout!.once('data', () => resolveLock());
+    holder.once('exit', (code) =>
+      reject(new Error(`could not take the restart lock (flock exited with ${code})`)),
+    );
+  }).catch((err) => {
+    release();
+    throw err;
+  });
+  return release;
+}
+
+const pgCluster = () => readdirSync('/etc/postgresql')[0]!;
+
+// --- OpenClaw stand-in -----------------------------------------------------------------
+
+async function startOpenClaw(): Promise<{
+  url: string;
+  bySession: Map<string, number>;
+  close(): Promise<void>;
+}> {
+  const bySession = new Map<string, number>();
+  const server: Server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      let session = '?';
+      try {
+        session = String(
+          (JSON.parse(Buffer.concat(chunks).toString('utf8')) as { sessionKey?: string }).sessionKey,
+        );
+      } catch {}
+      if (req.headers.authorization === `Bearer ${HOOK_TOKEN}`) {
+        bySession.set(session, (bySession.get(session) ?? 0) + 1);
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.end(JSON.stringify({ ok: true, runId: randomUUID() }));
+      } else {
+        res.writeHead(401).end();
+      }
+    });
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}/hooks/agent`,
+    bySession,
+    close: async () => {
+      server.closeAllConnections();
+      await new Promise<void>((r) => server.close(() => r()));
+    },
+  };
+}
+
+// --- load ------------------------------------------------------------------------------
+
+interface LoadStats {
+  sent: number;
+  accepted: Set<string>;
+  rejected: number;
+  failed: number;
+  byStatus: Map<string, number>;
+  ticketsSent: number;
+  readyTickets: Map<string, string>;
+}
+
+function planeTicket(issueId: string): Record<string, unknown> {
+  const label = (name: string) => ({ id: randomUUID(), name, color: '#aabbcc' });
+  return {
+    event: 'issue',
+    action: 'updated',
+    webhook_id: randomUUID(),
+    workspace_id: randomUUID(),
+    data: {
+      id: issueId,
+      name: `Restart-test ticket ${issueId.slice(0, 8)}`,
+      sequence_id: 1,
+      project: randomUUID(),
+      project_detail: { id: randomUUID(), identifier: 'INFRA', name: 'Infra' },
+      state: { id: randomUUID(), name: 'Todo', group: 'unstarted', color: '#3a3a3a' },
+      labels: ['ready', 'automation:go', 'comp:bloodbank'].map(label),
+      priority: 'medium',
+      updated_at: new Date().toISOString(),
+    },
+  };
+}
+
+function startLoad(gatewayUrl: string): { stats: LoadStats; stop(): Promise<void> } {
+  const stats: LoadStats = {
+    sent: 0,
+    accepted: new Set(),
+    rejected: 0,
+    failed: 0,
+    byStatus: new Map(),
+    ticketsSent: 0,
+    readyTickets: new Map(),
+  };
+  let running = true;
+  const inflight = new Set<Promise<void>>();
+  const count = (key: string) => stats.byStatus.set(key, (stats.byStatus.get(key) ?? 0) + 1);
+
+  const post = async (path: string, body: string, headers: Record<string, string>) => {
+    try {
+      const res = await fetch(`${gatewayUrl}${path}`, {
+        method: 'POST',
+        headers,
+        body,
+        signal: AbortSignal.timeout(10_000),
+      });
+      const text = await res.text();
+      count(String(res.status));
+      if (res.status === 202) return (JSON.parse(text) as { event_id: string }).event_id;
+      stats.rejected++;
+    } catch (err) {
+      count(`error ${(err as Error).name}`);
+      stats.failed++;
+    }
+    return null;
+  };
+
+  const event = async (n: number) => {
+    stats.sent++;
+    const id = await post(
+      '/events',
+      JSON.stringify({ event_type: 'test.event.created', payload: { message: `load ${n}` } }),
+      { 'content-type': 'application/json' },
+    );
+    if (id) stats.accepted.add(id);
+  };
+
+  const ticket = async () => {
+    stats.ticketsSent++;
+    const issueId = randomUUID();
+    const raw = JSON.stringify(planeTicket(issueId));
+    const id = await post('/webhooks/plane', raw, {
+      'content-type': 'application/json',
+      'x-plane-delivery': randomUUID(),
+      'x-plane-signature': createHmac('sha256', PLANE_SECRET).update(raw).digest('hex'),
+    });
+    if (id) {
+      stats.accepted.add(id);
+      stats.readyTickets.set(issueId, id);
+    }
+  };
+
+  const track = (p: Promise<void>) => {
+    inflight.add(p);
+    void p.finally(() => inflight.delete(p));
+  };
+  const loop = (async () => {
+    const interval = 1000 / RATE;
+    let next = performance.now();
+    let n = 0;
+    while (running) {
+      // an outage must not pile up unbounded requests
+      if (inflight.size < 200) track(event(n));
+      if (n % Math.round(RATE * 0.4) === 0) track(ticket());
+      n++;
+      next += interval;
+      const wait = next - performance.now();
+      if (wait > 0) await sleep(wait);
+      else if (wait < -1000) next = performance.now();
+    }
+  })();
+  return {
+    stats,
+    async stop() {
+      running = false;
+      await loop;
+      await Promise.all([...inflight]);
+    },
+  };
+}
+
+// --- the test --------------------------------------------------------------------------
+
+test('under steady load: RabbitMQ, PostgreSQL, store, dispatcher and gateway restarts lose nothing', {
+  timeout: 240_000,
+}, async () => {
+  const id = rid();
+  const exchange = `test.${id}.events`;
+  const dlx = `test.${id}.dlx`;
+  const storeQueue = `test.${id}.store`;
+  const dispatchQueue = `test.${id}.dispatch`;
+  const verifyQueue = `test.${id}.verify`;
+  const dir = mkdtempSync(join(tmpdir(), 'faults-restarts-'));
+  const db = await freshDatabase('restarts');
+  const openclaw = await startOpenClaw();
+  const [gatewayPort, storePort, dispatcherPort] = [await freePort(), await freePort(), await freePort()];
+
+  const base: NodeJS.ProcessEnv = {
+    PATH: process.env.PATH,
+    HOME: process.env.HOME,
+    LOG_LEVEL: 'warn',
+    AMQP_URL: TEST_AMQP_URL,
+    BLOODBANK_EXCHANGE: exchange,
+    BLOODBANK_DLX: dlx,
+  };
+  const store = new Part(
+    'store',
+    'packages/candystore/src/cli.ts',
+    {
+      ...base,
+      DATABASE_URL: db.url,
+      CANDYSTORE_PORT: String(storePort),
+      CANDYSTORE_HOST: '127.0.0.1',
+      CANDYSTORE_EXCHANGE: exchange,
+      CANDYSTORE_QUEUE: storeQueue,
+      CANDYSTORE_DLX: dlx,
+      CANDYSTORE_PUBLISH_PERSISTED: 'false',
+    },
+    `http://127.0.0.1:${storePort}/health`,
+  );
+  const gateway = new Part(
+    'gateway',
+    'packages/bloodbank/src/cli.ts',
+    {
+      ...base,
+      BLOODBANK_PORT: String(gatewayPort),
+      BLOODBANK_HOST: '127.0.0.1',
+      BLOODBANK_HEALTH_INTERVAL: '0',
+      PLANE_WEBHOOK_SECRET: PLANE_SECRET,
+    },
+    `http://127.0.0.1:${gatewayPort}/health`,
+  );
+  const dispatcher = new Part(
+    'dispatcher',
+    'packages/infra-dispatcher/src/cli.ts',
+    {
+      ...base,
+      OPENCLAW_HOOK_TOKEN: HOOK_TOKEN,
+      OPENCLAW_HOOK_URL: openclaw.url,
+      INFRA_DISPATCH_QUEUE: dispatchQueue,
+      INFRA_DISPATCH_STATE_PATH: join(dir, 'dispatch-state.json'),
+      INFRA_DISPATCHER_PORT: String(dispatcherPort),
+      INFRA_RUN_CHECKS: 'false',
+    },
+    `http://127.0.0.1:${dispatcherPort}/health`,
+  );
+  const parts = [store, gateway, dispatcher];
+  const gatewayUrl = `http://127.0.0.1:${gatewayPort}`;
+
+  let verify: Transport | null = null;
+  const delivered = new Map<string, number>();
+  let rabbitStopped = false;
+  let postgresStopped = false;
+  let load: ReturnType<typeof startLoad> | null = null;
+  let releaseLock = () => {};
+  const phases: string[] = [];
+  const outages = { rabbitmq: Number.NaN, postgresql: Number.NaN };
+  const phase = async (name: string, fault: () => Promise<void>) => {
+    const started = Date.now();
+    await fault();
+    for (const p of parts) await p.healthy(60_000);
+    phases.push(
+      `${name}: ${((Date.now() - started) / 1000).toFixed(1)} s until every part was healthy again`,
+    );
+    await sleep(2000); // load on the recovered system before the next fault
+  };
+
+  try {
+    releaseLock = await holdLock();
+    // The store first: it declares the exchange and its queue bound `#`.
+    store.start();
+    await store.healthy(60_000);
+    verify = await createTransport({ url: TEST_AMQP_URL });
+    await verify.assertQueue(verifyQueue, { durable: true });
+    await verify.bindQueue(verifyQueue, exchange, '#');
+    await verify.consume(
+      verifyQueue,
+      (d) => {
+        try {
+          const eid = (JSON.parse(d.body.toString('utf8')) as { event_id: string }).event_id;
+          delivered.set(eid, (delivered.get(eid) ?? 0) + 1);
+        } catch {}
+        d.ack();
+      },
+      { prefetch: 500 },
+    );
+    gateway.start();
+    dispatcher.start();
+    await gateway.healthy(60_000);
+    await dispatcher.healthy(60_000);
+
+    load = startLoad(gatewayUrl);
+    await sleep(3000);
+
+    await phase('RabbitMQ restart (stop_app, 3 s, start_app)', async () => {
+      // the shell notes when the broker went down and came back
+      rabbitStopped = true;
+      await run('sh', [
+        '-c',
+        `rabbitmqctl -q stop_app && date +%s%3N > ${dir}/down; sleep 3; rabbitmqctl -q start_app; date +%s%3N > ${dir}/up`,
+      ]);
+      rabbitStopped = false;
+      outages.rabbitmq =
+        Number(readFileSync(join(dir, 'up'), 'utf8')) - Number(readFileSync(join(dir, 'down'), 'utf8'));
+    });
+    await phase('PostgreSQL restart', async () => {
+      postgresStopped = true;
+      const started = Date.now();
+      await run('pg_ctlcluster', ['--skip-systemctl-redirect', pgCluster(), 'main', 'restart']);
+      outages.postgresql = Date.now() - started;
+      postgresStopped = false;
+    });
+    await phase('store SIGKILL and restart', async () => {
+      await store.kill9();
+      await sleep(1000);
+      store.start();
+    });
+    await phase('dispatcher SIGKILL and restart', async () => {
+      await dispatcher.kill9();
+      await sleep(1000);
+      dispatcher.start();
+    });
+    await phase('gateway SIGKILL and restart', async () => {
+      await gateway.kill9();
+      await sleep(1000);
+      gateway.start();
+    });
+    await load.stop();
+    const stats = load.stats;
+
+    // Bounded catch-up: the store and the verification queue drain what is queued.
+    const client = new pg.Client({ connectionString: db.url });
+    await client.connect();
+    const acceptedIds = [...stats.accepted];
+    const storedCounts = async () => {
+      const r = await client.query<{ event_id: string; n: number }>(
+        'SELECT event_id::text AS event_id, count(*)::int AS n FROM events WHERE event_id = ANY($1::uuid[]) GROUP BY event_id',
+        [acceptedIds],
+      );
+      return new Map(r.rows.map((row) => [row.event_id, row.n]));
+    };
+    let stored = new Map<string, number>();
+    await waitFor(
+      'the store and the verification queue to catch up',
+      60_000,
+      async () => {
+        stored = await storedCounts();
+        const deliveredAll = acceptedIds.every((e) => delivered.has(e));
+        return stored.size === acceptedIds.length && deliveredAll;
+      },
+      500,
+    ).catch(() => {});
+    await sleep(1000); // a doubled row or delivery would show up now
+    stored = await storedCounts();
+    const duplicates = await client.query<{ event_id: string; n: number }>(
+      'SELECT event_id::text AS event_id, count(*)::int AS n FROM events GROUP BY event_id HAVING count(*) > 1',
+    );
+    await client.end();
+
+    const missingInStore = acceptedIds.filter((e) => !stored.has(e));
+    const missingDelivered = acceptedIds.filter((e) => !delivered.has(e));
+    const redelivered = acceptedIds.filter((e) => (delivered.get(e) ?? 0) > 1).length;
+    const ready = [...stats.readyTickets.keys()];
+    const dispatches = (issue: string) => openclaw.bySession.get(`hook:infra:${issue}`) ?? 0;
+    const notDispatched = ready.filter((t) => dispatches(t) === 0);
+    const dispatchedTwice = [...openclaw.bySession.entries()].filter(([, n]) => n > 1);
+
+    console.log(
+      [
+        'fault suite (restarts under load):',
+        ...phases.map((p) => `  ${p}`),
+        `  RabbitMQ down for ${(outages.rabbitmq / 1000).toFixed(1)} s; PostgreSQL restart took ${(outages.postgresql / 1000).toFixed(1)} s`,
+        `  events published (requests sent): ${stats.sent + stats.ticketsSent} (${stats.sent} events, ${stats.ticketsSent} Plane webhooks)`,
+        `  answered 202: ${stats.accepted.size}`,
+        `  rejected during outages (non-202 answers): ${stats.rejected}; failed (no answer): ${stats.failed}`,
+        `  answers: ${[...stats.byStatus.entries()].map(([k, v]) => `${k}=${v}`).join(', ')}`,
+        `  stored in Candystore: ${stored.size} of ${acceptedIds.length}; duplicates: ${duplicates.rows.length}`,
+        `  delivered to the verification queue: ${acceptedIds.length - missingDelivered.length} of ${acceptedIds.length} (${redelivered} more than once)`,
+        `  ready tickets answered 202: ${ready.length}; dispatched to OpenClaw: ${ready.length - notDispatched.length}; dispatched more than once: ${dispatchedTwice.length}`,
+        `  process starts: ${parts.map((p) => `${p.name} ${p.starts}`).join(', ')}`,
+      ].join('\n'),
+    );
+
+    assert.ok(outages.rabbitmq > 0 && outages.rabbitmq <= 15_000, `RabbitMQ outage ${outages.rabbitmq} ms`);
+    assert.ok(stats.accepted.size > 1000, 'the load really ran');
+    assert.ok(ready.length >= 10, 'ready tickets went through');
+    assert.deepEqual(
+      missingInStore.slice(0, 10),
+      [],
+      `${missingInStore.length} events answered 202 are not stored`,
+    );
+    assert.deepEqual(duplicates.rows.slice(0, 10), [], 'events stored more than once');
+    for (const [eid, n] of stored) assert.equal(n, 1, `${eid} stored ${n} times`);
+    assert.deepEqual(
+      missingDelivered.slice(0, 10),
+      [],
+      `${missingDelivered.length} events answered 202 never reached the verification queue`,
+    );
+    assert.deepEqual(
+      notDispatched.slice(0, 10),
+      [],
+      `${notDispatched.length} ready tickets were never dispatched`,
+    );
+    assert.deepEqual(dispatchedTwice, [], 'tickets dispatched to OpenClaw more than once');
+  } catch (err) {
+    for (const p of parts) console.log(`--- last output of ${p.name} ---\n${p.tail()}`);
+    throw err;
+  } finally {
+    await load?.stop().catch(() => {});
+    // services first: whatever happened above, RabbitMQ and PostgreSQL are running afterwards
+    if (rabbitStopped) await run('rabbitmqctl', ['-q', 'start_app']).catch(() => {});
+    if (postgresStopped) {
+      await run('pg_ctlcluster', ['--skip-systemctl-redirect', pgCluster(), 'main', 'start']).catch(() => {});
+    }
+    for (const p of parts) await p.stop().catch(() => {});
+    await verify?.close().catch(() => {});
+    await openclaw.close();
+    const tiers = [1000, 10_000, 60_000, 600_000];
+    await deleteFromRabbit(
+      [
+        verifyQueue,
+        storeQueue,
+        dlqName(storeQueue),
+        dispatchQueue,
+        dlqName(dispatchQueue),
+        ...tiers.map((t) => retryQueueName(dispatchQueue, t)),
+        `${dlx}.monitor`,
+        `${exchange}.unroutable`,
+      ],
+      [exchange, dlx, `${exchange}.unroutable`],
+    ).catch(() => {});
+    releaseLock();
+    await db.drop().catch(() => {});
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
