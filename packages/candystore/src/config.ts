@@ -28,24 +28,10 @@ export function defaultDataDir(): string {
   return resolve(projectRoot(), '.data', 'candystore');
 }
 
-export const CANDYSTORE_EXCHANGE = envVar({
-  name: 'CANDYSTORE_EXCHANGE',
-  doc: 'Topic exchange the ingest queue is bound to (with #) and summaries are published to.',
-  default: 'bloodbank.events.v1',
-  parse: parse.string,
-});
-
 export const CANDYSTORE_QUEUE = envVar({
   name: 'CANDYSTORE_QUEUE',
   doc: 'Durable ingest queue; invalid messages go to <queue>.dlq.',
   default: 'candystore.events',
-  parse: parse.string,
-});
-
-export const CANDYSTORE_DLX = envVar({
-  name: 'CANDYSTORE_DLX',
-  doc: 'Dead-letter exchange for messages that are not valid envelopes.',
-  default: 'bloodbank.dlx',
   parse: parse.string,
 });
 

@@ -1,4 +1,4 @@
-import { createTransport, type Transport } from '@33god/bloodbank';
+import { BLOODBANK_DLX, BLOODBANK_EXCHANGE, createTransport, type Transport } from '@33god/bloodbank';
 import { AMQP_URL, DATABASE_URL, LOG_LEVEL, readEnv } from '@33god/core';
 import type { FastifyBaseLogger } from 'fastify';
 import { pino } from 'pino';
@@ -6,8 +6,6 @@ import {
   CANDYSTORE_BATCH_MAX_WAIT_MS,
   CANDYSTORE_BATCH_SIZE,
   CANDYSTORE_DATA_DIR,
-  CANDYSTORE_DLX,
-  CANDYSTORE_EXCHANGE,
   CANDYSTORE_HOST,
   CANDYSTORE_PORT,
   CANDYSTORE_PUBLISH_PERSISTED,
@@ -68,9 +66,9 @@ export interface RunningCandystore {
 /** Everything `startCandystore` would read from the environment, as options. */
 export function optionsFromEnv(env: NodeJS.ProcessEnv = process.env): CandystoreOptions {
   const o: CandystoreOptions = {
-    exchange: readEnv(CANDYSTORE_EXCHANGE, env)!,
+    exchange: readEnv(BLOODBANK_EXCHANGE, env)!,
     queue: readEnv(CANDYSTORE_QUEUE, env)!,
-    dlx: readEnv(CANDYSTORE_DLX, env)!,
+    dlx: readEnv(BLOODBANK_DLX, env)!,
     port: readEnv(CANDYSTORE_PORT, env)!,
     host: readEnv(CANDYSTORE_HOST, env)!,
     batchSize: readEnv(CANDYSTORE_BATCH_SIZE, env)!,

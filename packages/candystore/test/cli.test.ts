@@ -22,7 +22,7 @@ test('candystore serve runs from the environment and stops cleanly on SIGTERM', 
     CANDYSTORE_DATA_DIR: dir,
     CANDYSTORE_PORT: String(port),
     CANDYSTORE_HOST: '127.0.0.1',
-    CANDYSTORE_EXCHANGE: `test.${rid()}.events`,
+    BLOODBANK_EXCHANGE: `test.${rid()}.events`,
     CANDYSTORE_QUEUE: `test.${rid()}.candystore`,
     LOG_LEVEL: 'silent',
   });
