@@ -321,19 +321,11 @@ function p99(values: Float64Array): number {
   return sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * 0.99))] ?? 0;
 }
 
-/** Best of `runs` after one small warm-up run (throughput is noisy on a shared two-core machine). */
-async function best(runs: number, fn: (warmup: boolean) => Promise<number>): Promise<number> {
-  await fn(true);
-  let top = 0;
-  for (let i = 0; i < runs; i++) top = Math.max(top, await fn(false));
-  return top;
-}
-
 /**
  * Runs the contenders in turn, `runs` rounds, and keeps each one's best: load from
  * other work on the machine then hits all of them alike instead of whichever ran last.
  */
-async function interleaved(
+export async function interleaved(
   runs: number,
   contenders: Record<string, (warmup: boolean) => Promise<number>>,
 ): Promise<Record<string, number>> {

@@ -49,14 +49,15 @@ const BACKENDS: Backend[] = [
   {
     name: 'rabbitmq',
     async open() {
-      const transport = await createTransport({ url: TEST_AMQP_URL });
+      // another test may be restarting the broker right now
+      const transport = await waitFor('RabbitMQ', 30_000, () => createTransport({ url: TEST_AMQP_URL }), 500);
       const db = await freshDatabase('poison');
       return {
         transport,
         database: { databaseUrl: db.url },
         cleanup: async (queues, exchanges) => {
-          await transport.close();
-          await deleteFromRabbit(queues, exchanges);
+          await transport.close().catch(() => {});
+          await deleteFromRabbit(queues, exchanges).catch((err) => console.error(`cleanup: ${err}`));
           await db.drop();
         },
       };
@@ -266,7 +267,13 @@ for (const backend of BACKENDS) {
       const dlx = `test.${id}.dlx`;
       const queue = `test.${id}.store`;
       const { transport, database, cleanup } = await backend.open();
-      cleanups.push(() => cleanup([queue, dlqName(queue)], [exchange, dlx]));
+      // the store declares the whole exchange topology: unroutable queue and dead-letter monitor too
+      cleanups.push(() =>
+        cleanup(
+          [queue, dlqName(queue), `${exchange}.unroutable`, `${dlx}.monitor`],
+          [exchange, dlx, `${exchange}.unroutable`],
+        ),
+      );
       const store = await startCandystore({
         ...database,
         transport,

@@ -66,17 +66,25 @@ class Part {
   }
 
   async healthy(timeoutMs: number): Promise<void> {
-    await waitFor(
-      `${this.name} to answer /health with 200`,
-      timeoutMs,
-      async () => {
-        if (!this.alive) throw new Error(`${this.name} exited:\n${this.tail()}`);
+    const deadline = Date.now() + timeoutMs;
+    let last = '';
+    for (;;) {
+      // a part that exited will not become healthy: fail at once, with what it said
+      if (!this.alive) throw new Error(`${this.name} exited:\n${this.tail()}`);
+      try {
         const res = await fetch(this.healthUrl, { signal: AbortSignal.timeout(2000) });
-        await res.arrayBuffer();
-        return res.status === 200;
-      },
-      200,
-    );
+        last = `${res.status} ${(await res.text()).slice(0, 300)}`;
+        if (res.status === 200) return;
+      } catch (err) {
+        last = String(err);
+      }
+      if (Date.now() > deadline) {
+        throw new Error(
+          `${this.name} did not answer /health with 200 within ${timeoutMs} ms (last: ${last})`,
+        );
+      }
+      await sleep(200);
+    }
   }
 
   /** SIGKILL: no drain, no goodbye. */
@@ -341,9 +349,7 @@ test('under steady load: RabbitMQ, PostgreSQL, store, dispatcher and gateway res
       DATABASE_URL: db.url,
       CANDYSTORE_PORT: String(storePort),
       CANDYSTORE_HOST: '127.0.0.1',
-      CANDYSTORE_EXCHANGE: exchange,
       CANDYSTORE_QUEUE: storeQueue,
-      CANDYSTORE_DLX: dlx,
       CANDYSTORE_PUBLISH_PERSISTED: 'false',
     },
     `http://127.0.0.1:${storePort}/health`,

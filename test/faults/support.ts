@@ -78,12 +78,20 @@ export async function freePort(): Promise<number> {
   });
 }
 
-/** Deletes queues and exchanges this test declared on RabbitMQ; missing ones are fine. */
+/**
+ * Deletes queues and exchanges this test declared on RabbitMQ; missing ones are fine. Waits
+ * up to 30 s for the broker, which another test may be restarting.
+ */
 export async function deleteFromRabbit(
   queues: readonly string[],
   exchanges: readonly string[],
 ): Promise<void> {
-  const conn = await amqp.connect(TEST_AMQP_URL);
+  const conn = await waitFor(
+    'RabbitMQ to accept a connection for the cleanup',
+    30_000,
+    () => amqp.connect(TEST_AMQP_URL),
+    500,
+  );
   try {
     for (const q of queues) {
       const ch = await conn.createChannel();

@@ -103,6 +103,7 @@ export async function startStack(options: StackOptions = {}): Promise<RunningSta
       ...gatewayOptions,
       transport,
       exchange,
+      dlx,
       webhookSecrets: {
         ...gatewayOptions.webhookSecrets,
         ...(demoSecret && !gatewayOptions.webhookSecrets?.plane ? { plane: demoSecret } : {}),

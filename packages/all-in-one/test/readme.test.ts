@@ -19,7 +19,9 @@ describe('README', () => {
   });
 
   it('gives the two commands, and they are what package.json runs', () => {
-    const pkg = JSON.parse(readFileSync(`${projectRoot()}/package.json`, 'utf8')) as { scripts: Record<string, string> };
+    const pkg = JSON.parse(readFileSync(`${projectRoot()}/package.json`, 'utf8')) as {
+      scripts: Record<string, string>;
+    };
     const block = readme.match(/## Two commands\s+```bash\n([\s\S]*?)```/);
     assert.ok(block, 'a "Two commands" section with a bash block');
     const commands = block[1]!

@@ -99,7 +99,7 @@ export {
   MemoryIdempotencyStore,
 } from './sdk/idempotency.js';
 export type { BusLogger } from './sdk/logger.js';
-export { checkBrokerUrl } from './sdk/transport.js';
+export { checkBrokerUrl, openTransport } from './sdk/transport.js';
 export type {
   AnyEventMap,
   Bus,
@@ -121,6 +121,7 @@ export {
   checkPlan,
   checkTopology,
   ensureExchanges,
+  ensureQueue,
   formatTopologyReport,
   type TopologyReport,
   type TopologySummary,
@@ -161,6 +162,7 @@ export {
   type DeathRecord,
   EMBEDDED_FEATURES,
   EmbeddedBroker,
+  type EmbeddedBrokerStats,
   type EmbeddedTransportOptions,
   RABBITMQ_FEATURES,
   type RabbitMqTransportOptions,

@@ -151,8 +151,6 @@ export async function startDemoTraffic(options: DemoOptions): Promise<DemoTraffi
   const smokeTester = await bus('smoke-tester');
   subs.push(await smokeTester.subscribe('smoke_tester.events', ['test.#'], async function smokeTest() {}));
 
-  const monitor = await agentRunner.startDeadLetterMonitor();
-
   let running = true;
   const loops: Promise<void>[] = [];
   const interval = (options.ticketIntervalSeconds ?? 2) * 1000;
@@ -199,7 +197,6 @@ export async function startDemoTraffic(options: DemoOptions): Promise<DemoTraffi
       running = false;
       await Promise.allSettled(loops);
       for (const s of subs) await s.cancel();
-      await monitor.stop();
       for (const b of buses) await b.drain();
     },
   };

@@ -22,7 +22,7 @@ import {
 } from '../gateway/config.js';
 import { type GatewayOptions, startGateway } from '../gateway/server.js';
 import { BLOODBANK_UNKNOWN_TYPES } from '../sdk/config.js';
-import { BLOODBANK_EXCHANGE } from '../topology/config.js';
+import { BLOODBANK_DLX, BLOODBANK_EXCHANGE } from '../topology/config.js';
 import { type CliIo, EXIT, guarded, stdio } from './command.js';
 
 /** Resolves on the first SIGINT or SIGTERM. */
@@ -54,6 +54,7 @@ export function gatewayOptionsFromEnv(env: NodeJS.ProcessEnv): GatewayOptions {
     port: readEnv(BLOODBANK_PORT, env)!,
     host: readEnv(BLOODBANK_HOST, env)!,
     exchange: readEnv(BLOODBANK_EXCHANGE, env)!,
+    dlx: readEnv(BLOODBANK_DLX, env)!,
     schemasDir: readEnv(HOLYFIELDS_SCHEMAS, env) ?? defaultSchemasDir(),
     registryPath: registry ?? (existsSync(fallbackRegistry) ? fallbackRegistry : null),
     unknownTypes: readEnv(BLOODBANK_UNKNOWN_TYPES, env)!,

@@ -1,4 +1,6 @@
 import { type EventEnvelope, envelopeAmqpProperties } from '@33god/core';
+import { ensureExchanges } from '../topology/apply.js';
+import type { TopologyOptions } from '../topology/options.js';
 import type { Transport } from '../transport/transport.js';
 
 /**
@@ -16,15 +18,17 @@ export interface EnvelopePublisher {
  * resolves on the broker's confirm. The exchange is declared once, lazily, so a gateway
  * can start while the broker is down and serve as soon as it is back.
  */
-export function transportPublisher(transport: Transport, exchange: string): EnvelopePublisher {
+export function transportPublisher(
+  transport: Transport,
+  exchange: string,
+  topology: TopologyOptions = { exchange },
+): EnvelopePublisher {
   let declared: Promise<void> | null = null;
   const ensureExchange = (): Promise<void> => {
     if (declared === null) {
-      declared = (async () => {
-        if (!(await transport.checkExchange(exchange))) {
-          await transport.assertExchange(exchange, 'topic', { durable: true });
-        }
-      })();
+      // The full set (events exchange with its alternate exchange, dead letters), declared
+      // only where missing, so `topology apply` and the gateway never disagree on arguments.
+      declared = ensureExchanges(transport, topology).then(() => undefined);
       declared.catch(() => {
         declared = null;
       });

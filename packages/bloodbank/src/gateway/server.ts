@@ -15,10 +15,13 @@ import Fastify, { type FastifyInstance, LogController } from 'fastify';
 import { Authorizer } from '../auth/authorize.js';
 import { parseRateLimit, type RateLimit, RateLimiter } from '../auth/rate-limit.js';
 import { parseAuthTokens, type TokenMap } from '../auth/tokens.js';
+import { type DeadLetterMonitor, startDeadLetterMonitor } from '../dead-letters/monitor.js';
 import { createDeadLetterOperations, type DeadLetterOperations } from '../dead-letters/operations.js';
 import { GatewayMetrics } from '../metrics/gateway-metrics.js';
 import { openTransport } from '../sdk/transport.js';
 import type { UnknownTypePolicy } from '../sdk/types.js';
+import { ensureExchanges } from '../topology/apply.js';
+import type { TopologyOptions } from '../topology/options.js';
 import type { Transport } from '../transport/transport.js';
 import { WebhookIngestor } from '../webhooks/ingest.js';
 import { DEFAULT_PROVIDERS, type WebhookProvider } from '../webhooks/providers.js';
@@ -50,6 +53,8 @@ export interface GatewayOptions {
   publisher?: EnvelopePublisher;
   amqpUrl?: string;
   exchange?: string;
+  /** Dead-letter exchange (its monitor queue feeds the dead-letter monitor). Default `BLOODBANK_DLX`. */
+  dlx?: string;
   /** Default: the project's schemas/. */
   schemasDir?: string;
   /** Default: the project's services/registry.yaml; null for none. */
@@ -72,6 +77,11 @@ export interface GatewayOptions {
   /** Reload on holyfields.schema.updated events (needs a transport). Default true. */
   subscribeSchemaUpdates?: boolean;
   deadLetters?: DeadLetterOperations;
+  /**
+   * Run the dead-letter monitor (one `bloodbank.message.dlq` event per dead letter). Default
+   * true; gateways compete on its queue, so each dead letter is reported once.
+   */
+  deadLetterMonitor?: boolean;
   /** `source.app` of anonymous events that name none. Default `bloodbank-gateway`. */
   app?: string;
   logLevel?: string;
@@ -100,6 +110,7 @@ export async function buildGateway(
   options: GatewayOptions = {},
 ): Promise<Gateway & { listen(): Promise<void> }> {
   const exchange = options.exchange ?? DEFAULT_EXCHANGE;
+  const topology: TopologyOptions = { exchange, ...(options.dlx ? { dlx: options.dlx } : {}) };
   const bodyLimit = options.bodyLimit ?? 1024 * 1024;
   const batchMax = options.batchMax ?? 1000;
   const ownTransport = options.transport === undefined && options.publisher === undefined;
@@ -108,7 +119,7 @@ export async function buildGateway(
     (ownTransport
       ? await openTransport(options.amqpUrl === undefined ? {} : { url: options.amqpUrl })
       : undefined);
-  const publisher = options.publisher ?? transportPublisher(transport!, exchange);
+  const publisher = options.publisher ?? transportPublisher(transport!, exchange, topology);
 
   const app = Fastify({
     logger: { level: options.logLevel ?? readEnv(LOG_LEVEL) ?? 'info' },
@@ -211,7 +222,7 @@ export async function buildGateway(
                 return store.services?.services ?? [];
               },
             },
-            topology: { exchange },
+            topology,
           })
         : undefined),
   });
@@ -242,7 +253,10 @@ export async function buildGateway(
     cleanups.push(() => store.close());
   }
   if (transport && options.subscribeSchemaUpdates !== false) {
-    cleanups.push(await subscribeSchemaUpdates(transport, exchange, store, app));
+    cleanups.push(await subscribeSchemaUpdates(transport, topology, store, app));
+  }
+  if (transport && options.deadLetterMonitor !== false) {
+    cleanups.push(startMonitorWhenConnected(transport, topology, pipeline, app));
   }
   if (transport) {
     metrics.brokerConnected.set(transport.state === 'connected' ? 1 : 0);
@@ -356,7 +370,7 @@ function parseNdjson(text: string): unknown[] {
  */
 async function subscribeSchemaUpdates(
   transport: Transport,
-  exchange: string,
+  topology: TopologyOptions,
   store: SchemaStore,
   app: FastifyInstance,
 ): Promise<() => Promise<void>> {
@@ -364,11 +378,9 @@ async function subscribeSchemaUpdates(
   let consumer: { cancel(): Promise<void> } | null = null;
   let attempt: Promise<void> | null = null;
   const subscribe = async () => {
-    if (!(await transport.checkExchange(exchange))) {
-      await transport.assertExchange(exchange, 'topic', { durable: true });
-    }
+    await ensureExchanges(transport, topology);
     await transport.assertQueue(queue, { durable: false, autoDelete: true, exclusive: true });
-    await transport.bindQueue(queue, exchange, SCHEMA_UPDATED_EVENT);
+    await transport.bindQueue(queue, topology.exchange ?? DEFAULT_EXCHANGE, SCHEMA_UPDATED_EVENT);
     consumer = await transport.consume(queue, async (delivery) => {
       delivery.ack();
       await store.reload(SCHEMA_UPDATED_EVENT);
@@ -394,5 +406,50 @@ async function subscribeSchemaUpdates(
     const c = consumer as { cancel(): Promise<void> } | null;
     await c?.cancel().catch(() => {});
     await transport.deleteQueue(queue).catch(() => {});
+  };
+}
+
+/**
+ * Starts the dead-letter monitor now, or on the first reconnect when the broker is down
+ * at start (the gateway serves without a broker and answers 503 until it is back).
+ */
+function startMonitorWhenConnected(
+  transport: Transport,
+  topology: TopologyOptions,
+  pipeline: { publish(envelope: EventEnvelope): Promise<unknown> },
+  app: FastifyInstance,
+): () => Promise<void> {
+  let monitor: DeadLetterMonitor | null = null;
+  let starting: Promise<void> | null = null;
+  let stopped = false;
+  const start = () => {
+    if (monitor || starting || stopped) return;
+    starting = (async () => {
+      const resolved = await ensureExchanges(transport, topology);
+      if (resolved.monitorQueue === null || stopped) return;
+      monitor = await startDeadLetterMonitor({
+        transport,
+        queue: resolved.monitorQueue,
+        app: 'bloodbank',
+        publish: async (envelope) => {
+          await pipeline.publish(envelope);
+        },
+        onError: (err) => app.log.warn({ err: String(err) }, 'dead-letter event not published; retrying'),
+      });
+    })()
+      .catch((err) => app.log.warn({ err: String(err) }, 'dead-letter monitor not started yet'))
+      .finally(() => {
+        starting = null;
+      });
+  };
+  const off = transport.onStateChange((state) => {
+    if (state === 'connected') start();
+  });
+  start();
+  return async () => {
+    stopped = true;
+    off();
+    await starting;
+    await monitor?.stop();
   };
 }

@@ -1,6 +1,13 @@
 import type { Transport } from '../transport/transport.js';
 import { type ResolvedTopologyOptions, resolveTopologyOptions, type TopologyOptions } from './options.js';
-import { type PlannedBinding, planExchanges, planTopology, type TopologyPlan } from './plan.js';
+import {
+  type PlannedBinding,
+  planExchanges,
+  planQueue,
+  planTopology,
+  type QueueSettings,
+  type TopologyPlan,
+} from './plan.js';
 import type { TopologyRegistry } from './registry.js';
 
 /** Declares a plan: exchanges first (an alternate exchange before the one naming it), then queues, then bindings. */
@@ -30,6 +37,28 @@ export async function ensureExchanges(
   for (const q of plan.queues) await transport.assertQueue(q.name, q.options);
   for (const b of plan.bindings) await transport.bindQueue(b.queue, b.exchange, b.pattern);
   return resolved;
+}
+
+/**
+ * Declares one consumer's queue and its dead-letter queue the way the topology plans
+ * them, leaving queues that already exist as they are (a queue declared by
+ * `topology apply` with the registry's TTL or queue type must not be re-declared with
+ * other arguments), and binds it. `retry: false` leaves out the retry-delay queues of
+ * consumers that never retry through them.
+ */
+export async function ensureQueue(
+  transport: Transport,
+  queue: string,
+  patterns: readonly string[],
+  options: TopologyOptions | ResolvedTopologyOptions = {},
+  settings: QueueSettings & { retry?: boolean } = {},
+): Promise<void> {
+  const plan = planQueue(queue, patterns, resolveTopologyOptions(options), settings);
+  for (const q of plan.queues) {
+    if (q.role === 'retry' && settings.retry === false) continue;
+    if (!(await transport.checkQueue(q.name))) await transport.assertQueue(q.name, q.options);
+  }
+  for (const b of plan.bindings) await transport.bindQueue(b.queue, b.exchange, b.pattern);
 }
 
 export interface TopologySummary {

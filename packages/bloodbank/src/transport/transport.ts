@@ -10,8 +10,12 @@
  *   responsibility for the message (AMQP publisher confirm; for the embedded broker,
  *   after it was enqueued in every matching queue). It rejects with an `AppError`:
  *   `PUBLISH_UNROUTABLE` when `mandatory` is set and no queue matched,
- *   `PUBLISH_NACKED` when the broker refused it, `BROKER_UNAVAILABLE` when there is no
- *   connection (it never waits forever: see `publishTimeoutMs`).
+ *   `EXCHANGE_NOT_FOUND` when the exchange does not exist, `PUBLISH_NACKED` when the
+ *   broker refused it, `PUBLISH_TIMEOUT` when no confirm came in time, and
+ *   `BROKER_UNAVAILABLE` at once when there is no connection (it never waits forever).
+ * - **Declarations** are idempotent; re-declaring a name with other arguments fails with
+ *   `TOPOLOGY_CONFLICT`. Operations on a missing queue fail with `QUEUE_NOT_FOUND`; after
+ *   `close()` everything fails with `TRANSPORT_CLOSED`.
  * - **Delivery is at least once.** A message is delivered to one consumer of each
  *   queue it was routed to; if the consumer does not ack (crash, connection loss,
  *   `nack({ requeue: true })`), it is delivered again with `redelivered = true`.
@@ -19,7 +23,8 @@
  *   publish order to a single consumer with prefetch 1. Requeued messages, competing
  *   consumers and prefetch > 1 can reorder.
  * - **Ack semantics.** `ack` removes the message; `nack({ requeue: false })` dead-letters
- *   it through the queue's `deadLetterExchange` (or drops it when the queue has none);
+ *   it through the queue's `deadLetterExchange` (or drops it when the queue has none),
+ *   as do expiry (TTL) and `maxLength` overflow, with RabbitMQ's `x-death` header;
  *   `nack({ requeue: true })` returns it to the queue. Settling twice is a no-op.
  * - **Prefetch.** At most `prefetch` unsettled deliveries per consumer at a time.
  * - **Close.** `close()` stops consuming, waits for in-flight handlers up to the drain
@@ -129,7 +134,7 @@ export interface Consumer {
 
 export type TransportState = 'connecting' | 'connected' | 'disconnected' | 'closed';
 
-/** What a backend cannot do; the contract suite skips the matching tests and says why. */
+/** What a backend cannot do; the contract suite then checks the documented fallback instead. */
 export interface TransportFeatures {
   /** Survives a broker restart (needs an external broker to restart). */
   brokerRestart: boolean;

@@ -348,6 +348,33 @@ for (const backend of backends()) {
       }
     });
 
+    test('concurrency bounds the handlers running at once, below the prefetch', T, async () => {
+      const h = await harness(backend);
+      try {
+        const q = h.names.queue('bounded');
+        let running = 0;
+        let peak = 0;
+        let done = 0;
+        await h.bus.subscribe(
+          q,
+          ['bounded.#'],
+          async () => {
+            running++;
+            peak = Math.max(peak, running);
+            await new Promise((r) => setTimeout(r, 40));
+            running--;
+            done++;
+          },
+          { prefetch: 8, concurrency: 2 },
+        );
+        for (let i = 0; i < 8; i++) await h.bus.publish('bounded.job.queued', { i });
+        await waitFor(() => done === 8, 'all eight handled');
+        assert.equal(peak, 2);
+      } finally {
+        await h.done();
+      }
+    });
+
     test('the idempotency helper skips a redelivered event', T, async () => {
       const h = await harness(backend);
       try {

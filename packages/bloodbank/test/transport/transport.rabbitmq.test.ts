@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { after, describe, it } from 'node:test';
 import { promisify } from 'node:util';
@@ -190,6 +190,33 @@ describe('RabbitMQ transport: failures on a live connection', () => {
   });
 });
 
+/**
+ * Takes the machine-wide restart lock and holds it until `release` (or until this process
+ * ends: the holder reads our stdin pipe, so it lets go when we die). `-o` keeps the lock
+ * out of anything the holder starts.
+ */
+async function holdRestartLock(): Promise<{ release(): void }> {
+  const child = spawn(
+    'flock',
+    ['-o', '/tmp/33god-restart.lock', 'sh', '-c', 'echo locked; exec cat >/dev/null'],
+    {
+      stdio: ['pipe', 'pipe', 'inherit'],
+    },
+  );
+  await new Promise<void>((resolve, reject) => {
+    child.stdout.on('data', (b: Buffer) => {
+      if (b.toString().includes('locked')) resolve();
+    });
+    child.on('error', reject);
+    child.on('exit', (code) => reject(new Error(`flock exited with ${code} before taking the lock`)));
+  });
+  return {
+    release: () => {
+      child.stdin.end();
+    },
+  };
+}
+
 /** Closes our own connection through the management API (as an operator or a network failure would). */
 async function killConnection(connectionName: string): Promise<void> {
   const api = 'http://127.0.0.1:15672/api/connections';
@@ -275,119 +302,114 @@ describe('RabbitMQ transport: broker restart', () => {
     timeout: 360_000,
   }, async () => {
     const OUTAGE_S = 4;
-    const PUBLISH_TIMEOUT = 3_000;
-    const t = await createRabbitMqTransport({
-      url,
-      publishTimeoutMs: PUBLISH_TIMEOUT,
-      reconnect: { initialDelayMs: 100, maxDelayMs: 1_000 },
-      connectionName: 'bloodbank-restart-test',
-    });
-    const states: TransportState[] = [];
-    t.onStateChange((s) => states.push(s));
-    const ex = `test.${rand()}.events`;
-    const q = `test.${rand()}.restart`;
-    // Durable and persistent: a confirmed message must survive the broker restart.
-    await t.assertExchange(ex, 'topic', { durable: true });
-    await t.assertQueue(q, { durable: true });
-    await t.bindQueue(q, ex, 'restart.#');
+    // The machine-wide restart lock is held for the whole test, not only the outage:
+    // others hold it for long stretches, and traffic must not start before we have it.
+    const lock = await holdRestartLock();
+    try {
+      const PUBLISH_TIMEOUT = 3_000;
+      const t = await createRabbitMqTransport({
+        url,
+        publishTimeoutMs: PUBLISH_TIMEOUT,
+        reconnect: { initialDelayMs: 100, maxDelayMs: 1_000 },
+        connectionName: 'bloodbank-restart-test',
+      });
+      const states: TransportState[] = [];
+      t.onStateChange((s) => states.push(s));
+      const ex = `test.${rand()}.events`;
+      const q = `test.${rand()}.restart`;
+      // Durable and persistent: a confirmed message must survive the broker restart.
+      await t.assertExchange(ex, 'topic', { durable: true });
+      await t.assertQueue(q, { durable: true });
+      await t.bindQueue(q, ex, 'restart.#');
 
-    const received = new Set<number>();
-    let receivedAfterReconnect = 0;
-    let reconnected = false;
-    await t.consume(
-      q,
-      (d) => {
-        received.add(Number(d.body.toString()));
-        if (reconnected) receivedAfterReconnect++;
-        d.ack();
-      },
-      { prefetch: 20 },
-    );
+      const received = new Set<number>();
+      let receivedAfterReconnect = 0;
+      let reconnected = false;
+      await t.consume(
+        q,
+        (d) => {
+          received.add(Number(d.body.toString()));
+          if (reconnected) receivedAfterReconnect++;
+          d.ack();
+        },
+        { prefetch: 20 },
+      );
 
-    const confirmed: number[] = [];
-    const failures: { code: string; ms: number }[] = [];
-    let slowest = 0;
-    let stop = false;
-    let seq = 0;
-    const publisher = (async () => {
-      while (!stop) {
-        const i = seq++;
-        const t0 = Date.now();
-        try {
-          await t.publish({
-            exchange: ex,
-            routingKey: 'restart.tick',
-            body: Buffer.from(String(i)),
-            properties: { persistent: true },
-          });
-          confirmed.push(i);
-        } catch (err) {
-          failures.push({ code: isAppError(err) ? err.code : String(err), ms: Date.now() - t0 });
+      const confirmed: number[] = [];
+      const failures: { code: string; ms: number }[] = [];
+      let slowest = 0;
+      let stop = false;
+      let seq = 0;
+      const publisher = (async () => {
+        while (!stop) {
+          const i = seq++;
+          const t0 = Date.now();
+          try {
+            await t.publish({
+              exchange: ex,
+              routingKey: 'restart.tick',
+              body: Buffer.from(String(i)),
+              properties: { persistent: true },
+            });
+            confirmed.push(i);
+          } catch (err) {
+            failures.push({ code: isAppError(err) ? err.code : String(err), ms: Date.now() - t0 });
+          }
+          slowest = Math.max(slowest, Date.now() - t0);
+          await new Promise((r) => setTimeout(r, 5));
         }
-        slowest = Math.max(slowest, Date.now() - t0);
-        await new Promise((r) => setTimeout(r, 5));
+      })();
+
+      let stopped = false;
+      try {
+        await waitFor(() => received.size >= 50, 'traffic before the outage', 20_000);
+        await run('rabbitmqctl', ['-q', 'stop_app'], { timeout: 60_000 });
+        stopped = true;
+        const outageStart = Date.now();
+        await waitFor(() => states.includes('disconnected'), 'the transport to notice the outage', 15_000);
+        await waitFor(() => failures.length >= 5, 'publishes to fail during the outage', 15_000);
+        await new Promise((r) => setTimeout(r, Math.max(0, OUTAGE_S * 1000 - (Date.now() - outageStart))));
+        await run('rabbitmqctl', ['-q', 'start_app'], { timeout: 60_000 });
+        stopped = false;
+        await waitFor(() => t.state === 'connected', 'the transport to reconnect', 30_000);
+        reconnected = true;
+        const after = confirmed.length;
+        await waitFor(() => confirmed.length >= after + 50, 'publishes confirmed after the restart', 30_000);
+      } finally {
+        stop = true;
+        await publisher;
+        // Whatever happened above, the broker must be running for everyone else.
+        if (stopped) await run('rabbitmqctl', ['-q', 'start_app']).catch(() => {});
       }
-    })();
 
-    let outage: Promise<unknown> | undefined;
-    try {
-      await waitFor(() => received.size >= 50, 'traffic before the outage', 20_000);
-      // The lock is held for the whole outage; start_app runs whatever stop_app did.
-      outage = run(
-        'flock',
-        [
-          // -o: the lock must not leak into anything the command starts.
-          '-o',
-          // Others hold the lock for their own restarts (and benches): waiting is not outage.
-          '-w',
-          '240',
-          '/tmp/33god-restart.lock',
-          'sh',
-          '-c',
-          `rabbitmqctl -q stop_app; sleep ${OUTAGE_S}; rabbitmqctl -q start_app`,
-        ],
-        { timeout: 300_000 },
-      );
-      await waitFor(() => states.includes('disconnected'), 'the transport to notice the outage', 300_000);
-      await waitFor(() => failures.length >= 5, 'publishes to fail during the outage', 30_000);
-      await outage;
-      await waitFor(() => t.state === 'connected', 'the transport to reconnect', 30_000);
-      reconnected = true;
-      const after = confirmed.length;
-      await waitFor(() => confirmed.length >= after + 50, 'publishes confirmed after the restart', 30_000);
-    } finally {
-      stop = true;
-      await publisher;
-      if (outage) await outage.catch(() => {});
-      // Whatever happened above, the broker must be running for everyone else.
-      await run('rabbitmqctl', ['-q', 'start_app']).catch(() => {});
-    }
-
-    try {
-      await waitFor(
-        () => confirmed.every((i) => received.has(i)),
-        'every confirmed publish to be delivered',
-        30_000,
-      );
-      assert.ok(confirmed.length > 100, `confirmed ${confirmed.length}`);
-      assert.ok(receivedAfterReconnect > 0, 'the same consumer received after the restart');
-      assert.ok(failures.length >= 5, 'the outage reached the publisher');
-      for (const f of failures) {
-        assert.ok(
-          f.code === 'BROKER_UNAVAILABLE' || f.code === 'PUBLISH_TIMEOUT',
-          `unexpected failure ${f.code}`,
+      try {
+        await waitFor(
+          () => confirmed.every((i) => received.has(i)),
+          'every confirmed publish to be delivered',
+          30_000,
         );
+        assert.ok(confirmed.length > 100, `confirmed ${confirmed.length}`);
+        assert.ok(receivedAfterReconnect > 0, 'the same consumer received after the restart');
+        assert.ok(failures.length >= 5, 'the outage reached the publisher');
+        for (const f of failures) {
+          assert.ok(
+            f.code === 'BROKER_UNAVAILABLE' || f.code === 'PUBLISH_TIMEOUT',
+            `unexpected failure ${f.code}`,
+          );
+        }
+        // Bounded: nothing waits longer than the publish timeout (plus scheduling slack).
+        assert.ok(slowest < PUBLISH_TIMEOUT + 2_000, `slowest publish took ${slowest} ms`);
+        const fastFails = failures.filter((f) => f.code === 'BROKER_UNAVAILABLE' && f.ms < 100).length;
+        assert.ok(fastFails > 0, 'publishes while disconnected fail at once');
+        const lost = states.indexOf('disconnected');
+        assert.ok(lost >= 0 && states.indexOf('connected', lost) > lost, `states: ${states.join(' → ')}`);
+      } finally {
+        await t.deleteQueue(q).catch(() => {});
+        await t.deleteExchange(ex).catch(() => {});
+        await t.close();
       }
-      // Bounded: nothing waits longer than the publish timeout (plus scheduling slack).
-      assert.ok(slowest < PUBLISH_TIMEOUT + 2_000, `slowest publish took ${slowest} ms`);
-      const fastFails = failures.filter((f) => f.code === 'BROKER_UNAVAILABLE' && f.ms < 100).length;
-      assert.ok(fastFails > 0, 'publishes while disconnected fail at once');
-      const lost = states.indexOf('disconnected');
-      assert.ok(lost >= 0 && states.indexOf('connected', lost) > lost, `states: ${states.join(' → ')}`);
     } finally {
-      await t.deleteQueue(q).catch(() => {});
-      await t.deleteExchange(ex).catch(() => {});
-      await t.close();
+      lock.release();
     }
   });
 });

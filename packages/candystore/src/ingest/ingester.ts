@@ -1,11 +1,10 @@
-import { type Delivery, deadLetter, type Transport } from '@33god/bloodbank';
+import { type Delivery, deadLetter, ensureExchanges, ensureQueue, type Transport } from '@33god/bloodbank';
 import { AMQP_HEADERS, completeEnvelope, type EventEnvelope, envelopeAmqpProperties } from '@33god/core';
 import type { FastifyBaseLogger } from 'fastify';
 import type { StoreMetrics } from '../metrics.js';
 import { isTransientDbError } from '../storage/database.js';
 import type { EventStore } from '../storage/event-store.js';
 import type { AppendedEvent, NewEvent } from '../storage/types.js';
-import { declareDeadLetterQueue } from './dead-letter.js';
 import { parseEnvelope } from './envelope.js';
 
 export const PERSISTED_EVENT_TYPE = 'candystore.event.persisted';
@@ -62,13 +61,10 @@ export class Ingester {
   /** Declares the exchange, the queue bound to `#`, its dead-letter queue, then consumes. */
   async start(): Promise<void> {
     const { transport, exchange, queue, dlx, batchSize } = this.#o;
-    // Bloodbank's topology normally declares the exchange; declare it only when missing, so
-    // different flags on an existing one never make the store fail to start.
-    if (!(await transport.checkExchange(exchange)))
-      await transport.assertExchange(exchange, 'topic', { durable: true });
-    await declareDeadLetterQueue(transport, dlx, queue);
-    await transport.assertQueue(queue, { durable: true });
-    await transport.bindQueue(queue, exchange, '#');
+    // Declared the way Bloodbank's topology plans them, and only where missing, so a queue
+    // that `bloodbank topology apply` made from the registry keeps its TTL and type.
+    await ensureExchanges(transport, { exchange, dlx });
+    await ensureQueue(transport, queue, ['#'], { exchange, dlx }, { retry: false });
     // Twice the batch: the broker keeps delivering the next batch while this one commits.
     this.#consumer = await transport.consume(queue, (d) => this.#onDelivery(d), { prefetch: batchSize * 2 });
   }
