@@ -34,6 +34,7 @@ import {
   type Child,
   healthy,
   RssSampler,
+  reachable,
   rssMb,
   startChild,
   startPart,
@@ -223,6 +224,7 @@ export const suite: BenchSuite = async (ctx: BenchContext): Promise<BenchResult[
   process.once('exit', killAll);
   try {
     ctx.log(`run ${id}: database ${dbName}, exchange ${exchange}; ${loadAvg()}`);
+    await reachable([ctx.amqpUrl, ctx.databaseUrl]);
     const noop = track(await startPart('idle reference', 'noop', {}));
     const plain = track(await startPart('idle reference, plain JS', 'noop-plain', {}));
     sink = await startOpenClawDemoSink();
@@ -236,33 +238,48 @@ export const suite: BenchSuite = async (ctx: BenchContext): Promise<BenchResult[
       CANDYSTORE_DLX: dlx,
       CANDYSTORE_QUEUE: storeQueue,
     };
-    const store = track(await startPart('store', 'candystore', storeEnv));
+    const store = track(await startPart('store', 'candystore', storeEnv, ctx.log));
     const gateway = track(
-      await startPart('gateway', 'bloodbank', {
-        ...bus,
-        BLOODBANK_PORT: '0',
-        BLOODBANK_HOST: '127.0.0.1',
-        PLANE_WEBHOOK_SECRET: planeSecret,
-      }),
+      await startPart(
+        'gateway',
+        'bloodbank',
+        {
+          ...bus,
+          BLOODBANK_PORT: '0',
+          BLOODBANK_HOST: '127.0.0.1',
+          PLANE_WEBHOOK_SECRET: planeSecret,
+        },
+        ctx.log,
+      ),
     );
     const dispatcher = track(
-      await startPart('dispatcher', 'infra-dispatcher', {
-        ...bus,
-        OPENCLAW_HOOK_TOKEN: sink.token,
-        OPENCLAW_HOOK_URL: sink.url,
-        INFRA_RUN_CHECKS: 'false',
-        INFRA_DISPATCHER_PORT: '0',
-        INFRA_DISPATCH_QUEUE: dispatchQueue,
-        INFRA_DISPATCH_STATE_PATH: join(tmp, 'dispatch-state.json'),
-      }),
+      await startPart(
+        'dispatcher',
+        'infra-dispatcher',
+        {
+          ...bus,
+          OPENCLAW_HOOK_TOKEN: sink.token,
+          OPENCLAW_HOOK_URL: sink.url,
+          INFRA_RUN_CHECKS: 'false',
+          INFRA_DISPATCHER_PORT: '0',
+          INFRA_DISPATCH_QUEUE: dispatchQueue,
+          INFRA_DISPATCH_STATE_PATH: join(tmp, 'dispatch-state.json'),
+        },
+        ctx.log,
+      ),
     );
     const dashboard = track(
-      await startPart('dashboard', 'candybar', {
-        CANDYBAR_PORT: '0',
-        CANDYBAR_HOST: '127.0.0.1',
-        CANDYSTORE_URL: store.url,
-        BLOODBANK_URL: gateway.url,
-      }),
+      await startPart(
+        'dashboard',
+        'candybar',
+        {
+          CANDYBAR_PORT: '0',
+          CANDYBAR_HOST: '127.0.0.1',
+          CANDYSTORE_URL: store.url,
+          BLOODBANK_URL: gateway.url,
+        },
+        ctx.log,
+      ),
     );
     ctx.log(
       `parts up in ${since(started)}: gateway ${gateway.url}, store ${store.url}, dispatcher ${dispatcher.url}, dashboard ${dashboard.url}`,
@@ -408,7 +425,12 @@ export const suite: BenchSuite = async (ctx: BenchContext): Promise<BenchResult[
     // 50 ms), which alone can use up the 50 ms target; the same run with a 5 ms wait shows it.
     const shortWait = '5';
     const store5 = track(
-      await startPart('store', 'candystore', { ...storeEnv, CANDYSTORE_BATCH_MAX_WAIT_MS: shortWait }),
+      await startPart(
+        'store',
+        'candystore',
+        { ...storeEnv, CANDYSTORE_BATCH_MAX_WAIT_MS: shortWait },
+        ctx.log,
+      ),
     );
     const live5 = { gatewayUrl: gateway.url, storeUrl: store5.url };
     const lat5 = await withoutRestarts(ctx.log, async () => {

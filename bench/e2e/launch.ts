@@ -23,8 +23,9 @@ if (part === 'noop') {
   // The CLIs are not part of the packages' public entries; load each by path (not type-checked here).
   const cli = pathToFileURL(join(projectRoot(), 'packages', part, 'src', 'cli.ts')).href;
   const { main } = (await import(cli)) as { main(argv: string[]): Promise<number> };
-  process.exitCode = await main(args);
+  // Exit explicitly: the stdin watch above would keep a failed part alive.
+  process.exit(await main(args));
 } else {
   console.error(`usage: launch.ts <noop|${[...PARTS].join('|')}> [args]`);
-  process.exitCode = 2;
+  process.exit(2);
 }

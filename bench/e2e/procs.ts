@@ -1,6 +1,7 @@
 // Child processes of the end-to-end bench: start, wait until listening, sample RSS, stop.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { connect } from 'node:net';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -80,19 +81,57 @@ export function startChild(
   });
 }
 
-/** Starts one part through its CLI (`<part> serve`) with only `env` as configuration. */
-export function startPart(
+/**
+ * Starts one part through its CLI (`<part> serve`) with only `env` as configuration. One more
+ * attempt after a failed start: on this shared machine someone may be restarting the broker or
+ * the database just then.
+ */
+export async function startPart(
   name: string,
   part: 'bloodbank' | 'candystore' | 'candybar' | 'infra-dispatcher' | 'noop' | 'noop-plain',
   env: Record<string, string>,
+  log: (line: string) => void = () => {},
 ): Promise<Child> {
-  return startChild(
-    name,
-    part === 'noop-plain' ? 'noop-plain.mjs' : 'launch.ts',
-    part === 'noop' ? ['noop'] : part === 'noop-plain' ? [] : [part, 'serve'],
-    baseEnv(env),
-    /(?:listening on|health on) (https?:\/\/[0-9.]+:\d+)/,
-  );
+  const start = () =>
+    startChild(
+      name,
+      part === 'noop-plain' ? 'noop-plain.mjs' : 'launch.ts',
+      part === 'noop' ? ['noop'] : part === 'noop-plain' ? [] : [part, 'serve'],
+      baseEnv(env),
+      // The character after the port, so a port split across two reads is never taken short.
+      /(?:listening on|health on) (https?:\/\/[0-9.]+:\d+)[\s/]/,
+    );
+  try {
+    return await start();
+  } catch (err) {
+    log(`${name} failed to start, trying once more: ${(err as Error).message.split('\n').join(' ')}`);
+    await reachable([env.AMQP_URL, env.DATABASE_URL]);
+    await new Promise((r) => setTimeout(r, 1000));
+    return start();
+  }
+}
+
+/** Resolves once every URL's host accepts TCP connections (after someone else's restart), or after `timeoutMs`. */
+export async function reachable(urls: (string | undefined)[], timeoutMs = 60_000): Promise<void> {
+  for (const raw of urls) {
+    if (!raw) continue;
+    const u = new URL(raw);
+    const port = Number(u.port || (u.protocol.startsWith('amqp') ? 5672 : 5432));
+    await waitFor(
+      `${u.hostname}:${port} to accept connections`,
+      timeoutMs,
+      () =>
+        new Promise<true | undefined>((resolve) => {
+          const socket = connect({ host: u.hostname, port });
+          socket.once('connect', () => {
+            socket.destroy();
+            resolve(true);
+          });
+          socket.once('error', () => resolve(undefined));
+        }),
+      500,
+    ).catch(() => {});
+  }
 }
 
 /** SIGTERM, then SIGKILL if it has not exited after `graceMs`. */

@@ -39,7 +39,6 @@ export {
   BLOODBANK_HOST,
   BLOODBANK_PORT,
   BLOODBANK_RATE_LIMIT,
-  BLOODBANK_URL,
   GITHUB_WEBHOOK_SECRET,
   PLANE_WEBHOOK_SECRET,
 } from './gateway/config.js';
@@ -154,6 +153,7 @@ export {
 export type { TopologyRegistry, TopologyService } from './topology/registry.js';
 export {
   AMQP_MANAGEMENT_URL,
+  type ConnectionLogger,
   type CreateTransportOptions,
   createEmbeddedTransport,
   createRabbitMqTransport,
@@ -164,11 +164,15 @@ export {
   EmbeddedBroker,
   type EmbeddedBrokerStats,
   type EmbeddedTransportOptions,
+  logConnectionState,
   RABBITMQ_FEATURES,
   type RabbitMqTransportOptions,
   redactUrl,
   sharedEmbeddedBroker,
   transportOptionsFromEnv,
+  type WhenConnected,
+  type WhenConnectedOptions,
+  whenConnected,
 } from './transport/index.js';
 // --- transport (contract; implementations are exported by the transport's own section) ---
 export {

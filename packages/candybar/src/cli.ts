@@ -1,5 +1,12 @@
-import { formatError, LOG_LEVEL, readEnv, SERVICES_REGISTRY } from '@33god/core';
-import { BLOODBANK_URL, CANDYBAR_HOST, CANDYBAR_PORT, CANDYSTORE_URL } from './config.js';
+import {
+  BLOODBANK_URL,
+  CANDYSTORE_URL,
+  formatError,
+  LOG_LEVEL,
+  readEnv,
+  SERVICES_REGISTRY,
+} from '@33god/core';
+import { CANDYBAR_HOST, CANDYBAR_PORT } from './config.js';
 import { startCandybar } from './server.js';
 
 const USAGE = `usage: candybar serve [--port N] [--host H]

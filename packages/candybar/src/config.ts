@@ -14,16 +14,4 @@ export const CANDYBAR_HOST = envVar({
   parse: parse.string,
 });
 
-export const CANDYSTORE_URL = envVar({
-  name: 'CANDYSTORE_URL',
-  doc: 'Base URL of Candystore, proxied by the dashboard under /api/store.',
-  default: 'http://127.0.0.1:8080',
-  parse: parse.url(['http', 'https']),
-});
-
-export const BLOODBANK_URL = envVar({
-  name: 'BLOODBANK_URL',
-  doc: 'Base URL of the Bloodbank gateway, proxied by the dashboard under /api/bus.',
-  default: 'http://127.0.0.1:8682',
-  parse: parse.url(['http', 'https']),
-});
+// CANDYSTORE_URL and BLOODBANK_URL are declared in @33god/core (the bb CLI reads them too).

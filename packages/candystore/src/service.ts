@@ -1,4 +1,12 @@
-import { BLOODBANK_DLX, BLOODBANK_EXCHANGE, createTransport, type Transport } from '@33god/bloodbank';
+import {
+  BLOODBANK_DLX,
+  BLOODBANK_EXCHANGE,
+  createTransport,
+  logConnectionState,
+  type Transport,
+  type WhenConnected,
+  whenConnected,
+} from '@33god/bloodbank';
 import { AMQP_URL, DATABASE_URL, LOG_LEVEL, readEnv } from '@33god/core';
 import type { FastifyBaseLogger } from 'fastify';
 import { pino } from 'pino';
@@ -18,8 +26,9 @@ import { buildApi } from './http/server.js';
 import { Ingester } from './ingest/ingester.js';
 import { StoreMetrics } from './metrics.js';
 import { Replayer } from './replay/replayer.js';
+import { isTransientDbError } from './storage/database.js';
 import type { EventStore } from './storage/event-store.js';
-import { openStore } from './storage/open.js';
+import { openStore, type StoreOptions } from './storage/open.js';
 import { StoreTail } from './stream/tail.js';
 
 export interface CandystoreOptions {
@@ -51,6 +60,11 @@ export interface CandystoreOptions {
   stream?: Partial<ApiContext['stream']>;
   /** Live-stream poll interval for commits made by other instances. Default 250 ms. */
   tailPollMs?: number;
+  /**
+   * How long to keep retrying a PostgreSQL server that is not reachable at start (with
+   * backoff, one log line per attempt). Default: until it answers. 0 fails at once.
+   */
+  databaseWaitMs?: number;
 }
 
 export interface RunningCandystore {
@@ -88,9 +102,38 @@ export function optionsFromEnv(env: NodeJS.ProcessEnv = process.env): Candystore
 
 async function openTransport(options: CandystoreOptions): Promise<{ transport: Transport; owned: boolean }> {
   if (options.transport) return { transport: options.transport, owned: false };
-  // an AMQP URL gives RabbitMQ; none gives the process-wide embedded broker
-  const transport = await createTransport({ url: options.amqpUrl, connectionName: 'candystore' });
+  // An AMQP URL gives RabbitMQ; none gives the process-wide embedded broker. A broker that
+  // is down at start is waited for in the background: the API serves (503 on /health) meanwhile.
+  const transport = await createTransport({
+    url: options.amqpUrl,
+    connectionName: 'candystore',
+    initialConnect: 'retry',
+  });
   return { transport, owned: true };
+}
+
+/** Opens the store, waiting for a database server that is not up yet (a transient error). */
+async function openStoreWaiting(
+  storeOptions: StoreOptions,
+  waitMs: number,
+  log: FastifyBaseLogger,
+): Promise<EventStore> {
+  const deadline = Date.now() + waitMs;
+  let delay = 500;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await openStore(storeOptions);
+    } catch (err) {
+      if (!storeOptions.databaseUrl || !isTransientDbError(err) || Date.now() >= deadline) throw err;
+      const wait = Math.min(delay, deadline - Date.now());
+      log.warn(
+        { attempt, retry_in_ms: wait, err: err instanceof Error ? err.message : String(err) },
+        'database not reachable; retrying',
+      );
+      await new Promise((r) => setTimeout(r, wait));
+      delay = Math.min(delay * 2, 5_000);
+    }
+  }
 }
 
 /** Starts the store: database (migrated), ingest, HTTP API, live stream, replays, retention. */
@@ -98,13 +141,17 @@ export async function startCandystore(options: CandystoreOptions = {}): Promise<
   const log: FastifyBaseLogger =
     options.logger ?? (pino({ name: 'candystore', level: options.logLevel ?? 'info' }) as FastifyBaseLogger);
   const metrics = new StoreMetrics();
-  const store = await openStore({
-    ...(options.databaseUrl ? { databaseUrl: options.databaseUrl } : {}),
-    ...(!options.databaseUrl && options.dataDir !== null
-      ? { dataDir: options.dataDir ?? defaultDataDir() }
-      : {}),
-    onDatabaseError: (err) => log.warn({ err: err.message }, 'database connection error'),
-  });
+  const store = await openStoreWaiting(
+    {
+      ...(options.databaseUrl ? { databaseUrl: options.databaseUrl } : {}),
+      ...(!options.databaseUrl && options.dataDir !== null
+        ? { dataDir: options.dataDir ?? defaultDataDir() }
+        : {}),
+      onDatabaseError: (err) => log.warn({ err: err.message }, 'database connection error'),
+    },
+    options.databaseWaitMs ?? Number.POSITIVE_INFINITY,
+    log,
+  );
   const cleanup: (() => Promise<void>)[] = [() => store.close()];
   const fail = async (err: unknown): Promise<never> => {
     for (const c of cleanup.reverse()) await c().catch(() => {});
@@ -121,6 +168,8 @@ export async function startCandystore(options: CandystoreOptions = {}): Promise<
   } catch (err) {
     return fail(err);
   }
+  const stopBrokerLog = logConnectionState(transport, log);
+  cleanup.push(async () => stopBrokerLog());
 
   const exchange = options.exchange ?? 'bloodbank.events.v1';
   const queue = options.queue ?? 'candystore.events';
@@ -211,9 +260,21 @@ export async function startCandystore(options: CandystoreOptions = {}): Promise<
   try {
     const app = await buildApi(ctx, { logger: log });
     cleanup.push(() => app.close());
+    let ingestStart: WhenConnected | null = null;
     if (ingester) {
-      await ingester.start();
-      cleanup.push(() => ingester.stop());
+      // Broker up: declare and consume now (a failure fails the start). Down: on first connect.
+      const started = await whenConnected(transport, () => ingester.start(), {
+        onError: (err) =>
+          log.error(
+            { err: err instanceof Error ? err.message : String(err) },
+            'ingest not started; retrying',
+          ),
+      });
+      ingestStart = started;
+      cleanup.push(async () => {
+        await started.stop();
+        await ingester.stop();
+      });
     }
     const maintenanceTimer = setInterval(
       () => void maintain().catch((err: Error) => log.warn({ err: err.message }, 'maintenance failed')),
@@ -236,6 +297,8 @@ export async function startCandystore(options: CandystoreOptions = {}): Promise<
       close() {
         closing ??= (async () => {
           clearInterval(maintenanceTimer);
+          stopBrokerLog();
+          await ingestStart?.stop();
           await ingester?.stop().catch((err: Error) => log.warn({ err: err.message }, 'ingest stop failed'));
           await replayer.close();
           tail.close();

@@ -123,6 +123,23 @@ export const SERVICES_REGISTRY = envVar({
   parse: parse.string,
 });
 
+// The two HTTP parts other processes talk to: declared once here because the bb CLI and the
+// dashboard both read them.
+
+export const BLOODBANK_URL = envVar({
+  name: 'BLOODBANK_URL',
+  doc: 'Base URL of the Bloodbank gateway, used by `bb publish`, `bb health`, `bb dlq` (without an AMQP URL) and proxied by the dashboard under /api/bus.',
+  default: 'http://127.0.0.1:8682',
+  parse: parse.url(['http', 'https']),
+});
+
+export const CANDYSTORE_URL = envVar({
+  name: 'CANDYSTORE_URL',
+  doc: 'Base URL of Candystore, used by `bb tail` (without an AMQP URL), `bb health` and proxied by the dashboard under /api/store.',
+  default: 'http://127.0.0.1:8080',
+  parse: parse.url(['http', 'https']),
+});
+
 export const LOG_LEVEL = envVar({
   name: 'LOG_LEVEL',
   doc: 'Log level: fatal, error, warn, info, debug, trace or silent.',

@@ -10,6 +10,8 @@ export {
 } from './cloudevents.js';
 export {
   AMQP_URL,
+  BLOODBANK_URL,
+  CANDYSTORE_URL,
   DATABASE_URL,
   ENV_VARS,
   type EnvVarSpec,

@@ -1,16 +1,21 @@
 import type { AddressInfo } from 'node:net';
 import {
+  BLOODBANK_PUBLISH_TIMEOUT_MS,
   type Bus,
   type RetryPolicy as BusRetryPolicy,
   connect,
+  createTransport,
   type EventSchemas,
+  logConnectionState,
   NonRetryableError,
   RequeueSignal,
   type Subscription,
   type TopologyOptions,
   type Transport,
+  type WhenConnected,
+  whenConnected,
 } from '@33god/bloodbank';
-import { AppError, defaultSchemasDir, isAppError } from '@33god/core';
+import { AppError, defaultSchemasDir, isAppError, readEnv } from '@33god/core';
 import type { ComponentCheckOptions } from './checks/component-check.js';
 import { assertServeable, type DispatcherConfig, resolveDispatcherConfig } from './config.js';
 import { createOpenClawClient, type RetryPolicy } from './dispatch/openclaw-client.js';
@@ -31,7 +36,11 @@ export interface StartDispatcherOptions {
   readonly bus?: Bus;
   /** Or connect over this transport (it stays open on `close()`). */
   readonly transport?: Transport;
-  /** Or connect to this RabbitMQ URL. None of the three: the embedded in-process broker. */
+  /**
+   * Or connect to this RabbitMQ URL. None of the three: the embedded in-process broker.
+   * A broker that is down at start is waited for in the background (`/health` answers 503
+   * until the dispatcher is connected and consuming).
+   */
   readonly amqpUrl?: string;
   /** Events exchange; default `bloodbank.events.v1`. */
   readonly exchange?: string;
@@ -90,9 +99,14 @@ export async function startDispatcher(options: StartDispatcherOptions = {}): Pro
   // A malformed state file stops the start here: dispatching without it could repeat every ticket.
   const state = await DispatchStateStore.open(config.statePath);
 
+  let subscription: Subscription | undefined;
   const health = buildHealthServer(
     {
-      busState: () => bus?.transport.state ?? 'connecting',
+      busState: () => {
+        const s = bus?.transport.state ?? 'connecting';
+        // Connected but not consuming yet (the broker came up after the dispatcher): not healthy.
+        return s === 'connected' && subscription === undefined ? 'subscribing' : s;
+      },
       state,
       get stats() {
         return pipeline.stats;
@@ -105,23 +119,34 @@ export async function startDispatcher(options: StartDispatcherOptions = {}): Pro
 
   let bus: Bus | undefined;
   const ownsBus = options.bus === undefined;
+  let ownTransport: Transport | undefined;
   try {
+    if (!options.bus && !options.transport && options.amqpUrl) {
+      ownTransport = await createTransport({
+        url: options.amqpUrl,
+        connectionName: APP_NAME,
+        initialConnect: 'retry',
+        publishTimeoutMs: readEnv(BLOODBANK_PUBLISH_TIMEOUT_MS)!,
+      });
+    }
+    const transport = options.transport ?? ownTransport;
     bus =
       options.bus ??
       (await connect({
         app: APP_NAME,
-        ...(options.transport ? { transport: options.transport } : {}),
-        ...(options.amqpUrl ? { url: options.amqpUrl } : {}),
+        ...(transport ? { transport } : {}),
         ...(options.exchange ? { exchange: options.exchange } : {}),
         ...(options.topology ? { topology: options.topology } : {}),
         schemas: options.schemas ?? defaultSchemasDir(),
         logger: log,
       }));
   } catch (err) {
+    await ownTransport?.close().catch(() => {});
     await health.close();
     throw err;
   }
   const theBus = bus;
+  const stopBrokerLog = logConnectionState(theBus.transport, log);
 
   const abort = new AbortController();
   const client = createOpenClawClient({
@@ -141,8 +166,7 @@ export async function startDispatcher(options: StartDispatcherOptions = {}): Pro
     signal: abort.signal,
   });
 
-  let subscription: Subscription;
-  try {
+  const subscribe = async (): Promise<void> => {
     subscription = await theBus.subscribe(
       config.queue,
       [PLANE_WEBHOOK_PATTERN],
@@ -160,12 +184,25 @@ export async function startDispatcher(options: StartDispatcherOptions = {}): Pro
         ...(options.busRetry ? { retry: options.busRetry } : {}),
       },
     );
+  };
+  let subscribing: WhenConnected | undefined;
+  try {
+    // Broker up: subscribe now (a failure fails the start). Down: on the first connect.
+    subscribing = await whenConnected(theBus.transport, subscribe, {
+      onError: (err) =>
+        log.error({ err: err instanceof Error ? err.message : String(err) }, 'not consuming yet; retrying'),
+    });
     await health.listen({ port: config.port, host: options.host ?? '0.0.0.0' });
   } catch (err) {
+    stopBrokerLog();
+    await subscribing?.stop();
+    await subscription?.cancel().catch(() => {});
     if (ownsBus) await theBus.close().catch(() => {});
+    await ownTransport?.close().catch(() => {});
     await health.close().catch(() => {});
     throw err;
   }
+  const started = subscribing;
   const port = (health.server.address() as AddressInfo).port;
   const host = options.host ?? '0.0.0.0';
   log.info(
@@ -176,7 +213,9 @@ export async function startDispatcher(options: StartDispatcherOptions = {}): Pro
   let closing: Promise<void> | undefined;
   const close = (): Promise<void> => {
     closing ??= (async () => {
-      const drained = subscription.cancel();
+      stopBrokerLog();
+      await started.stop();
+      const drained = subscription?.cancel() ?? Promise.resolve();
       const timer = setTimeout(() => abort.abort(), options.drainTimeoutMs ?? 30_000);
       try {
         await drained;
@@ -185,6 +224,7 @@ export async function startDispatcher(options: StartDispatcherOptions = {}): Pro
       }
       abort.abort();
       if (ownsBus) await theBus.close();
+      await ownTransport?.close();
       await state
         .flush()
         .catch((err: unknown) => log.error({ err }, 'could not write the state file at shutdown'));

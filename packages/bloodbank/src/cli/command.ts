@@ -1,4 +1,4 @@
-import { AMQP_URL, formatError, readEnv } from '@33god/core';
+import { AMQP_URL, AppError, formatError, readEnv } from '@33god/core';
 import { openTransport, redact } from '../sdk/transport.js';
 import type { Transport } from '../transport/transport.js';
 
@@ -25,15 +25,20 @@ export const EXIT = { ok: 0, failed: 1, usage: 2 } as const;
 
 export class UsageError extends Error {}
 
-/** Opens the broker named by `--amqp-url`, else `AMQP_URL`, else the in-process embedded broker. */
-export async function cliTransport(url: string | undefined, io: CliIo): Promise<Transport> {
+/**
+ * Opens the RabbitMQ named by `--amqp-url`, else `AMQP_URL`. There is no embedded fallback: an
+ * embedded broker lives inside the process that runs it (`npm start`), so one opened here would
+ * be a new, empty broker that disappears when the command ends.
+ */
+export async function cliTransport(url: string | undefined, io: CliIo, command: string): Promise<Transport> {
   const target = url ?? readEnv(AMQP_URL, io.env);
   if (target === undefined) {
-    io.err('note: no --amqp-url and no AMQP_URL: using the embedded broker of this process');
+    throw new AppError(
+      'CONFIG_INVALID',
+      `${command} needs RabbitMQ: set AMQP_URL or pass --amqp-url (an embedded broker lives only inside the process running it)`,
+    );
   }
-  const options: { url?: string } = {};
-  if (target !== undefined) options.url = target;
-  return openTransport(options);
+  return openTransport({ url: target });
 }
 
 /** Runs a command body, turning errors into a one-line message and an exit code. */

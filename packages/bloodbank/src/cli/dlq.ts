@@ -1,10 +1,16 @@
 import { parseArgs } from 'node:util';
-import { defaultRegistryPath, readEnv, SERVICES_REGISTRY } from '@33god/core';
+import { AMQP_URL, BLOODBANK_URL, defaultRegistryPath, readEnv, SERVICES_REGISTRY } from '@33god/core';
 import { loadServiceRegistry } from '@33god/holyfields';
 import type { DeadLetter } from '../dead-letters/describe.js';
-import { createDeadLetterOperations, DEFAULT_LIST_LIMIT } from '../dead-letters/operations.js';
+import {
+  createDeadLetterOperations,
+  DEFAULT_LIST_LIMIT,
+  type DeadLetterOperations,
+} from '../dead-letters/operations.js';
 import { resolveTopologyOptions, type TopologyOptions } from '../topology/options.js';
+import type { Transport } from '../transport/transport.js';
 import { type CliIo, cliTransport, EXIT, guarded, stdio, UsageError } from './command.js';
+import { gatewayDeadLetterOperations } from './gateway-dead-letters.js';
 
 export const USAGE = `usage: bloodbank dlq list [QUEUE] [--limit N] [--json]
        bloodbank dlq show QUEUE ID [--json]
@@ -15,9 +21,15 @@ export const USAGE = `usage: bloodbank dlq list [QUEUE] [--limit N] [--json]
   letter's id (the event id). list without QUEUE shows every dead-letter queue of
   the registry with its count. list and show never remove a message.
 
-  --registry FILE  default: SERVICES_REGISTRY, else services/registry.yaml
+  Without an AMQP URL the commands go through the gateway's HTTP API (what
+  works against \`npm start\` with its embedded broker); with one, straight to
+  RabbitMQ.
+
+  --gateway URL    default: BLOODBANK_URL (http://127.0.0.1:8682)
+  --token TOKEN    bearer token for redrive and purge when the gateway has auth
   --amqp-url URL   default: AMQP_URL
-  --dlx NAME       default: BLOODBANK_DLX`;
+  --registry FILE  with an AMQP URL; default: SERVICES_REGISTRY, else services/registry.yaml
+  --dlx NAME       with an AMQP URL; default: BLOODBANK_DLX`;
 
 export async function run(argv: string[], io: CliIo = stdio): Promise<number> {
   return guarded(io, USAGE, async () => {
@@ -27,6 +39,8 @@ export async function run(argv: string[], io: CliIo = stdio): Promise<number> {
       options: {
         registry: { type: 'string' },
         'amqp-url': { type: 'string' },
+        gateway: { type: 'string' },
+        token: { type: 'string' },
         dlx: { type: 'string' },
         limit: { type: 'string' },
         all: { type: 'boolean' },
@@ -53,18 +67,36 @@ export async function run(argv: string[], io: CliIo = stdio): Promise<number> {
     const limit = values.limit === undefined ? DEFAULT_LIST_LIMIT : Number(values.limit);
     if (!Number.isInteger(limit) || limit < 1) throw new UsageError(`--limit must be a whole number >= 1`);
 
-    const topology: TopologyOptions = values.dlx ? { dlx: values.dlx } : {};
-    const options: Parameters<typeof createDeadLetterOperations>[1] = {
-      topology: resolveTopologyOptions(topology, io.env),
-    };
-    if (action === 'list' && !queue) {
-      options.registry = await loadServiceRegistry(
-        values.registry ?? readEnv(SERVICES_REGISTRY, io.env) ?? defaultRegistryPath(),
-      );
+    if (values.gateway !== undefined && values['amqp-url'] !== undefined) {
+      throw new UsageError('give --gateway or --amqp-url, not both');
     }
-    const transport = await cliTransport(values['amqp-url'], io);
+    const amqpUrl =
+      values.gateway === undefined ? (values['amqp-url'] ?? readEnv(AMQP_URL, io.env)) : undefined;
+    let transport: Transport | null = null;
+    let ops: DeadLetterOperations;
+    if (amqpUrl === undefined) {
+      if (values.registry !== undefined || values.dlx !== undefined) {
+        throw new UsageError('--registry and --dlx apply with an AMQP URL only (the gateway uses its own)');
+      }
+      const token = values.token;
+      ops = gatewayDeadLetterOperations(
+        values.gateway ?? readEnv(BLOODBANK_URL, io.env)!,
+        token === undefined ? {} : { token },
+      );
+    } else {
+      const topology: TopologyOptions = values.dlx ? { dlx: values.dlx } : {};
+      const options: Parameters<typeof createDeadLetterOperations>[1] = {
+        topology: resolveTopologyOptions(topology, io.env),
+      };
+      if (action === 'list' && !queue) {
+        options.registry = await loadServiceRegistry(
+          values.registry ?? readEnv(SERVICES_REGISTRY, io.env) ?? defaultRegistryPath(),
+        );
+      }
+      transport = await cliTransport(amqpUrl, io, `bloodbank dlq ${action}`);
+      ops = createDeadLetterOperations(transport, options);
+    }
     try {
-      const ops = createDeadLetterOperations(transport, options);
       const print = (v: unknown, text: () => string[]): void => {
         if (values.json) io.out(JSON.stringify(v, null, 2));
         else for (const line of text()) io.out(line);
@@ -109,7 +141,7 @@ export async function run(argv: string[], io: CliIo = stdio): Promise<number> {
         }
       }
     } finally {
-      await transport.close();
+      await transport?.close();
     }
   });
 }

@@ -1,12 +1,11 @@
 import { parseArgs } from 'node:util';
-import { readEnv } from '@33god/core';
-import { BLOODBANK_URL } from '../gateway/config.js';
+import { BLOODBANK_URL, CANDYSTORE_URL, readEnv } from '@33god/core';
 import { type CliIo, EXIT, guarded, stdio, UsageError } from './command.js';
 
 export const HEALTH_USAGE = `bb health [name=URL ...] [--timeout SECONDS]
 
 Checks GET <URL>/health of every part and prints one line each; exits 1 when any is down.
-Default: gateway ${'$'}BLOODBANK_URL (http://127.0.0.1:8682), store http://127.0.0.1:8080,
+Default: gateway ${'$'}BLOODBANK_URL (http://127.0.0.1:8682), store ${'$'}CANDYSTORE_URL (http://127.0.0.1:8080),
 dashboard http://127.0.0.1:3000, dispatcher http://127.0.0.1:8690.`;
 
 export interface HealthTarget {
@@ -17,7 +16,7 @@ export interface HealthTarget {
 export function defaultHealthTargets(env: NodeJS.ProcessEnv): HealthTarget[] {
   return [
     { name: 'gateway', url: readEnv(BLOODBANK_URL, env)! },
-    { name: 'store', url: 'http://127.0.0.1:8080' },
+    { name: 'store', url: readEnv(CANDYSTORE_URL, env)! },
     { name: 'dashboard', url: 'http://127.0.0.1:3000' },
     { name: 'dispatcher', url: 'http://127.0.0.1:8690' },
   ];

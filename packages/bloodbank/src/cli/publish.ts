@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import {
   AppError,
+  BLOODBANK_URL,
   completeEnvelope,
   defaultSchemasDir,
   HOLYFIELDS_SCHEMAS,
@@ -9,7 +10,6 @@ import {
   readEnv,
 } from '@33god/core';
 import { loadSchemaTree } from '@33god/holyfields';
-import { BLOODBANK_URL } from '../gateway/config.js';
 import { transportPublisher } from '../gateway/publisher.js';
 import { openTransport, redact } from '../sdk/transport.js';
 import { BLOODBANK_EXCHANGE } from '../topology/config.js';

@@ -1,37 +1,61 @@
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { parseArgs } from 'node:util';
-import { AMQP_URL, AppError, type EventEnvelope, isValidPattern, readEnv } from '@33god/core';
+import {
+  AMQP_URL,
+  AppError,
+  CANDYSTORE_URL,
+  ENVELOPE_FIELDS,
+  type EventEnvelope,
+  isValidPattern,
+  readEnv,
+} from '@33god/core';
+import WebSocket from 'ws';
 import { openTransport, redact } from '../sdk/transport.js';
 import { BLOODBANK_EXCHANGE } from '../topology/config.js';
 import type { Delivery } from '../transport/transport.js';
 import { type CliIo, EXIT, guarded, stdio, UsageError } from './command.js';
+import { networkReason } from './health.js';
 import { waitConnected } from './publish.js';
 import { signalled } from './serve.js';
 
-export const TAIL_USAGE = `bb tail [pattern] [--amqp-url URL] [--exchange NAME] [--json]
+export const TAIL_USAGE = `bb tail [pattern] [--store-url URL | --amqp-url URL [--exchange NAME]] [--json]
 
 Prints live events matching a topic pattern (default '#'), one line each: time, type,
-source, short correlation id, payload preview. Reads from a private queue that disappears
-when the command stops (Ctrl-C). Needs RabbitMQ (AMQP_URL or --amqp-url).`;
+source, short correlation id, payload preview, until Ctrl-C.
+Without an AMQP URL it follows Candystore's live stream (--store-url, default
+${'$'}CANDYSTORE_URL, http://127.0.0.1:8080): what works against \`npm start\` with its
+embedded broker. With --amqp-url (or AMQP_URL) it reads RabbitMQ directly, from a
+private queue that disappears when the command stops.`;
 
 const color = (on: boolean) => (code: number, s: string) => (on ? `\x1b[${code}m${s}\x1b[0m` : s);
 
 /** One readable line for an event (or a raw message that is not an envelope). */
 export function formatTailLine(d: Delivery, width: number, colors = false): string {
-  const c = color(colors);
   let env: Partial<EventEnvelope> | null = null;
   try {
     env = JSON.parse(d.body.toString('utf8')) as Partial<EventEnvelope>;
   } catch {
     env = null;
   }
+  return formatEventLine(env, d.routingKey, d.body.length, width, colors);
+}
+
+/** The line of `formatTailLine` for an already parsed envelope (`null`: not JSON). */
+export function formatEventLine(
+  env: Partial<EventEnvelope> | null,
+  routingKey: string,
+  bytes: number,
+  width: number,
+  colors = false,
+): string {
+  const c = color(colors);
   const at = env?.timestamp ? new Date(env.timestamp) : new Date();
   const time = Number.isNaN(at.getTime()) ? '--:--:--.---' : at.toISOString().slice(11, 23);
   if (env === null || typeof env !== 'object') {
-    return `${c(2, time)}  ${c(33, d.routingKey)}  (not JSON, ${d.body.length} bytes)`;
+    return `${c(2, time)}  ${c(33, routingKey)}  (not JSON, ${bytes} bytes)`;
   }
-  const type = String(env.event_type ?? d.routingKey);
+  const type = String(env.event_type ?? routingKey);
   const src = env.source ? `${env.source.app ?? '?'}@${env.source.host ?? '?'}` : '?';
   const corr = env.correlation_id ? String(env.correlation_id).slice(-8) : '--------';
   let preview = JSON.stringify(env.payload ?? null);
@@ -50,6 +74,7 @@ export async function run(
       allowPositionals: true,
       options: {
         'amqp-url': { type: 'string' },
+        'store-url': { type: 'string' },
         exchange: { type: 'string' },
         json: { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
@@ -63,11 +88,22 @@ export async function run(
     if (!isValidPattern(pattern)) {
       throw new UsageError(`'${pattern}' is not a topic pattern (words, * and #, dot-separated)`);
     }
-    const url = values['amqp-url'] ?? readEnv(AMQP_URL, io.env);
+    if (values['store-url'] !== undefined && values['amqp-url'] !== undefined) {
+      throw new UsageError('give --store-url or --amqp-url, not both');
+    }
+    const width = process.stdout.columns ?? 120;
+    const colors = io.env.NO_COLOR === undefined && process.stdout.isTTY === true;
+    const url =
+      values['store-url'] === undefined ? (values['amqp-url'] ?? readEnv(AMQP_URL, io.env)) : undefined;
     if (!url) {
-      throw new AppError(
-        'CONFIG_INVALID',
-        'bb tail reads from RabbitMQ: set AMQP_URL or pass --amqp-url (the embedded broker lives inside `bloodbank serve`)',
+      if (values.exchange !== undefined) throw new UsageError('--exchange applies to an AMQP URL only');
+      const storeUrl = values['store-url'] ?? readEnv(CANDYSTORE_URL, io.env)!;
+      return tailStore(storeUrl, pattern, io, (e) =>
+        io.out(
+          values.json
+            ? JSON.stringify(e.envelope)
+            : formatEventLine(e.envelope, e.routingKey, 0, width, colors),
+        ),
       );
     }
     const exchange = values.exchange ?? readEnv(BLOODBANK_EXCHANGE, io.env)!;
@@ -80,8 +116,6 @@ export async function run(
       }
       await transport.assertQueue(queue, { durable: false, autoDelete: true, exclusive: true });
       await transport.bindQueue(queue, exchange, pattern);
-      const width = process.stdout.columns ?? 120;
-      const colors = io.env.NO_COLOR === undefined && process.stdout.isTTY === true;
       const consumer = await transport.consume(
         queue,
         (d) => {
@@ -99,4 +133,98 @@ export async function run(
     }
     return EXIT.ok;
   });
+}
+
+/** A stored event as the stream sends it: the envelope fields plus the store's own. */
+interface StoredEventMessage extends Record<string, unknown> {
+  routing_key?: string;
+}
+
+type StreamMessage =
+  | { kind: 'event'; event: StoredEventMessage }
+  | { kind: 'caught_up'; position: string }
+  | { kind: 'heartbeat'; position: string };
+
+/**
+ * Follows Candystore's `GET /stream?from=now` WebSocket until interrupted. Exits 1 with one
+ * line when the store cannot be reached, refuses the request, or ends the stream.
+ */
+async function tailStore(
+  storeUrl: string,
+  pattern: string,
+  io: CliIo & { interrupted?: Promise<void> },
+  print: (e: { envelope: Partial<EventEnvelope>; routingKey: string }) => void,
+  connectTimeoutMs = 5000,
+): Promise<number> {
+  const base = storeUrl.replace(/\/+$/, '');
+  const query = new URLSearchParams({ from: 'now' });
+  if (pattern !== '#') query.set('type', pattern);
+  const wsUrl = `${base.replace(/^http/, 'ws')}/stream?${query}`;
+  const unreachable = (why: string) =>
+    new AppError('SERVICE_UNAVAILABLE', `cannot reach the event store at ${base} (${why})`);
+
+  const ws = new WebSocket(wsUrl, { handshakeTimeout: connectTimeoutMs });
+  let live = false;
+  const ended = new Promise<AppError | null>((resolve) => {
+    ws.on('unexpected-response', (_req, res) => {
+      // A refused request (bad pattern) is a problem document, answered before the upgrade.
+      let text = '';
+      res.on('data', (chunk: Buffer) => {
+        text += chunk.toString('utf8');
+      });
+      res.on('end', () => {
+        let detail = `HTTP ${res.statusCode}`;
+        try {
+          const p = JSON.parse(text) as { code?: string; detail?: string; title?: string };
+          detail = [p.code, p.detail ?? p.title].filter(Boolean).join(': ') || detail;
+        } catch {}
+        resolve(
+          new AppError('SERVICE_UNAVAILABLE', `the event store at ${base} refused the stream (${detail})`),
+        );
+      });
+      res.on('error', () => resolve(unreachable(`HTTP ${res.statusCode}`)));
+    });
+    ws.on('error', (err) => resolve(unreachable(live ? 'connection lost' : networkReason({ cause: err }))));
+    ws.on('close', (code, reason) => {
+      const why = reason.toString('utf8');
+      resolve(
+        live
+          ? new AppError(
+              'SERVICE_UNAVAILABLE',
+              `the event store at ${base} ended the stream (${why || `code ${code}`})`,
+            )
+          : unreachable(why || `closed with code ${code}`),
+      );
+    });
+  });
+  ws.on('message', (data) => {
+    let m: StreamMessage;
+    try {
+      m = JSON.parse(data.toString()) as StreamMessage;
+    } catch {
+      return;
+    }
+    if (m.kind === 'caught_up' && !live) {
+      live = true;
+      io.err(`tailing '${pattern}' from ${base} (Ctrl-C to stop)`);
+    } else if (m.kind === 'event') {
+      const envelope: Record<string, unknown> = {};
+      for (const f of ENVELOPE_FIELDS) if (m.event[f] !== undefined) envelope[f] = m.event[f];
+      print({
+        envelope: envelope as Partial<EventEnvelope>,
+        routingKey: m.event.routing_key ?? String(envelope.event_type ?? ''),
+      });
+    }
+  });
+  const stop = io.interrupted ?? signalled();
+  const outcome = await Promise.race([ended, stop.then(() => 'interrupted' as const)]);
+  if (outcome === 'interrupted') {
+    ws.removeAllListeners('close');
+    ws.on('error', () => {});
+    ws.close(1000, 'bye');
+    return EXIT.ok;
+  }
+  ws.terminate();
+  if (outcome) throw outcome;
+  return EXIT.ok;
 }

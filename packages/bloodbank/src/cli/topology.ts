@@ -13,7 +13,7 @@ export const USAGE = `usage: bloodbank topology apply [--registry FILE] [--amqp-
   check  compares the broker with the registry; exit 1 when something is missing
 
   --registry  default: SERVICES_REGISTRY, else services/registry.yaml
-  --amqp-url  default: AMQP_URL`;
+  --amqp-url  default: AMQP_URL (required: an embedded broker cannot be reached from another process)`;
 
 export async function run(argv: string[], io: CliIo = stdio): Promise<number> {
   return guarded(io, USAGE, async () => {
@@ -53,7 +53,7 @@ export async function run(argv: string[], io: CliIo = stdio): Promise<number> {
     const resolved = resolveTopologyOptions(options, io.env);
     const registryPath = values.registry ?? readEnv(SERVICES_REGISTRY, io.env) ?? defaultRegistryPath();
     const registry = await loadServiceRegistry(registryPath);
-    const transport = await cliTransport(values['amqp-url'], io);
+    const transport = await cliTransport(values['amqp-url'], io, `bloodbank topology ${action}`);
     try {
       if (action === 'apply') {
         const { plan, options: o } = await applyTopology(transport, registry, resolved);

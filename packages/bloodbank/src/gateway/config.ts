@@ -1,7 +1,8 @@
 import { envVar, parse } from '@33god/core';
 
 // BLOODBANK_EXCHANGE (topology/config.ts) and BLOODBANK_UNKNOWN_TYPES (sdk/config.ts) are declared
-// by the parts that own them; `bloodbank serve` reads those.
+// by the parts that own them; `bloodbank serve` reads those. BLOODBANK_URL (the gateway's address
+// for clients) is in @33god/core, shared with the dashboard.
 
 /** Environment variables of `bloodbank serve`; every one is also a `startGateway` option. */
 
@@ -62,11 +63,4 @@ export const GITHUB_WEBHOOK_SECRET = envVar({
   name: 'GITHUB_WEBHOOK_SECRET',
   doc: 'HMAC secret of GitHub webhooks (POST /webhooks/github). Unset: the route answers 503.',
   parse: parse.string,
-});
-
-export const BLOODBANK_URL = envVar({
-  name: 'BLOODBANK_URL',
-  doc: 'Gateway URL used by `bb publish` and `bb health`.',
-  default: 'http://127.0.0.1:8682',
-  parse: parse.url(['http', 'https']),
 });

@@ -40,3 +40,10 @@ export {
   type TransportFeatures,
   type TransportState,
 } from './transport.js';
+export {
+  type ConnectionLogger,
+  logConnectionState,
+  type WhenConnected,
+  type WhenConnectedOptions,
+  whenConnected,
+} from './when-connected.js';

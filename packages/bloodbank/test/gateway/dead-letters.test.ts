@@ -56,6 +56,8 @@ for (const backend of backends) {
         const first = list.items[0]!;
         assert.deepEqual(Object.keys(first).sort(), [
           'attempts',
+          'body',
+          'correlation_id',
           'dlq',
           'envelope',
           'error_class',
@@ -65,6 +67,7 @@ for (const backend of backends) {
           'handler',
           'id',
           'last_failure_at',
+          'original_exchange',
           'original_routing_key',
           'queue',
           'reason',
@@ -78,6 +81,13 @@ for (const backend of backends) {
         assert.deepEqual((first.envelope as Record<string, unknown>).payload, { message: 'dead 1' });
         const bad = await fetch(`${h.url}/dead-letters/${queue}?limit=zero`);
         assert.equal(bad.status, 400);
+        const one = (await (await fetch(`${h.url}/dead-letters/${queue}/${envs[2]!.event_id}`)).json()) as {
+          id: string;
+          correlation_id: string;
+        };
+        assert.equal(one.id, envs[2]!.event_id);
+        assert.equal(one.correlation_id, envs[2]!.correlation_id);
+        assert.equal((await fetch(`${h.url}/dead-letters/${queue}/nope`)).status, 404);
 
         const redrive = await fetch(`${h.url}/dead-letters/${queue}/redrive`, {
           method: 'POST',

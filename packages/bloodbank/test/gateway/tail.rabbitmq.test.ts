@@ -73,10 +73,7 @@ describe('bb tail and bb publish --amqp-url (rabbitmq)', () => {
     await conn.close();
   });
 
-  test('clear errors: no broker configured, broker unreachable', T, async () => {
-    const none = io({});
-    assert.equal(await tail([], none.io), 1);
-    assert.match(none.err[0]!, /set AMQP_URL or pass --amqp-url/);
+  test('clear errors: broker unreachable', T, async () => {
     const down = io({ HOLYFIELDS_SCHEMAS: SCHEMAS_DIR });
     assert.equal(
       await publish(

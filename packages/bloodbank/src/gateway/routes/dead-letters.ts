@@ -10,6 +10,7 @@ function item(d: DeadLetter) {
     id: d.id,
     event_id: d.eventId,
     event_type: d.eventType,
+    correlation_id: d.correlationId,
     queue: d.queue,
     dlq: d.dlq,
     reason: d.reason,
@@ -17,9 +18,12 @@ function item(d: DeadLetter) {
     handler: d.handler,
     attempts: d.attempts,
     original_routing_key: d.originalRoutingKey,
+    original_exchange: d.originalExchange,
     first_failure_at: d.firstFailureAt,
     last_failure_at: d.lastFailureAt,
     envelope: d.envelope,
+    /** The body as text when it is not an envelope (null otherwise: the envelope says it all). */
+    body: d.envelope ? null : d.body,
   };
 }
 
@@ -71,6 +75,11 @@ export async function deadLetterRoutes(
       }
       return { items: (await ops().list(request.params.queue, limit)).map(item) };
     },
+  );
+  app.get<{ Params: { queue: string; id: string } }>(
+    '/dead-letters/:queue/:id',
+    { schema: { summary: 'One dead letter of a queue, by id', tags } },
+    async (request) => item(await ops().show(request.params.queue, request.params.id)),
   );
   app.post<{ Params: { queue: string } }>(
     '/dead-letters/:queue/redrive',

@@ -36,6 +36,14 @@ export interface RabbitMqTransportOptions {
   reconnect?: { initialDelayMs?: number; maxDelayMs?: number };
   /** Shown in the management UI's connection list. */
   connectionName?: string;
+  /**
+   * What a failed first connection does. `fail` (default): `createRabbitMqTransport`
+   * rejects with BROKER_UNAVAILABLE. `retry`: it resolves anyway, in state `disconnected`,
+   * and keeps connecting in the background with the reconnect backoff, as after a lost
+   * connection; each failed attempt is reported through `onStateChange`. For services
+   * that must outlive a broker starting after them. A malformed URL still rejects.
+   */
+  initialConnect?: 'fail' | 'retry';
 }
 
 export const RABBITMQ_FEATURES: TransportFeatures = Object.freeze({
@@ -48,8 +56,8 @@ export const RABBITMQ_FEATURES: TransportFeatures = Object.freeze({
 /**
  * Connects to RabbitMQ. Rejects with INVALID_BROKER_URL or BROKER_UNAVAILABLE (naming
  * the cause: refused, unknown host, timeout, credentials, vhost) when the first
- * connection cannot be made; after that, connection losses are repaired in the
- * background (see `onStateChange`).
+ * connection cannot be made (unless `initialConnect: 'retry'`); after that, connection
+ * losses are repaired in the background (see `onStateChange`).
  */
 export async function createRabbitMqTransport(options: RabbitMqTransportOptions): Promise<Transport> {
   const t = new RabbitMqTransport(options);
@@ -177,6 +185,7 @@ class RabbitMqTransport implements Transport {
   readonly #connectTimeoutMs: number;
   readonly #backoff: { initial: number; max: number };
   readonly #connectionName: string;
+  readonly #retryInitialConnect: boolean;
 
   #state: TransportState = 'connecting';
   readonly #listeners = new StateListeners<TransportState>();
@@ -205,6 +214,7 @@ class RabbitMqTransport implements Transport {
       max: options.reconnect?.maxDelayMs ?? 5_000,
     };
     this.#connectionName = options.connectionName ?? `bloodbank-${process.pid}`;
+    this.#retryInitialConnect = options.initialConnect === 'retry';
   }
 
   get state(): TransportState {
@@ -224,10 +234,23 @@ class RabbitMqTransport implements Transport {
   // --- connection lifecycle ---
 
   async start(): Promise<void> {
-    await this.#connect();
+    try {
+      await this.#connect();
+    } catch (err) {
+      if (!this.#retryInitialConnect) throw err;
+      this.#startSweeper();
+      this.#setState('disconnected', err instanceof Error ? err : new Error(String(err)));
+      this.#attempt = 0;
+      this.#scheduleReconnect();
+      return;
+    }
+    this.#startSweeper();
+    this.#setState('connected');
+  }
+
+  #startSweeper(): void {
     this.#sweeper = setInterval(() => this.#sweepTimeouts(), Math.min(250, this.#publishTimeoutMs / 4));
     this.#sweeper.unref();
-    this.#setState('connected');
   }
 
   async #connect(): Promise<void> {

@@ -1,5 +1,6 @@
-// `bloodbank topology` and `bloodbank dlq` end to end: in-process against every
-// backend, and as a real process for the exit codes.
+// `bloodbank topology` and `bloodbank dlq` over AMQP end to end: in-process against RabbitMQ,
+// and as a real process for the exit codes. Without an AMQP URL the CLI cannot reach an
+// embedded broker (it lives in another process): see embedded-stack.test.ts for that path.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { dirname, join } from 'node:path';
@@ -10,7 +11,6 @@ import { main } from '../../src/cli.js';
 import { NonRetryableError } from '../../src/middleware/errors.js';
 import { connect } from '../../src/sdk/bus.js';
 import { dlqName } from '../../src/topology/names.js';
-import { createEmbeddedTransport } from '../../src/transport/embedded/transport.js';
 import { AMQP_TEST_URL, type Backend, backends, TestNames, waitFor } from '../sdk/backends.js';
 import { writeRegistry } from '../topology/registry-file.js';
 
@@ -32,17 +32,15 @@ function capture(names: TestNames): CliIo & { stdout: string[]; stderr: string[]
   };
 }
 
-/** The CLI reaches the embedded broker of this process (the shared one) or RabbitMQ by URL. */
-function urlArgs(backend: Backend): string[] {
-  return backend.name === 'rabbitmq' ? ['--amqp-url', AMQP_TEST_URL] : [];
+function urlArgs(_backend: Backend): string[] {
+  return ['--amqp-url', AMQP_TEST_URL];
 }
 
-for (const backend of backends()) {
+for (const backend of backends().filter((b) => b.name === 'rabbitmq')) {
   describe(`bloodbank CLI on ${backend.name}`, () => {
     test('topology apply, check clean, drift exits 1 with a report', T, async () => {
       const names = new TestNames();
-      // The same broker the CLI opens: RabbitMQ, or this process's shared embedded broker.
-      const transport = backend.name === 'rabbitmq' ? await backend.transport() : createEmbeddedTransport();
+      const transport = await backend.transport();
       try {
         const { path, queues } = writeRegistry(names);
         const io = capture(names);
@@ -72,7 +70,7 @@ for (const backend of backends()) {
 
     test('dlq list, show, redrive and purge', T, async () => {
       const names = new TestNames();
-      const transport = backend.name === 'rabbitmq' ? await backend.transport() : createEmbeddedTransport();
+      const transport = await backend.transport();
       const bus = await connect({ app: 'cli-test', transport, topology: names.topology });
       try {
         const q = names.queue('work');
@@ -157,7 +155,10 @@ describe('bloodbank as a process', () => {
   test('check against a broker without the topology exits 1 and lists what is missing', T, () => {
     const names = new TestNames();
     const { path } = writeRegistry(names);
-    const r = run(['topology', 'check', '--registry', path], { BLOODBANK_EXCHANGE: names.topology.exchange });
+    const r = run(['topology', 'check', '--registry', path], {
+      BLOODBANK_EXCHANGE: names.topology.exchange,
+      AMQP_URL: AMQP_TEST_URL,
+    });
     assert.equal(r.status, 1, r.stderr);
     assert.match(r.stdout, /missing exchange\s+test\.[0-9a-f]+\.events/);
   });
@@ -169,5 +170,12 @@ describe('bloodbank as a process', () => {
     assert.equal(bad.status, 1);
     assert.match(bad.stderr, /INVALID_BROKER_URL/);
     assert.doesNotMatch(bad.stderr + bad.stdout, /hunter2/);
+  });
+
+  test('topology without an AMQP URL exits 1: an embedded broker cannot be reached from here', T, () => {
+    const r = run(['topology', 'check']);
+    assert.equal(r.status, 1, r.stderr);
+    assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
+    assert.match(r.stderr, /bloodbank topology check needs RabbitMQ: set AMQP_URL or pass --amqp-url/);
   });
 });
