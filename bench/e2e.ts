@@ -234,8 +234,6 @@ export const suite: BenchSuite = async (ctx: BenchContext): Promise<BenchResult[
       DATABASE_URL: dbUrl,
       CANDYSTORE_PORT: '0',
       CANDYSTORE_HOST: '127.0.0.1',
-      CANDYSTORE_EXCHANGE: exchange,
-      CANDYSTORE_DLX: dlx,
       CANDYSTORE_QUEUE: storeQueue,
     };
     const store = track(await startPart('store', 'candystore', storeEnv, ctx.log));

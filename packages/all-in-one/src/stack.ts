@@ -80,7 +80,8 @@ export async function startStack(options: StackOptions = {}): Promise<RunningSta
   };
 
   try {
-    const transport = await createTransport(amqpUrl ? { url: amqpUrl } : {});
+    // Parts start without a reachable broker and catch up when it comes (503 on /health meanwhile).
+    const transport = await createTransport(amqpUrl ? { url: amqpUrl, initialConnect: 'retry' } : {});
     cleanups.push(() => transport.close());
 
     const storeOptions = candystoreOptionsFromEnv(env);

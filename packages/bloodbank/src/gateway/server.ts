@@ -117,7 +117,10 @@ export async function buildGateway(
   const transport: Transport | undefined =
     options.transport ??
     (ownTransport
-      ? await openTransport(options.amqpUrl === undefined ? {} : { url: options.amqpUrl })
+      ? await openTransport(
+          // A gateway starts without a broker and answers 503 until it connects.
+          options.amqpUrl === undefined ? {} : { url: options.amqpUrl, initialConnect: 'retry' },
+        )
       : undefined);
   const publisher = options.publisher ?? transportPublisher(transport!, exchange, topology);
 

@@ -1,6 +1,6 @@
 import { AppError } from '@33god/core';
-import { createEmbeddedTransport } from '../transport/embedded/transport.js';
-import { createRabbitMqTransport, type RabbitMqTransportOptions } from '../transport/rabbitmq/transport.js';
+import { transportOptionsFromEnv } from '../transport/config.js';
+import { createTransport } from '../transport/create.js';
 import type { Transport } from '../transport/transport.js';
 
 /** Checks the URL before anything connects, so a typo reads as what it is. */
@@ -29,17 +29,18 @@ export function redact(url: string): string {
 }
 
 /**
- * The transport for a URL: RabbitMQ for `amqp://`/`amqps://` (connected before this
- * resolves; an unreachable broker is BROKER_UNAVAILABLE naming the cause), the
- * process's shared embedded broker when there is no URL.
+ * The transport for a URL: RabbitMQ for `amqp://`/`amqps://`, the process's shared
+ * embedded broker when there is no URL (see `createTransport`). By default an
+ * unreachable broker fails here as BROKER_UNAVAILABLE naming the cause;
+ * `initialConnect: 'retry'` starts disconnected and keeps reconnecting instead (servers).
  */
 export async function openTransport(options: {
   url?: string;
   publishTimeoutMs?: number;
+  initialConnect?: 'fail' | 'retry';
 }): Promise<Transport> {
-  if (options.url === undefined) return createEmbeddedTransport();
-  checkBrokerUrl(options.url);
-  const rabbit: RabbitMqTransportOptions = { url: options.url };
-  if (options.publishTimeoutMs !== undefined) rabbit.publishTimeoutMs = options.publishTimeoutMs;
-  return createRabbitMqTransport(rabbit);
+  if (options.url !== undefined) checkBrokerUrl(options.url);
+  // Only the management URL comes from the environment: no URL here means embedded.
+  const { managementUrl } = transportOptionsFromEnv();
+  return createTransport({ ...(managementUrl ? { managementUrl } : {}), ...options });
 }
