@@ -44,8 +44,8 @@ export const CANDYSTORE_BATCH_SIZE = envVar({
 
 export const CANDYSTORE_BATCH_MAX_WAIT_MS = envVar({
   name: 'CANDYSTORE_BATCH_MAX_WAIT_MS',
-  doc: 'Longest an event waits for its batch to fill before it is committed.',
-  default: '50',
+  doc: 'Longest an event that arrives while no commit is running waits for others to join its batch (events that arrive during a commit join the next one at once).',
+  default: '5',
   parse: parse.int(0, 60_000),
 });
 

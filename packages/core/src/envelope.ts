@@ -45,6 +45,13 @@ export const ENVELOPE_FIELDS = [
 
 export const DEFAULT_EVENT_VERSION = '1.0.0';
 
+// The host name does not change while a process runs; asking the OS per event costs a system call.
+let cachedHost: string | undefined;
+const thisHost = (): string => {
+  cachedHost ??= hostname();
+  return cachedHost;
+};
+
 export interface EnvelopeDefaults {
   app: string;
   host?: string;
@@ -66,7 +73,7 @@ export function completeEnvelope<P>(
   const source: EventSource = {
     ...given,
     app: given?.app ?? defaults.app,
-    host: given?.host ?? defaults.host ?? hostname(),
+    host: given?.host ?? defaults.host ?? thisHost(),
     trigger_type: given?.trigger_type ?? defaults.trigger_type ?? 'api',
   };
   return {

@@ -188,15 +188,26 @@ class BusImpl<M> implements Bus<M> {
   }
 
   #validate(envelope: EventEnvelope<unknown>): void {
-    const shape = envelopeViolations(envelope);
-    if (shape.length > 0) {
-      throw new AppError('INVALID_ENVELOPE', shape.map((v) => `${v.pointer} ${v.message}`).join('; '), {
-        violations: shape,
-      });
+    // With schemas, Holyfields checks the envelope schema too; without, only its shape is checked.
+    if (!this.#schemas) {
+      const shape = envelopeViolations(envelope);
+      if (shape.length > 0) {
+        throw new AppError('INVALID_ENVELOPE', shape.map((v) => `${v.pointer} ${v.message}`).join('; '), {
+          violations: shape,
+        });
+      }
+      return;
     }
-    if (!this.#schemas) return;
     const result = this.#schemas.validate(envelope);
     if (!result.known) {
+      // No schema for the type, but the envelope itself was checked: that is never optional.
+      if (!result.ok) {
+        throw new AppError(
+          'INVALID_ENVELOPE',
+          result.violations.map((v) => `${v.pointer || '/'} ${v.message}`).join('; '),
+          { violations: result.violations },
+        );
+      }
       if (this.#unknownTypes === 'reject') {
         throw new AppError('UNKNOWN_EVENT_TYPE', `no schema covers '${envelope.event_type}'`, {
           violations: [{ pointer: '/event_type', message: `no schema covers '${envelope.event_type}'` }],

@@ -109,6 +109,19 @@ for (const backend of backends()) {
         await h.done();
       }
     });
+
+    test('unknown types allowed still need a valid envelope', T, async () => {
+      const h = await harness(backend, { schemas: await loadSchemaTree(schemaDir()), unknownTypes: 'allow' });
+      try {
+        await assert.rejects(h.bus.publish('Not A Type', {}), appErrorCode('INVALID_ENVELOPE'));
+        await assert.rejects(
+          h.bus.publish('ok.unknown.type', {}, { correlationId: 'not-a-uuid' }),
+          appErrorCode('INVALID_ENVELOPE'),
+        );
+      } finally {
+        await h.done();
+      }
+    });
   });
 }
 

@@ -47,7 +47,6 @@ export class Ingester {
   #timer: NodeJS.Timeout | null = null;
   #flushing: Promise<void> = Promise.resolve();
   #committing = false;
-  #flushAgain = false;
   #consumer: { cancel(): Promise<void> } | null = null;
   #summaries: Promise<void> = Promise.resolve();
   lastCommitAt: Date | null = null;
@@ -124,20 +123,16 @@ export class Ingester {
       clearTimeout(this.#timer);
       this.#timer = null;
     }
-    if (this.#committing) {
-      this.#flushAgain = true;
-      return this.#flushing;
-    }
+    // A running commit flushes what accumulated when it finishes.
+    if (this.#committing) return this.#flushing;
     if (this.#buffer.length === 0) return this.#flushing;
     const batch = this.#buffer.splice(0, this.#o.batchSize);
     this.#committing = true;
     this.#flushing = this.#commit(batch).finally(() => {
       this.#committing = false;
-      const again = this.#flushAgain || this.#buffer.length >= this.#o.batchSize;
-      this.#flushAgain = false;
-      if (again && this.#buffer.length > 0) void this.#flush();
-      else if (this.#buffer.length > 0)
-        this.#timer ??= setTimeout(() => void this.#flush(), this.#o.batchMaxWaitMs);
+      // What arrived during the commit has already waited for it: commit it at once.
+      // Under load that is a full batch; when quiet, a few events with no added delay.
+      if (this.#buffer.length > 0) void this.#flush();
     });
     return this.#flushing;
   }
