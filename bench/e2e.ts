@@ -419,9 +419,10 @@ export const suite: BenchSuite = async (ctx: BenchContext): Promise<BenchResult[
     );
     await stopChild(store);
 
-    // The store commits a batch when it is full or after CANDYSTORE_BATCH_MAX_WAIT_MS (default
-    // 50 ms), which alone can use up the 50 ms target; the same run with a 5 ms wait shows it.
-    const shortWait = '5';
+    // The store's idle batch wait (CANDYSTORE_BATCH_MAX_WAIT_MS, default 5 ms; events arriving
+    // during a commit join the next batch at once). The same run with the old 50 ms default
+    // shows what that wait costs against the 50 ms target.
+    const shortWait = '50';
     const store5 = track(
       await startPart(
         'store',
@@ -448,7 +449,7 @@ export const suite: BenchSuite = async (ctx: BenchContext): Promise<BenchResult[
         `publish → browser live-stream client p99 at 1,000 events/s, CANDYSTORE_BATCH_MAX_WAIT_MS=${shortWait} (lower is better)`,
         lat5.browser.p99,
         'ms',
-        'the same with the default 50 ms (above, same run)',
+        'the same with the default 5 ms wait (above, same run)',
         lat.browser.p99,
       ),
     );
