@@ -131,6 +131,7 @@ export {
   BLOODBANK_MESSAGE_TTL_MS,
   BLOODBANK_QUEUE_TYPE,
 } from './topology/config.js';
+export { type RabbitMqDefinitions, rabbitMqDefinitions } from './topology/definitions.js';
 export { dlqName, formatDuration, queueOfDlq, retryQueueName } from './topology/names.js';
 export {
   DEFAULT_RETRY_TIERS_MS,

@@ -962,18 +962,24 @@ function exchangeArgs(o: ExchangeOptions): amqplib.Options.AssertExchange {
   return args;
 }
 
-function queueArgs(o: QueueOptions): amqplib.Options.AssertQueue {
+/** The `x-` arguments RabbitMQ stores for a queue declared with these options (also used for definitions files). */
+export function queueArguments(o: QueueOptions): Record<string, unknown> {
   const args: Record<string, unknown> = {};
   if (o.messageTtlMs !== undefined) args['x-message-ttl'] = o.messageTtlMs;
+  // '' is meaningful: the default exchange, which retry queues dead-letter through.
   if (o.deadLetterExchange !== undefined) args['x-dead-letter-exchange'] = o.deadLetterExchange;
   if (o.deadLetterRoutingKey !== undefined) args['x-dead-letter-routing-key'] = o.deadLetterRoutingKey;
   if (o.maxLength !== undefined) args['x-max-length'] = o.maxLength;
   if (o.queueType !== undefined) args['x-queue-type'] = o.queueType;
+  return args;
+}
+
+function queueArgs(o: QueueOptions): amqplib.Options.AssertQueue {
   return {
     durable: o.durable ?? true,
     exclusive: o.exclusive ?? false,
     autoDelete: o.autoDelete ?? false,
-    arguments: args,
+    arguments: queueArguments(o),
   };
 }
 
