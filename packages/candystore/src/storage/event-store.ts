@@ -122,7 +122,8 @@ export class EventStore {
     where.params.push(after);
     where.conditions.push(`position > $${where.params.length}::bigint`);
     where.params.push(limit);
-    const sql = `${sqlQuery('select-replay')}WHERE ${where.conditions.join(' AND ')}\nORDER BY events.position ASC\nLIMIT $${where.params.length}`;
+    const page = `SELECT * FROM events WHERE ${where.conditions.join(' AND ')} ORDER BY position ASC LIMIT $${where.params.length}`;
+    const sql = `${sqlQuery('select-replay')} (${page}) AS events\nORDER BY events.position ASC`;
     return this.db.query<ReplayRow>(sql, where.params);
   }
 
