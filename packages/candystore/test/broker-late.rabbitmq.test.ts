@@ -2,9 +2,9 @@
 // is there it declares its queue, ingests, and turns healthy, without a restart. "Down" is a
 // free local port; "up" is a TCP proxy started on that port, forwarding to TEST_AMQP_URL.
 import assert from 'node:assert/strict';
-import { type AddressInfo, connect as connectTcp, createServer, type Socket } from 'node:net';
 import { test } from 'node:test';
 import { createRabbitMqTransport } from '@33god/bloodbank';
+import { lateProxy } from '@33god/bloodbank/testkit';
 import { envelopeAmqpProperties } from '@33god/core';
 import { pino } from 'pino';
 import { type RunningCandystore, startCandystore } from '../src/index.js';
@@ -19,46 +19,10 @@ import {
   waitFor,
 } from './helpers.js';
 
-/** A free local port: nothing listens there until `start()`, then it forwards to `target`. */
-async function lateBroker(target = new URL(TEST_AMQP_URL)) {
-  const probe = createServer();
-  await new Promise<void>((r) => probe.listen(0, '127.0.0.1', r));
-  const port = (probe.address() as AddressInfo).port;
-  await new Promise<void>((r) => probe.close(() => r()));
-  const sockets = new Set<Socket>();
-  const server = createServer((client) => {
-    const upstream = connectTcp(Number(target.port), target.hostname);
-    for (const s of [client, upstream]) {
-      sockets.add(s);
-      s.on('error', () => {
-        client.destroy();
-        upstream.destroy();
-      });
-      s.on('close', () => sockets.delete(s));
-    }
-    client.pipe(upstream).pipe(client);
-  });
-  const u = new URL(target);
-  u.hostname = '127.0.0.1';
-  u.port = String(port);
-  let listening = false;
-  return {
-    url: u.toString(),
-    async start() {
-      await new Promise<void>((r) => server.listen(port, '127.0.0.1', r));
-      listening = true;
-    },
-    async close() {
-      for (const s of sockets) s.destroy();
-      if (listening) await new Promise<void>((r) => server.close(() => r()));
-    },
-  };
-}
-
 test('starts with the broker down, answers 503, then ingests once the broker is up', {
   timeout: 60_000,
 }, async () => {
-  const broker = await lateBroker();
+  const broker = await lateProxy(TEST_AMQP_URL);
   const exchange = `test.${rid()}.events`;
   const dlx = `test.${rid()}.dlx`;
   const queue = `test.${rid()}.candystore`;
@@ -130,7 +94,7 @@ test('waits for a PostgreSQL server that comes up after it, logging each retry',
 }, async () => {
   // "Down": a free port; "up": a proxy on it to the test server, started after a few seconds.
   const db = await freshDatabase();
-  const pgProxy = await lateBroker(new URL(db.url));
+  const pgProxy = await lateProxy(db.url);
   const warnings: string[] = [];
   const log = pino({ level: 'warn' }, { write: (line: string) => void warnings.push(line) });
   let svc: RunningCandystore | null = null;
@@ -160,7 +124,7 @@ test('waits for a PostgreSQL server that comes up after it, logging each retry',
 });
 
 test('a bounded database wait gives up with the error', { timeout: 30_000 }, async () => {
-  const pgProxy = await lateBroker(new URL(TEST_DATABASE_URL));
+  const pgProxy = await lateProxy(TEST_DATABASE_URL);
   const started = Date.now();
   await assert.rejects(
     startCandystore({

@@ -4,59 +4,16 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { type AddressInfo, connect as connectTcp, createServer, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { type Bus, connect, dlqName, retryQueueName } from '@33god/bloodbank';
+import { lateProxy, waitFor } from '@33god/bloodbank/testkit';
 import { type RunningDispatcher, startDispatcher } from '@33god/infra-dispatcher';
 import amqp from 'amqplib';
 import { AMQP_TEST_URL } from './helpers/bus-suite.js';
 import { startOpenClaw } from './helpers/openclaw-server.js';
 import { planeV1Issue } from './helpers/plane-payloads.js';
-
-async function lateBroker(target = new URL(AMQP_TEST_URL)) {
-  const probe = createServer();
-  await new Promise<void>((r) => probe.listen(0, '127.0.0.1', r));
-  const port = (probe.address() as AddressInfo).port;
-  await new Promise<void>((r) => probe.close(() => r()));
-  const sockets = new Set<Socket>();
-  const server = createServer((client) => {
-    const upstream = connectTcp(Number(target.port || 5672), target.hostname);
-    for (const s of [client, upstream]) {
-      sockets.add(s);
-      s.on('error', () => {
-        client.destroy();
-        upstream.destroy();
-      });
-      s.on('close', () => sockets.delete(s));
-    }
-    client.pipe(upstream).pipe(client);
-  });
-  const u = new URL(target);
-  u.hostname = '127.0.0.1';
-  u.port = String(port);
-  let listening = false;
-  return {
-    url: u.toString(),
-    async start() {
-      await new Promise<void>((r) => server.listen(port, '127.0.0.1', r));
-      listening = true;
-    },
-    async close() {
-      for (const s of sockets) s.destroy();
-      if (listening) await new Promise<void>((r) => server.close(() => r()));
-    },
-  };
-}
-
-async function waitFor(probe: () => Promise<boolean> | boolean, what: string, timeoutMs = 20_000) {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await probe())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 const TIERS = [50, 200, 1000];
 
@@ -74,7 +31,7 @@ test('starts with the broker down, answers 503, then consumes and dispatches onc
   };
   const queue = `${prefix}.infra`;
   const dir = mkdtempSync(join(tmpdir(), 'infra-late-'));
-  const broker = await lateBroker();
+  const broker = await lateProxy(AMQP_TEST_URL);
   const oc = await startOpenClaw();
   let d: RunningDispatcher | undefined;
   let bus: Bus | undefined;
@@ -101,7 +58,7 @@ test('starts with the broker down, answers 503, then consumes and dispatches onc
     await new Promise((r) => setTimeout(r, 1_000));
     await broker.start();
     const url = d.url;
-    await waitFor(async () => (await fetch(`${url}/health`)).status === 200, 'a healthy dispatcher');
+    await waitFor(async () => (await fetch(`${url}/health`)).status === 200, 'a healthy dispatcher', 20_000);
 
     bus = await connect({ app: 'infra-dispatcher-test', url: AMQP_TEST_URL, topology });
     const body = planeV1Issue({ title: 'Survive a late broker' });

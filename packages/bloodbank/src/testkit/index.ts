@@ -1,1 +1,2 @@
 export { runTransportContract, waitFor } from './contract.js';
+export { type LateProxy, lateProxy } from './late-proxy.js';

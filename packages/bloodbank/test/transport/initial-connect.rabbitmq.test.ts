@@ -3,10 +3,9 @@
 // "up" is a TCP proxy started on that port, forwarding to the shared broker.
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { type AddressInfo, connect as connectTcp, createServer, type Socket } from 'node:net';
 import { describe, it } from 'node:test';
 import { isAppError } from '@33god/core';
-import { waitFor } from '../../src/testkit/index.js';
+import { lateProxy, waitFor } from '../../src/testkit/index.js';
 import {
   createRabbitMqTransport,
   createTransport,
@@ -19,52 +18,11 @@ import {
 const TEST_AMQP_URL = process.env.TEST_AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672';
 const rand = () => randomBytes(6).toString('hex');
 
-/** A free local port: nothing listens there until `start()`, then it forwards to RabbitMQ. */
-async function lateBroker(target = new URL(TEST_AMQP_URL)) {
-  const probe = createServer();
-  await new Promise<void>((r) => probe.listen(0, '127.0.0.1', r));
-  const port = (probe.address() as AddressInfo).port;
-  await new Promise<void>((r) => probe.close(() => r()));
-  const sockets = new Set<Socket>();
-  let connections = 0;
-  const server = createServer((client) => {
-    connections++;
-    const upstream = connectTcp(Number(target.port || 5672), target.hostname);
-    for (const s of [client, upstream]) {
-      sockets.add(s);
-      s.on('error', () => {
-        client.destroy();
-        upstream.destroy();
-      });
-      s.on('close', () => sockets.delete(s));
-    }
-    client.pipe(upstream).pipe(client);
-  });
-  const u = new URL(target);
-  u.hostname = '127.0.0.1';
-  u.port = String(port);
-  let listening = false;
-  return {
-    url: u.toString(),
-    get connections() {
-      return connections;
-    },
-    async start() {
-      await new Promise<void>((r) => server.listen(port, '127.0.0.1', r));
-      listening = true;
-    },
-    async close() {
-      for (const s of sockets) s.destroy();
-      if (listening) await new Promise<void>((r) => server.close(() => r()));
-    },
-  };
-}
-
 const fast = { reconnect: { initialDelayMs: 50, maxDelayMs: 300 } };
 
 describe("RabbitMQ transport: initialConnect 'retry'", () => {
   it('without it, a broker that is down still fails the start', { timeout: 15_000 }, async () => {
-    const broker = await lateBroker();
+    const broker = await lateProxy(TEST_AMQP_URL);
     try {
       await assert.rejects(createRabbitMqTransport({ url: broker.url }), (err) => {
         assert.ok(isAppError(err));
@@ -79,7 +37,7 @@ describe("RabbitMQ transport: initialConnect 'retry'", () => {
   it('starts without a broker, connects once it is up, then declares and consumes there', {
     timeout: 30_000,
   }, async () => {
-    const broker = await lateBroker();
+    const broker = await lateProxy(TEST_AMQP_URL);
     const exchange = `test.${rand()}.events`;
     const queue = `test.${rand()}.late`;
     let t: Transport | undefined;
@@ -131,7 +89,7 @@ describe("RabbitMQ transport: initialConnect 'retry'", () => {
   });
 
   it('close() while retrying stops the attempts', { timeout: 15_000 }, async () => {
-    const broker = await lateBroker();
+    const broker = await lateProxy(TEST_AMQP_URL);
     try {
       const t = await createTransport({ url: broker.url, initialConnect: 'retry', ...fast });
       await t.close();
@@ -148,7 +106,7 @@ describe("RabbitMQ transport: initialConnect 'retry'", () => {
   it('logs a broker that is down once per interval, not once per attempt, and its arrival', {
     timeout: 20_000,
   }, async () => {
-    const broker = await lateBroker();
+    const broker = await lateProxy(TEST_AMQP_URL);
     const lines: { level: string; msg: string; obj: object }[] = [];
     const log = {
       info: (obj: object, msg: string) => lines.push({ level: 'info', msg, obj }),
