@@ -192,8 +192,8 @@ class RabbitMqTransport implements Transport {
   #conn: amqplib.ChannelModel | undefined;
   #pub: Slot<amqplib.ConfirmChannel> | undefined;
   #pubOpening: Promise<Slot<amqplib.ConfirmChannel>> | undefined;
-  #adminSlot: Promise<Slot> | undefined;
-  #getSlot: Promise<Slot> | undefined;
+  /** Long-lived channels opened on first use: declarations (`admin`) and basic.get (`get`). */
+  readonly #shared: { admin?: Promise<Slot>; get?: Promise<Slot> } = {};
   readonly #pending = new Set<PendingPublish>();
   readonly #knownExchanges = new Set<string>(['']);
   readonly #checking = new Map<string, Promise<boolean>>();
@@ -309,8 +309,8 @@ class RabbitMqTransport implements Transport {
     this.#conn = undefined;
     this.#pub = undefined;
     this.#pubOpening = undefined;
-    this.#adminSlot = undefined;
-    this.#getSlot = undefined;
+    this.#shared.admin = undefined;
+    this.#shared.get = undefined;
     this.#failPending(
       () => new AppError('BROKER_UNAVAILABLE', 'the connection to the broker was lost before it confirmed'),
     );
@@ -404,25 +404,29 @@ class RabbitMqTransport implements Transport {
     return this.#pubOpening;
   }
 
-  /** A long-lived channel for declarations; replaced when an error closes it. */
-  async #adminChannel(): Promise<amqplib.Channel> {
+  /** A long-lived channel (`admin` for declarations, `get` for basic.get); replaced when an error closes it. */
+  async #sharedSlot(name: 'admin' | 'get'): Promise<Slot> {
     const conn = this.#requireConnection();
-    this.#adminSlot ??= conn.createChannel().then((ch) => {
+    this.#shared[name] ??= conn.createChannel().then((ch) => {
       const slot: Slot = { ch, open: true };
       ch.on('error', () => {});
       ch.on('close', () => {
         slot.open = false;
-        if (this.#adminSlot === p) this.#adminSlot = undefined;
+        if (this.#shared[name] === p) this.#shared[name] = undefined;
       });
       return slot;
     });
-    const p = this.#adminSlot;
+    const p = this.#shared[name];
     try {
-      return (await p).ch;
+      return await p;
     } catch (err) {
-      if (this.#adminSlot === p) this.#adminSlot = undefined;
+      if (this.#shared[name] === p) this.#shared[name] = undefined;
       throw this.#mapError(err, 'opening a channel');
     }
+  }
+
+  async #adminChannel(): Promise<amqplib.Channel> {
+    return (await this.#sharedSlot('admin')).ch;
   }
 
   /** Runs one channel operation; a broker refusal becomes the matching AppError. */
@@ -852,24 +856,7 @@ class RabbitMqTransport implements Transport {
   }
 
   async get(queue: string): Promise<Delivery | null> {
-    const conn = this.#requireConnection();
-    this.#getSlot ??= conn.createChannel().then((ch) => {
-      const slot: Slot = { ch, open: true };
-      ch.on('error', () => {});
-      ch.on('close', () => {
-        slot.open = false;
-        if (this.#getSlot === p) this.#getSlot = undefined;
-      });
-      return slot;
-    });
-    const p = this.#getSlot;
-    let slot: Slot;
-    try {
-      slot = await p;
-    } catch (err) {
-      if (this.#getSlot === p) this.#getSlot = undefined;
-      throw this.#mapError(err, 'opening a channel');
-    }
+    const slot = await this.#sharedSlot('get');
     let msg: amqplib.GetMessage | false;
     try {
       msg = await slot.ch.get(queue, { noAck: false });
@@ -934,8 +921,8 @@ class RabbitMqTransport implements Transport {
     // a channel, so an ack made just before close() would be lost and the message redelivered.
     const channels: Promise<Slot | undefined>[] = [
       ...consumers.map(async (c) => c.slot),
-      this.#getSlot?.catch(() => undefined) ?? Promise.resolve(undefined),
-      this.#adminSlot?.catch(() => undefined) ?? Promise.resolve(undefined),
+      this.#shared.get?.catch(() => undefined) ?? Promise.resolve(undefined),
+      this.#shared.admin?.catch(() => undefined) ?? Promise.resolve(undefined),
       Promise.resolve(this.#pub),
     ];
     await Promise.all(
