@@ -1,5 +1,6 @@
 import { AMQP_URL, AppError, formatError, readEnv } from '@33god/core';
-import { openTransport, redact } from '../sdk/transport.js';
+import { openTransport } from '../sdk/transport.js';
+import { redactUrl } from '../transport/rabbitmq/url.js';
 import type { Transport } from '../transport/transport.js';
 
 /** Where a command writes and what it reads; tests pass their own. */
@@ -51,7 +52,7 @@ export async function guarded(io: CliIo, usage: string, body: () => Promise<numb
       io.err(usage);
       return EXIT.usage;
     }
-    io.err(redact(formatError(err)));
+    io.err(redactUrl(formatError(err)));
     return EXIT.failed;
   }
 }

@@ -11,8 +11,9 @@ import {
 } from '@33god/core';
 import { loadSchemaTree } from '@33god/holyfields';
 import { transportPublisher } from '../gateway/publisher.js';
-import { openTransport, redact } from '../sdk/transport.js';
+import { openTransport } from '../sdk/transport.js';
 import { BLOODBANK_EXCHANGE } from '../topology/config.js';
+import { redactUrl } from '../transport/rabbitmq/url.js';
 import type { Transport } from '../transport/transport.js';
 import { type CliIo, EXIT, guarded, stdio, UsageError } from './command.js';
 import { networkReason } from './health.js';
@@ -54,7 +55,7 @@ export async function waitConnected(transport: Transport, url: string, timeoutMs
   await new Promise<void>((resolve, reject) => {
     const timer = setTimeout(() => {
       off();
-      reject(new AppError('BROKER_UNAVAILABLE', `cannot reach the broker at ${redact(url)}`));
+      reject(new AppError('BROKER_UNAVAILABLE', `cannot reach the broker at ${redactUrl(url)}`));
     }, timeoutMs);
     const off = transport.onStateChange((state) => {
       if (state === 'connected') {

@@ -11,8 +11,9 @@ import {
   readEnv,
 } from '@33god/core';
 import WebSocket from 'ws';
-import { openTransport, redact } from '../sdk/transport.js';
+import { openTransport } from '../sdk/transport.js';
 import { BLOODBANK_EXCHANGE } from '../topology/config.js';
+import { redactUrl } from '../transport/rabbitmq/url.js';
 import type { Delivery } from '../transport/transport.js';
 import { type CliIo, EXIT, guarded, stdio, UsageError } from './command.js';
 import { networkReason } from './health.js';
@@ -112,7 +113,10 @@ export async function run(
     try {
       await waitConnected(transport, url);
       if (!(await transport.checkExchange(exchange))) {
-        throw new AppError('EXCHANGE_NOT_FOUND', `exchange '${exchange}' does not exist on ${redact(url)}`);
+        throw new AppError(
+          'EXCHANGE_NOT_FOUND',
+          `exchange '${exchange}' does not exist on ${redactUrl(url)}`,
+        );
       }
       await transport.assertQueue(queue, { durable: false, autoDelete: true, exclusive: true });
       await transport.bindQueue(queue, exchange, pattern);

@@ -1,31 +1,11 @@
-import { AppError } from '@33god/core';
 import { transportOptionsFromEnv } from '../transport/config.js';
 import { createTransport } from '../transport/create.js';
+import { parseAmqpUrl } from '../transport/rabbitmq/url.js';
 import type { Transport } from '../transport/transport.js';
 
-/** Checks the URL before anything connects, so a typo reads as what it is. */
+/** Checks the URL before anything connects, so a typo reads as what it is (INVALID_BROKER_URL). */
 export function checkBrokerUrl(url: string): void {
-  let parsed: URL;
-  try {
-    parsed = new URL(url);
-  } catch {
-    throw new AppError(
-      'INVALID_BROKER_URL',
-      `'${redact(url)}' is not a URL; expected amqp://user:password@host:5672`,
-    );
-  }
-  if (parsed.protocol !== 'amqp:' && parsed.protocol !== 'amqps:') {
-    throw new AppError(
-      'INVALID_BROKER_URL',
-      `'${redact(url)}' uses ${parsed.protocol}; expected amqp:// or amqps://`,
-    );
-  }
-  if (!parsed.hostname) throw new AppError('INVALID_BROKER_URL', `'${redact(url)}' has no host`);
-}
-
-/** A URL without its password, for messages. */
-export function redact(url: string): string {
-  return url.replace(/\/\/([^:/@]+):[^@/]*@/, '//$1:***@');
+  parseAmqpUrl(url, 0);
 }
 
 /**
