@@ -1,7 +1,5 @@
-import { randomBytes } from 'node:crypto';
 import { createServer } from 'node:net';
 import amqp from 'amqplib';
-import pg from 'pg';
 
 /**
  * What the fault tests share: names, a fresh database, polling, broker cleanup and the
@@ -9,36 +7,15 @@ import pg from 'pg';
  * removes what it declared.
  */
 
-export const TEST_AMQP_URL = process.env.TEST_AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672';
-export const TEST_DATABASE_URL = process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+// The test servers, random names and a fresh database are Candystore's test helpers.
+import { TEST_AMQP_URL } from '../../packages/candystore/test/helpers.js';
 
-export const rid = (): string => randomBytes(5).toString('hex');
-
-/** A fresh PostgreSQL database on the test server; `drop()` removes it (even with open connections). */
-export async function freshDatabase(prefix = 'faults'): Promise<{ url: string; drop: () => Promise<void> }> {
-  const name = `${prefix}_${rid()}`;
-  const admin = new pg.Client({ connectionString: TEST_DATABASE_URL });
-  await admin.connect();
-  try {
-    await admin.query(`CREATE DATABASE ${name}`);
-  } finally {
-    await admin.end();
-  }
-  const u = new URL(TEST_DATABASE_URL);
-  u.pathname = `/${name}`;
-  return {
-    url: u.toString(),
-    drop: async () => {
-      const c = new pg.Client({ connectionString: TEST_DATABASE_URL });
-      await c.connect();
-      try {
-        await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-      } finally {
-        await c.end();
-      }
-    },
-  };
-}
+export {
+  freshDatabase,
+  rid,
+  TEST_AMQP_URL,
+  TEST_DATABASE_URL,
+} from '../../packages/candystore/test/helpers.js';
 
 /** Polls until `probe` gives something other than undefined/false, or throws after `timeoutMs`. */
 export async function waitFor<T>(

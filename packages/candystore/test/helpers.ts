@@ -10,8 +10,10 @@ export const TEST_AMQP_URL = process.env.TEST_AMQP_URL ?? 'amqp://guest:guest@12
 export const rid = (): string => randomBytes(5).toString('hex');
 
 /** A fresh PostgreSQL database on the test server, dropped by `drop()`. */
-export async function freshDatabase(): Promise<{ url: string; drop: () => Promise<void> }> {
-  const name = `candystore_test_${rid()}`;
+export async function freshDatabase(
+  prefix = 'candystore_test',
+): Promise<{ url: string; drop: () => Promise<void> }> {
+  const name = `${prefix}_${rid()}`;
   const admin = new pg.Client({ connectionString: TEST_DATABASE_URL });
   await admin.connect();
   try {
