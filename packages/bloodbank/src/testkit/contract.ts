@@ -267,6 +267,56 @@ export function runTransportContract(
       for (const d of held) d.ack();
     });
 
+    it('settles out of order: acked are gone, nacked come back, held ones return on close', T, async () => {
+      const s = await open();
+      const q = await s.queue();
+      const n = 60;
+      for (let i = 0; i < n; i++)
+        await s.t.publish({ exchange: '', routingKey: q, body: Buffer.from(String(i)) });
+      // Every third is held until the end, every fifth (not held) nacked once; the rest
+      // are acked after a delay that makes handlers finish in a shuffled order.
+      const consumerSide = await factory();
+      after(() => consumerSide.close({ drainTimeoutMs: 100 }));
+      const held: Delivery[] = [];
+      const acked = new Set<number>();
+      const nacked = new Set<number>();
+      await consumerSide.consume(
+        q,
+        async (d) => {
+          const i = Number(d.body.toString());
+          if (i % 3 === 0 && !d.redelivered) {
+            held.push(d);
+            return;
+          }
+          await sleep((i * 7) % 13);
+          if (i % 5 === 0 && !nacked.has(i)) {
+            nacked.add(i);
+            d.nack({ requeue: true });
+            return;
+          }
+          acked.add(i);
+          d.ack();
+        },
+        { prefetch: 40 },
+      );
+      const heldCount = Math.ceil(n / 3);
+      await waitFor(
+        () => acked.size === n - heldCount && held.length === heldCount,
+        'every delivery settled',
+      );
+      // Let any coalesced acks reach the broker, then close with the held ones unsettled.
+      await sleep(100);
+      await consumerSide.close({ drainTimeoutMs: 100 });
+      const back = await s.take(q, heldCount);
+      assert.deepEqual(
+        back.map((d) => Number(d.body.toString())).sort((a, b) => a - b),
+        held.map((d) => Number(d.body.toString())).sort((a, b) => a - b),
+      );
+      assert.ok(back.every((d) => d.redelivered));
+      await sleep(100);
+      assert.equal((await s.t.checkQueue(q))?.messageCount, 0, 'nothing acked came back');
+    });
+
     it('ack removes the message; settling twice is a no-op', T, async () => {
       const s = await open();
       const q = await s.queue();
