@@ -161,10 +161,17 @@ class BusImpl<M> implements Bus<M> {
   ): Promise<EventEnvelope<M[K]>> {
     const parent = options.causedBy ?? currentEvent();
     const partial: Partial<EventEnvelope<M[K]>> & Pick<EventEnvelope<M[K]>, 'event_type' | 'payload'> = {
-      ...options.extensions,
       event_type: type,
       payload,
     };
+    // Copied key by key (not spread first and overwritten, a slow path in V8).
+    const extensions = options.extensions;
+    if (extensions) {
+      for (const key in extensions) {
+        if (key !== 'event_type' && key !== 'payload' && Object.hasOwn(extensions, key))
+          partial[key] = extensions[key];
+      }
+    }
     if (options.eventId !== undefined) partial.event_id = options.eventId;
     if (options.timestamp !== undefined) partial.timestamp = options.timestamp;
     if (options.version !== undefined) partial.version = options.version;
@@ -231,12 +238,10 @@ class BusImpl<M> implements Bus<M> {
   }
 
   async publishEnvelope(envelope: EventEnvelope<unknown>, options?: PublishEnvelopeOptions): Promise<void> {
-    const props = envelopeAmqpProperties(envelope);
-    const properties: MessageProperties = {
-      ...props,
-      persistent: true,
-      headers: options?.headers ? { ...props.headers, ...options.headers } : props.headers,
-    };
+    // A fresh object: completed in place rather than spread into another (a slow path in V8).
+    const properties: MessageProperties = envelopeAmqpProperties(envelope);
+    properties.persistent = true;
+    if (options?.headers) properties.headers = { ...properties.headers, ...options.headers };
     this.#publishes.enter();
     try {
       await this.transport.publish({
