@@ -324,19 +324,24 @@ function p99(values: Float64Array): number {
 /**
  * Runs the contenders in turn, `runs` rounds, and keeps each one's best: load from
  * other work on the machine then hits all of them alike instead of whichever ran last.
+ * Each round starts with the next contender (A B C, B C A, C A B, …), so none always
+ * runs right after the same neighbour (a purge, a queue refill, a GC of its garbage).
  */
 export async function interleaved(
   runs: number,
   contenders: Record<string, (warmup: boolean) => Promise<number>>,
 ): Promise<Record<string, number>> {
   const top: Record<string, number> = {};
-  for (const [name, fn] of Object.entries(contenders)) {
+  const entries = Object.entries(contenders);
+  for (const [name, fn] of entries) {
     await fn(true);
     top[name] = 0;
   }
   for (let i = 0; i < runs; i++) {
-    for (const [name, fn] of Object.entries(contenders))
+    for (let j = 0; j < entries.length; j++) {
+      const [name, fn] = entries[(i + j) % entries.length]!;
       top[name] = Math.max(top[name] ?? 0, await fn(false));
+    }
   }
   return top;
 }
