@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { parse } from 'yaml';
-import { normalizeRegistry } from '../src/registry/load-registry.js';
+import { parseServiceRegistry } from '@33god/holyfields';
+import { toViewRegistry } from '../src/registry/load-registry.js';
 import type { Registry } from '../src/registry/types.js';
 import type { StoredEvent } from '../web/src/logic/types.js';
 
@@ -12,7 +12,7 @@ export const FIXTURE_REGISTRY = resolve(
 );
 
 export function fixtureRegistry(): Registry {
-  return normalizeRegistry(parse(readFileSync(FIXTURE_REGISTRY, 'utf8')));
+  return toViewRegistry(parseServiceRegistry(readFileSync(FIXTURE_REGISTRY, 'utf8'), FIXTURE_REGISTRY));
 }
 
 let seq = 0;

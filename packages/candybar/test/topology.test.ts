@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { normalizeRegistry } from '../src/registry/load-registry.js';
+import { parseServiceRegistry } from '@33god/holyfields';
+import { loadRegistry, toViewRegistry } from '../src/registry/load-registry.js';
 import { serviceForApp } from '../web/src/logic/registry.js';
 import {
   catchAllConsumers,
@@ -28,16 +29,34 @@ describe('registry normalization (original 20-service file)', { timeout: 10_000 
     assert.deepEqual(reg.eventSubscriptions['llm.response'], ['llm-collector', 'llm-cost-calculator']);
   });
 
-  test('accepts a list of services and an already-normalized document', () => {
-    const again = normalizeRegistry(JSON.parse(JSON.stringify(reg)));
-    assert.deepEqual(again, reg);
-    const listed = normalizeRegistry({ services: [{ id: 'a', routing_keys: 'x.y' }] });
-    assert.equal(listed.services[0]?.id, 'a');
-    assert.deepEqual(listed.services[0]?.routingKeys, ['x.y']);
+  test('a service with one queue has it as `queue`; optional texts are filled in', () => {
+    const reg = toViewRegistry(
+      parseServiceRegistry('version: "1"\nservices:\n  a:\n    queue_name: q.a\n    routing_keys: [x.y]\n'),
+    );
+    assert.deepEqual(reg.services[0], {
+      id: 'a',
+      name: 'a',
+      description: '',
+      type: 'service',
+      status: 'active',
+      owner: '',
+      tags: [],
+      queues: ['q.a'],
+      routingKeys: ['x.y'],
+      produces: [],
+      consumes: [],
+      endpoints: {},
+      queue: 'q.a',
+    });
   });
 
-  test('rejects a registry that is not a mapping', () => {
-    assert.throws(() => normalizeRegistry('nope'), { code: 'REGISTRY_INVALID' });
+  test('a registry that is not a mapping, or not there, is REGISTRY_INVALID naming the file', async () => {
+    assert.throws(() => parseServiceRegistry('nope', 'bad.yaml'), { code: 'REGISTRY_INVALID' });
+    await assert.rejects(loadRegistry('/nonexistent/registry.yaml'), (err: Error & { code?: string }) => {
+      assert.equal(err.code, 'REGISTRY_INVALID');
+      assert.match(err.message, /\/nonexistent\/registry\.yaml/);
+      return true;
+    });
   });
 });
 
@@ -80,9 +99,10 @@ describe('edges from produced types matched against binding patterns', { timeout
   });
 
   test('consumersOf honours `*` (one word) and event_subscriptions', () => {
+    // in registry order, which Holyfields sorts by service id
     assert.deepEqual(index.consumersOf('agent.alice.message.sent'), [
-      'event-store-manager',
       'agent-voice-soprano',
+      'event-store-manager',
     ]);
     assert.ok(!index.consumersOf('agent.message.sent').includes('agent-voice-soprano'));
     assert.ok(
@@ -138,13 +158,22 @@ describe('producers that declare patterns', { timeout: 10_000 }, () => {
   });
 
   test('a producer declaring webhook.plane.*.* links to the dispatcher bound to webhook.plane.#', () => {
-    const reg = normalizeRegistry({
-      services: {
-        gateway: { produces: ['webhook.plane.*.*'] },
-        dispatcher: { routing_keys: ['webhook.plane.#'] },
-        github: { routing_keys: ['webhook.github.#'] },
-      },
-    });
+    const reg = toViewRegistry(
+      parseServiceRegistry(
+        [
+          'version: "1"',
+          'services:',
+          '  gateway:',
+          '    produces: ["webhook.plane.*.*"]',
+          '  dispatcher:',
+          '    queue_name: q.dispatcher',
+          '    routing_keys: ["webhook.plane.#"]',
+          '  github:',
+          '    queue_name: q.github',
+          '    routing_keys: ["webhook.github.#"]',
+        ].join('\n'),
+      ),
+    );
     const edges = computeEdges(reg);
     assert.deepEqual(
       edges.map((e) => e.id),
