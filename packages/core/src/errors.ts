@@ -157,6 +157,30 @@ export interface ProblemDocument {
 }
 
 /**
+ * JSON Schema of a `ProblemDocument`, for the OpenAPI documents and response schemas of
+ * every HTTP server (each adds its own `$id` or description). Extension members pass through.
+ */
+export const PROBLEM_JSON_SCHEMA = {
+  type: 'object',
+  properties: {
+    type: { type: 'string' },
+    title: { type: 'string' },
+    status: { type: 'integer' },
+    code: { type: 'string' },
+    detail: { type: 'string' },
+    instance: { type: 'string' },
+    errors: {
+      type: 'array',
+      items: {
+        type: 'object',
+        properties: { pointer: { type: 'string' }, message: { type: 'string' }, keyword: { type: 'string' } },
+      },
+    },
+  },
+  additionalProperties: true,
+} as const;
+
+/**
  * The problem+json document for any thrown value. Unknown errors become INTERNAL
  * with a generic detail: a stack trace or driver message never reaches a client.
  */

@@ -44,6 +44,7 @@ export {
   type ErrorDefinition,
   formatError,
   isAppError,
+  PROBLEM_JSON_SCHEMA,
   PROBLEM_TYPE_BASE,
   type ProblemDocument,
   toProblem,

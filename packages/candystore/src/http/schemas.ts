@@ -1,3 +1,5 @@
+import { PROBLEM_JSON_SCHEMA } from '@33god/core';
+
 /** JSON schemas of the HTTP API (they feed /openapi.json and shape the responses). */
 
 const anyObject = { type: 'object', additionalProperties: true } as const;
@@ -42,21 +44,8 @@ export const storedEventSchema = {
 
 export const problemSchema = {
   $id: 'Problem',
-  type: 'object',
   description: 'RFC 9457 problem details',
-  properties: {
-    type: { type: 'string' },
-    title: { type: 'string' },
-    status: { type: 'integer' },
-    code: { type: 'string' },
-    detail: { type: 'string' },
-    instance: { type: 'string' },
-    errors: {
-      type: 'array',
-      items: { type: 'object', properties: { pointer: { type: 'string' }, message: { type: 'string' } } },
-    },
-  },
-  additionalProperties: true,
+  ...PROBLEM_JSON_SCHEMA,
 } as const;
 
 const ref = (id: string) => ({ $ref: `${id}#` });

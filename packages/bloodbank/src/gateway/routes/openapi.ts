@@ -1,3 +1,4 @@
+import { PROBLEM_JSON_SCHEMA } from '@33god/core';
 /** JSON Schemas of the gateway's routes: they document the API (/openapi.json, /docs). */
 
 export const envelopeSchema = {
@@ -44,23 +45,7 @@ export const batchAcceptedSchema = {
 
 export const problemSchema = {
   description: 'RFC 9457 problem details (application/problem+json); errors lists each JSON pointer.',
-  type: 'object',
-  properties: {
-    type: { type: 'string' },
-    title: { type: 'string' },
-    status: { type: 'integer' },
-    code: { type: 'string' },
-    detail: { type: 'string' },
-    instance: { type: 'string' },
-    errors: {
-      type: 'array',
-      items: {
-        type: 'object',
-        properties: { pointer: { type: 'string' }, message: { type: 'string' }, keyword: { type: 'string' } },
-      },
-    },
-  },
-  additionalProperties: true,
+  ...PROBLEM_JSON_SCHEMA,
 } as const;
 
 export const problemResponses = {
