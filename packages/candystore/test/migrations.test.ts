@@ -6,8 +6,9 @@ import { describe, test } from 'node:test';
 import { createEmbeddedTransport, EmbeddedBroker } from '@33god/bloodbank';
 import { isAppError } from '@33god/core';
 import { migrate, openStore, startCandystore } from '../src/index.js';
-import { migrationFiles } from '../src/internal.js';
-import { freshDatabase } from './helpers.js';
+import { migrationFiles, openPglite, openPostgres } from '../src/internal.js';
+import { sqlQuery as sqlText } from '../src/storage/sql.js';
+import { envelope, freshDatabase, newEvent } from './helpers.js';
 
 const latest = migrationFiles().at(-1)!.version;
 
@@ -52,6 +53,56 @@ for (const target of TARGETS) {
         const again = await migrate(store.db);
         assert.deepEqual(again, { version: latest, applied: [] });
         await store.close();
+      } finally {
+        await teardown();
+      }
+    });
+
+    test('version 1 data upgrades to version 2: events kept, their ids still refused, new ids stored', async () => {
+      const { options, teardown } = await target.setup();
+      try {
+        // a database as the version-1 build left it, with events in it
+        const v1 = options.databaseUrl
+          ? await openPostgres({ url: options.databaseUrl })
+          : await openPglite({ dataDir: options.dataDir! });
+        await migrate(v1, migrationFiles().slice(0, 1));
+        await v1.query('SELECT candystore_ensure_partition(now())');
+        const old = envelope('test.before.upgrade');
+        const params = [
+          [old.event_id],
+          [old.event_type],
+          [old.timestamp],
+          [old.version],
+          [JSON.stringify(old.source)],
+          [old.source.app],
+          [null],
+          [null],
+          [JSON.stringify(old.payload)],
+          [null],
+          [old.event_type],
+          ['{}'],
+          [null],
+        ];
+        await v1.query(sqlText('append'), params);
+        await v1.close();
+
+        const store = await openStore(options);
+        try {
+          const tables = await store.db.query<{ n: string }>(
+            "SELECT count(*)::text AS n FROM pg_tables WHERE tablename = 'event_ids'",
+          );
+          assert.equal(tables[0]!.n, '0');
+          assert.equal((await store.get(old.event_id))?.event_type, 'test.before.upgrade');
+          const fresh = envelope('test.after.upgrade');
+          const r = await store.append([newEvent(old), newEvent(fresh)]);
+          assert.deepEqual(
+            r.stored.map((e) => e.event_id),
+            [fresh.event_id],
+          );
+          assert.equal(r.duplicates, 1);
+        } finally {
+          await store.close();
+        }
       } finally {
         await teardown();
       }

@@ -82,15 +82,33 @@ for (const backend of BACKENDS) {
       assert.equal(await store.headPosition(), r.stored[0]!.position);
     });
 
+    test('an event id stored in an older partition is not stored again', async () => {
+      await store.db.query("SELECT candystore_ensure_partition('2002-07-15T00:00:00Z')");
+      const old = envelope('test.old.redelivered');
+      await store.db.query(
+        `INSERT INTO events (received_at, event_id, event_type, "timestamp", version, source, source_app, payload, routing_key)
+         VALUES ('2002-07-15T00:00:00Z', $1::uuid, 'test.old.redelivered', now(), '1.0.0', '{"app":"x"}', 'x', '{}', 'test.old.redelivered')`,
+        [old.event_id],
+      );
+      const fresh = envelope('test.new.thing');
+      const r = await store.append([newEvent(old), newEvent(fresh)]);
+      assert.deepEqual(
+        r.stored.map((e) => e.event_id),
+        [fresh.event_id],
+      );
+      assert.equal(r.duplicates, 1);
+      const rows = await store.db.query<{ n: string }>(
+        'SELECT count(*)::text AS n FROM events WHERE event_id = $1::uuid',
+        [old.event_id],
+      );
+      assert.equal(rows[0]!.n, '1');
+      await store.dropPartitionsBefore(new Date('2003-01-01T00:00:00Z'));
+    });
+
     test('retention drops whole partitions older than the cutoff and forgets their ids', async () => {
       // a partition for an old month, with one event in it
       await store.db.query("SELECT candystore_ensure_partition('2001-03-15T00:00:00Z')");
       const old = envelope('test.old.thing');
-      await store.db.query(
-        `INSERT INTO event_ids (event_id) VALUES ($1::uuid);
-         `.trim(),
-        [old.event_id],
-      );
       await store.db.query(
         `INSERT INTO events (received_at, event_id, event_type, "timestamp", version, source, source_app, payload, routing_key)
          VALUES ('2001-03-15T00:00:00Z', $1::uuid, 'test.old.thing', now(), '1.0.0', '{"app":"x"}', 'x', '{}', 'test.old.thing')`,

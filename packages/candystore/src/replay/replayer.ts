@@ -35,6 +35,8 @@ const PAGE = 500;
 /** Publishes awaiting their confirm at once; one channel keeps them in order. */
 const WINDOW = 128;
 const KEEP_FINISHED = 200;
+/** The widest window of positions one page query may scan (see PageWindow). */
+const MAX_SPAN = 1n << 20n;
 
 /**
  * Republishes stored events, in position order, to an exchange (with their original routing
@@ -109,15 +111,18 @@ export class Replayer {
     const inFlight = new Set<Promise<void>>();
     let failure: unknown = null;
     try {
-      const page = (after: string) =>
-        this.#store.replayPage({ ...req.filter, maxPosition: head }, after, PAGE);
-      let rows = await page('0');
-      outer: for (;;) {
+      const pages = new PageWindow(head, (after, upTo) =>
+        this.#store.replayPage({ ...req.filter, maxPosition: upTo }, after, PAGE),
+      );
+      let next = pages.next();
+      for (;;) {
+        const rows = await next;
+        if (rows === null) break;
         // read the next page while this one is being published
-        const next = rows.length === PAGE ? page(rows.at(-1)!.position) : null;
-        next?.catch(() => {});
+        next = pages.next();
+        next.catch(() => {});
         for (const row of rows) {
-          if (job.cancelled || failure) break outer;
+          if (job.cancelled || failure) break;
           if (req.ratePerSecond) {
             const due = started + (info.published + inFlight.size) * (1000 / req.ratePerSecond);
             const wait = due - performance.now();
@@ -137,8 +142,7 @@ export class Replayer {
           inFlight.add(p);
           if (inFlight.size >= WINDOW) await Promise.race(inFlight);
         }
-        if (!next) break;
-        rows = await next;
+        if (job.cancelled || failure) break;
       }
       await Promise.all(inFlight);
       if (failure) throw failure;
@@ -191,5 +195,42 @@ export class Replayer {
       if (this.#jobs.size <= KEEP_FINISHED) break;
       if (job.info.status !== 'running') this.#jobs.delete(id);
     }
+  }
+}
+
+/**
+ * The pages of a replay, in position order, each read from a bounded window of positions
+ * (`after < position <= upTo`) rather than "everything after `after`, first PAGE rows".
+ * An unbounded query makes the planner's choice matter: on stale statistics (right after a
+ * bulk ingest) it picked a scan of every remaining row plus a top-N sort for each page,
+ * so a replay cost O(n²). A window bounds each query's work whatever the plan. The window
+ * doubles while pages come back sparse (a selective filter) and halves when one fills up.
+ */
+export class PageWindow<Row extends { position: string }> {
+  readonly #end: bigint;
+  readonly #read: (after: string, upTo: string) => Promise<Row[]>;
+  #after = 0n;
+  #span = BigInt(PAGE);
+
+  constructor(head: string, read: (after: string, upTo: string) => Promise<Row[]>) {
+    this.#end = BigInt(head);
+    this.#read = read;
+  }
+
+  /** The next non-empty page, or null after the last one. Not reentrant: await each call. */
+  async next(): Promise<Row[] | null> {
+    while (this.#after < this.#end) {
+      const upTo = this.#after + this.#span < this.#end ? this.#after + this.#span : this.#end;
+      const rows = await this.#read(String(this.#after), String(upTo));
+      if (rows.length >= PAGE) {
+        this.#after = BigInt(rows.at(-1)!.position);
+        if (this.#span > BigInt(PAGE)) this.#span /= 2n;
+        return rows;
+      }
+      this.#after = upTo;
+      if (rows.length < PAGE / 2 && this.#span < MAX_SPAN) this.#span *= 2n;
+      if (rows.length > 0) return rows;
+    }
+    return null;
   }
 }

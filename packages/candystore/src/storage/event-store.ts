@@ -209,8 +209,9 @@ export class EventStore {
 
   /**
    * Drops every partition whose whole range is older than `cutoff`. Each is detached
-   * CONCURRENTLY first (ingest keeps writing to the current partition meanwhile), its ids
-   * are forgotten in slices, then the detached table is dropped. Returns the dropped names.
+   * CONCURRENTLY first (ingest keeps writing to the current partition meanwhile), then the
+   * detached table is dropped, and its event ids with it (the idempotency check reads the
+   * events' own index). Returns the dropped names.
    */
   async dropPartitionsBefore(cutoff: Date): Promise<string[]> {
     const doomed = (await this.partitions()).filter((p) => p.until.getTime() <= cutoff.getTime());
@@ -227,16 +228,6 @@ export class EventStore {
           } catch (err) {
             if (!/pending detach|FINALIZE/i.test(String((err as Error).message))) throw err;
             await s.exec(`ALTER TABLE events DETACH PARTITION ${ident} FINALIZE`);
-          }
-          let last = '00000000-0000-0000-0000-000000000000';
-          for (;;) {
-            const ids = await s.query<{ event_id: string }>(
-              `SELECT event_id FROM ${ident} WHERE event_id > $1::uuid ORDER BY event_id LIMIT 5000`,
-              [last],
-            );
-            if (ids.length === 0) break;
-            await s.query(sqlQuery('forget-ids'), [ids.map((r) => r.event_id)]);
-            last = ids.at(-1)!.event_id;
           }
           await s.exec(`DROP TABLE ${ident}`);
           dropped.push(part.name);
