@@ -82,6 +82,11 @@ export {
   RequeueSignal,
   RetryableError,
 } from './middleware/errors.js';
+export {
+  ConsumerStoppedError,
+  type RedeliveryGuardOptions,
+  redeliveryGuard,
+} from './middleware/redelivery.js';
 export { type RetryOptions, retry } from './middleware/retry.js';
 export { compose, type MessageContext, type MessageHandler, type Middleware } from './middleware/types.js';
 export { type ConnectOptions, connect } from './sdk/bus.js';

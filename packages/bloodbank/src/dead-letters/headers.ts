@@ -15,6 +15,8 @@ export const DEAD_LETTER_HEADERS = {
   lastError: 'x-last-error',
   /** Set on retry copies: how long the copy waits before returning to its queue. */
   retryDelayMs: 'x-retry-delay-ms',
+  /** Set by the redelivery guard: how often a consumer stopped while holding the message. */
+  redeliveries: 'x-redeliveries',
 } as const;
 
 /** Headers that describe a failure or the broker's dead-lettering, removed when a message is redriven. */

@@ -16,6 +16,7 @@ import { correlation, currentEvent } from '../middleware/correlation.js';
 import { deadLetterOnFailure } from '../middleware/dead-letter.js';
 import { decodeEnvelope, envelopeViolations } from '../middleware/decode.js';
 import { errorClassOf, errorReasonOf, RequeueSignal } from '../middleware/errors.js';
+import { redeliveryGuard } from '../middleware/redelivery.js';
 import { retry } from '../middleware/retry.js';
 import { compose, type MessageContext } from '../middleware/types.js';
 import { applyPlan, ensureExchanges } from '../topology/apply.js';
@@ -47,6 +48,9 @@ import type {
   Subscription,
   UnknownTypePolicy,
 } from './types.js';
+
+/** A consumer may stop this often while holding a message before it is dead-lettered. */
+const DEFAULT_MAX_REDELIVERIES = 10;
 
 export interface ConnectOptions {
   /** `amqp://` or `amqps://` URL. Default `AMQP_URL`; neither: the embedded in-process broker. */
@@ -266,6 +270,13 @@ class BusImpl<M> implements Bus<M> {
     const policy = resolveRetryPolicy(options.retry);
     const prefetch = options.prefetch ?? 16;
     const concurrency = options.concurrency ?? prefetch;
+    const maxRedeliveries = options.maxRedeliveries ?? DEFAULT_MAX_REDELIVERIES;
+    if (!(maxRedeliveries >= 0) || (Number.isFinite(maxRedeliveries) && !Number.isInteger(maxRedeliveries))) {
+      throw new AppError(
+        'CONFIG_INVALID',
+        `maxRedeliveries must be a whole number >= 0 or Infinity, got ${maxRedeliveries}`,
+      );
+    }
     if (!Number.isInteger(concurrency) || concurrency < 1) {
       throw new AppError('CONFIG_INVALID', `concurrency must be a whole number >= 1, got ${concurrency}`);
     }
@@ -287,6 +298,9 @@ class BusImpl<M> implements Bus<M> {
               `dead-lettered: ${errorReasonOf(error)}`,
             ),
         }),
+        ...(maxRedeliveries === Number.POSITIVE_INFINITY
+          ? []
+          : [redeliveryGuard({ transport: this.transport, maxRedeliveries })]),
         retry({
           transport: this.transport,
           policy,

@@ -69,6 +69,12 @@ export interface SubscribeOptions {
   retry?: Partial<RetryPolicy>;
   /** Overrides the error-class decision (`isRetryable`). */
   isRetryable?: (err: unknown) => boolean;
+  /**
+   * How often a message may come back from a consumer that stopped while holding it (a crash,
+   * a lost connection, a shutdown) before it is dead-lettered instead of handled again; see
+   * `redeliveryGuard`. Default 10; `Infinity` turns the guard off.
+   */
+  maxRedeliveries?: number;
   /** Recorded on dead letters. Default: the handler function's name, else the queue. */
   handlerName?: string;
   /** Declare the queue, its dead-letter and retry queues and its bindings first. Default true. */
