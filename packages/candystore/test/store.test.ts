@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
+import type { EventEnvelope } from '@33god/core';
 import type { EventStore } from '../src/index.js';
 import { BACKENDS, envelope, newEvent, openTestStore } from './helpers.js';
 
@@ -83,13 +84,7 @@ for (const backend of BACKENDS) {
     });
 
     test('an event id stored in an older partition is not stored again', async () => {
-      await store.db.query("SELECT candystore_ensure_partition('2002-07-15T00:00:00Z')");
-      const old = envelope('test.old.redelivered');
-      await store.db.query(
-        `INSERT INTO events (received_at, event_id, event_type, "timestamp", version, source, source_app, payload, routing_key)
-         VALUES ('2002-07-15T00:00:00Z', $1::uuid, 'test.old.redelivered', now(), '1.0.0', '{"app":"x"}', 'x', '{}', 'test.old.redelivered')`,
-        [old.event_id],
-      );
+      const old = await storeInMonth(store, '2002-07-15T00:00:00Z', envelope('test.old.redelivered'));
       const fresh = envelope('test.new.thing');
       const r = await store.append([newEvent(old), newEvent(fresh)]);
       assert.deepEqual(
@@ -107,13 +102,7 @@ for (const backend of BACKENDS) {
 
     test('retention drops whole partitions older than the cutoff and forgets their ids', async () => {
       // a partition for an old month, with one event in it
-      await store.db.query("SELECT candystore_ensure_partition('2001-03-15T00:00:00Z')");
-      const old = envelope('test.old.thing');
-      await store.db.query(
-        `INSERT INTO events (received_at, event_id, event_type, "timestamp", version, source, source_app, payload, routing_key)
-         VALUES ('2001-03-15T00:00:00Z', $1::uuid, 'test.old.thing', now(), '1.0.0', '{"app":"x"}', 'x', '{}', 'test.old.thing')`,
-        [old.event_id],
-      );
+      const old = await storeInMonth(store, '2001-03-15T00:00:00Z', envelope('test.old.thing'));
       assert.ok(await store.get(old.event_id));
       const dropped = await store.dropPartitionsBefore(new Date('2010-01-01T00:00:00Z'));
       assert.deepEqual(dropped, ['events_p200103']);
@@ -125,4 +114,15 @@ for (const backend of BACKENDS) {
       assert.ok((await store.partitions()).every((p) => p.name !== 'events_p200103'));
     });
   });
+}
+
+/** Stores `e` straight into the partition of an old month (as if received then). */
+async function storeInMonth(store: EventStore, receivedAt: string, e: EventEnvelope): Promise<EventEnvelope> {
+  await store.db.query('SELECT candystore_ensure_partition($1::timestamptz)', [receivedAt]);
+  await store.db.query(
+    `INSERT INTO events (received_at, event_id, event_type, "timestamp", version, source, source_app, payload, routing_key)
+     VALUES ($1::timestamptz, $2::uuid, $3, now(), '1.0.0', '{"app":"x"}', 'x', '{}', $3)`,
+    [receivedAt, e.event_id, e.event_type],
+  );
+  return e;
 }
