@@ -1,6 +1,6 @@
 import { DEAD_LETTER_HEADERS as H, headerNumber, withoutBrokerDeath } from '../dead-letters/headers.js';
 import type { Transport } from '../transport/transport.js';
-import { NonRetryableError } from './errors.js';
+import { NonRetryableError, RequeueSignal } from './errors.js';
 import type { Middleware } from './types.js';
 
 export interface RedeliveryGuardOptions {
@@ -34,16 +34,22 @@ export function redeliveryGuard(options: RedeliveryGuardOptions): Middleware {
         `delivered ${count} times to a consumer that stopped before settling it (crashed, lost its connection or shut down); not handed to the handler again`,
       );
     }
-    await options.transport.publish({
-      exchange: '',
-      routingKey: queue,
-      body: delivery.body,
-      properties: {
-        ...delivery.properties,
-        persistent: true,
-        headers: { ...withoutBrokerDeath(delivery.properties.headers), [H.redeliveries]: count },
-      },
-      mandatory: true,
-    });
+    try {
+      await options.transport.publish({
+        exchange: '',
+        routingKey: queue,
+        body: delivery.body,
+        properties: {
+          ...delivery.properties,
+          persistent: true,
+          headers: { ...withoutBrokerDeath(delivery.properties.headers), [H.redeliveries]: count },
+        },
+        mandatory: true,
+      });
+    } catch {
+      // The copy was not confirmed: keep the original (requeued, its count unchanged),
+      // rather than let the dead-letter middleware take a broker hiccup for a poison message.
+      throw new RequeueSignal();
+    }
   };
 }

@@ -9,9 +9,12 @@ import {
   errorReasonOf,
   isRetryable,
   NonRetryableError,
+  RequeueSignal,
   RetryableError,
 } from '../../src/middleware/errors.js';
+import { ConsumerStoppedError, redeliveryGuard } from '../../src/middleware/redelivery.js';
 import { compose, type MessageContext, type Middleware } from '../../src/middleware/types.js';
+import type { OutgoingMessage, Transport } from '../../src/transport/transport.js';
 
 describe('backoff', { timeout: 5000 }, () => {
   const policy = resolveRetryPolicy({ initialDelayMs: 100, multiplier: 2, maxDelayMs: 1000, jitter: 0 });
@@ -155,5 +158,58 @@ describe('headers', { timeout: 5000 }, () => {
       'x-original-queue': 'q',
     });
     assert.deepEqual(cleaned, { 'x-event-type': 'a.b.c' });
+  });
+});
+
+describe('redelivery guard', { timeout: 5000 }, () => {
+  const delivery = (redelivered: boolean, redeliveries?: number) =>
+    ({
+      body: Buffer.from('{}'),
+      redelivered,
+      routingKey: 'test.x.happened',
+      exchange: 'ex',
+      properties: { headers: redeliveries === undefined ? {} : { 'x-redeliveries': redeliveries } },
+    }) as unknown as MessageContext['delivery'];
+  const run = async (d: MessageContext['delivery'], publish: (m: OutgoingMessage) => Promise<void>) => {
+    const handled: string[] = [];
+    const guard = redeliveryGuard({ transport: { publish } as unknown as Transport, maxRedeliveries: 2 });
+    await guard(async () => void handled.push('handler'))({
+      delivery: d,
+      queue: 'q',
+      handler: 'h',
+      attempt: 1,
+    });
+    return handled;
+  };
+
+  test('a first delivery goes to the handler; nothing is republished', async () => {
+    const sent: OutgoingMessage[] = [];
+    assert.deepEqual(await run(delivery(false), async (m) => void sent.push(m)), ['handler']);
+    assert.equal(sent.length, 0);
+  });
+
+  test('a redelivered message is republished to its own queue, counted, and not handled now', async () => {
+    const sent: OutgoingMessage[] = [];
+    assert.deepEqual(await run(delivery(true, 1), async (m) => void sent.push(m)), []);
+    assert.equal(sent.length, 1);
+    assert.equal(sent[0]!.exchange, '');
+    assert.equal(sent[0]!.routingKey, 'q');
+    assert.equal(sent[0]!.properties?.headers?.['x-redeliveries'], 2);
+  });
+
+  test('past the limit it fails with ConsumerStoppedError (for the dead letters)', async () => {
+    await assert.rejects(
+      run(delivery(true, 2), async () => {}),
+      (err: unknown) => err instanceof ConsumerStoppedError && !isRetryable(err),
+    );
+  });
+
+  test('a copy the broker did not confirm keeps the original: requeued, not dead-lettered', async () => {
+    await assert.rejects(
+      run(delivery(true), async () => {
+        throw new Error('broker gone');
+      }),
+      (err: unknown) => err instanceof RequeueSignal,
+    );
   });
 });
