@@ -42,6 +42,26 @@ for (const backend of backends()) {
       }
     });
 
+    test('subscribe refuses an impossible maxRedeliveries with CONFIG_INVALID', T, async () => {
+      const h = await harness(backend);
+      try {
+        const q = h.names.queue('guarded');
+        for (const bad of [-1, 1.5, Number.NaN]) {
+          await assert.rejects(
+            h.bus.subscribe(q, ['order.#'], async () => {}, { maxRedeliveries: bad }),
+            (e: unknown) =>
+              e instanceof AppError && e.code === 'CONFIG_INVALID' && /maxRedeliveries/.test(e.message),
+          );
+        }
+        const sub = await h.bus.subscribe(q, ['order.#'], async () => {}, {
+          maxRedeliveries: Number.POSITIVE_INFINITY,
+        });
+        await sub.cancel();
+      } finally {
+        await h.done();
+      }
+    });
+
     test('an event no queue is bound for lands in the unroutable queue, not nowhere', T, async () => {
       const h = await harness(backend);
       try {
