@@ -29,6 +29,36 @@ for (const backend of BACKENDS) {
       assert.equal(got?.position, first.stored[0]!.position);
     });
 
+    test('an envelope given as the text it arrived in is stored as sent: digits, extensions, ids', async () => {
+      const e = envelope('test.thing.sent', { n: 1 });
+      const text = JSON.stringify({ ...e, event_id: e.event_id.toUpperCase(), x_trace: 't1' }).replace(
+        '"n":1',
+        '"n":12345678901234567890123',
+      );
+      const parsed = JSON.parse(text) as EventEnvelope;
+      const r = await store.append([
+        {
+          envelope: { ...parsed, event_id: e.event_id },
+          body: text,
+          routingKey: e.event_type,
+          headers: {},
+          replayId: null,
+        },
+      ]);
+      assert.deepEqual(
+        r.stored.map((s) => s.event_id),
+        [e.event_id],
+      );
+      const rows = await store.db.query<{ n: string; ext: string; id: string }>(
+        "SELECT payload->>'n' AS n, extensions::text AS ext, event_id::text AS id FROM events WHERE event_id = $1",
+        [e.event_id],
+      );
+      // JSON.parse and JSON.stringify in Node would have rounded the number
+      assert.deepEqual(rows, [{ n: '12345678901234567890123', ext: '{"x_trace": "t1"}', id: e.event_id }]);
+      const again = await store.append([newEvent(e)]);
+      assert.equal(again.duplicates, 1);
+    });
+
     test('list filters by type pattern, source, payload and pages by position', async () => {
       const evs = [
         envelope(

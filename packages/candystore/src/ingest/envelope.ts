@@ -1,6 +1,9 @@
 import { type EventEnvelope, isUuid, isValidEventType } from '@33god/core';
 
-export type ParsedMessage = { ok: true; envelope: EventEnvelope } | { ok: false; reason: string };
+/** `text` is the body as a string, the text `envelope` was parsed from. */
+export type ParsedMessage =
+  | { ok: true; envelope: EventEnvelope; text: string }
+  | { ok: false; reason: string };
 
 const RFC3339 = /^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$/;
 const MAX_TEXT = 1024;
@@ -11,9 +14,10 @@ const MAX_TEXT = 1024;
  * store or query faithfully). The reason becomes the dead letter's `x-dead-letter-reason`.
  */
 export function parseEnvelope(body: Buffer): ParsedMessage {
+  const text = body.toString('utf8');
   let doc: unknown;
   try {
-    doc = JSON.parse(body.toString('utf8'));
+    doc = JSON.parse(text);
   } catch {
     return { ok: false, reason: 'message body is not JSON' };
   }
@@ -56,13 +60,9 @@ export function parseEnvelope(body: Buffer): ParsedMessage {
   // PostgreSQL's jsonb cannot hold U+0000 in a string
   if (body.includes('\\u0000'))
     return { ok: false, reason: 'the message contains \\u0000, which PostgreSQL cannot store' };
-  return {
-    ok: true,
-    envelope: {
-      ...e,
-      event_id: e.event_id.toLowerCase(),
-      correlation_id: typeof e.correlation_id === 'string' ? e.correlation_id.toLowerCase() : null,
-      causation_id: typeof e.causation_id === 'string' ? e.causation_id.toLowerCase() : null,
-    } as EventEnvelope,
-  };
+  // the parsed document is ours: normalise it in place rather than copy it
+  e.event_id = e.event_id.toLowerCase();
+  e.correlation_id = typeof e.correlation_id === 'string' ? e.correlation_id.toLowerCase() : null;
+  e.causation_id = typeof e.causation_id === 'string' ? e.causation_id.toLowerCase() : null;
+  return { ok: true, envelope: e as EventEnvelope, text };
 }

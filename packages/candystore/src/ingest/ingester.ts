@@ -89,6 +89,7 @@ export class Ingester {
       delivery: d,
       event: {
         envelope: parsed.envelope,
+        body: parsed.text,
         routingKey: d.routingKey,
         headers: jsonHeaders(d.properties.headers),
         replayId: replayId === undefined || replayId === null ? null : String(replayId),

@@ -248,8 +248,13 @@ function monthKey(d: Date): string {
   return `${d.getUTCFullYear()}-${d.getUTCMonth()}`;
 }
 
-function appendParams(events: readonly NewEvent[]): unknown[] {
-  const cols: unknown[][] = Array.from({ length: 13 }, () => new Array(events.length));
+/**
+ * The two JSON arrays of `candystore_append_batch`, built as text: each envelope is the body
+ * as received when the caller has it (`NewEvent.body`), spliced in unchanged.
+ */
+function appendParams(events: readonly NewEvent[]): [string, string] {
+  const envelopes: string[] = new Array(events.length);
+  const meta: string[] = new Array(events.length);
   events.forEach((e, i) => {
     const env = e.envelope;
     let extensions: Record<string, unknown> | null = null;
@@ -258,21 +263,15 @@ function appendParams(events: readonly NewEvent[]): unknown[] {
       extensions ??= {};
       extensions[k] = env[k];
     }
-    cols[0]![i] = env.event_id;
-    cols[1]![i] = env.event_type;
-    cols[2]![i] = env.timestamp;
-    cols[3]![i] = env.version;
-    cols[4]![i] = JSON.stringify(env.source);
-    cols[5]![i] = env.source.app;
-    cols[6]![i] = env.correlation_id ?? null;
-    cols[7]![i] = env.causation_id ?? null;
-    cols[8]![i] = JSON.stringify(env.payload);
-    cols[9]![i] = extensions === null ? null : JSON.stringify(extensions);
-    cols[10]![i] = e.routingKey;
-    cols[11]![i] = JSON.stringify(e.headers);
-    cols[12]![i] = e.replayId;
+    envelopes[i] = e.body ?? JSON.stringify(env);
+    meta[i] = JSON.stringify({
+      routing_key: e.routingKey,
+      headers: e.headers,
+      extensions,
+      replay_id: e.replayId,
+    });
   });
-  return cols;
+  return [`[${envelopes.join(',')}]`, `[${meta.join(',')}]`];
 }
 
 interface RawRow {

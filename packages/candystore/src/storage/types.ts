@@ -29,6 +29,12 @@ export interface NewEvent {
   headers: Record<string, unknown>;
   /** The replay that published this copy (header `x-replay-id`), or null. */
   replayId: string | null;
+  /**
+   * The envelope's JSON text as it arrived, when the caller has it: stored as sent (numbers
+   * keep every digit), and never serialised a second time. It must be the text `envelope`
+   * was parsed from. Without it the store serialises `envelope`.
+   */
+  body?: string;
 }
 
 export interface AppendedEvent {
