@@ -17,7 +17,7 @@ import { fileURLToPath } from 'node:url';
 import { completeEnvelope, envelopeAmqpProperties } from '@33god/core';
 import amqplib from 'amqplib';
 import autocannon from 'autocannon';
-import { type BenchContext, type BenchResult, type BenchSuite, result } from './types.js';
+import { type BenchContext, type BenchResult, type BenchSuite, result, SERVICE_NODE_FLAGS } from './types.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const CONNECTIONS = 64;
@@ -36,10 +36,14 @@ function child(
 ): Promise<{ url: string; proc: ChildProcess }> {
   return new Promise((resolve, reject) => {
     // The compiled packages (dist/, built by `npm run build`); a missing build fails loudly.
-    const proc = spawn(process.execPath, [join(here, '_gateway-server.mjs'), mode, amqpUrl, exchange], {
-      stdio: ['ignore', 'pipe', 'inherit'],
-      env: { ...process.env, LOG_LEVEL: 'silent' },
-    });
+    const proc = spawn(
+      process.execPath,
+      [...SERVICE_NODE_FLAGS, join(here, '_gateway-server.mjs'), mode, amqpUrl, exchange],
+      {
+        stdio: ['ignore', 'pipe', 'inherit'],
+        env: { ...process.env, LOG_LEVEL: 'silent' },
+      },
+    );
     let out = '';
     proc.stdout!.setEncoding('utf8');
     proc.stdout!.on('data', (chunk: string) => {

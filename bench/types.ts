@@ -29,3 +29,11 @@ export function result(
   const ratio = reference_value === 0 ? 0 : value / reference_value;
   return { name, value, unit, reference_name, reference_value, ratio: Math.round(ratio * 1000) / 1000 };
 }
+
+/**
+ * The V8 flags every service process runs with (`npm start` and `deploy/compose.yaml` set
+ * the same): a 4 MB young generation instead of V8's 16 MB. Under the gateway's 64-connection
+ * load it kept peak RSS at 138-142 MB instead of 165-168 MB, at the same request rate. Parts
+ * and their references start with these flags alike.
+ */
+export const SERVICE_NODE_FLAGS = ['--max-semi-space-size=4'] as const;

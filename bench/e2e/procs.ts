@@ -4,6 +4,7 @@ import { readFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { SERVICE_NODE_FLAGS } from '../types.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 
@@ -38,7 +39,7 @@ export function startChild(
   // Plain JavaScript runs without the TypeScript source loader.
   const loader = script.endsWith('.ts') ? ['--conditions=source', '--import', 'tsx'] : [];
   return new Promise((resolve, reject) => {
-    const proc = spawn(process.execPath, [...loader, join(here, script), ...args], {
+    const proc = spawn(process.execPath, [...SERVICE_NODE_FLAGS, ...loader, join(here, script), ...args], {
       // stdin stays open for the child's life: it exits when it closes (see launch.ts).
       stdio: ['pipe', 'pipe', 'pipe'],
       env,
