@@ -184,7 +184,7 @@ export async function startCandystore(options: CandystoreOptions = {}): Promise<
           queue,
           dlx: options.dlx ?? 'bloodbank.dlx',
           batchSize: options.batchSize ?? 500,
-          batchMaxWaitMs: options.batchMaxWaitMs ?? 50,
+          batchMaxWaitMs: options.batchMaxWaitMs ?? 5,
           publishSummaries: options.publishSummaries ?? true,
           metrics,
           log,
