@@ -25,7 +25,7 @@ import type { ApiContext, HealthReport } from './http/context.js';
 import { buildApi } from './http/server.js';
 import { Ingester } from './ingest/ingester.js';
 import { StoreMetrics } from './metrics.js';
-import { Replayer } from './replay/replayer.js';
+import { checkReplayerOptions, Replayer } from './replay/replayer.js';
 import { isTransientDbError } from './storage/database.js';
 import type { EventStore } from './storage/event-store.js';
 import { openStore, type StoreOptions } from './storage/open.js';
@@ -61,6 +61,12 @@ export interface CandystoreOptions {
   /** Live-stream poll interval for commits made by other instances. Default 250 ms. */
   tailPollMs?: number;
   /**
+   * How long a replay's lease lasts unless renewed (every 250 ms while it runs): the replays
+   * of an instance that died are resumed by another this long after its last write, at most
+   * a third of it more. Default 15 000, at least 1 000.
+   */
+  replayLeaseMs?: number;
+  /**
    * How long to keep retrying a PostgreSQL server that is not reachable at start (with
    * backoff, one log line per attempt). Default: until it answers. 0 fails at once.
    */
@@ -73,7 +79,10 @@ export interface RunningCandystore {
   store: EventStore;
   /** Runs retention and partition upkeep now; returns the dropped partitions. */
   maintain(): Promise<string[]>;
-  /** Stops consuming, commits the current batch, stops replays and streams, closes. */
+  /**
+   * Stops consuming, commits the current batch, stops replays (they stay running in the
+   * database, and the next start resumes them) and streams, closes.
+   */
   close(): Promise<void>;
 }
 
@@ -140,6 +149,9 @@ async function openStoreWaiting(
 export async function startCandystore(options: CandystoreOptions = {}): Promise<RunningCandystore> {
   const log: FastifyBaseLogger =
     options.logger ?? (pino({ name: 'candystore', level: options.logLevel ?? 'info' }) as FastifyBaseLogger);
+  const replayOptions = checkReplayerOptions(
+    options.replayLeaseMs !== undefined ? { leaseMs: options.replayLeaseMs } : {},
+  );
   const metrics = new StoreMetrics();
   const store = await openStoreWaiting(
     {
@@ -190,7 +202,7 @@ export async function startCandystore(options: CandystoreOptions = {}): Promise<
           log,
           onCommit: () => tail.poke(),
         });
-  const replayer = new Replayer(store, transport, metrics, log);
+  const replayer = new Replayer(store, transport, metrics, log, replayOptions);
 
   const withTimeout = <T>(p: Promise<T>, ms: number): Promise<T> =>
     Promise.race([
@@ -288,6 +300,17 @@ export async function startCandystore(options: CandystoreOptions = {}): Promise<
     const addr = app.server.address();
     const port = typeof addr === 'object' && addr ? addr.port : (options.port ?? 8080);
     const shownHost = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host;
+
+    // Replays left running by an instance that stopped: resumed once the broker is there, and
+    // looked for again every third of a lease, which takes over those of an instance that died.
+    const resumeReplays = () =>
+      replayer
+        .resume()
+        .then(() => {})
+        .catch((err: Error) => log.warn({ err: err.message }, 'replays not resumed; retrying'));
+    const replaysResumed = await whenConnected(transport, resumeReplays);
+    const replaySweep = setInterval(() => void resumeReplays(), replayer.leaseMs / 3);
+    replaySweep.unref();
     let closing: Promise<void> | null = null;
     return {
       url: `http://${shownHost}:${port}`,
@@ -297,7 +320,9 @@ export async function startCandystore(options: CandystoreOptions = {}): Promise<
       close() {
         closing ??= (async () => {
           clearInterval(maintenanceTimer);
+          clearInterval(replaySweep);
           stopBrokerLog();
+          await replaysResumed.stop();
           await ingestStart?.stop();
           await ingester?.stop().catch((err: Error) => log.warn({ err: err.message }, 'ingest stop failed'));
           await replayer.close();

@@ -1,4 +1,9 @@
+import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Delivery, OutgoingMessage, Transport } from '@33god/bloodbank';
 import { completeEnvelope, type EventEnvelope } from '@33god/core';
 import amqplib from 'amqplib';
 import pg from 'pg';
@@ -56,6 +61,32 @@ export const BACKENDS: Backend[] = [
     async setup() {
       const db = await freshDatabase();
       return { databaseUrl: db.url, teardown: db.drop };
+    },
+  },
+];
+
+/** A database that outlives the store opened on it: a PGlite data directory, or a PostgreSQL database. */
+export interface DurableBackend {
+  name: string;
+  setup(): Promise<{ options: { databaseUrl?: string; dataDir?: string }; teardown(): Promise<void> }>;
+}
+
+export const DURABLE_BACKENDS: DurableBackend[] = [
+  {
+    name: 'pglite (data directory)',
+    async setup() {
+      const dir = mkdtempSync(join(tmpdir(), 'candystore-test-'));
+      return {
+        options: { dataDir: dir },
+        teardown: async () => rmSync(dir, { recursive: true, force: true }),
+      };
+    },
+  },
+  {
+    name: 'postgres',
+    async setup() {
+      const db = await freshDatabase();
+      return { options: { databaseUrl: db.url }, teardown: db.drop };
     },
   },
 ];
@@ -123,4 +154,98 @@ export type Json = any;
 /** The JSON body of a response, typed loosely for assertions. */
 export async function json(res: Response): Promise<Json> {
   return res.json();
+}
+
+/**
+ * Takes every message off `queue` until at least `atLeast` came and then none for `quietMs`
+ * (so copies beyond the expected count are seen too); acks them all.
+ */
+/** `POST /replays` on a running store; asserts the 202 and returns the replay id. */
+export async function startReplay(baseUrl: string, body: unknown): Promise<string> {
+  const res = await fetch(`${baseUrl}/replays`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+  });
+  assert.equal(res.status, 202, JSON.stringify(await res.clone().json()));
+  return ((await res.json()) as { id: string }).id;
+}
+
+export async function drainQueue(
+  transport: Transport,
+  queue: string,
+  atLeast: number,
+  { quietMs = 300, ms = 20_000 }: { quietMs?: number; ms?: number } = {},
+): Promise<Delivery[]> {
+  const out: Delivery[] = [];
+  let lastAt = Date.now();
+  await waitFor(
+    async () => {
+      for (;;) {
+        const d = await transport.get(queue);
+        if (!d) break;
+        d.ack();
+        out.push(d);
+        lastAt = Date.now();
+      }
+      return out.length >= atLeast && Date.now() - lastAt >= quietMs;
+    },
+    ms,
+    `${atLeast} messages on ${queue}`,
+  );
+  return out;
+}
+
+/**
+ * What a replay that was resumed once delivers: the selected events in order up to some
+ * point `a`, then again from the first event after the progress recorded at the stop
+ * (`resumedAt` events) to the end. Events `resumedAt..a` may come twice (at least once);
+ * none may be missing, and nothing else may come.
+ */
+export function assertResumedInOrder(
+  got: readonly string[],
+  want: readonly string[],
+  resumedAt: number,
+): void {
+  const a = got.length - (want.length - resumedAt);
+  assert.ok(
+    a >= resumedAt && a <= want.length,
+    `${got.length} deliveries for ${want.length} events resumed after ${resumedAt}`,
+  );
+  assert.deepEqual(got.slice(0, a), want.slice(0, a), 'the first run: the selected events in order');
+  assert.deepEqual(
+    got.slice(a),
+    want.slice(resumedAt),
+    'the resumed run: every event after the recorded progress',
+  );
+}
+
+/** The event ids of the replay copies a transport sent, in order, and when it sent the first. */
+export interface PublishRecord {
+  eventIds: string[];
+  firstAt: number | null;
+}
+
+/**
+ * The transport itself, noting the replay copies (`x-replay-id`) it is asked to publish: the
+ * test sees which instance published what.
+ */
+export function recordingTransport(transport: Transport): { transport: Transport; record: PublishRecord } {
+  const record: PublishRecord = { eventIds: [], firstAt: null };
+  const wrapped = new Proxy(transport, {
+    get(target, prop) {
+      if (prop === 'publish') {
+        return (m: OutgoingMessage) => {
+          if (m.properties?.headers?.['x-replay-id'] !== undefined) {
+            record.firstAt ??= Date.now();
+            record.eventIds.push(String(m.properties.messageId));
+          }
+          return target.publish(m);
+        };
+      }
+      const v = Reflect.get(target, prop, target);
+      return typeof v === 'function' ? v.bind(target) : v;
+    },
+  });
+  return { transport: wrapped, record };
 }

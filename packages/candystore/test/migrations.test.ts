@@ -1,42 +1,14 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { createEmbeddedTransport, EmbeddedBroker } from '@33god/bloodbank';
 import { isAppError } from '@33god/core';
 import { migrate, openStore, startCandystore } from '../src/index.js';
 import { migrationFiles, openPglite, openPostgres } from '../src/internal.js';
-import { envelope, freshDatabase, newEvent } from './helpers.js';
+import { DURABLE_BACKENDS, envelope, freshDatabase, newEvent } from './helpers.js';
 
 const latest = migrationFiles().at(-1)!.version;
 
-interface Target {
-  name: string;
-  setup(): Promise<{ options: { databaseUrl?: string; dataDir?: string }; teardown(): Promise<void> }>;
-}
-
-const TARGETS: Target[] = [
-  {
-    name: 'pglite (data directory)',
-    async setup() {
-      const dir = mkdtempSync(join(tmpdir(), 'candystore-migrate-'));
-      return {
-        options: { dataDir: dir },
-        teardown: async () => rmSync(dir, { recursive: true, force: true }),
-      };
-    },
-  },
-  {
-    name: 'postgres',
-    async setup() {
-      const db = await freshDatabase();
-      return { options: { databaseUrl: db.url }, teardown: db.drop };
-    },
-  },
-];
-
-for (const target of TARGETS) {
+for (const target of DURABLE_BACKENDS) {
   describe(`migrations (${target.name})`, { timeout: 60_000 }, () => {
     test('apply once, record the version, and are idempotent', async () => {
       const { options, teardown } = await target.setup();
@@ -51,6 +23,30 @@ for (const target of TARGETS) {
         );
         const again = await migrate(store.db);
         assert.deepEqual(again, { version: latest, applied: [] });
+        // version 4 keeps replays in the database
+        assert.ok(migrationFiles().some((f) => f.version === 4 && f.name === 'replays'));
+        const columns = await store.db.query<{ column_name: string }>(
+          "SELECT column_name FROM information_schema.columns WHERE table_name = 'replays' ORDER BY column_name",
+        );
+        assert.deepEqual(
+          columns.map((c) => c.column_name),
+          [
+            'error',
+            'filter',
+            'finished_at',
+            'head_position',
+            'id',
+            'last_position',
+            'lease_until',
+            'owner',
+            'published',
+            'rate_per_second',
+            'started_at',
+            'status',
+            'target',
+            'total',
+          ],
+        );
         await store.close();
       } finally {
         await teardown();
@@ -96,6 +92,8 @@ for (const target of TARGETS) {
             "SELECT count(*)::text AS n FROM pg_tables WHERE tablename = 'event_ids'",
           );
           assert.equal(tables[0]!.n, '0');
+          const replays = await store.db.query<{ n: string }>('SELECT count(*)::text AS n FROM replays');
+          assert.equal(replays[0]!.n, '0', 'the replays table exists after the upgrade, empty');
           assert.equal((await store.get(old.event_id))?.event_type, 'test.before.upgrade');
           const fresh = envelope('test.after.upgrade');
           const r = await store.append([newEvent(old), newEvent(fresh)]);

@@ -1,13 +1,19 @@
 import { randomUUID } from 'node:crypto';
+import { hostname } from 'node:os';
 import type { OutgoingMessage, Transport } from '@33god/bloodbank';
 import { AMQP_HEADERS, AppError } from '@33god/core';
 import type { FastifyBaseLogger } from 'fastify';
 import type { StoreMetrics } from '../metrics.js';
 import type { EventStore, ReplayRow } from '../storage/event-store.js';
-import type { EventFilter } from '../storage/types.js';
+import type {
+  EventFilter,
+  ReplayProgress,
+  ReplayStatus,
+  ReplayTarget,
+  StoredReplay,
+} from '../storage/types.js';
 
-export type ReplayTarget = { exchange: string } | { queue: string };
-export type ReplayStatus = 'running' | 'completed' | 'cancelled' | 'failed';
+export type { ReplayStatus, ReplayTarget };
 
 export interface ReplayRequest {
   filter: EventFilter;
@@ -25,113 +31,312 @@ export interface ReplayInfo {
   error?: string;
 }
 
+export interface ReplayerOptions {
+  /**
+   * How long a replay's lease lasts unless renewed: the replays of an instance that died
+   * are taken over this long after its last progress write. Default 15 000 ms, at least 1 000.
+   */
+  leaseMs?: number;
+}
+
+/**
+ * Why a job stops before its end: a DELETE to this instance, shutdown, the row no longer
+ * running under this owner (cancelled through the table, or taken over), a lease this
+ * instance could not renew in time (the database does not answer), or a broker error before
+ * a resumed replay could start (the next `resume()` tries again).
+ */
+type Halt = 'cancel' | 'close' | 'lost' | 'lease' | 'retry';
+
 interface ReplayJob {
-  info: ReplayInfo;
-  cancelled: boolean;
+  id: string;
+  halt: Halt | null;
+  /** Ends a rate-limit wait early once the job halts. */
+  interrupt: (() => void) | null;
   done: Promise<void>;
 }
 
 const PAGE = 500;
 /** Publishes awaiting their confirm at once; one channel keeps them in order. */
 const WINDOW = 128;
-const KEEP_FINISHED = 200;
 /** The widest window of positions one page query may scan (see PageWindow). */
 const MAX_SPAN = 1n << 20n;
+const LEASE_MS = 15_000;
+/**
+ * Progress is written on a clock, every 250 ms while a replay runs, rather than after each
+ * page: the same write renews the lease and is where a cancel made through the table is
+ * noticed, and with a rate limit one page of 500 events can take minutes, so all three need a
+ * bound in time, not in events. At full speed it is four small writes a second whatever the
+ * event rate, and never a round trip per event.
+ */
+const PROGRESS_MS = 250;
+/** Attempts to record a replay's outcome before leaving it to the lease to expire. */
+const SETTLE_DELAYS_MS = [0, 250, 1000];
 
 /**
  * Republishes stored events, in position order, to an exchange (with their original routing
  * keys) or to one queue (through the default exchange). Every copy carries `x-replay-id`.
  * The set replayed is fixed when the replay starts: events stored later are not included.
- * Progress lives in memory (a restart forgets finished replays).
+ *
+ * Replays live in the `replays` table: request, progress (the in-order confirmed count and
+ * the last confirmed position), outcome, and a lease naming the one instance that publishes
+ * them. `close()` stops this instance's replays without finishing them; `resume()` (at start,
+ * then periodically) takes over the running replays nobody holds and publishes again from
+ * after their last recorded position: at least once, so what an instance that died had
+ * published after its last progress write is delivered twice, with the same `x-replay-id`.
  */
 export class Replayer {
+  /** This instance's name in the lease column. */
+  readonly owner = `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
+  readonly leaseMs: number;
   readonly #store: EventStore;
   readonly #transport: Transport;
   readonly #metrics: StoreMetrics;
   readonly #log: FastifyBaseLogger | undefined;
+  /** The replays this instance publishes now. */
   readonly #jobs = new Map<string, ReplayJob>();
+  #closed = false;
+  #resuming: Promise<number> | null = null;
 
-  constructor(store: EventStore, transport: Transport, metrics: StoreMetrics, log?: FastifyBaseLogger) {
+  constructor(
+    store: EventStore,
+    transport: Transport,
+    metrics: StoreMetrics,
+    log?: FastifyBaseLogger,
+    options: ReplayerOptions = {},
+  ) {
     this.#store = store;
     this.#transport = transport;
     this.#metrics = metrics;
     this.#log = log;
+    this.leaseMs = checkReplayerOptions(options).leaseMs;
   }
 
-  /** Checks the target exists, then starts the replay in the background. */
+  /** Checks the target exists, records the replay, then runs it in the background. */
   async start(req: ReplayRequest): Promise<ReplayInfo> {
-    if ('exchange' in req.target) {
-      if (!(await this.#transport.checkExchange(req.target.exchange))) {
-        throw new AppError('NOT_FOUND', `exchange '${req.target.exchange}' does not exist`);
-      }
-    } else if (!(await this.#transport.checkQueue(req.target.queue))) {
-      throw new AppError('QUEUE_NOT_FOUND', `queue '${req.target.queue}' does not exist`);
-    }
+    if (this.#closed) throw new AppError('SERVICE_UNAVAILABLE', 'the store is shutting down');
+    const missing = await this.#missingTarget(req.target);
+    if (missing) throw missing;
     const head = await this.#store.headPosition();
     const total = await this.#store.count({ ...req.filter, maxPosition: head });
-    const id = randomUUID();
-    const info: ReplayInfo = {
-      id,
-      status: 'running',
-      total,
-      published: 0,
-      started_at: new Date().toISOString(),
-      finished_at: null,
-    };
-    const job: ReplayJob = { info, cancelled: false, done: Promise.resolve() };
-    job.done = this.#run(job, req, head);
-    this.#jobs.set(id, job);
-    this.#prune();
-    return { ...info };
+    const leaseFrom = performance.now();
+    const replay = await this.#store.createReplay(
+      {
+        id: randomUUID(),
+        filter: req.filter,
+        target: req.target,
+        ratePerSecond: req.ratePerSecond ?? null,
+        headPosition: head,
+        total,
+      },
+      this.owner,
+      this.leaseMs,
+    );
+    if (this.#closed) {
+      // shut down meanwhile: the next start runs it
+      await this.#store.releaseReplay(replay.id, this.owner, replay).catch(() => {});
+    } else {
+      this.#launch(replay, leaseFrom, false);
+    }
+    return toInfo(replay);
   }
 
-  get(id: string): ReplayInfo | null {
-    const job = this.#jobs.get(id);
-    return job ? { ...job.info } : null;
+  /** The replay as its row says, whichever instance runs or ran it. */
+  async get(id: string): Promise<ReplayInfo | null> {
+    const replay = await this.#store.getReplay(id);
+    return replay ? toInfo(replay) : null;
   }
 
-  /** Cancels a running replay; returns its state (unchanged if already finished). */
+  /**
+   * Cancels a running replay; returns its state (unchanged if already finished). One run by
+   * this instance has stopped when this returns; one run by another instance stops at that
+   * instance's next progress write, which also records the events it published meanwhile.
+   */
   async cancel(id: string): Promise<ReplayInfo | null> {
     const job = this.#jobs.get(id);
-    if (!job) return null;
-    job.cancelled = true;
-    await job.done;
-    return { ...job.info };
+    if (job) {
+      halt(job, 'cancel');
+      await job.done;
+    }
+    const replay = await this.#store.cancelReplay(id);
+    return replay ? toInfo(replay) : null;
   }
 
-  /** Cancels every running replay and waits for them. */
+  /**
+   * Takes over the running replays nobody holds (their instance shut down, or died and its
+   * lease expired) and resumes each after its last recorded position. Returns how many.
+   * Does nothing while the broker is not connected, or after `close()`.
+   */
+  resume(): Promise<number> {
+    this.#resuming ??= this.#claim().finally(() => {
+      this.#resuming = null;
+    });
+    return this.#resuming;
+  }
+
+  /**
+   * Stops this instance's replays and waits for them. They stay `running` in the table with
+   * their progress, and their leases are given up, so the next start (or another instance)
+   * resumes them at once. Nothing is marked cancelled.
+   */
   async close(): Promise<void> {
-    for (const job of this.#jobs.values()) job.cancelled = true;
+    this.#closed = true;
+    await this.#resuming?.catch(() => {});
+    for (const job of this.#jobs.values()) halt(job, 'close');
     await Promise.all([...this.#jobs.values()].map((j) => j.done));
   }
 
-  async #run(job: ReplayJob, req: ReplayRequest, head: string): Promise<void> {
-    const info = job.info;
+  async #claim(): Promise<number> {
+    if (this.#closed || this.#transport.state !== 'connected') return 0;
+    const leaseFrom = performance.now();
+    const claimed = await this.#store.claimReplays(this.owner, this.leaseMs, [...this.#jobs.keys()]);
+    for (const replay of claimed) {
+      if (this.#closed) {
+        await this.#store.releaseReplay(replay.id, this.owner, replay).catch(() => {});
+        continue;
+      }
+      this.#log?.info(
+        {
+          replay: replay.id,
+          after_position: replay.lastPosition,
+          published: replay.published,
+          total: replay.total,
+        },
+        'replay resumed',
+      );
+      this.#launch(replay, leaseFrom, true);
+    }
+    return claimed.length;
+  }
+
+  async #missingTarget(target: ReplayTarget): Promise<AppError | null> {
+    if ('exchange' in target) {
+      if (!(await this.#transport.checkExchange(target.exchange))) {
+        return new AppError('NOT_FOUND', `exchange '${target.exchange}' does not exist`);
+      }
+    } else if (!(await this.#transport.checkQueue(target.queue))) {
+      return new AppError('QUEUE_NOT_FOUND', `queue '${target.queue}' does not exist`);
+    }
+    return null;
+  }
+
+  /** `leaseFrom`: when the query that leased the replay was sent (the lease runs from then). */
+  #launch(replay: StoredReplay, leaseFrom: number, resumed: boolean): void {
+    const job: ReplayJob = { id: replay.id, halt: null, interrupt: null, done: Promise.resolve() };
+    this.#jobs.set(replay.id, job);
+    job.done = this.#run(job, replay, leaseFrom, resumed).finally(() => this.#jobs.delete(replay.id));
+  }
+
+  async #run(job: ReplayJob, replay: StoredReplay, leaseFrom: number, resumed: boolean): Promise<void> {
+    const progress: ReplayProgress = { published: replay.published, lastPosition: replay.lastPosition };
+    const lease = this.#heartbeat(job, progress, leaseFrom);
+    let outcome: Outcome;
+    try {
+      // the target may have gone while nobody ran the replay; a broker error leaves it for later
+      const missing = resumed ? await this.#missingTarget(replay.target) : null;
+      outcome = missing
+        ? { finished: false, failure: missing }
+        : await this.#publish(job, replay, progress, lease);
+    } catch (err) {
+      this.#log?.warn(
+        { err: err instanceof Error ? err.message : String(err), replay: job.id },
+        'replay not resumed; left for the next attempt',
+      );
+      halt(job, 'retry');
+      outcome = { finished: false, failure: null };
+    } finally {
+      await lease.stop();
+    }
+    await this.#settle(job, progress, outcome);
+  }
+
+  /**
+   * Writes the progress and renews the lease every PROGRESS_MS until stopped; halts the job
+   * when the row is no longer running under this owner. `held()` turns false once a third of
+   * the lease has gone unrenewed (the database does not answer): the job then stops
+   * publishing well before another instance may take the replay over.
+   */
+  #heartbeat(
+    job: ReplayJob,
+    progress: ReplayProgress,
+    leaseFrom: number,
+  ): { held(): boolean; stop(): Promise<void> } {
+    let leaseUntil = leaseFrom + this.leaseMs;
+    let writing: Promise<void> | null = null;
+    let failures = 0;
+    const write = async () => {
+      const sent = performance.now();
+      try {
+        if (await this.#store.recordReplayProgress(job.id, this.owner, progress, this.leaseMs)) {
+          leaseUntil = sent + this.leaseMs;
+        } else {
+          halt(job, 'lost');
+        }
+        failures = 0;
+      } catch (err) {
+        if (failures++ === 0) {
+          this.#log?.warn(
+            { err: err instanceof Error ? err.message : String(err), replay: job.id },
+            'replay progress not recorded; retrying',
+          );
+        }
+      }
+    };
+    const timer = setInterval(() => {
+      writing ??= write().finally(() => {
+        writing = null;
+      });
+    }, PROGRESS_MS);
+    return {
+      held: () => performance.now() < leaseUntil - this.leaseMs / 3,
+      stop: async () => {
+        clearInterval(timer);
+        await writing;
+      },
+    };
+  }
+
+  /** Publishes the events after `progress.lastPosition` up to the head, until the end or a halt. */
+  async #publish(
+    job: ReplayJob,
+    replay: StoredReplay,
+    progress: ReplayProgress,
+    lease: { held(): boolean },
+  ): Promise<Outcome> {
     const started = performance.now();
+    const confirmed = new InOrderConfirms(progress);
     const inFlight = new Set<Promise<void>>();
     let failure: unknown = null;
+    let sent = 0;
+    let finished = false;
+    const pages = new PageWindow(
+      replay.headPosition,
+      (after, upTo) => this.#store.replayPage({ ...replay.filter, maxPosition: upTo }, after, PAGE),
+      replay.lastPosition,
+    );
+    let next = pages.next();
     try {
-      const pages = new PageWindow(head, (after, upTo) =>
-        this.#store.replayPage({ ...req.filter, maxPosition: upTo }, after, PAGE),
-      );
-      let next = pages.next();
-      for (;;) {
+      reading: for (;;) {
         const rows = await next;
-        if (rows === null) break;
+        if (rows === null) {
+          finished = true;
+          break;
+        }
         // read the next page while this one is being published
         next = pages.next();
         next.catch(() => {});
         for (const row of rows) {
-          if (job.cancelled || failure) break;
-          if (req.ratePerSecond) {
-            const due = started + (info.published + inFlight.size) * (1000 / req.ratePerSecond);
-            const wait = due - performance.now();
-            if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+          if (!lease.held()) halt(job, 'lease');
+          if (job.halt || failure) break reading;
+          if (replay.ratePerSecond) {
+            const wait = started + sent * (1000 / replay.ratePerSecond) - performance.now();
+            if (wait > 0) await pause(job, wait);
+            if (job.halt) break reading;
           }
-          const p: Promise<void> = this.#transport.publish(this.#message(row, req.target, info.id)).then(
+          const confirm = confirmed.sent(row.position);
+          const p: Promise<void> = this.#transport.publish(this.#message(row, replay.target, replay.id)).then(
             () => {
               inFlight.delete(p);
-              info.published++;
+              confirm();
               this.#metrics.replayed.inc();
             },
             (err: unknown) => {
@@ -140,23 +345,51 @@ export class Replayer {
             },
           );
           inFlight.add(p);
+          sent++;
           if (inFlight.size >= WINDOW) await Promise.race(inFlight);
         }
-        if (job.cancelled || failure) break;
       }
-      await Promise.all(inFlight);
-      if (failure) throw failure;
-      info.status = job.cancelled ? 'cancelled' : 'completed';
     } catch (err) {
-      await Promise.allSettled(inFlight);
-      info.status = job.cancelled ? 'cancelled' : 'failed';
-      if (!job.cancelled) {
-        info.error =
-          err instanceof AppError ? err.message : 'the replay stopped: the broker or the store failed';
-        this.#log?.error({ err, replay: info.id }, 'replay failed');
+      failure ??= err;
+    }
+    await Promise.all(inFlight);
+    // a page read ahead must not outlive the replay (the store may be closed next)
+    await next.catch(() => {});
+    return { finished: finished && !failure, failure };
+  }
+
+  /** Records how the run ended: an outcome, or (stopped before its end) the progress to resume from. */
+  async #settle(job: ReplayJob, progress: ReplayProgress, outcome: Outcome): Promise<void> {
+    const { finished, failure } = outcome;
+    // not ours any more (cancelled through the table, the lease lapsed) or not startable now:
+    // record what was published and let go; a failure then is for whoever resumes it to meet
+    const letGo = job.halt === 'lost' || job.halt === 'lease' || job.halt === 'retry';
+    let record: () => Promise<void>;
+    if (job.halt === 'cancel') {
+      record = () => this.#store.finishReplay(job.id, this.owner, progress, 'cancelled', null);
+    } else if (failure && !letGo) {
+      this.#log?.error({ err: failure, replay: job.id }, 'replay failed');
+      const error =
+        failure instanceof AppError ? failure.message : 'the replay stopped: the broker or the store failed';
+      record = () => this.#store.finishReplay(job.id, this.owner, progress, 'failed', error);
+    } else if (finished) {
+      record = () => this.#store.finishReplay(job.id, this.owner, progress, 'completed', null);
+    } else {
+      record = () => this.#store.releaseReplay(job.id, this.owner, progress);
+    }
+    for (const [attempt, delay] of SETTLE_DELAYS_MS.entries()) {
+      if (delay) await new Promise((r) => setTimeout(r, delay));
+      try {
+        await record();
+        return;
+      } catch (err) {
+        if (attempt === SETTLE_DELAYS_MS.length - 1) {
+          this.#log?.error(
+            { err: err instanceof Error ? err.message : String(err), replay: job.id },
+            'replay state not recorded; it is resumed from its last progress once its lease expires',
+          );
+        }
       }
-    } finally {
-      info.finished_at = new Date().toISOString();
     }
   }
 
@@ -188,12 +421,92 @@ export class Replayer {
       mandatory: toQueue,
     };
   }
+}
 
-  #prune(): void {
-    if (this.#jobs.size <= KEEP_FINISHED) return;
-    for (const [id, job] of this.#jobs) {
-      if (this.#jobs.size <= KEEP_FINISHED) break;
-      if (job.info.status !== 'running') this.#jobs.delete(id);
+/** The options with their defaults, validated (CONFIG_INVALID). */
+export function checkReplayerOptions(options: ReplayerOptions): Required<ReplayerOptions> {
+  const leaseMs = options.leaseMs ?? LEASE_MS;
+  // renewals every PROGRESS_MS must keep a lease well inside its first two thirds
+  if (!Number.isInteger(leaseMs) || leaseMs < 4 * PROGRESS_MS) {
+    throw new AppError(
+      'CONFIG_INVALID',
+      `the replay lease must be a whole number of ms >= ${4 * PROGRESS_MS}`,
+    );
+  }
+  return { leaseMs };
+}
+
+interface Outcome {
+  /** Every event up to the head was published and confirmed. */
+  finished: boolean;
+  failure: unknown;
+}
+
+/** Sets why the job stops (the first reason wins, but a DELETE overrides a shutdown). */
+function halt(job: ReplayJob, reason: Halt): void {
+  if (job.halt !== null && !(reason === 'cancel' && job.halt === 'close')) return;
+  job.halt = reason;
+  job.interrupt?.();
+}
+
+/** Waits `ms`, or less if the job halts meanwhile. */
+function pause(job: ReplayJob, ms: number): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      clearTimeout(timer);
+      job.interrupt = null;
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    job.interrupt = done;
+  });
+}
+
+function toInfo(r: StoredReplay): ReplayInfo {
+  return {
+    id: r.id,
+    status: r.status,
+    total: r.total,
+    published: r.published,
+    started_at: r.startedAt.toISOString(),
+    finished_at: r.finishedAt?.toISOString() ?? null,
+    ...(r.error !== null ? { error: r.error } : {}),
+  };
+}
+
+/**
+ * Advances a replay's progress over confirmed publishes in the order they were sent, so
+ * `lastPosition` only ever names an event that was confirmed together with every event
+ * before it: a resume after it skips nothing, even if confirms came back out of order.
+ */
+class InOrderConfirms {
+  readonly #progress: ReplayProgress;
+  readonly #sent: { position: string; confirmed: boolean }[] = [];
+  #next = 0;
+
+  constructor(progress: ReplayProgress) {
+    this.#progress = progress;
+  }
+
+  /** Call as the publish of `position` goes out; call what it returns once it is confirmed. */
+  sent(position: string): () => void {
+    const entry = { position, confirmed: false };
+    this.#sent.push(entry);
+    return () => {
+      entry.confirmed = true;
+      this.#advance();
+    };
+  }
+
+  #advance(): void {
+    for (let e = this.#sent[this.#next]; e?.confirmed; e = this.#sent[++this.#next]) {
+      this.#progress.lastPosition = e.position;
+      this.#progress.published++;
+    }
+    // at most WINDOW entries are unconfirmed: drop the confirmed ones now and then
+    if (this.#next >= 1024) {
+      this.#sent.splice(0, this.#next);
+      this.#next = 0;
     }
   }
 }
@@ -209,12 +522,14 @@ export class Replayer {
 export class PageWindow<Row extends { position: string }> {
   readonly #end: bigint;
   readonly #read: (after: string, upTo: string) => Promise<Row[]>;
-  #after = 0n;
+  #after: bigint;
   #span = BigInt(PAGE);
 
-  constructor(head: string, read: (after: string, upTo: string) => Promise<Row[]>) {
+  /** `after`: where to start (exclusive; a resumed replay's last published position). */
+  constructor(head: string, read: (after: string, upTo: string) => Promise<Row[]>, after = '0') {
     this.#end = BigInt(head);
     this.#read = read;
+    this.#after = BigInt(after);
   }
 
   /** The next non-empty page, or null after the last one. Not reentrant: await each call. */

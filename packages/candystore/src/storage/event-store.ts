@@ -7,10 +7,15 @@ import type {
   AppendResult,
   EventFilter,
   NewEvent,
+  NewReplay,
   PartitionInfo,
+  ReplayProgress,
+  ReplayStatus,
+  ReplayTarget,
   StatsBucket,
   StoredEvent,
   StoredEventWithExtensions,
+  StoredReplay,
 } from './types.js';
 
 const STANDARD = new Set<string>(ENVELOPE_FIELDS);
@@ -239,6 +244,89 @@ export class EventStore {
     });
   }
 
+  /**
+   * Records a new replay, leased to `owner` for `leaseMs`. Replays run under a lease: only
+   * the owner writes their progress, renewing the lease as it does (`recordReplayProgress`).
+   */
+  async createReplay(r: NewReplay, owner: string, leaseMs: number): Promise<StoredReplay> {
+    // the end of the set is head_position, a column of its own
+    const { maxPosition: _end, ...filter } = r.filter;
+    const rows = await this.db.query<RawReplay>(sqlQuery('replay-insert'), [
+      r.id,
+      JSON.stringify(filter),
+      JSON.stringify(r.target),
+      r.ratePerSecond,
+      r.headPosition,
+      r.total,
+      owner,
+      leaseMs,
+    ]);
+    return toReplay(rows[0]!);
+  }
+
+  async getReplay(id: string): Promise<StoredReplay | null> {
+    const rows = await this.db.query<RawReplay>(sqlQuery('replay-get'), [id]);
+    return rows[0] ? toReplay(rows[0]) : null;
+  }
+
+  /**
+   * Writes the progress of a replay `owner` runs and renews its lease. False: the replay is
+   * no longer running under this owner (cancelled through the table, or taken over).
+   */
+  async recordReplayProgress(
+    id: string,
+    owner: string,
+    progress: ReplayProgress,
+    leaseMs: number,
+  ): Promise<boolean> {
+    const rows = await this.db.query(sqlQuery('replay-progress'), [
+      id,
+      owner,
+      progress.published,
+      progress.lastPosition,
+      leaseMs,
+    ]);
+    return rows.length > 0;
+  }
+
+  /** Writes the last progress of a replay `owner` stops running, and gives up its lease. */
+  async releaseReplay(id: string, owner: string, progress: ReplayProgress): Promise<void> {
+    await this.db.query(sqlQuery('replay-release'), [id, owner, progress.published, progress.lastPosition]);
+  }
+
+  /** Records the outcome of a replay `owner` ran; one cancelled meanwhile stays cancelled. */
+  async finishReplay(
+    id: string,
+    owner: string,
+    progress: ReplayProgress,
+    status: Exclude<ReplayStatus, 'running'>,
+    error: string | null,
+  ): Promise<void> {
+    await this.db.query(sqlQuery('replay-finish'), [
+      id,
+      owner,
+      progress.published,
+      progress.lastPosition,
+      status,
+      error,
+    ]);
+  }
+
+  /** Marks a running replay cancelled; returns the row as it is now (null: unknown id). */
+  async cancelReplay(id: string): Promise<StoredReplay | null> {
+    const rows = await this.db.query<RawReplay>(sqlQuery('replay-cancel'), [id]);
+    return rows[0] ? toReplay(rows[0]) : this.getReplay(id);
+  }
+
+  /**
+   * Leases to `owner` every running replay that nobody holds (lease given up or expired),
+   * except `except`; each such replay goes to exactly one caller.
+   */
+  async claimReplays(owner: string, leaseMs: number, except: readonly string[]): Promise<StoredReplay[]> {
+    const rows = await this.db.query<RawReplay>(sqlQuery('replay-claim'), [owner, leaseMs, except]);
+    return rows.map(toReplay);
+  }
+
   close(): Promise<void> {
     return this.db.close();
   }
@@ -318,4 +406,44 @@ function toStored(r: RawRow): StoredEventWithExtensions {
 export function stripExtensions(e: StoredEventWithExtensions | StoredEvent): StoredEvent {
   const { extensions: _x, ...rest } = e as StoredEventWithExtensions;
   return rest;
+}
+
+interface RawReplay {
+  id: string;
+  filter: Record<string, unknown>;
+  target: ReplayTarget;
+  rate_per_second: number | null;
+  head_position: string;
+  total: string;
+  published: string;
+  last_position: string;
+  status: ReplayStatus;
+  started_at: Date | string;
+  finished_at: Date | string | null;
+  error: string | null;
+}
+
+function toReplay(r: RawReplay): StoredReplay {
+  // the filter was stored as JSON: its time bounds come back as text
+  const { since, until, ...rest } = r.filter as Omit<EventFilter, 'since' | 'until'> & {
+    since?: string;
+    until?: string;
+  };
+  const filter: EventFilter = rest;
+  if (since !== undefined) filter.since = new Date(since);
+  if (until !== undefined) filter.until = new Date(until);
+  return {
+    id: r.id,
+    filter,
+    target: r.target,
+    ratePerSecond: r.rate_per_second === null ? null : Number(r.rate_per_second),
+    headPosition: String(r.head_position),
+    total: Number(r.total),
+    published: Number(r.published),
+    lastPosition: String(r.last_position),
+    status: r.status,
+    startedAt: new Date(r.started_at),
+    finishedAt: r.finished_at === null ? null : new Date(r.finished_at),
+    error: r.error,
+  };
 }

@@ -74,6 +74,38 @@ export interface EventFilter {
   maxPosition?: string;
 }
 
+export type ReplayTarget = { exchange: string } | { queue: string };
+export type ReplayStatus = 'running' | 'completed' | 'cancelled' | 'failed';
+
+/** A replay as started: what to select, where to send it, and the fixed set it covers. */
+export interface NewReplay {
+  id: string;
+  filter: EventFilter;
+  target: ReplayTarget;
+  ratePerSecond: number | null;
+  /** The store head when it started: the matching events at or below it are replayed. */
+  headPosition: string;
+  total: number;
+}
+
+/** A replay's row: the request, its progress and its outcome. */
+export interface StoredReplay extends NewReplay {
+  /** Events confirmed in position order (a resume counts on from here). */
+  published: number;
+  /** The position of the last of them ("0": none yet); a resume starts after it. */
+  lastPosition: string;
+  status: ReplayStatus;
+  startedAt: Date;
+  finishedAt: Date | null;
+  error: string | null;
+}
+
+/** What a replay has delivered so far: every selected event up to `lastPosition`. */
+export interface ReplayProgress {
+  published: number;
+  lastPosition: string;
+}
+
 export interface StatsBucket {
   bucket: string;
   key: string;

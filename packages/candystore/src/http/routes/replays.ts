@@ -49,7 +49,7 @@ export function replayRoutes(app: FastifyInstance, ctx: ApiContext): void {
 
   app.get('/replays/:id', { schema: getReplaySchema }, async (req) => {
     const id = replayId(req.params);
-    const info = replayer().get(id);
+    const info = await replayer().get(id);
     if (!info) throw new AppError('REPLAY_NOT_FOUND', `no replay ${id}`);
     return info;
   });
