@@ -114,33 +114,59 @@ export async function suite(ctx: BenchContext): Promise<BenchResult[]> {
     await client.connect();
     const batch = 500;
     const n = Math.max(2000, Math.round(50_000 * ctx.scale));
-    const evs = envelopes(n);
+    // Ingest and replay share two cores with RabbitMQ and PostgreSQL, so one measurement
+    // moves by ±0.1 from run to run. Each figure and its reference are measured in ROUNDS
+    // interleaved rounds, and each keeps its best round (as the SDK and transport suites do).
+    const ROUNDS = 3;
+    const best = { raw: 0, rawConsume: 0, ingest: 0, publish: 0, replay: 0 };
 
     // --- reference: raw bulk insert of the same rows, same batch size, into the same table ---
     const rowsSql = `INSERT INTO events (event_id, event_type, "timestamp", version, source, source_app,
         correlation_id, causation_id, payload, routing_key, headers)
       SELECT * FROM unnest($1::uuid[], $2::text[], $3::timestamptz[], $4::text[], $5::jsonb[], $6::text[],
         $7::uuid[], $8::uuid[], $9::jsonb[], $10::text[], $11::jsonb[])`;
-    const t0 = performance.now();
-    for (let i = 0; i < n; i += batch) {
-      const part = evs.slice(i, i + batch);
-      await client.query(rowsSql, [
-        part.map((e) => e.event_id),
-        part.map((e) => e.event_type),
-        part.map((e) => e.timestamp),
-        part.map((e) => e.version),
-        part.map((e) => JSON.stringify(e.source)),
-        part.map((e) => e.source.app),
-        part.map((e) => e.correlation_id),
-        part.map(() => null),
-        part.map((e) => JSON.stringify(e.payload)),
-        part.map((e) => e.event_type),
-        part.map((e) => JSON.stringify(envelopeAmqpProperties(e).headers)),
-      ]);
-    }
-    const rawRate = n / ((performance.now() - t0) / 1000);
-    await client.query('TRUNCATE events');
-    await client.query('VACUUM ANALYZE events');
+    const rawInsert = async (evs: EventEnvelope[]): Promise<number> => {
+      await client.query('TRUNCATE events');
+      const t0 = performance.now();
+      for (let i = 0; i < evs.length; i += batch) {
+        const part = evs.slice(i, i + batch);
+        await client.query(rowsSql, [
+          part.map((e) => e.event_id),
+          part.map((e) => e.event_type),
+          part.map((e) => e.timestamp),
+          part.map((e) => e.version),
+          part.map((e) => JSON.stringify(e.source)),
+          part.map((e) => e.source.app),
+          part.map((e) => e.correlation_id),
+          part.map(() => null),
+          part.map((e) => JSON.stringify(e.payload)),
+          part.map((e) => e.event_type),
+          part.map((e) => JSON.stringify(envelopeAmqpProperties(e).headers)),
+        ]);
+      }
+      return evs.length / ((performance.now() - t0) / 1000);
+    };
+    const publishAll = async (
+      evs: EventEnvelope[],
+      ex: string,
+      rk: (e: EventEnvelope) => string,
+      window: number,
+    ) => {
+      const inflight = new Set<Promise<void>>();
+      for (const e of evs) {
+        const pr = transport!
+          .publish({
+            exchange: ex,
+            routingKey: rk(e),
+            body: Buffer.from(JSON.stringify(e)),
+            properties: envelopeAmqpProperties(e),
+          })
+          .finally(() => inflight.delete(pr));
+        inflight.add(pr);
+        if (inflight.size >= window) await Promise.race(inflight);
+      }
+      await Promise.all(inflight);
+    };
 
     // --- ingest: the queue is filled first, then the store drains it ---
     await transport.assertExchange(exchange, 'topic', { durable: true });
@@ -151,117 +177,122 @@ export async function suite(ctx: BenchContext): Promise<BenchResult[]> {
     const twin = `${queue}.raw`;
     await transport.assertQueue(twin, { durable: true });
     await transport.bindQueue(twin, exchange, '#');
-    const inflight = new Set<Promise<void>>();
-    for (const e of evs) {
-      const pr = transport
-        .publish({
-          exchange,
-          routingKey: e.event_type,
-          body: Buffer.from(JSON.stringify(e)),
-          properties: envelopeAmqpProperties(e),
-        })
-        .finally(() => inflight.delete(pr));
-      inflight.add(pr);
-      if (inflight.size >= 256) await Promise.race(inflight);
+    let evs: EventEnvelope[] = [];
+    for (let round = 1; round <= ROUNDS; round++) {
+      // new event ids every round: the store would skip ids it already holds
+      evs = envelopes(n);
+      const raw = await rawInsert(evs);
+      await client.query('TRUNCATE events');
+      await client.query('VACUUM ANALYZE events');
+      await publishAll(evs, exchange, (e) => e.event_type, 256);
+      const rawConsumeRate = await rawConsume(ctx.amqpUrl, twin, n, batch);
+      const t1 = performance.now();
+      const svc = await startCandystore({
+        databaseUrl: url,
+        transport,
+        exchange,
+        queue,
+        dlx,
+        port: 0,
+        host: '127.0.0.1',
+        batchSize: batch,
+        batchMaxWaitMs: 20,
+        logLevel: 'silent',
+        publishSummaries: false,
+      });
+      // timed from the first commit, so service start-up is not counted
+      const stored = storedCounter(client);
+      let first = 0;
+      await waitFor(
+        async () => {
+          first = await stored();
+          return first > 0;
+        },
+        60_000,
+        'first commit',
+      );
+      const tFirst = performance.now();
+      await waitFor(async () => (await stored()) >= n, 300_000, 'ingest');
+      const ingestRate = (n - first) / ((performance.now() - tFirst) / 1000);
+      await svc.close();
+      const exact = Number((await client.query('SELECT count(*) AS n FROM events')).rows[0].n);
+      if (exact !== n) throw new Error(`ingest stored ${exact} rows for ${n} events`);
+      ctx.log(
+        `round ${round}: ingest ${ingestRate.toFixed(0)} ev/s (start-up and first batch ${(tFirst - t1).toFixed(0)} ms), raw insert ${raw.toFixed(0)} ev/s, raw consume ${rawConsumeRate.toFixed(0)} ev/s`,
+      );
+      best.raw = Math.max(best.raw, raw);
+      best.rawConsume = Math.max(best.rawConsume, rawConsumeRate);
+      best.ingest = Math.max(best.ingest, ingestRate);
     }
-    await Promise.all(inflight);
-    const rawConsumeRate = await rawConsume(ctx.amqpUrl, twin, n, batch);
     await transport.deleteQueue(twin);
-    const t1 = performance.now();
+    results.push(
+      result(
+        `ingest queue→PostgreSQL, ack after commit (ev/s, best of ${ROUNDS} interleaved rounds)`,
+        best.ingest,
+        'events/s',
+        'raw bulk INSERT of the same rows',
+        best.raw,
+      ),
+      result(
+        `ingest queue→PostgreSQL, ack after commit (ev/s, best of ${ROUNDS} interleaved rounds)`,
+        best.ingest,
+        'events/s',
+        'raw amqplib consume of the same messages, no database (prefetch and acks as the store)',
+        best.rawConsume,
+      ),
+    );
+
+    // --- replay rate beside a plain publish of the same messages with the same window ---
+    // The table holds the last round's events; the replay republishes them all.
+    await transport.assertQueue(target, { durable: false });
     const svc = await startCandystore({
       databaseUrl: url,
       transport,
       exchange,
       queue,
-      dlx,
+      ingest: false,
       port: 0,
       host: '127.0.0.1',
-      batchSize: batch,
-      batchMaxWaitMs: 20,
       logLevel: 'silent',
-      publishSummaries: false,
     });
-    // timed from the first commit, so service start-up is not counted
-    const stored = storedCounter(client);
-    let first = 0;
-    await waitFor(
-      async () => {
-        first = await stored();
-        return first > 0;
-      },
-      60_000,
-      'first commit',
-    );
-    const tFirst = performance.now();
-    await waitFor(async () => (await stored()) >= n, 300_000, 'ingest');
-    const ingestRate = (n - first) / ((performance.now() - tFirst) / 1000);
-    const exact = Number((await client.query('SELECT count(*) AS n FROM events')).rows[0].n);
-    if (exact !== n) throw new Error(`ingest stored ${exact} rows for ${n} events`);
-    ctx.log(`service start-up and first batch: ${(tFirst - t1).toFixed(0)} ms`);
-    ctx.log(
-      `ingest ${ingestRate.toFixed(0)} ev/s, raw insert ${rawRate.toFixed(0)} ev/s, raw consume ${rawConsumeRate.toFixed(0)} ev/s`,
-    );
-    results.push(
-      result(
-        'ingest queue→PostgreSQL, ack after commit (ev/s)',
-        ingestRate,
-        'events/s',
-        'raw bulk INSERT of the same rows',
-        rawRate,
-      ),
-      result(
-        'ingest queue→PostgreSQL, ack after commit (ev/s)',
-        ingestRate,
-        'events/s',
-        'raw amqplib consume of the same messages, no database (prefetch and acks as the store)',
-        rawConsumeRate,
-      ),
-    );
-
-    // --- replay rate beside a plain publish of the same messages with the same window ---
-    await transport.assertQueue(target, { durable: false });
-    const m = n;
-    const t2 = performance.now();
-    const inflight2 = new Set<Promise<void>>();
-    for (const e of evs.slice(0, m)) {
-      const pr = transport
-        .publish({
-          exchange: '',
-          routingKey: target,
-          body: Buffer.from(JSON.stringify(e)),
-          properties: envelopeAmqpProperties(e),
+    for (let round = 1; round <= ROUNDS; round++) {
+      const t2 = performance.now();
+      await publishAll(evs, '', () => target, 128);
+      const publishRate = n / ((performance.now() - t2) / 1000);
+      await transport.purgeQueue(target);
+      const t3 = performance.now();
+      const started = (await (
+        await fetch(`${svc.url}/replays`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ filter: { type: 'bench.#' }, target: { queue: target } }),
         })
-        .finally(() => inflight2.delete(pr));
-      inflight2.add(pr);
-      if (inflight2.size >= 128) await Promise.race(inflight2);
+      ).json()) as { id: string };
+      let status: { status: string; published: number } = { status: 'running', published: 0 };
+      await waitFor(
+        async () => {
+          status = (await (await fetch(`${svc.url}/replays/${started.id}`)).json()) as typeof status;
+          return status.status !== 'running';
+        },
+        300_000,
+        'replay',
+      );
+      const replayRate = n / ((performance.now() - t3) / 1000);
+      if (status.status !== 'completed' || status.published !== n) {
+        throw new Error(`replay ended ${status.status} with ${status.published} of ${n} published`);
+      }
+      await transport.purgeQueue(target);
+      ctx.log(`round ${round}: replay ${replayRate.toFixed(0)} ev/s, publish ${publishRate.toFixed(0)} ev/s`);
+      best.publish = Math.max(best.publish, publishRate);
+      best.replay = Math.max(best.replay, replayRate);
     }
-    await Promise.all(inflight2);
-    const publishRate = m / ((performance.now() - t2) / 1000);
-    await transport.purgeQueue(target);
-    const t3 = performance.now();
-    const started = (await (
-      await fetch(`${svc.url}/replays`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({ filter: { type: 'bench.#' }, target: { queue: target } }),
-      })
-    ).json()) as { id: string };
-    await waitFor(
-      async () =>
-        ((await (await fetch(`${svc.url}/replays/${started.id}`)).json()) as { status: string }).status !==
-        'running',
-      300_000,
-      'replay',
-    );
-    const replayRate = m / ((performance.now() - t3) / 1000);
-    ctx.log(`replay ${replayRate.toFixed(0)} ev/s, publish ${publishRate.toFixed(0)} ev/s`);
     results.push(
       result(
-        'replay to a queue (ev/s)',
-        replayRate,
+        `replay to a queue (ev/s, best of ${ROUNDS} interleaved rounds)`,
+        best.replay,
         'events/s',
         'publish of the same messages, same window',
-        publishRate,
+        best.publish,
       ),
     );
     await transport.deleteQueue(target);

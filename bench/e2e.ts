@@ -226,7 +226,6 @@ export const suite: BenchSuite = async (ctx: BenchContext): Promise<BenchResult[
     ctx.log(`run ${id}: database ${dbName}, exchange ${exchange}; ${loadAvg()}`);
     await reachable([ctx.amqpUrl, ctx.databaseUrl]);
     const noop = track(await startPart('idle reference', 'noop', {}));
-    const plain = track(await startPart('idle reference, plain JS', 'noop-plain', {}));
     sink = await startOpenClawDemoSink();
     const bus = { AMQP_URL: ctx.amqpUrl, BLOODBANK_EXCHANGE: exchange, BLOODBANK_DLX: dlx };
     const storeEnv = {
@@ -300,7 +299,6 @@ export const suite: BenchSuite = async (ctx: BenchContext): Promise<BenchResult[
         dispatcher: dispatcher.pid,
         dashboard: dashboard.pid,
         idle: noop.pid,
-        plain: plain.pid,
       });
       const side = startSideLoad({
         gatewayUrl: gateway.url,
@@ -366,16 +364,6 @@ export const suite: BenchSuite = async (ctx: BenchContext): Promise<BenchResult[
     ] as const) {
       out.push(result(name, peaks[part]!, 'MB', IDLE_REF, peaks.idle!));
     }
-    out.push(
-      result(
-        'what the source loader adds: idle no-op Fastify server under it, peak RSS',
-        peaks.idle!,
-        'MB',
-        'the same server as plain JavaScript without the loader',
-        peaks.plain!,
-      ),
-    );
-    await stopChild(plain);
     await stopChild(dashboard);
     await stopChild(dispatcher);
 
@@ -465,7 +453,7 @@ export const suite: BenchSuite = async (ctx: BenchContext): Promise<BenchResult[
       PLANE_WEBHOOK_SECRET: planeSecret,
     });
     const startStackChild = async () => {
-      const child = track(await startChild('all-in-one', 'stack.ts', [], stackEnv, /@@STACK (\{.*\})\n/));
+      const child = track(await startChild('all-in-one', 'stack.mjs', [], stackEnv, /@@STACK (\{.*\})\n/));
       const urls = JSON.parse(child.url) as {
         mode: { broker: string; database: string };
         gateway: string;

@@ -40,7 +40,7 @@ export function startChild(
   const loader = script.endsWith('.ts') ? ['--conditions=source', '--import', 'tsx'] : [];
   return new Promise((resolve, reject) => {
     const proc = spawn(process.execPath, [...SERVICE_NODE_FLAGS, ...loader, join(here, script), ...args], {
-      // stdin stays open for the child's life: it exits when it closes (see launch.ts).
+      // stdin stays open for the child's life: it exits when it closes (see launch.mjs).
       stdio: ['pipe', 'pipe', 'pipe'],
       env,
     });
@@ -89,15 +89,15 @@ export function startChild(
  */
 export async function startPart(
   name: string,
-  part: 'bloodbank' | 'candystore' | 'candybar' | 'infra-dispatcher' | 'noop' | 'noop-plain',
+  part: 'bloodbank' | 'candystore' | 'candybar' | 'infra-dispatcher' | 'noop',
   env: Record<string, string>,
   log: (line: string) => void = () => {},
 ): Promise<Child> {
   const start = () =>
     startChild(
       name,
-      part === 'noop-plain' ? 'noop-plain.mjs' : 'launch.ts',
-      part === 'noop' ? ['noop'] : part === 'noop-plain' ? [] : [part, 'serve'],
+      'launch.mjs',
+      part === 'noop' ? ['noop'] : [part, 'serve'],
       baseEnv(env),
       // The character after the port, so a port split across two reads is never taken short.
       /(?:listening on|health on) (https?:\/\/[0-9.]+:\d+)[\s/]/,
