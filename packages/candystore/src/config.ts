@@ -49,9 +49,16 @@ export const CANDYSTORE_BATCH_MAX_WAIT_MS = envVar({
   parse: parse.int(0, 60_000),
 });
 
+export const CANDYSTORE_REPLAY_LEASE_MS = envVar({
+  name: 'CANDYSTORE_REPLAY_LEASE_MS',
+  doc: 'How long a replay stays with the instance running it without a progress write (one every 250 ms): the replays of an instance that died are resumed by another this long after it stopped.',
+  default: '15000',
+  parse: parse.int(1000, 3_600_000),
+});
+
 export const CANDYSTORE_RETENTION_DAYS = envVar({
   name: 'CANDYSTORE_RETENTION_DAYS',
-  doc: 'Drop monthly partitions whose every event is older than this many days. Unset: keep everything.',
+  doc: 'Drop monthly partitions whose every event is older than this many days, and the replays that finished before then. Unset: keep everything.',
   parse: parse.int(1, 365_000),
 });
 

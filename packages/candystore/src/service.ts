@@ -18,6 +18,7 @@ import {
   CANDYSTORE_PORT,
   CANDYSTORE_PUBLISH_PERSISTED,
   CANDYSTORE_QUEUE,
+  CANDYSTORE_REPLAY_LEASE_MS,
   CANDYSTORE_RETENTION_DAYS,
   defaultDataDir,
 } from './config.js';
@@ -104,6 +105,7 @@ export function optionsFromEnv(env: NodeJS.ProcessEnv = process.env): Candystore
   o.dataDir = readEnv(CANDYSTORE_DATA_DIR, env) ?? defaultDataDir();
   const amqp = readEnv(AMQP_URL, env);
   if (amqp) o.amqpUrl = amqp;
+  o.replayLeaseMs = readEnv(CANDYSTORE_REPLAY_LEASE_MS, env)!;
   const days = readEnv(CANDYSTORE_RETENTION_DAYS, env);
   if (days !== undefined) o.retentionDays = days;
   return o;
@@ -266,6 +268,8 @@ export async function startCandystore(options: CandystoreOptions = {}): Promise<
     const cutoff = new Date(Date.now() - options.retentionDays * 24 * 3600_000);
     const dropped = await store.dropPartitionsBefore(cutoff);
     if (dropped.length) log.info({ dropped }, 'retention dropped partitions');
+    const replays = await store.pruneReplays(cutoff);
+    if (replays) log.info({ replays }, 'retention deleted finished replays');
     return dropped;
   };
 

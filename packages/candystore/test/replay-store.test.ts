@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import { isAppError } from '@33god/core';
-import { type EventStore, startCandystore } from '../src/index.js';
+import { type EventStore, optionsFromEnv, startCandystore } from '../src/index.js';
 import type { NewReplay } from '../src/storage/types.js';
 import { BACKENDS, openTestStore } from './helpers.js';
 
@@ -109,6 +109,28 @@ for (const backend of BACKENDS) {
       assert.equal(await store.cancelReplay(randomUUID()), null);
     });
 
+    test('retention deletes finished replays that ended before the cutoff, never running ones', async () => {
+      const owner = 'pruner';
+      const old = await store.createReplay(newReplay(), owner, LEASE);
+      const running = await store.createReplay(newReplay(), owner, LEASE);
+      const recent = await store.createReplay(newReplay(), owner, LEASE);
+      const progress = { published: 10, lastPosition: '100' };
+      await store.finishReplay(old.id, owner, progress, 'completed', null);
+      await store.finishReplay(recent.id, owner, progress, 'cancelled', null);
+      await store.db.query("UPDATE replays SET finished_at = now() - interval '40 days' WHERE id = $1", [
+        old.id,
+      ]);
+      await store.db.query("UPDATE replays SET started_at = now() - interval '40 days' WHERE id = $1", [
+        running.id,
+      ]);
+      const cutoff = new Date(Date.now() - 30 * 24 * 3600_000);
+      assert.equal(await store.pruneReplays(cutoff), 1);
+      assert.equal(await store.getReplay(old.id), null);
+      assert.equal((await store.getReplay(running.id))?.status, 'running');
+      assert.equal((await store.getReplay(recent.id))?.status, 'cancelled');
+      assert.equal(await store.pruneReplays(cutoff), 0);
+    });
+
     test('finish records the outcome; one cancelled meanwhile stays cancelled', async () => {
       const done = newReplay();
       await store.createReplay(done, 'me', LEASE);
@@ -177,6 +199,18 @@ test('a replay lease too short for its renewals is refused before anything is op
       startCandystore({ replayLeaseMs, port: 0, logLevel: 'silent' }),
       (err) => isAppError(err) && err.code === 'CONFIG_INVALID',
       String(replayLeaseMs),
+    );
+  }
+});
+
+test('CANDYSTORE_REPLAY_LEASE_MS sets the lease; a value under a second is refused', () => {
+  assert.equal(optionsFromEnv({}).replayLeaseMs, 15_000);
+  assert.equal(optionsFromEnv({ CANDYSTORE_REPLAY_LEASE_MS: '20000' }).replayLeaseMs, 20_000);
+  for (const bad of ['999', 'soon', '-5']) {
+    assert.throws(
+      () => optionsFromEnv({ CANDYSTORE_REPLAY_LEASE_MS: bad }),
+      (err) => isAppError(err) && err.code === 'CONFIG_INVALID',
+      bad,
     );
   }
 });

@@ -318,6 +318,12 @@ export class EventStore {
     return rows[0] ? toReplay(rows[0]) : this.getReplay(id);
   }
 
+  /** Deletes the finished replays that ended before `cutoff`; returns how many. */
+  async pruneReplays(cutoff: Date): Promise<number> {
+    const rows = await this.db.query<{ n: string }>(sqlQuery('replay-prune'), [cutoff.toISOString()]);
+    return Number(rows[0]?.n ?? 0);
+  }
+
   /**
    * Leases to `owner` every running replay that nobody holds (lease given up or expired),
    * except `except`; each such replay goes to exactly one caller.
