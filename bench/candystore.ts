@@ -245,7 +245,8 @@ export async function suite(ctx: BenchContext): Promise<BenchResult[]> {
     // --- replay rate beside a plain publish of the same messages with the same window ---
     // The table holds the last round's events; the replay republishes them all.
     await transport.assertQueue(target, { durable: false });
-    const svc = await startCandystore({
+    // the API without ingest: the replays here, the query latencies further down
+    const api = await startCandystore({
       databaseUrl: url,
       transport,
       exchange,
@@ -262,7 +263,7 @@ export async function suite(ctx: BenchContext): Promise<BenchResult[]> {
       await transport.purgeQueue(target);
       const t3 = performance.now();
       const started = (await (
-        await fetch(`${svc.url}/replays`, {
+        await fetch(`${api.url}/replays`, {
           method: 'POST',
           headers: { 'content-type': 'application/json' },
           body: JSON.stringify({ filter: { type: 'bench.#' }, target: { queue: target } }),
@@ -271,7 +272,7 @@ export async function suite(ctx: BenchContext): Promise<BenchResult[]> {
       let status: { status: string; published: number } = { status: 'running', published: 0 };
       await waitFor(
         async () => {
-          status = (await (await fetch(`${svc.url}/replays/${started.id}`)).json()) as typeof status;
+          status = (await (await fetch(`${api.url}/replays/${started.id}`)).json()) as typeof status;
           return status.status !== 'running';
         },
         300_000,
@@ -296,7 +297,6 @@ export async function suite(ctx: BenchContext): Promise<BenchResult[]> {
       ),
     );
     await transport.deleteQueue(target);
-    await svc.close();
 
     // --- query latency with a large table ---
     const big = Math.max(20_000, Math.round(1_000_000 * ctx.scale));
@@ -326,16 +326,6 @@ export async function suite(ctx: BenchContext): Promise<BenchResult[]> {
     );
     await client.query('VACUUM ANALYZE events');
     ctx.log(`generated ${big} events in ${((performance.now() - tg) / 1000).toFixed(1)} s`);
-    const api = await startCandystore({
-      databaseUrl: url,
-      transport,
-      exchange,
-      queue,
-      ingest: false,
-      port: 0,
-      host: '127.0.0.1',
-      logLevel: 'silent',
-    });
     const corrIds = (
       await client.query<{ c: string }>(
         `SELECT bench_uuid('c' || g)::text AS c FROM generate_series(0, $1 - 1) g ORDER BY random() LIMIT 300`,
