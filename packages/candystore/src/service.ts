@@ -315,6 +315,10 @@ export async function startCandystore(options: CandystoreOptions = {}): Promise<
     const replaysResumed = await whenConnected(transport, resumeReplays);
     const replaySweep = setInterval(() => void resumeReplays(), replayer.leaseMs / 3);
     replaySweep.unref();
+    // a replay the broker dropped mid-way is released with its progress; resumed on reconnect
+    const stopReplayReconnect = transport.onStateChange((state) => {
+      if (state === 'connected') void resumeReplays();
+    });
     let closing: Promise<void> | null = null;
     return {
       url: `http://${shownHost}:${port}`,
@@ -325,6 +329,7 @@ export async function startCandystore(options: CandystoreOptions = {}): Promise<
         closing ??= (async () => {
           clearInterval(maintenanceTimer);
           clearInterval(replaySweep);
+          stopReplayReconnect();
           stopBrokerLog();
           await replaysResumed.stop();
           await ingestStart?.stop();

@@ -249,3 +249,30 @@ export function recordingTransport(transport: Transport): { transport: Transport
   });
   return { transport: wrapped, record };
 }
+
+/**
+ * Closes a client's connection from the broker's side through the management API, as an
+ * operator, a broker restart or a network failure would; the client sees it drop.
+ */
+export async function closeBrokerConnection(connectionName: string): Promise<void> {
+  const u = new URL(TEST_AMQP_URL);
+  const api = `http://${u.hostname}:15672/api/connections`;
+  const auth = {
+    authorization: `Basic ${Buffer.from(`${decodeURIComponent(u.username || 'guest')}:${decodeURIComponent(u.password || 'guest')}`).toString('base64')}`,
+  };
+  let name: string | undefined;
+  await waitFor(
+    async () => {
+      const rows = (await (await fetch(api, { headers: auth })).json()) as {
+        name: string;
+        client_properties?: { connection_name?: string };
+      }[];
+      name = rows.find((r) => r.client_properties?.connection_name === connectionName)?.name;
+      return name !== undefined;
+    },
+    15_000,
+    `connection ${connectionName} in the management API`,
+  );
+  const res = await fetch(`${api}/${encodeURIComponent(name!)}`, { method: 'DELETE', headers: auth });
+  assert.ok(res.ok, `closing the connection answered ${res.status}`);
+}

@@ -1,9 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { OutgoingMessage, Transport } from '@33god/bloodbank';
-import { AMQP_HEADERS, AppError } from '@33god/core';
+import { AMQP_HEADERS, AppError, isAppError } from '@33god/core';
 import type { FastifyBaseLogger } from 'fastify';
 import type { StoreMetrics } from '../metrics.js';
+import { isTransientDbError } from '../storage/database.js';
 import type { EventStore, ReplayRow } from '../storage/event-store.js';
 import type {
   EventFilter,
@@ -367,6 +368,18 @@ export class Replayer {
     let record: () => Promise<void>;
     if (job.halt === 'cancel') {
       record = () => this.#store.finishReplay(job.id, this.owner, progress, 'cancelled', null);
+    } else if (failure && !letGo && isInterruption(failure)) {
+      // the broker or the database went away under it: not the replay's fault, so it is
+      // released with its progress and resumed after it once they are back
+      this.#log?.warn(
+        {
+          err: failure instanceof Error ? failure.message : String(failure),
+          replay: job.id,
+          published: progress.published,
+        },
+        'replay interrupted; it resumes from its progress once the broker and the database answer',
+      );
+      record = () => this.#store.releaseReplay(job.id, this.owner, progress);
     } else if (failure && !letGo) {
       this.#log?.error({ err: failure, replay: job.id }, 'replay failed');
       const error =
@@ -443,6 +456,19 @@ interface Outcome {
 }
 
 /** Sets why the job stops (the first reason wins, but a DELETE overrides a shutdown). */
+/** Broker codes that say the connection went away, not that the broker refused the replay. */
+const INTERRUPTION_CODES = new Set(['BROKER_UNAVAILABLE', 'PUBLISH_TIMEOUT', 'TRANSPORT_CLOSED']);
+
+/**
+ * Whether a replay stopped because the broker connection or the database went away (it is
+ * resumed from its progress once they answer) rather than because of the replay itself (a
+ * target deleted or refusing messages: it fails, with the reason).
+ */
+function isInterruption(err: unknown): boolean {
+  if (isAppError(err)) return INTERRUPTION_CODES.has(err.code) || err.code === 'DATABASE_UNAVAILABLE';
+  return isTransientDbError(err);
+}
+
 function halt(job: ReplayJob, reason: Halt): void {
   if (job.halt !== null && !(reason === 'cancel' && job.halt === 'close')) return;
   job.halt = reason;
