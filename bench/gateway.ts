@@ -7,6 +7,7 @@
  * - gateway RSS under that load vs the no-op Fastify server's RSS under its load;
  * - RabbitMQ's management HTTP publish endpoint, when the plugin answers, vs (a).
  * The gateway and the no-op server run in child processes so their memory is their own.
+ * The single-event figure and its raw reference are measured in interleaved rounds.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -21,6 +22,7 @@ import { type BenchContext, type BenchResult, type BenchSuite, result, SERVICE_N
 
 const here = dirname(fileURLToPath(import.meta.url));
 const CONNECTIONS = 64;
+const ROUNDS = 3;
 
 interface Load {
   perSecond: number;
@@ -176,7 +178,7 @@ async function managementPublish(amqpUrl: string, exchange: string, seconds: num
 }
 
 export const suite: BenchSuite = async (ctx: BenchContext): Promise<BenchResult[]> => {
-  const seconds = Math.max(2, Math.round(10 * ctx.scale));
+  const seconds = Math.max(2, Math.round(8 * ctx.scale));
   const exchange = `bench.${randomBytes(4).toString('hex')}.events`;
   const sink = `${exchange}.sink`;
   const conn = await amqplib.connect(ctx.amqpUrl);
@@ -190,9 +192,6 @@ export const suite: BenchSuite = async (ctx: BenchContext): Promise<BenchResult[
   await ch.bindQueue(sink, exchange, '#');
   const out: BenchResult[] = [];
   try {
-    ctx.log(`raw amqplib with confirms, ${CONNECTIONS} in flight, ${seconds}s`);
-    const amqp = await rawAmqp(ctx.amqpUrl, exchange, seconds);
-
     ctx.log(`no-op Fastify POST, ${CONNECTIONS} connections`);
     const noop = await child('noop', ctx.amqpUrl, exchange);
     let noopLoad: Load;
@@ -209,16 +208,29 @@ export const suite: BenchSuite = async (ctx: BenchContext): Promise<BenchResult[
       await stop(noop.proc);
     }
 
-    ctx.log(`gateway POST /events, ${CONNECTIONS} connections`);
+    // The raw client, the gateway and RabbitMQ share two cores with autocannon, so one
+    // measurement moves by a quarter from run to run (4,000 to 5,500 req/s for the same
+    // build). The single-event figure and its raw reference are measured in ROUNDS interleaved
+    // rounds and each keeps its best, as the SDK, transport and store suites do; the p50 and
+    // p99 are those of the best round. The RSS figure is the peak over every round, not the best.
     const gw = await child('gateway', ctx.amqpUrl, exchange);
-    let single: Load;
+    let amqp: Load | null = null;
+    let single: Load | null = null;
     let batch: Load;
-    let gwRss: number;
+    let gwRss = 0;
     try {
       const one = JSON.stringify({ event_type: 'test.event.created', payload: { message: 'bench' } });
-      const singleRun = cannon(`${gw.url}/events`, one, seconds);
-      const rssSingle = await peakRss(gw.proc.pid!, singleRun);
-      single = await singleRun;
+      for (let round = 1; round <= ROUNDS; round++) {
+        const raw = await rawAmqp(ctx.amqpUrl, exchange, seconds);
+        const run = cannon(`${gw.url}/events`, one, seconds);
+        gwRss = Math.max(gwRss, await peakRss(gw.proc.pid!, run));
+        const load = await run;
+        ctx.log(
+          `round ${round}: raw amqplib ${raw.perSecond.toFixed(0)}/s p99 ${raw.p99.toFixed(1)} ms; POST /events ${load.perSecond.toFixed(0)}/s p50 ${load.p50} ms p99 ${load.p99} ms`,
+        );
+        if (!amqp || raw.perSecond > amqp.perSecond) amqp = raw;
+        if (!single || load.perSecond > single.perSecond) single = load;
+      }
       ctx.log('gateway POST /events/batch of 500');
       const events = Array.from({ length: 500 }, (_, i) => ({
         event_type: 'test.event.created',
@@ -238,17 +250,17 @@ export const suite: BenchSuite = async (ctx: BenchContext): Promise<BenchResult[
         p99: r.latency.p99,
         errors: r.errors + r.timeouts + r.non2xx,
       };
-      gwRss = rssSingle;
     } finally {
       await stop(gw.proc);
     }
+    if (!amqp || !single) throw new Error('no round ran');
     if (single.errors > 0 || batch.errors > 0) {
       ctx.log(`warning: ${single.errors} single and ${batch.errors} batch requests did not answer 2xx`);
     }
 
     out.push(
       result(
-        'POST /events, 64 conns, validated + confirmed',
+        `POST /events, 64 conns, validated + confirmed (best of ${ROUNDS} interleaved rounds)`,
         single.perSecond,
         'events/s',
         'raw amqplib confirms, 64 in flight',
@@ -284,7 +296,7 @@ export const suite: BenchSuite = async (ctx: BenchContext): Promise<BenchResult[
         amqp.perSecond,
       ),
       result(
-        'gateway peak RSS under load (lower is better; budget 150)',
+        `gateway peak RSS under load, over all ${ROUNDS} rounds (lower is better; budget 150)`,
         gwRss,
         'MB',
         'no-op Fastify peak RSS under load',
