@@ -32,11 +32,12 @@ export function result(
 
 /**
  * The V8 flags every service process runs with (`npm start` and `deploy/compose.yaml` set
- * the same): an 8 MB young generation instead of V8's 16 MB, collected on the main thread.
+ * the same): a 4 MB semi-space (V8's default is 16 MB), collected on the main thread.
  * On this two-core machine, where the gateway shares the cores with RabbitMQ and the load,
- * parallel scavenges wait for helper threads that get no core. In four interleaved A/B rounds
- * of 6 s at 64 connections (2026-12-04), against `--max-semi-space-size=4` alone: gateway CPU
- * per request 8-10 % lower (1.15-1.18 against 1.26-1.28 × RabbitMQ's CPU per message),
- * requests per second higher in every pair, peak RSS 118-122 MB against 113-138 MB.
+ * parallel scavenges wait for helper threads that get no core. In interleaved A/B rounds of
+ * 6 s at 64 connections (2026-12-04), `--single-threaded-gc` lowered the gateway's CPU per
+ * request from 1.35 to 1.26 × RabbitMQ's CPU per message (mean; 1.18-1.43 per round), RSS
+ * 114-117 MB. An 8 MB semi-space saved a few % more CPU but peaked at 154-156 MB in the full
+ * bench, over the gateway's 150 MB budget, so it was dropped.
  */
-export const SERVICE_NODE_FLAGS = ['--max-semi-space-size=8', '--single-threaded-gc'] as const;
+export const SERVICE_NODE_FLAGS = ['--max-semi-space-size=4', '--single-threaded-gc'] as const;

@@ -51,13 +51,13 @@ if (!existsSync(installed) || statSync(lock).mtimeMs > statSync(installed).mtime
   }
 }
 
-// An 8 MB young generation (V8's default is 16 MB) collected on the main thread: on two
+// A 4 MB semi-space (V8's default is 16 MB) collected on the main thread: on two
 // cores shared with the broker and the database, less CPU per request and a smaller footprint
 // than V8's defaults; every service process runs with them (docs/benchmarks.md).
 const child = spawn(
   process.execPath,
   [
-    '--max-semi-space-size=8',
+    '--max-semi-space-size=4',
     '--single-threaded-gc',
     join(root, 'packages', 'all-in-one', 'bin', '33god.mjs'),
     'up',
