@@ -7,6 +7,7 @@ import { openStore, startCandystore } from '@33god/candystore';
 import { completeEnvelope, type EventEnvelope, envelopeAmqpProperties } from '@33god/core';
 import amqplib from 'amqplib';
 import pg from 'pg';
+import { type CpuGroup, cpuPerUnit, cpuSeconds, cpuTotal, formatCpu } from './cpu.js';
 import { type BenchContext, type BenchResult, result } from './types.js';
 
 const rid = () => randomBytes(4).toString('hex');
@@ -41,24 +42,34 @@ async function timeEach(n: number, fn: (i: number) => Promise<void>): Promise<nu
  * Drains `n` messages from `queue` with a raw amqplib consumer configured as the store's
  * ingest is (prefetch four batches, one multiple-ack per batch), timed from the first delivery.
  */
-async function rawConsume(amqpUrl: string, queue: string, n: number, batch: number): Promise<number> {
+async function rawConsume(
+  amqpUrl: string,
+  queue: string,
+  n: number,
+  batch: number,
+): Promise<{ rate: number; cpu: Record<CpuGroup, number> }> {
   const conn = await amqplib.connect(amqpUrl);
   try {
     const ch = await conn.createChannel();
     await ch.prefetch(batch * 4);
     let got = 0;
     let t0 = 0;
+    let cpu0 = cpuSeconds();
     await new Promise<void>((resolve) => {
       void ch.consume(queue, (m) => {
         if (!m) return;
-        if (got++ === 0) t0 = performance.now();
+        if (got++ === 0) {
+          t0 = performance.now();
+          cpu0 = cpuSeconds();
+        }
         if (got % batch === 0 || got === n) ch.ack(m, true);
         if (got === n) resolve();
       });
     });
     const rate = n / ((performance.now() - t0) / 1000);
+    const cpu = cpuPerUnit(cpu0, cpuSeconds(), n - 1);
     await ch.close();
-    return rate;
+    return { rate, cpu };
   } finally {
     await conn.close();
   }
@@ -125,8 +136,11 @@ export async function suite(ctx: BenchContext): Promise<BenchResult[]> {
         correlation_id, causation_id, payload, routing_key, headers)
       SELECT * FROM unnest($1::uuid[], $2::text[], $3::timestamptz[], $4::text[], $5::jsonb[], $6::text[],
         $7::uuid[], $8::uuid[], $9::jsonb[], $10::text[], $11::jsonb[])`;
-    const rawInsert = async (evs: EventEnvelope[]): Promise<number> => {
+    const rawInsert = async (
+      evs: EventEnvelope[],
+    ): Promise<{ rate: number; cpu: Record<CpuGroup, number> }> => {
       await client.query('TRUNCATE events');
+      const cpu0 = cpuSeconds();
       const t0 = performance.now();
       for (let i = 0; i < evs.length; i += batch) {
         const part = evs.slice(i, i + batch);
@@ -144,7 +158,8 @@ export async function suite(ctx: BenchContext): Promise<BenchResult[]> {
           part.map((e) => JSON.stringify(envelopeAmqpProperties(e).headers)),
         ]);
       }
-      return evs.length / ((performance.now() - t0) / 1000);
+      const rate = evs.length / ((performance.now() - t0) / 1000);
+      return { rate, cpu: cpuPerUnit(cpu0, cpuSeconds(), evs.length) };
     };
     const publishAll = async (
       evs: EventEnvelope[],
@@ -178,14 +193,16 @@ export async function suite(ctx: BenchContext): Promise<BenchResult[]> {
     await transport.assertQueue(twin, { durable: true });
     await transport.bindQueue(twin, exchange, '#');
     let evs: EventEnvelope[] = [];
+    // CPU per event of each process group, summed over the rounds (divided by ROUNDS below)
+    const cpuSum = { ingest: 0, insert: 0, consume: 0 };
     for (let round = 1; round <= ROUNDS; round++) {
       // new event ids every round: the store would skip ids it already holds
       evs = envelopes(n);
-      const raw = await rawInsert(evs);
+      const { rate: raw, cpu: insertCpu } = await rawInsert(evs);
       await client.query('TRUNCATE events');
       await client.query('VACUUM ANALYZE events');
       await publishAll(evs, exchange, (e) => e.event_type, 256);
-      const rawConsumeRate = await rawConsume(ctx.amqpUrl, twin, n, batch);
+      const { rate: rawConsumeRate, cpu: consumeCpu } = await rawConsume(ctx.amqpUrl, twin, n, batch);
       const t1 = performance.now();
       const svc = await startCandystore({
         databaseUrl: url,
@@ -212,14 +229,22 @@ export async function suite(ctx: BenchContext): Promise<BenchResult[]> {
         'first commit',
       );
       const tFirst = performance.now();
+      const cpu0 = cpuSeconds();
       await waitFor(async () => (await stored()) >= n, 300_000, 'ingest');
       const ingestRate = (n - first) / ((performance.now() - tFirst) / 1000);
+      const ingestCpu = cpuPerUnit(cpu0, cpuSeconds(), n - first);
       await svc.close();
       const exact = Number((await client.query('SELECT count(*) AS n FROM events')).rows[0].n);
       if (exact !== n) throw new Error(`ingest stored ${exact} rows for ${n} events`);
       ctx.log(
         `round ${round}: ingest ${ingestRate.toFixed(0)} ev/s (start-up and first batch ${(tFirst - t1).toFixed(0)} ms), raw insert ${raw.toFixed(0)} ev/s, raw consume ${rawConsumeRate.toFixed(0)} ev/s`,
       );
+      ctx.log(`  ingest ${formatCpu(ingestCpu)}`);
+      ctx.log(`  raw insert ${formatCpu(insertCpu)}`);
+      ctx.log(`  raw consume ${formatCpu(consumeCpu)}`);
+      cpuSum.ingest += cpuTotal(ingestCpu);
+      cpuSum.insert += cpuTotal(insertCpu);
+      cpuSum.consume += cpuTotal(consumeCpu);
       best.raw = Math.max(best.raw, raw);
       best.rawConsume = Math.max(best.rawConsume, rawConsumeRate);
       best.ingest = Math.max(best.ingest, ingestRate);
@@ -241,6 +266,19 @@ export async function suite(ctx: BenchContext): Promise<BenchResult[]> {
         best.rawConsume,
       ),
     );
+    // Where the cycles go: on a machine where the store, RabbitMQ and PostgreSQL share the
+    // cores, the ingest cannot beat the sum of what its two halves cost on their own.
+    if (cpuSum.ingest > 0) {
+      results.push(
+        result(
+          'ingest CPU per event: store + RabbitMQ + PostgreSQL (µs, mean of the rounds, lower is better)',
+          cpuSum.ingest / ROUNDS,
+          'µs',
+          'raw bulk INSERT + raw consume, their CPU per event added',
+          (cpuSum.insert + cpuSum.consume) / ROUNDS,
+        ),
+      );
+    }
 
     // --- replay rate beside a plain publish of the same messages with the same window ---
     // The table holds the last round's events; the replay republishes them all.
@@ -399,12 +437,15 @@ export async function suite(ctx: BenchContext): Promise<BenchResult[]> {
       await transport.deleteQueue(queue).catch(() => {});
       await transport.deleteQueue(`${queue}.dlq`).catch(() => {});
       await transport.deleteQueue(target).catch(() => {});
+      // what the store's topology declared beside its queue (ensureExchanges)
+      await transport.deleteQueue(`${exchange}.unroutable`).catch(() => {});
+      await transport.deleteQueue(`${dlx}.monitor`).catch(() => {});
       await transport.close().catch(() => {});
     }
     // the Transport contract has no exchange deletion
     const conn = await amqplib.connect(ctx.amqpUrl).catch(() => null);
     if (conn) {
-      for (const x of [exchange, dlx]) {
+      for (const x of [exchange, `${exchange}.unroutable`, dlx]) {
         const ch = await conn.createChannel();
         await ch.deleteExchange(x).catch(() => {});
         await ch.close().catch(() => {});
