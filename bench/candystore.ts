@@ -295,10 +295,13 @@ export async function suite(ctx: BenchContext): Promise<BenchResult[]> {
       logLevel: 'silent',
     });
     for (let round = 1; round <= ROUNDS; round++) {
+      const publishCpu0 = cpuSeconds();
       const t2 = performance.now();
       await publishAll(evs, '', () => target, 128);
       const publishRate = n / ((performance.now() - t2) / 1000);
+      const publishCpu = cpuPerUnit(publishCpu0, cpuSeconds(), n);
       await transport.purgeQueue(target);
+      const replayCpu0 = cpuSeconds();
       const t3 = performance.now();
       const started = (await (
         await fetch(`${api.url}/replays`, {
@@ -317,11 +320,14 @@ export async function suite(ctx: BenchContext): Promise<BenchResult[]> {
         'replay',
       );
       const replayRate = n / ((performance.now() - t3) / 1000);
+      const replayCpu = cpuPerUnit(replayCpu0, cpuSeconds(), n);
       if (status.status !== 'completed' || status.published !== n) {
         throw new Error(`replay ended ${status.status} with ${status.published} of ${n} published`);
       }
       await transport.purgeQueue(target);
       ctx.log(`round ${round}: replay ${replayRate.toFixed(0)} ev/s, publish ${publishRate.toFixed(0)} ev/s`);
+      ctx.log(`  replay ${formatCpu(replayCpu)}`);
+      ctx.log(`  publish ${formatCpu(publishCpu)}`);
       best.publish = Math.max(best.publish, publishRate);
       best.replay = Math.max(best.replay, replayRate);
     }

@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 import type { BenchContext, BenchResult } from './types.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
-const NOT_SUITES = new Set(['run.ts', 'types.ts', 'suite-child.ts']);
+const NOT_SUITES = new Set(['run.ts', 'types.ts', 'suite-child.ts', 'cpu.ts']);
 
 async function main(): Promise<number> {
   const wanted = process.argv.slice(2).filter((a) => !a.startsWith('-'));
