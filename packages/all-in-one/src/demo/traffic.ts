@@ -136,8 +136,12 @@ export async function startDemoTraffic(options: DemoOptions): Promise<DemoTraffi
         // Some events fail on every attempt (they end in the dead letters after three
         // tries); others fail once now and then and succeed on retry.
         if (stableFraction(event.event_id) < failureRate / 2) {
+          // worktree.* events carry the path, agent.task.* events the task
+          const { path, task_id } = event.payload as { path?: unknown; task_id?: unknown };
           throw new RetryableError(
-            `worktree path ${String(event.payload.path ?? '?')} is not a git worktree`,
+            typeof path === 'string'
+              ? `worktree path ${path} is not a git worktree`
+              : `no git worktree found for task ${String(task_id ?? event.event_id)}`,
           );
         }
         if (Math.random() < failureRate) {
