@@ -54,7 +54,7 @@ async function rawConsume(
     await ch.prefetch(batch * 4);
     let got = 0;
     let t0 = 0;
-    let cpu0 = cpuSeconds();
+    let cpu0: Record<CpuGroup, number> | null = null;
     await new Promise<void>((resolve) => {
       void ch.consume(queue, (m) => {
         if (!m) return;
@@ -67,7 +67,7 @@ async function rawConsume(
       });
     });
     const rate = n / ((performance.now() - t0) / 1000);
-    const cpu = cpuPerUnit(cpu0, cpuSeconds(), n - 1);
+    const cpu = cpuPerUnit(cpu0!, cpuSeconds(), n - 1);
     await ch.close();
     return { rate, cpu };
   } finally {
@@ -265,22 +265,20 @@ export async function suite(ctx: BenchContext): Promise<BenchResult[]> {
       await publishAll(evs, exchange, (e) => e.event_type, 256);
       await transport.purgeQueue(twin);
       const plain = await ingestOnce(false);
-      const ingestRate = ingest.rate;
-      const ingestCpu = ingest.cpu;
       ctx.log(
-        `round ${round}: ingest ${ingestRate.toFixed(0)} ev/s (start-up and first batch ${ingest.startMs.toFixed(0)} ms; ${ingest.summaries} batch summaries published and stored), without summaries ${plain.rate.toFixed(0)} ev/s, raw insert ${raw.toFixed(0)} ev/s, raw consume ${rawConsumeRate.toFixed(0)} ev/s`,
+        `round ${round}: ingest ${ingest.rate.toFixed(0)} ev/s (start-up and first batch ${ingest.startMs.toFixed(0)} ms; ${ingest.summaries} batch summaries published and stored), without summaries ${plain.rate.toFixed(0)} ev/s, raw insert ${raw.toFixed(0)} ev/s, raw consume ${rawConsumeRate.toFixed(0)} ev/s`,
       );
-      ctx.log(`  ingest ${formatCpu(ingestCpu)}`);
+      ctx.log(`  ingest ${formatCpu(ingest.cpu)}`);
       ctx.log(`  ingest without summaries ${formatCpu(plain.cpu)}`);
       ctx.log(`  raw insert ${formatCpu(insertCpu)}`);
       ctx.log(`  raw consume ${formatCpu(consumeCpu)}`);
-      cpuSum.ingest += cpuTotal(ingestCpu);
+      cpuSum.ingest += cpuTotal(ingest.cpu);
       cpuSum.insert += cpuTotal(insertCpu);
       cpuSum.consume += cpuTotal(consumeCpu);
       bestWithoutSummaries = Math.max(bestWithoutSummaries, plain.rate);
       best.raw = Math.max(best.raw, raw);
       best.rawConsume = Math.max(best.rawConsume, rawConsumeRate);
-      best.ingest = Math.max(best.ingest, ingestRate);
+      best.ingest = Math.max(best.ingest, ingest.rate);
     }
     await transport.deleteQueue(twin);
     results.push(
