@@ -254,7 +254,13 @@ export function recordingTransport(transport: Transport): { transport: Transport
  * Closes a client's connection from the broker's side through the management API, as an
  * operator, a broker restart or a network failure would; the client sees it drop.
  */
-export async function closeBrokerConnection(connectionName: string): Promise<void> {
+/**
+ * Finds a connection of ours in RabbitMQ's management API and returns a way to close it (as an
+ * operator or a network failure would). The API lists a new connection only after its next
+ * statistics round (up to 5 s), so a test looks the connection up before it starts what the
+ * close must interrupt.
+ */
+export async function brokerConnection(connectionName: string): Promise<{ close(): Promise<void> }> {
   const u = new URL(TEST_AMQP_URL);
   const api = `http://${u.hostname}:15672/api/connections`;
   const auth = {
@@ -273,6 +279,10 @@ export async function closeBrokerConnection(connectionName: string): Promise<voi
     15_000,
     `connection ${connectionName} in the management API`,
   );
-  const res = await fetch(`${api}/${encodeURIComponent(name!)}`, { method: 'DELETE', headers: auth });
-  assert.ok(res.ok, `closing the connection answered ${res.status}`);
+  return {
+    async close() {
+      const res = await fetch(`${api}/${encodeURIComponent(name!)}`, { method: 'DELETE', headers: auth });
+      assert.ok(res.ok, `closing the connection answered ${res.status}`);
+    },
+  };
 }

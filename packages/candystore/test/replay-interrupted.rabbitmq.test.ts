@@ -6,7 +6,7 @@ import { createRabbitMqTransport, type Transport } from '@33god/bloodbank';
 import { type RunningCandystore, startCandystore } from '../src/index.js';
 import {
   assertResumedInOrder,
-  closeBrokerConnection,
+  brokerConnection,
   drainQueue,
   envelope,
   freshDatabase,
@@ -55,11 +55,15 @@ test('the broker connection drops during a replay: it resumes after reconnecting
   const events = Array.from({ length: 400 }, (_, i) => envelope(kind, { i }));
   await svc.store.append(events.map(newEvent));
   const want = events.map((e) => e.event_id);
-  const id = await startReplay(svc.url, { filter: { type: kind }, target: { queue }, rate_per_second: 100 });
+  // looked up before the replay starts: the management API may list it only seconds later
+  const connection = await brokerConnection(connectionName);
+  // 400 events at 50/s: the drop comes about 7 s before the replay could end
+  const id = await startReplay(svc.url, { filter: { type: kind }, target: { queue }, rate_per_second: 50 });
   const info = async () => json(await fetch(`${svc.url}/replays/${id}`));
 
   await waitFor(async () => (await info()).published >= 40, 15_000, 'progress before the drop');
-  await closeBrokerConnection(connectionName);
+  await connection.close();
+  assert.equal((await info()).status, 'running', 'the drop comes while the replay runs');
   // the drop is seen by the transport and the replay is released, not failed
   await waitFor(() => serviceTransport.state !== 'connected', 10_000, 'the transport to see the drop');
   const statuses = new Set<string>();
