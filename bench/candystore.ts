@@ -8,7 +8,7 @@ import { completeEnvelope, type EventEnvelope, envelopeAmqpProperties } from '@3
 import amqplib from 'amqplib';
 import pg from 'pg';
 import { type CpuGroup, cpuPerUnit, cpuSeconds, cpuTotal, formatCpu } from './cpu.js';
-import { type BenchContext, type BenchResult, result } from './types.js';
+import { type BenchContext, type BenchResult, RAW_AMQP_SOCKET, result } from './types.js';
 
 const rid = () => randomBytes(4).toString('hex');
 
@@ -48,7 +48,7 @@ async function rawConsume(
   n: number,
   batch: number,
 ): Promise<{ rate: number; cpu: Record<CpuGroup, number> }> {
-  const conn = await amqplib.connect(amqpUrl);
+  const conn = await amqplib.connect(amqpUrl, RAW_AMQP_SOCKET);
   try {
     const ch = await conn.createChannel();
     await ch.prefetch(batch * 4);

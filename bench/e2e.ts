@@ -43,7 +43,7 @@ import {
   withoutRestarts,
 } from './e2e/procs.js';
 import { pipelined } from './transport.js';
-import { type BenchContext, type BenchResult, type BenchSuite, result } from './types.js';
+import { type BenchContext, type BenchResult, type BenchSuite, RAW_AMQP_SOCKET, result } from './types.js';
 
 const IDLE_REF = 'idle no-op Fastify server (same launcher), peak RSS';
 
@@ -92,7 +92,7 @@ function envelopes(count: number): EventEnvelope<{ message: string }>[] {
 
 /** Reference (a): amqplib confirm channel, same envelopes and properties, durable queue, 64 in flight. */
 async function rawAmqpPublish(url: string, queue: string, events: EventEnvelope[]): Promise<number> {
-  const conn = await amqplib.connect(url);
+  const conn = await amqplib.connect(url, RAW_AMQP_SOCKET);
   try {
     const ch = await conn.createConfirmChannel();
     await ch.assertQueue(queue, { durable: true });

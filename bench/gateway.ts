@@ -18,7 +18,14 @@ import { fileURLToPath } from 'node:url';
 import { completeEnvelope, envelopeAmqpProperties } from '@33god/core';
 import amqplib from 'amqplib';
 import autocannon from 'autocannon';
-import { type BenchContext, type BenchResult, type BenchSuite, result, SERVICE_NODE_FLAGS } from './types.js';
+import {
+  type BenchContext,
+  type BenchResult,
+  type BenchSuite,
+  RAW_AMQP_SOCKET,
+  result,
+  SERVICE_NODE_FLAGS,
+} from './types.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const CONNECTIONS = 64;
@@ -117,7 +124,7 @@ function envelopeBody(i: number): Buffer {
 
 /** (a): amqplib confirm channel, the same envelopes, 64 publishes awaiting their confirm at once. */
 async function rawAmqp(amqpUrl: string, exchange: string, seconds: number): Promise<Load> {
-  const conn = await amqplib.connect(amqpUrl);
+  const conn = await amqplib.connect(amqpUrl, RAW_AMQP_SOCKET);
   try {
     const ch = await conn.createConfirmChannel();
     const latencies: number[] = [];

@@ -16,7 +16,7 @@ import { type Bus, connect, createRabbitMqTransport, type Transport } from '@33g
 import { completeEnvelope, type EventEnvelope, envelopeAmqpProperties } from '@33god/core';
 import amqplib from 'amqplib';
 import { interleaved, pipelined } from './transport.js';
-import { type BenchContext, type BenchResult, type BenchSuite, result } from './types.js';
+import { type BenchContext, type BenchResult, type BenchSuite, RAW_AMQP_SOCKET, result } from './types.js';
 
 const WINDOW = 256;
 const PREFETCH = 256;
@@ -64,7 +64,7 @@ async function purge(url: string, queue: string): Promise<void> {
 }
 
 async function rawAmqplibPublish(url: string, exchange: string, envs: EventEnvelope[]): Promise<number> {
-  const conn = await amqplib.connect(url);
+  const conn = await amqplib.connect(url, RAW_AMQP_SOCKET);
   try {
     const ch = await conn.createConfirmChannel();
     return await rate(envs.length, () =>
@@ -86,7 +86,7 @@ async function fill(url: string, exchange: string, envs: EventEnvelope[]): Promi
 }
 
 async function rawAmqplibConsume(url: string, queue: string, count: number): Promise<number> {
-  const conn = await amqplib.connect(url);
+  const conn = await amqplib.connect(url, RAW_AMQP_SOCKET);
   try {
     const ch = await conn.createChannel();
     await ch.prefetch(PREFETCH);

@@ -17,7 +17,7 @@ import {
 } from '@33god/bloodbank';
 import amqplib from 'amqplib';
 import { Connection as RmqConnection } from 'rabbitmq-client';
-import { type BenchContext, type BenchResult, type BenchSuite, result } from './types.js';
+import { type BenchContext, type BenchResult, type BenchSuite, RAW_AMQP_SOCKET, result } from './types.js';
 
 export interface ThroughputOptions {
   /** Messages to send or receive. */
@@ -101,7 +101,7 @@ export async function deleteQueue(url: string, queue: string): Promise<void> {
 /** Raw amqplib: publish with confirms through a confirm channel, `window` in flight. */
 export async function rawAmqplibPublish(url: string, opts: ThroughputOptions): Promise<number> {
   const queue = await prepareQueue(url, 'amqplib-pub');
-  const conn = await amqplib.connect(url);
+  const conn = await amqplib.connect(url, RAW_AMQP_SOCKET);
   try {
     const ch = await conn.createConfirmChannel();
     const body = randomBytes(opts.size ?? DEFAULT_SIZE);
@@ -124,7 +124,7 @@ export async function rawAmqplibPublish(url: string, opts: ThroughputOptions): P
 /** Raw amqplib: consume a pre-filled queue with manual acks. */
 export async function rawAmqplibConsume(url: string, opts: ThroughputOptions): Promise<number> {
   const queue = await prepareQueue(url, 'amqplib-sub', opts.count, opts.size);
-  const conn = await amqplib.connect(url);
+  const conn = await amqplib.connect(url, RAW_AMQP_SOCKET);
   try {
     const ch = await conn.createChannel();
     await ch.prefetch(opts.prefetch ?? DEFAULT_PREFETCH);

@@ -265,6 +265,11 @@ class RabbitMqTransport implements Transport {
     try {
       conn = await amqplib.connect(this.#addr.connectUrl, {
         timeout: this.#connectTimeoutMs,
+        // Nagle's algorithm off: writes are already coalesced per tick (coalesceWrites), and
+        // with it on, a small write (an ack, a publish) behind an unacknowledged one waits for
+        // the broker's delayed TCP ACK, up to 40 ms: a confirm's p90 went from 0.5 to 40 ms on
+        // a connection that both publishes and consumes.
+        noDelay: true,
         clientProperties: { connection_name: this.#connectionName },
       });
     } catch (err) {
