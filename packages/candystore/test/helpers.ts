@@ -251,10 +251,6 @@ export function recordingTransport(transport: Transport): { transport: Transport
 }
 
 /**
- * Closes a client's connection from the broker's side through the management API, as an
- * operator, a broker restart or a network failure would; the client sees it drop.
- */
-/**
  * Finds a connection of ours in RabbitMQ's management API and returns a way to close it (as an
  * operator or a network failure would). The API lists a new connection only after its next
  * statistics round (up to 5 s), so a test looks the connection up before it starts what the

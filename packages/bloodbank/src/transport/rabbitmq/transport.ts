@@ -267,8 +267,8 @@ class RabbitMqTransport implements Transport {
         timeout: this.#connectTimeoutMs,
         // Nagle's algorithm off: writes are already coalesced per tick (coalesceWrites), and
         // with it on, a small write (an ack, a publish) behind an unacknowledged one waits for
-        // the broker's delayed TCP ACK, up to 40 ms: a confirm's p90 went from 0.5 to 40 ms on
-        // a connection that both publishes and consumes.
+        // the broker's delayed TCP ACK, up to 40 ms: on a connection that both publishes and
+        // consumes, a confirm's p90 was 40 ms with Nagle on and 0.5 ms with it off.
         noDelay: true,
         clientProperties: { connection_name: this.#connectionName },
       });
