@@ -6,13 +6,16 @@
 // PostgreSQL is restarted, and the store, the dispatcher and the gateway are each killed
 // with SIGKILL and started again. Afterwards every event answered 202 must be stored
 // exactly once, must have reached a verification queue bound `#` on the exchange, and
-// every ready ticket answered 202 must have been dispatched to OpenClaw exactly once.
+// every ready ticket answered 202 must have been dispatched to OpenClaw exactly once, but
+// for the ones the dispatcher was sending when it was killed (OpenClaw answers after 150 ms,
+// and the kill waits for a request in flight): those reach OpenClaw twice, and the completed
+// event says `possible_duplicate`.
 // The test holds the shared restart lock (/tmp/33god-restart.lock) from start to end.
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createHmac, randomUUID } from 'node:crypto';
 import { once } from 'node:events';
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -155,16 +158,34 @@ async function holdLock(): Promise<() => void> {
   return release;
 }
 
+const OPENCLAW_ANSWER_MS = 150;
+
 const pgCluster = () => readdirSync('/etc/postgresql')[0]!;
+
+/** The issues a dispatcher's state file notes as being sent to OpenClaw (outcome not recorded). */
+function sendingIn(statePath: string): Set<string> {
+  if (!existsSync(statePath)) return new Set();
+  const state = JSON.parse(readFileSync(statePath, 'utf8')) as {
+    issues: Record<string, Array<{ sending?: boolean }>>;
+  };
+  return new Set(
+    Object.entries(state.issues)
+      .filter(([, records]) => records.some((r) => r.sending === true))
+      .map(([issue]) => issue),
+  );
+}
 
 // --- OpenClaw stand-in -----------------------------------------------------------------
 
 async function startOpenClaw(): Promise<{
   url: string;
   bySession: Map<string, number>;
+  /** Requests received and not answered yet. */
+  inFlight(): number;
   close(): Promise<void>;
 }> {
   const bySession = new Map<string, number>();
+  let unanswered = 0;
   const server: Server = createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
@@ -176,9 +197,14 @@ async function startOpenClaw(): Promise<{
         );
       } catch {}
       if (req.headers.authorization === `Bearer ${HOOK_TOKEN}`) {
+        // Taken (the agent run starts now); the answer comes a little later, as a real gateway's would.
         bySession.set(session, (bySession.get(session) ?? 0) + 1);
-        res.writeHead(200, { 'content-type': 'application/json' });
-        res.end(JSON.stringify({ ok: true, runId: randomUUID() }));
+        unanswered++;
+        setTimeout(() => {
+          unanswered--;
+          res.writeHead(200, { 'content-type': 'application/json' });
+          res.end(JSON.stringify({ ok: true, runId: randomUUID() }));
+        }, OPENCLAW_ANSWER_MS);
       } else {
         res.writeHead(401).end();
       }
@@ -190,6 +216,7 @@ async function startOpenClaw(): Promise<{
   return {
     url: `http://127.0.0.1:${port}/hooks/agent`,
     bySession,
+    inFlight: () => unanswered,
     close: async () => {
       server.closeAllConnections();
       await new Promise<void>((r) => server.close(() => r()));
@@ -390,6 +417,8 @@ test('under steady load: RabbitMQ, PostgreSQL, store, dispatcher and gateway res
   let load: ReturnType<typeof startLoad> | null = null;
   let releaseLock = () => {};
   const phases: string[] = [];
+  // Issues whose dispatch the killed dispatcher had noted as being sent, without OpenClaw's answer recorded.
+  let sendingAtKill = new Set<string>();
   const outages = { rabbitmq: Number.NaN, postgresql: Number.NaN };
   const phase = async (name: string, fault: () => Promise<void>) => {
     const started = Date.now();
@@ -452,7 +481,10 @@ test('under steady load: RabbitMQ, PostgreSQL, store, dispatcher and gateway res
       store.start();
     });
     await phase('dispatcher SIGKILL and restart', async () => {
+      // Killed while OpenClaw holds a request: the one case where a ticket may reach OpenClaw twice.
+      await waitFor('a dispatch in flight', 10_000, async () => openclaw.inFlight() > 0, 5);
       await dispatcher.kill9();
+      sendingAtKill = sendingIn(join(dir, 'dispatch-state.json'));
       await sleep(1000);
       dispatcher.start();
     });
@@ -491,7 +523,12 @@ test('under steady load: RabbitMQ, PostgreSQL, store, dispatcher and gateway res
     const duplicates = await client.query<{ event_id: string; n: number }>(
       'SELECT event_id::text AS event_id, count(*)::int AS n FROM events GROUP BY event_id HAVING count(*) > 1',
     );
+    const flagged = await client.query<{ issue_id: string }>(
+      `SELECT DISTINCT payload->>'issue_id' AS issue_id FROM events
+        WHERE event_type = 'infra.dispatch.completed' AND payload->>'possible_duplicate' = 'true'`,
+    );
     await client.end();
+    const flaggedDuplicates = new Set(flagged.rows.map((r) => r.issue_id));
 
     const missingInStore = acceptedIds.filter((e) => !stored.has(e));
     const missingDelivered = acceptedIds.filter((e) => !delivered.has(e));
@@ -500,6 +537,13 @@ test('under steady load: RabbitMQ, PostgreSQL, store, dispatcher and gateway res
     const dispatches = (issue: string) => openclaw.bySession.get(`hook:infra:${issue}`) ?? 0;
     const notDispatched = ready.filter((t) => dispatches(t) === 0);
     const dispatchedTwice = [...openclaw.bySession.entries()].filter(([, n]) => n > 1);
+    // The one documented exception: OpenClaw accepted a ticket the dispatcher was killed before recording.
+    // It may be sent again, only if the state file said it was being sent at the kill, and only flagged.
+    const issueOf = (session: string) => session.replace(/^hook:infra:/, '');
+    const unexplainedTwice = dispatchedTwice.filter(
+      ([session, n]) =>
+        n > 2 || !sendingAtKill.has(issueOf(session)) || !flaggedDuplicates.has(issueOf(session)),
+    );
 
     console.log(
       [
@@ -512,7 +556,7 @@ test('under steady load: RabbitMQ, PostgreSQL, store, dispatcher and gateway res
         `  answers: ${[...stats.byStatus.entries()].map(([k, v]) => `${k}=${v}`).join(', ')}`,
         `  stored in Candystore: ${stored.size} of ${acceptedIds.length}; duplicates: ${duplicates.rows.length}`,
         `  delivered to the verification queue: ${acceptedIds.length - missingDelivered.length} of ${acceptedIds.length} (${redelivered} more than once)`,
-        `  ready tickets answered 202: ${ready.length}; dispatched to OpenClaw: ${ready.length - notDispatched.length}; dispatched more than once: ${dispatchedTwice.length}`,
+        `  ready tickets answered 202: ${ready.length}; dispatched to OpenClaw: ${ready.length - notDispatched.length}; dispatched more than once: ${dispatchedTwice.length} (being sent at the dispatcher's SIGKILL: ${sendingAtKill.size})`,
         `  process starts: ${parts.map((p) => `${p.name} ${p.starts}`).join(', ')}`,
       ].join('\n'),
     );
@@ -537,7 +581,17 @@ test('under steady load: RabbitMQ, PostgreSQL, store, dispatcher and gateway res
       [],
       `${notDispatched.length} ready tickets were never dispatched`,
     );
-    assert.deepEqual(dispatchedTwice, [], 'tickets dispatched to OpenClaw more than once');
+    assert.ok(sendingAtKill.size > 0, 'the dispatcher was killed while sending a ticket');
+    assert.deepEqual(
+      [...sendingAtKill].filter((issue) => !flaggedDuplicates.has(issue)),
+      [],
+      'a ticket being sent at the kill was sent again without possible_duplicate on its completed event',
+    );
+    assert.deepEqual(
+      unexplainedTwice,
+      [],
+      'tickets dispatched to OpenClaw more than once, other than one being sent when the dispatcher was killed (and flagged possible_duplicate)',
+    );
   } catch (err) {
     for (const p of parts) console.log(`--- last output of ${p.name} ---\n${p.tail()}`);
     throw err;

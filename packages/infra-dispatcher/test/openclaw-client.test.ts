@@ -37,6 +37,7 @@ describe('OpenClaw client', { timeout: 30_000 }, () => {
     const receipt = await client.dispatch(request);
     assert.equal(receipt.status, 200);
     assert.equal(receipt.attempts, 1);
+    assert.equal(receipt.uncertain, false);
     assert.equal(oc.requests.length, 1);
     const [r] = oc.requests;
     assert.equal(r?.method, 'POST');
@@ -52,10 +53,28 @@ describe('OpenClaw client', { timeout: 30_000 }, () => {
     const client = createOpenClawClient({ url: oc.url, token: 't', retry: fast });
     const receipt = await client.dispatch(request);
     assert.equal(receipt.attempts, 3);
+    assert.equal(receipt.uncertain, false, 'every attempt was answered: OpenClaw has it once');
     assert.deepEqual(
       oc.requests.map((r) => r.status),
       [503, 502, 200],
     );
+  });
+
+  it('after an attempt that timed out, a retry that succeeds says OpenClaw may have the ticket twice', async () => {
+    oc.requests.length = 0;
+    oc.delayMs = 1_000;
+    const client = createOpenClawClient({
+      url: oc.url,
+      token: 't',
+      retry: { ...fast, requestTimeoutMs: 200 },
+    });
+    const dispatched = client.dispatch(request);
+    await oc.waitForRequests(1);
+    oc.delayMs = 0;
+    const receipt = await dispatched;
+    assert.equal(receipt.attempts, 2);
+    assert.equal(receipt.uncertain, true);
+    assert.equal(oc.requests.length, 2, 'OpenClaw did receive both requests');
   });
 
   it('does not retry a 400 and says what OpenClaw answered', async () => {
@@ -106,6 +125,7 @@ describe('OpenClaw client', { timeout: 30_000 }, () => {
       assert.ok(isAppError(err));
       assert.equal(err.code, 'DISPATCH_FAILED');
       assert.match(err.message, /ECONNREFUSED/);
+      assert.equal(err.extra.uncertain, false, 'a refused connection never carried the request');
       assert.ok(Number(err.extra.attempts) > 1, 'it retried');
       assert.ok(Number(err.extra.attempts) < 100, 'the time bound stopped it before the attempt bound');
       return true;

@@ -11,6 +11,7 @@ import {
   createOpenClawClient,
   type DispatcherConfig,
   DispatchStateStore,
+  type RetryPolicy,
   resolveDispatcherConfig,
 } from '@33god/infra-dispatcher';
 import { type FakeOpenClaw, startOpenClaw } from './helpers/openclaw-server.js';
@@ -36,7 +37,12 @@ interface Published {
   payload: Record<string, unknown>;
 }
 
-async function pipelineFor(oc: FakeOpenClaw, statePath: string, overrides: Partial<DispatcherConfig> = {}) {
+async function pipelineFor(
+  oc: FakeOpenClaw,
+  statePath: string,
+  overrides: Partial<DispatcherConfig> = {},
+  retry: Partial<RetryPolicy> = {},
+) {
   const config = resolveDispatcherConfig({
     hookToken: 'tok-123',
     hookUrl: oc.url,
@@ -50,7 +56,7 @@ async function pipelineFor(oc: FakeOpenClaw, statePath: string, overrides: Parti
   const client = createOpenClawClient({
     url: oc.url,
     token: config.hookToken,
-    retry: { initialDelayMs: 10, maxDelayMs: 20, maxTotalMs: 2_000 },
+    retry: { initialDelayMs: 10, maxDelayMs: 20, maxTotalMs: 2_000, ...retry },
   });
   const pipeline = createDispatchPipeline({
     config,
@@ -277,5 +283,80 @@ describe('dispatch pipeline', { timeout: 30_000 }, () => {
       ['infra.dispatch.completed'],
     );
     assert.equal(second.state.find(issueId, fingerprint)?.announced, true);
+  });
+
+  it('notes the send in the state file before the request goes out, and the acceptance after', async () => {
+    oc.requests.length = 0;
+    oc.delayMs = 300;
+    const statePath = join(dir, 'sending.json');
+    const body = planeV1Issue();
+    const issueId = (body.data as { id: string }).id;
+    const { pipeline, published, event } = await pipelineFor(oc, statePath);
+    const handled = pipeline.handle(event(body));
+    await oc.waitForRequests(1);
+    // What a process killed now would leave behind: the file already says the ticket is being sent.
+    const onDisk = (await DispatchStateStore.open(statePath)).records(issueId);
+    assert.equal(onDisk.length, 1);
+    assert.equal(onDisk[0]?.sending, true);
+    oc.delayMs = 0;
+    const out = await handled;
+    assert.equal(out.kind, 'dispatched');
+    const after = (await DispatchStateStore.open(statePath)).records(issueId);
+    assert.equal(after.length, 1);
+    assert.equal(after[0]?.sending, undefined);
+    assert.equal(after[0]?.announced, true);
+    assert.equal(published[0]?.payload.possible_duplicate, false);
+  });
+
+  it('after a stop while the ticket was being sent, a redelivery sends it again and says it may be a duplicate', async () => {
+    oc.requests.length = 0;
+    const statePath = join(dir, 'stopped-sending.json');
+    const body = planeV1Issue();
+    const issueId = (body.data as { id: string }).id;
+    const first = await pipelineFor(oc, statePath);
+    const out = await first.pipeline.handle(first.event(body));
+    assert.equal(out.kind, 'dispatched');
+    // What the file holds when the process died after noting the send, before OpenClaw's answer was recorded.
+    const rec = first.state.find(issueId, out.kind === 'dispatched' ? out.fingerprint : '')!;
+    await first.state.markSending(issueId, rec);
+
+    const second = await pipelineFor(oc, statePath);
+    const again = await second.pipeline.handle(second.event(body));
+    assert.equal(again.kind, 'dispatched', 'a ticket whose send is unknown is not lost');
+    assert.equal(oc.requests.length, 2);
+    assert.equal(second.published[0]?.type, 'infra.dispatch.completed');
+    assert.equal(second.published[0]?.payload.possible_duplicate, true);
+    const saved = second.state.find(issueId, rec.fingerprint);
+    assert.equal(saved?.sending, undefined);
+    assert.equal(saved?.possible_duplicate, true);
+    // And only that once: the next delivery is a duplicate delivery, skipped.
+    const third = await second.pipeline.handle(second.event(body));
+    assert.equal(third.kind, 'skipped');
+    assert.equal(oc.requests.length, 2);
+  });
+
+  it('keeps the note when no attempt was answered, so the successful retry says it may be a duplicate', async () => {
+    oc.requests.length = 0;
+    oc.delayMs = 1_000;
+    const statePath = join(dir, 'unanswered.json');
+    const body = planeV1Issue();
+    const issueId = (body.data as { id: string }).id;
+    const { pipeline, state, published, event } = await pipelineFor(
+      oc,
+      statePath,
+      {},
+      { maxAttempts: 2, requestTimeoutMs: 150 },
+    );
+    await assert.rejects(
+      pipeline.handle(event(body)),
+      (err) => isAppError(err) && err.code === 'DISPATCH_FAILED' && err.extra.uncertain === true,
+    );
+    assert.equal(state.records(issueId)[0]?.sending, true);
+    oc.delayMs = 0;
+    const out = await pipeline.handle(event(body));
+    assert.equal(out.kind, 'dispatched');
+    const completed = published.find((p) => p.type === 'infra.dispatch.completed');
+    assert.equal(completed?.payload.possible_duplicate, true);
+    assert.equal(state.records(issueId)[0]?.sending, undefined);
   });
 });

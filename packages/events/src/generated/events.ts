@@ -302,6 +302,8 @@ export const InfraDispatchCompletedV1Payload = z.looseObject({
   http_status: z.number().int().gte(100).lte(599),
   /** OpenClaw's id for the run, when it returned one. */
   run_id: z.string().nullable().optional(),
+  /** OpenClaw may have received this ticket more than once: an earlier request, or a dispatcher process, ended without OpenClaw's answer. */
+  possible_duplicate: z.boolean().optional(),
 });
 export type InfraDispatchCompletedV1Payload = z.infer<typeof InfraDispatchCompletedV1Payload>;
 

@@ -40,6 +40,11 @@ export interface DispatchReceipt {
   readonly attempts: number;
   /** OpenClaw's answer, at most 2 KiB of it. */
   readonly response: string;
+  /**
+   * An earlier attempt ended without an answer after its request may have reached OpenClaw (a
+   * timeout, a connection reset): OpenClaw may have this ticket twice.
+   */
+  readonly uncertain: boolean;
 }
 
 export interface OpenClawClient {
@@ -47,7 +52,8 @@ export interface OpenClawClient {
   /**
    * Resolves once OpenClaw answered 2xx. `signal` stops retrying (never a request in flight). Rejects with `DISPATCH_REJECTED` (not
    * retryable; `extra.status` is OpenClaw's status) or `DISPATCH_FAILED` (retryable:
-   * attempts or time ran out). `extra.attempts` says how many requests were made.
+   * attempts or time ran out). `extra.attempts` says how many requests were made, and
+   * `extra.uncertain` whether one of them may have been accepted all the same.
    */
   dispatch(request: OpenClawAgentRequest, signal?: AbortSignal): Promise<DispatchReceipt>;
 }
@@ -80,33 +86,35 @@ export function createOpenClawClient(opts: OpenClawClientOptions): OpenClawClien
       const startedAt = Date.now();
       let lastProblem = '';
       let lastStatus: number | undefined;
+      let uncertain = false;
       for (let n = 1; ; n++) {
         if (signal?.aborted) {
           throw new AppError('DISPATCH_FAILED', 'dispatch abandoned: the dispatcher is stopping', {
-            extra: { attempts: n - 1, stopping: true },
+            extra: { attempts: n - 1, stopping: true, uncertain },
           });
         }
         try {
           const res = await attempt(body);
           const text = await readText(res);
-          if (res.ok) return { status: res.status, attempts: n, response: text };
+          if (res.ok) return { status: res.status, attempts: n, response: text, uncertain };
           lastStatus = res.status;
           lastProblem = `OpenClaw answered ${res.status}${text ? `: ${oneLine(text)}` : ''}`;
           if (!isRetryableStatus(res.status)) {
             throw new AppError('DISPATCH_REJECTED', lastProblem, {
-              extra: { status: res.status, attempts: n },
+              extra: { status: res.status, attempts: n, uncertain },
             });
           }
         } catch (err) {
           if (err instanceof AppError) throw err;
           lastStatus = undefined;
           lastProblem = `request to OpenClaw failed: ${describeNetworkError(err)}`;
+          if (!neverConnected(err)) uncertain = true;
         }
         const delay = backoff(policy, n);
         const elapsed = Date.now() - startedAt;
         if (n >= policy.maxAttempts || elapsed + delay > policy.maxTotalMs) {
           throw new AppError('DISPATCH_FAILED', `${lastProblem} (gave up after ${n} attempts)`, {
-            extra: { attempts: n, ...(lastStatus === undefined ? {} : { status: lastStatus }) },
+            extra: { attempts: n, uncertain, ...(lastStatus === undefined ? {} : { status: lastStatus }) },
           });
         }
         await sleep(delay, signal);
@@ -141,9 +149,27 @@ function oneLine(s: string): string {
 function describeNetworkError(err: unknown): string {
   if (!(err instanceof Error)) return String(err);
   if (err.name === 'TimeoutError') return 'no answer in time';
-  const cause = (err as Error & { cause?: unknown }).cause;
-  const code = cause && typeof cause === 'object' && 'code' in cause ? String(cause.code) : undefined;
+  const code = networkErrorCode(err);
   return code ? `${err.message} (${code})` : err.message;
+}
+
+function networkErrorCode(err: unknown): string | undefined {
+  const cause = err instanceof Error ? (err as Error & { cause?: unknown }).cause : undefined;
+  return cause && typeof cause === 'object' && 'code' in cause ? String(cause.code) : undefined;
+}
+
+/** Errors raised before a connection existed: the request cannot have reached OpenClaw. */
+const NOT_CONNECTED_CODES = new Set([
+  'ECONNREFUSED',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+]);
+
+function neverConnected(err: unknown): boolean {
+  const code = networkErrorCode(err);
+  return code !== undefined && NOT_CONNECTED_CODES.has(code);
 }
 
 function sleep(ms: number, signal?: AbortSignal): Promise<void> {

@@ -64,6 +64,8 @@ export interface DispatchCompletedPayload extends TicketFields {
   fingerprint: string;
   session_key: string;
   dispatched_at: string;
+  /** OpenClaw may have received the ticket more than once (an attempt or a process ended without its answer). */
+  possible_duplicate: boolean;
 }
 
 export interface DispatchSkippedPayload extends TicketFields {

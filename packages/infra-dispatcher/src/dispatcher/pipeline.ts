@@ -166,14 +166,31 @@ export function createDispatchPipeline(opts: DispatchPipelineOptions): DispatchP
 
     return lock.run(item.id, async () => {
       const existing = state.find(item.id, fingerprint);
-      if (existing) {
+      // A `sending` record: a process stopped before OpenClaw's answer was recorded, or every attempt
+      // ended without an answer. OpenClaw may have the ticket. It is sent again (a lost dispatch is
+      // worse than a repeated one) and the completed event says it may be a duplicate.
+      const inherited = existing?.sending === true;
+      if (existing && inherited) {
+        log.warn(
+          { issue_id: item.id, ticket: item.ticketRef, since: existing.dispatched_at },
+          'an earlier send of this ticket ended without a known outcome; sending it again (OpenClaw may get it twice)',
+        );
+      } else if (existing) {
         if (!existing.announced) {
           // Dispatched, but the process stopped before the completed event went out: send that, not the ticket.
-          await publishCompleted(ticket, fingerprint, existing.dispatched_at, {
-            status: existing.http_status ?? 200,
-            attempts: 0,
-            response: '',
-          });
+          await publishCompleted(
+            ticket,
+            fingerprint,
+            existing.dispatched_at,
+            {
+              status: existing.http_status ?? 200,
+              attempts: 0,
+              response: '',
+              uncertain: false,
+            },
+            undefined,
+            existing.possible_duplicate === true,
+          );
           await markAnnounced(item.id, fingerprint);
           return { kind: 'announced', issueId: item.id, fingerprint };
         }
@@ -201,42 +218,76 @@ export function createDispatchPipeline(opts: DispatchPipelineOptions): DispatchP
         { item, agents: gate.agents, check, ...opt('component', gate.component) },
         config,
       );
+      const identity = {
+        fingerprint,
+        ticket: item.ticketRef,
+        event_id: event.event_id,
+        session_key: request.sessionKey,
+      };
+      if (!inherited) {
+        await saveOrNote(
+          () => state.markSending(item.id, { ...identity, dispatched_at: new Date().toISOString() }),
+          item.id,
+          'the state file could not note the dispatch about to be sent',
+        );
+      }
       let receipt: DispatchReceipt;
       try {
         receipt = await client.dispatch(request, opts.signal);
       } catch (err) {
+        // No attempt can have reached OpenClaw: forget the note, the next delivery is a first send.
+        if (!inherited && !(isAppError(err) && err.extra.uncertain === true)) {
+          await saveOrNote(
+            () => state.clearSending(item.id, fingerprint),
+            item.id,
+            'the state file could not clear the note of a failed dispatch',
+          );
+        }
         if (isAppError(err) && err.extra.stopping === true) throw stopping(err);
         await reportFailure(err, ticket, fingerprint, check);
         throw err;
       }
 
       const dispatchedAt = new Date().toISOString();
-      try {
-        await state.record(item.id, {
-          fingerprint,
-          dispatched_at: dispatchedAt,
-          ticket: item.ticketRef,
-          event_id: event.event_id,
-          session_key: request.sessionKey,
-          http_status: receipt.status,
-          announced: false,
-        });
-      } catch (err) {
-        // OpenClaw has the ticket; failing the delivery now would send it again. The record is kept in
-        // memory (this process will not repeat it) and /health reports the state file as failing.
-        noteError(err, item.id);
-        log.error({ err, issue_id: item.id }, 'dispatch accepted but the state file could not be written');
-      }
+      const possibleDuplicate = inherited || receipt.uncertain;
+      // OpenClaw has the ticket; failing the delivery now would send it again. If the write fails, the
+      // record is kept in memory (this process will not repeat it) and /health reports the state file.
+      await saveOrNote(
+        () =>
+          state.record(item.id, {
+            ...identity,
+            dispatched_at: dispatchedAt,
+            http_status: receipt.status,
+            announced: false,
+            ...(possibleDuplicate ? { possible_duplicate: true as const } : {}),
+          }),
+        item.id,
+        'dispatch accepted but the state file could not be written',
+      );
       stats.dispatched++;
       stats.lastDispatch = { at: dispatchedAt, issue_id: item.id, ticket: item.ticketRef };
       log.info(
-        { issue_id: item.id, ticket: item.ticketRef, attempts: receipt.attempts },
+        {
+          issue_id: item.id,
+          ticket: item.ticketRef,
+          attempts: receipt.attempts,
+          possible_duplicate: possibleDuplicate,
+        },
         'ticket dispatched',
       );
-      await publishCompleted(ticket, fingerprint, dispatchedAt, receipt, check);
+      await publishCompleted(ticket, fingerprint, dispatchedAt, receipt, check, possibleDuplicate);
       await markAnnounced(item.id, fingerprint);
       return { kind: 'dispatched', issueId: item.id, fingerprint, attempts: receipt.attempts };
     });
+  }
+
+  async function saveOrNote(write: () => Promise<void>, issueId: string, msg: string): Promise<void> {
+    try {
+      await write();
+    } catch (err) {
+      noteError(err, issueId);
+      log.error({ err, issue_id: issueId }, msg);
+    }
   }
 
   async function publishCompleted(
@@ -244,7 +295,8 @@ export function createDispatchPipeline(opts: DispatchPipelineOptions): DispatchP
     fingerprint: string,
     dispatchedAt: string,
     receipt: DispatchReceipt,
-    check?: CheckOutcome,
+    check: CheckOutcome | undefined,
+    possibleDuplicate: boolean,
   ): Promise<void> {
     const payload: DispatchCompletedPayload = {
       ...ticket,
@@ -255,17 +307,17 @@ export function createDispatchPipeline(opts: DispatchPipelineOptions): DispatchP
       fingerprint,
       session_key: sessionKeyFor(ticket.issue_id),
       dispatched_at: dispatchedAt,
+      possible_duplicate: possibleDuplicate,
     };
     await publish(DISPATCH_EVENT_TYPES.completed, payload as unknown as Record<string, unknown>);
   }
 
-  async function markAnnounced(issueId: string, fingerprint: string): Promise<void> {
-    try {
-      await state.markAnnounced(issueId, fingerprint);
-    } catch (err) {
-      noteError(err, issueId);
-      log.warn({ err, issue_id: issueId }, 'could not record that the completed event was published');
-    }
+  function markAnnounced(issueId: string, fingerprint: string): Promise<void> {
+    return saveOrNote(
+      () => state.markAnnounced(issueId, fingerprint),
+      issueId,
+      'could not record that the completed event was published',
+    );
   }
 
   async function reportFailure(

@@ -5,14 +5,18 @@ import { AppError } from '@33god/core';
 import { removeStaleTempFiles, writeFileAtomic } from './atomic-file.js';
 
 /**
- * Which tickets were dispatched, by issue and fingerprint. A record is added only
- * after OpenClaw accepted the dispatch (the original wrote it before sending, so a
- * failed send was never retried). The file is replaced atomically on every change, so
- * a crash leaves the previous complete version, and it is read back at start.
+ * Which tickets were dispatched, by issue and fingerprint. A dispatch counts as done only
+ * after OpenClaw accepted it (the original wrote it before sending, so a failed send was
+ * never retried). Before a request goes out, a `sending` record notes it: if the process
+ * dies before the answer is recorded, the next one knows that OpenClaw may have the
+ * ticket already, sends it again (nothing is lost) and says so. The file is replaced
+ * atomically on every change, so a crash leaves the previous complete version, and it is
+ * read back at start.
  */
 
 export interface DispatchRecord {
   readonly fingerprint: string;
+  /** When OpenClaw accepted it; for a `sending` record, when the sending started. */
   readonly dispatched_at: string;
   readonly ticket: string;
   /** The bus event that caused the dispatch. */
@@ -22,6 +26,10 @@ export interface DispatchRecord {
   readonly http_status?: number;
   /** Whether `infra.dispatch.completed` was published for it (redeliveries finish the job if not). */
   readonly announced: boolean;
+  /** A request was (or was about to be) sent and its outcome is not known yet. */
+  readonly sending?: true;
+  /** OpenClaw may have received this ticket more than once. */
+  readonly possible_duplicate?: true;
 }
 
 interface StateFile {
@@ -87,6 +95,26 @@ export class DispatchStateStore {
     const list = (this.data.issues[issueId] ?? []).filter((r) => r.fingerprint !== rec.fingerprint);
     list.push(rec);
     this.data.issues[issueId] = list.slice(-MAX_RECORDS_PER_ISSUE);
+    await this.save();
+  }
+
+  /**
+   * Notes a request about to go out. It is replaced by `record` once OpenClaw accepted, and
+   * removed by `clearSending` when no attempt can have reached OpenClaw.
+   */
+  async markSending(
+    issueId: string,
+    rec: Pick<DispatchRecord, 'fingerprint' | 'dispatched_at' | 'ticket' | 'event_id' | 'session_key'>,
+  ): Promise<void> {
+    await this.record(issueId, { ...rec, announced: false, sending: true });
+  }
+
+  async clearSending(issueId: string, fingerprint: string): Promise<void> {
+    const list = this.data.issues[issueId];
+    if (!list?.some((r) => r.fingerprint === fingerprint && r.sending)) return;
+    const rest = list.filter((r) => r.fingerprint !== fingerprint);
+    if (rest.length > 0) this.data.issues[issueId] = rest;
+    else delete this.data.issues[issueId];
     await this.save();
   }
 
