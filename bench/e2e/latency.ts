@@ -61,7 +61,8 @@ async function clockOffset(page: Page): Promise<number> {
 }
 
 /**
- * Opens both clients on `<storeUrl>/stream?type=…&from=now`, publishes `warm + count` events
+ * Opens both clients on `<storeUrl>/stream?type=…&from=now` (`&batch=true` when `batch`: a
+ * frame may be an array of messages), publishes `warm + count` events
  * through the gateway at `perSecond` (the first `warm` are not counted), and returns the
  * latency percentiles of the counted ones on both clients.
  */
@@ -71,9 +72,10 @@ export async function measureLiveLatency(o: {
   perSecond: number;
   warm: number;
   count: number;
+  batch: boolean;
   log(line: string): void;
 }): Promise<LatencyRun> {
-  const streamUrl = `${o.storeUrl.replace(/^http/, 'ws')}/stream?type=${EVENT_TYPE}&from=now`;
+  const streamUrl = `${o.storeUrl.replace(/^http/, 'ws')}/stream?type=${EVENT_TYPE}&from=now${o.batch ? '&batch=true' : ''}`;
   const total = o.warm + o.count;
   const sentAt = new Float64Array(total);
   const ackedAt = new Float64Array(total);
@@ -85,10 +87,13 @@ export async function measureLiveLatency(o: {
   try {
     ws.on('message', (data) => {
       const at = wallClock();
-      const msg = JSON.parse(String(data)) as { kind: string; event?: { payload?: { message?: unknown } } };
-      const text = msg.event?.payload?.message;
-      if (msg.kind === 'event' && typeof text === 'string' && text.startsWith('lat:')) {
-        nodeArrivals[Number(text.slice(4))] = at;
+      type Msg = { kind: string; event?: { payload?: { message?: unknown } } };
+      const frame = JSON.parse(String(data)) as Msg | Msg[];
+      for (const msg of Array.isArray(frame) ? frame : [frame]) {
+        const text = msg.event?.payload?.message;
+        if (msg.kind === 'event' && typeof text === 'string' && text.startsWith('lat:')) {
+          nodeArrivals[Number(text.slice(4))] = at;
+        }
       }
     });
     const nodeOpen = new Promise<void>((resolve, reject) => {

@@ -149,6 +149,50 @@ describe('candybar server', { timeout: 30_000 }, () => {
     assert.equal(code, 1013);
   });
 
+  test('the stream asks Candystore for batch frames and passes every message on, in order', async () => {
+    // A real WebSocket server standing in for Candystore's /stream.
+    const { WebSocketServer } = await import('ws');
+    const upstream = new WebSocketServer({ port: 0, host: '127.0.0.1' });
+    await new Promise<void>((r) => upstream.once('listening', () => r()));
+    const port = (upstream.address() as { port: number }).port;
+    let requested = '';
+    upstream.on('connection', (sock, req) => {
+      requested = req.url ?? '';
+      const ev = (n: number) => ({ kind: 'event', event: { position: String(n) } });
+      sock.send(JSON.stringify(ev(1)));
+      sock.send(JSON.stringify([ev(2), ev(3), ev(4)]));
+      sock.send(JSON.stringify({ kind: 'caught_up', position: '4' }));
+    });
+    const s = await startCandybar({
+      port: 0,
+      staticDir,
+      registryPath: FIXTURE_REGISTRY,
+      storeUrl: `http://127.0.0.1:${port}`,
+      busUrl: `http://127.0.0.1:${port}`,
+    });
+    try {
+      const ws = new WebSocket(`${s.url.replace('http', 'ws')}/api/store/stream?from=0&type=a.b`);
+      const got: { kind: string; event?: { position: string }; position?: string }[] = [];
+      ws.on('message', (m) => {
+        const frame = JSON.parse(String(m));
+        got.push(...(Array.isArray(frame) ? frame : [frame]));
+      });
+      await waitFor(async () => got.some((m) => m.kind === 'caught_up'), 5000, 'caught_up');
+      ws.close();
+      assert.deepEqual(
+        got.map((m) => m.event?.position ?? `caught_up ${m.position}`),
+        ['1', '2', '3', '4', 'caught_up 4'],
+      );
+      const q = new URLSearchParams(requested.slice(requested.indexOf('?') + 1));
+      assert.equal(q.get('batch'), 'true');
+      assert.equal(q.get('from'), '0');
+      assert.equal(q.get('type'), 'a.b');
+    } finally {
+      await s.close();
+      upstream.close();
+    }
+  });
+
   test('service health: up, down and unknown from each registry health endpoint', async () => {
     const closed = await freePort();
     const path = join(registryDir, 'registry.yaml');

@@ -403,5 +403,57 @@ for (const backend of BACKENDS) {
       const bad = await fetch(`${svc.url}/stream?from=abc`);
       assert.equal(bad.status, 400);
     });
+
+    test('GET /stream?batch=true sends a catch-up page or a commit batch as one array frame, in order', async () => {
+      const old = [1, 2, 3, 4, 5].map((i) => envelope('test.framed.old', { i }));
+      for (const e of old) await publish(e);
+      await waitFor(
+        async () => ((await get('/events?type=test.framed.old&limit=10')).body as Page).items.length === 5,
+        10_000,
+        'stored',
+      );
+      const ws = new WebSocket(
+        `${svc.url.replace('http', 'ws')}/stream?type=test.framed.%23&from=0&batch=true`,
+      );
+      const frames: unknown[] = [];
+      ws.on('message', (m) => frames.push(JSON.parse(String(m))));
+      await waitFor(
+        () => frames.some((f) => (f as { kind?: string }).kind === 'caught_up'),
+        10_000,
+        'caught_up',
+      );
+      // the catch-up page left as one frame: an array of the five events
+      assert.ok(Array.isArray(frames[0]), 'the first frame is an array');
+      const messages = () =>
+        frames.flatMap((f) => (Array.isArray(f) ? f : [f])) as { kind: string; event?: StoredEvent }[];
+      assert.deepEqual(
+        (frames[0] as { event: StoredEvent }[]).map((m) => m.event.payload),
+        old.map((e) => e.payload),
+      );
+      const live = [1, 2, 3].map((i) => envelope('test.framed.new', { i }));
+      await Promise.all(live.map((e) => publish(e)));
+      await waitFor(() => messages().filter((m) => m.kind === 'event').length >= 8, 10_000, 'live events');
+      ws.close();
+      const positions = messages()
+        .filter((m) => m.kind === 'event')
+        .map((m) => BigInt(m.event!.position));
+      assert.equal(positions.length, 8, 'each event once');
+      assert.deepEqual(
+        positions,
+        [...positions].sort((a, b) => (a < b ? -1 : 1)),
+        'in position order',
+      );
+      assert.deepEqual(
+        new Set(
+          messages()
+            .filter((m) => m.event?.event_type === 'test.framed.new')
+            .map((m) => JSON.stringify(m.event!.payload)),
+        ),
+        new Set(live.map((e) => JSON.stringify(e.payload))),
+      );
+      const bad = await fetch(`${svc.url}/stream?batch=yes`);
+      assert.equal(bad.status, 400);
+      assert.match(JSON.stringify(await bad.json()), /batch/);
+    });
   });
 }

@@ -29,8 +29,11 @@ export function registerStreamProxy(app: FastifyInstance, opts: StreamProxyOptio
   const batchMs = opts.batchMs ?? 15;
   const batchMax = opts.batchMax ?? 500;
   app.get('/api/store/stream', { websocket: true }, (socket, req) => {
-    const q = req.raw.url?.includes('?') ? (req.raw.url ?? '').slice(req.raw.url?.indexOf('?') ?? 0) : '';
-    const upstream = new WebSocket(`${wsBase}/stream${q}`, { handshakeTimeout: 3000 });
+    const url = req.raw.url ?? '';
+    const params = new URLSearchParams(url.includes('?') ? url.slice(url.indexOf('?') + 1) : '');
+    // Candystore sends a commit batch as one array frame: fewer frames to read and re-frame here.
+    params.set('batch', 'true');
+    const upstream = new WebSocket(`${wsBase}/stream?${params}`, { handshakeTimeout: 3000 });
     let closed = false;
     const closeClient = (code: number, reason: string) => {
       if (closed) return;
@@ -41,11 +44,16 @@ export function registerStreamProxy(app: FastifyInstance, opts: StreamProxyOptio
     };
     // Messages are coalesced into one JSON-array frame per few milliseconds: at thousands of
     // events per second, one browser task per frame (not per event) is what keeps the page idle.
+    // `batch` holds message texts and array-frame bodies (the text between the brackets);
+    // `messages` counts the messages in them.
     let batch: string[] = [];
+    let messages = 0;
     let timer: ReturnType<typeof setTimeout> | null = null;
     const flush = () => {
       if (timer) clearTimeout(timer);
       timer = null;
+      const n = messages;
+      messages = 0;
       if (batch.length === 0 || socket.readyState !== WebSocket.OPEN) {
         batch = [];
         return;
@@ -56,13 +64,22 @@ export function registerStreamProxy(app: FastifyInstance, opts: StreamProxyOptio
         upstream.terminate();
         return;
       }
-      socket.send(batch.length === 1 ? batch[0]! : `[${batch.join(',')}]`);
+      socket.send(n === 1 ? batch[0]! : `[${batch.join(',')}]`);
       batch = [];
     };
     upstream.on('message', (data, isBinary) => {
       if (isBinary) return; // the stream protocol is JSON text
-      batch.push(data.toString());
-      if (batch.length >= batchMax) flush();
+      const text = data.toString();
+      if (text.startsWith('[')) {
+        const body = text.slice(1, -1);
+        if (body === '') return;
+        batch.push(body);
+        messages += 2; // at least two: the store sends a lone message as an object
+      } else {
+        batch.push(text);
+        messages++;
+      }
+      if (messages >= batchMax) flush();
       else timer ??= setTimeout(flush, batchMs);
     });
     upstream.on('unexpected-response', (_r, res) => {

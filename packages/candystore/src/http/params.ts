@@ -51,6 +51,14 @@ export function single(query: Query, name: string): string | undefined {
   return v;
 }
 
+/** `true` or `false`; absent gives `fallback`. */
+export function parseBoolean(query: Query, name: string, fallback: boolean): boolean {
+  const v = single(query, name);
+  if (v === undefined) return fallback;
+  if (v === 'true' || v === 'false') return v === 'true';
+  throw invalid('INVALID_REQUEST', name, "expected 'true' or 'false'");
+}
+
 export function parseTime(raw: string, name: string): Date {
   const t = Date.parse(raw);
   if (!RFC3339.test(raw) || Number.isNaN(t)) {

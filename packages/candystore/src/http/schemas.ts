@@ -183,7 +183,7 @@ export const statsSchema = {
 
 export const streamSchema = {
   summary:
-    'WebSocket: {kind:"event",event} in position order, one {kind:"caught_up",position} at the switch to live, {kind:"heartbeat",position}',
+    'WebSocket: {kind:"event",event} in position order, one {kind:"caught_up",position} at the switch to live, {kind:"heartbeat",position}; with batch=true a frame may be a JSON array of these',
   tags: ['stream'],
   querystring: {
     type: 'object',
@@ -192,6 +192,11 @@ export const streamSchema = {
       ...filterProps,
       payload_text: { type: 'string', description: 'case-insensitive substring of the payload JSON' },
       from: { type: 'string', description: "a position (events after it) or 'now' (default)" },
+      batch: {
+        type: 'string',
+        enum: ['true', 'false'],
+        description: 'true: a frame may carry a JSON array of messages (one commit batch or catch-up page)',
+      },
     },
     patternProperties: payloadParams,
   },
