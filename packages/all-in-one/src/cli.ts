@@ -1,5 +1,6 @@
 import { parseArgs } from 'node:util';
 import { formatError } from '@33god/core';
+import { interruptHandler } from './interrupts.js';
 import { startStack } from './stack.js';
 
 const USAGE = `usage: 33god up [--demo]
@@ -46,15 +47,10 @@ export async function main(argv: string[]): Promise<number> {
   for (const p of stack.parts) console.log(`  ${p.name.padEnd(width)}  ${p.url.padEnd(24)}  ${p.note}`);
   console.log('\nCtrl-C stops everything.');
   await new Promise<void>((resolve) => {
-    let signals = 0;
-    const onSignal = () => {
-      signals++;
-      if (signals === 1) resolve();
-      else {
-        console.error('second interrupt: exiting without finishing in-flight events');
-        process.exit(130);
-      }
-    };
+    const onSignal = interruptHandler(resolve, () => {
+      console.error('second interrupt: exiting without finishing in-flight events');
+      process.exit(130);
+    });
     process.on('SIGINT', onSignal);
     process.on('SIGTERM', onSignal);
   });

@@ -9,7 +9,7 @@ import {
   startGateway,
   type Transport,
 } from '@33god/bloodbank';
-import { type CandybarServer, startCandybar } from '@33god/candybar';
+import { type CandybarServer, candybarOptionsFromEnv, startCandybar } from '@33god/candybar';
 import {
   optionsFromEnv as candystoreOptionsFromEnv,
   type RunningCandystore,
@@ -146,11 +146,13 @@ export async function startStack(options: StackOptions = {}): Promise<RunningSta
         : `dispatching to ${dispatcherConfig.hookUrl}`;
     }
 
+    // CANDYBAR_PORT and CANDYBAR_HOST as for `candybar serve`; the backends are this stack's
+    const dashboardEnv = candybarOptionsFromEnv(env);
     const dashboard = await startCandybar({
       storeUrl: store.url,
       busUrl: gateway.url,
-      ...(ports.dashboard === undefined ? {} : { port: ports.dashboard }),
-      ...(options.host ? { host: options.host } : {}),
+      port: ports.dashboard ?? dashboardEnv.port,
+      host: options.host ?? dashboardEnv.host,
     });
     cleanups.push(() => dashboard.close());
 

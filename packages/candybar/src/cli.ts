@@ -1,12 +1,5 @@
-import {
-  BLOODBANK_URL,
-  CANDYSTORE_URL,
-  formatError,
-  LOG_LEVEL,
-  readEnv,
-  SERVICES_REGISTRY,
-} from '@33god/core';
-import { CANDYBAR_HOST, CANDYBAR_PORT } from './config.js';
+import { formatError } from '@33god/core';
+import { candybarOptionsFromEnv } from './config.js';
 import { startCandybar } from './server.js';
 
 const USAGE = `usage: candybar serve [--port N] [--host H]
@@ -30,14 +23,7 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv = pro
   }
   try {
     const flags = parseFlags(rest);
-    const server = await startCandybar({
-      port: flags.port ?? readEnv(CANDYBAR_PORT, env) ?? 3000,
-      host: flags.host ?? readEnv(CANDYBAR_HOST, env) ?? '127.0.0.1',
-      storeUrl: readEnv(CANDYSTORE_URL, env),
-      busUrl: readEnv(BLOODBANK_URL, env),
-      registryPath: readEnv(SERVICES_REGISTRY, env),
-      logLevel: readEnv(LOG_LEVEL, env),
-    });
+    const server = await startCandybar({ ...candybarOptionsFromEnv(env), ...flags });
     console.log(`candybar listening on ${server.url}`);
     await new Promise<void>((resolveSignal) => {
       const stop = () => {

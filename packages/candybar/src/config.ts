@@ -1,4 +1,13 @@
-import { envVar, parse } from '@33god/core';
+import {
+  BLOODBANK_URL,
+  CANDYSTORE_URL,
+  envVar,
+  LOG_LEVEL,
+  parse,
+  readEnv,
+  SERVICES_REGISTRY,
+} from '@33god/core';
+import type { CandybarOptions } from './server.js';
 
 export const CANDYBAR_PORT = envVar({
   name: 'CANDYBAR_PORT',
@@ -15,3 +24,24 @@ export const CANDYBAR_HOST = envVar({
 });
 
 // CANDYSTORE_URL and BLOODBANK_URL are declared in @33god/core (the bb CLI reads them too).
+
+/**
+ * The dashboard's options from the environment, defaults filled in (`candybar serve`; the
+ * all-in-one takes the port and the interface from it and uses its own parts as backends).
+ */
+export function candybarOptionsFromEnv(env: NodeJS.ProcessEnv = process.env): CandybarOptions {
+  const options: CandybarOptions = {};
+  const port = readEnv(CANDYBAR_PORT, env);
+  if (port !== undefined) options.port = port;
+  const host = readEnv(CANDYBAR_HOST, env);
+  if (host !== undefined) options.host = host;
+  const storeUrl = readEnv(CANDYSTORE_URL, env);
+  if (storeUrl !== undefined) options.storeUrl = storeUrl;
+  const busUrl = readEnv(BLOODBANK_URL, env);
+  if (busUrl !== undefined) options.busUrl = busUrl;
+  const registryPath = readEnv(SERVICES_REGISTRY, env);
+  if (registryPath !== undefined) options.registryPath = registryPath;
+  const logLevel = readEnv(LOG_LEVEL, env);
+  if (logLevel !== undefined) options.logLevel = logLevel;
+  return options;
+}

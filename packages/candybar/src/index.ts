@@ -1,5 +1,5 @@
 export { main } from './cli.js';
-export { CANDYBAR_HOST, CANDYBAR_PORT } from './config.js';
+export { CANDYBAR_HOST, CANDYBAR_PORT, candybarOptionsFromEnv } from './config.js';
 export type { ServiceHealth } from './http/service-health.js';
 export { loadRegistry, toViewRegistry } from './registry/load-registry.js';
 export type { ExchangeInfo, Registry, RegistryService, ServiceStatus } from './registry/types.js';

@@ -46,7 +46,9 @@ export async function startCandybar(options: CandybarOptions = {}): Promise<Cand
   const proxyTimeoutMs = options.proxyTimeoutMs ?? 10_000;
   const healthTimeoutMs = options.healthTimeoutMs ?? 1500;
 
-  const app = Fastify({ logger: { level: options.logLevel ?? 'silent' } });
+  // Errors are logged by the error handler; a line per request (the page polls every few
+  // hundred ms) would bury them.
+  const app = Fastify({ logger: { level: options.logLevel ?? 'silent' }, disableRequestLogging: true });
   app.setErrorHandler((err, req, reply) => {
     const status = (err as { statusCode?: number }).statusCode;
     if (!(err instanceof AppError) && status !== undefined && status >= 400 && status < 500) {

@@ -1,0 +1,89 @@
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { after, describe, it } from 'node:test';
+import { interruptHandler } from '../src/interrupts.js';
+
+const root = resolve(import.meta.dirname, '..', '..', '..');
+
+describe('interruptHandler', () => {
+  it('counts signals within the burst window as one, a later one as a second interrupt', () => {
+    let t = 0;
+    const calls: string[] = [];
+    const handle = interruptHandler(
+      () => calls.push('first'),
+      () => calls.push('second'),
+      1000,
+      () => t,
+    );
+    handle();
+    t = 5;
+    handle(); // the same stop request, delivered again
+    t = 1000;
+    handle();
+    assert.deepEqual(calls, ['first']);
+    t = 1001;
+    handle();
+    assert.deepEqual(calls, ['first', 'second']);
+  });
+});
+
+// The README's first command, stopped the way systemd (KillMode=control-group) or coreutils
+// `timeout` stop it: SIGTERM to every process of the group. npm and the launcher pass the
+// signal on as well, so the stack's process gets it more than once, milliseconds apart; it
+// must still shut down cleanly rather than take a copy for a second Ctrl-C.
+describe('npm start under a process manager', { timeout: 180_000 }, () => {
+  const dataDir = mkdtempSync(join(tmpdir(), 'shutdown-test-'));
+  after(() => rmSync(dataDir, { recursive: true, force: true }));
+
+  it('finishes the clean shutdown', async () => {
+    const env: NodeJS.ProcessEnv = {
+      PATH: process.env.PATH,
+      HOME: process.env.HOME,
+      LOG_LEVEL: 'silent',
+      STACK_DATA_DIR: dataDir,
+      BLOODBANK_PORT: '0',
+      CANDYSTORE_PORT: '0',
+      CANDYBAR_PORT: '0',
+      INFRA_DISPATCHER_PORT: '0',
+    };
+    const child = spawn('npm', ['start'], {
+      cwd: root,
+      env,
+      detached: true, // its own process group, as under a process manager
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (d: Buffer) => {
+      out += d.toString();
+    });
+    child.stderr.on('data', (d: Buffer) => {
+      err += d.toString();
+    });
+    const closed = new Promise<void>((r) => child.on('close', () => r()));
+    try {
+      const deadline = Date.now() + 150_000;
+      while (!out.includes('Ctrl-C stops everything.')) {
+        if (child.exitCode !== null) assert.fail(`npm start exited early:\n${out}\n${err}`);
+        if (Date.now() > deadline) assert.fail(`npm start did not come up:\n${out}\n${err}`);
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      // every part on the port its variable names (0: any free one), the dashboard included
+      const dashboard = /dashboard \(Candybar\)\s+(http:\/\/\S+)/.exec(out)?.[1];
+      assert.ok(dashboard && !dashboard.endsWith(':3000'), `CANDYBAR_PORT=0 taken: ${dashboard}`);
+      assert.equal((await fetch(dashboard)).status, 200);
+      process.kill(-child.pid!, 'SIGTERM');
+      // npm, killed by the signal itself, has no exit code to report; the output closes
+      // once the stack's process has finished
+      await closed;
+      assert.doesNotMatch(err, /second interrupt/);
+      assert.match(out, /stopping: finishing in-flight events/);
+      assert.match(out, /\nstopped\.\n/);
+    } finally {
+      if (child.exitCode === null) process.kill(-child.pid!, 'SIGKILL');
+    }
+  });
+});
