@@ -4,6 +4,7 @@ import {
   buildChain,
   flattenChain,
   formatDuration,
+  groupCorrelations,
   serviceColor,
   summarizeChain,
   timeTicks,
@@ -132,5 +133,47 @@ describe('event chains', { timeout: 10_000 }, () => {
     assert.equal(serviceColor('shop'), serviceColor('shop'));
     assert.notEqual(serviceColor('shop'), serviceColor('orders'));
     assert.match(serviceColor(undefined), /^hsl\(\d+ 60% 52%\)$/);
+  });
+});
+
+describe('recent correlations', () => {
+  const at = (corr: string | null, type: string, ms: number) =>
+    storedEvent({ event_type: type, correlation_id: corr, timestamp: new Date(T0 + ms).toISOString() });
+
+  test('chains of two events or more come apart from lone events, newest activity first', () => {
+    const { chains, singles } = groupCorrelations([
+      at('lone-1', 'candystore.event.persisted', 900),
+      at('a', 'order.shipped', 800),
+      at('c', 'user.created', 700),
+      at('a', 'order.paid', 500),
+      at('lone-2', 'candystore.event.persisted', 450),
+      at(null, 'uncorrelated', 400),
+      at('a', 'order.paid', 300),
+      at('c', 'user.invited', 100),
+    ]);
+    assert.deepEqual(
+      chains.map((g) => [g.id, g.count, g.types, g.last]),
+      [
+        ['a', 3, ['order.shipped', 'order.paid'], new Date(T0 + 800).toISOString()],
+        ['c', 2, ['user.created', 'user.invited'], new Date(T0 + 700).toISOString()],
+      ],
+    );
+    assert.deepEqual(
+      singles.map((g) => g.id),
+      ['lone-1', 'lone-2'],
+    );
+  });
+
+  test('the newest event decides the order whatever order the page came in', () => {
+    const { chains } = groupCorrelations([
+      at('old', 'x', 100),
+      at('new', 'x', 200),
+      at('old', 'x', 150),
+      at('new', 'x', 900),
+    ]);
+    assert.deepEqual(
+      chains.map((g) => g.id),
+      ['new', 'old'],
+    );
   });
 });

@@ -354,6 +354,28 @@ for (const backend of backends) {
       await page.click(`[data-chain-row="${shipped.event_id}"]`);
       await page.locator('[data-testid="chain-inspector"]').waitFor();
       await screenshot(page, 'chain');
+
+      // Without an id the view lists the recent chains; a lone event (a correlation of its
+      // own) only on request.
+      const lone = await publish({ event_type: 'shop.order.viewed', payload: {} });
+      await waitFor(
+        async () => (await fetch(`${store.url}/events/${lone.event_id}`)).ok,
+        10_000,
+        'the lone event',
+      );
+      await page.goto(`${candybar.url}/#/chain`);
+      const chainRow = page.locator(
+        `[data-testid="recent-correlations"] [data-correlation="${correlation_id}"]`,
+      );
+      await chainRow.waitFor({ timeout: 10_000 });
+      assert.match(await text(chainRow), /\b5\b/);
+      const loneRow = `[data-testid="recent-correlations"] [data-correlation="${lone.correlation_id}"]`;
+      assert.equal(await page.locator(loneRow).count(), 0, 'a lone event is not listed among the chains');
+      await page.check('[data-testid="include-singles"]');
+      await page.locator(loneRow).waitFor({ timeout: 5_000 });
+      await chainRow.locator('a').click();
+      await page.waitForSelector('[data-testid="chain-waterfall"] [data-chain-row]', { timeout: 10_000 });
+      assert.equal(await page.locator('[data-chain-row]').count(), 6);
       await page.close();
     });
 

@@ -218,3 +218,38 @@ export function serviceColor(app: string | undefined): string {
   for (const ch of app ?? '') h = (h * 31 + ch.charCodeAt(0)) % 360;
   return `hsl(${h} 60% 52%)`;
 }
+
+export interface CorrelationGroup {
+  id: string;
+  count: number;
+  /** Event types in the order first seen (newest event first). */
+  types: string[];
+  /** Timestamp of the newest event. */
+  last: string;
+}
+
+/**
+ * The correlation groups among recent events, newest activity first, split into chains
+ * (two events or more) and lone events. Most lone events are bookkeeping, such as the
+ * store's `candystore.event.persisted` summaries, each with a correlation of its own; listed
+ * together with the chains, they pushed every chain off the first screen.
+ */
+export function groupCorrelations(events: readonly StoredEvent[]): {
+  chains: CorrelationGroup[];
+  singles: CorrelationGroup[];
+} {
+  const groups = new Map<string, CorrelationGroup>();
+  for (const e of events) {
+    if (!e.correlation_id) continue;
+    let g = groups.get(e.correlation_id);
+    if (!g) {
+      g = { id: e.correlation_id, count: 0, types: [], last: e.timestamp };
+      groups.set(e.correlation_id, g);
+    }
+    g.count++;
+    if (!g.types.includes(e.event_type)) g.types.push(e.event_type);
+    if (Date.parse(e.timestamp) > Date.parse(g.last)) g.last = e.timestamp;
+  }
+  const all = [...groups.values()].sort((a, b) => Date.parse(b.last) - Date.parse(a.last));
+  return { chains: all.filter((g) => g.count > 1), singles: all.filter((g) => g.count === 1) };
+}

@@ -8,6 +8,7 @@ import {
   type ChainRow,
   flattenChain,
   formatDuration,
+  groupCorrelations,
   serviceColor,
   summarizeChain,
   timeTicks,
@@ -507,29 +508,26 @@ function Waterfall(props: {
 /** Without an id: the correlations seen recently, so there is always something to open. */
 function RecentCorrelations() {
   const page = useApi<EventPage>('/api/store/events?limit=500&order=desc', 5000);
-  const groups = useMemo(() => {
-    const m = new Map<string, { id: string; count: number; types: Set<string>; last: string }>();
-    for (const e of page.data?.items ?? []) {
-      if (!e.correlation_id) continue;
-      const g = m.get(e.correlation_id) ?? {
-        id: e.correlation_id,
-        count: 0,
-        types: new Set(),
-        last: e.timestamp,
-      };
-      g.count++;
-      g.types.add(e.event_type);
-      if (e.timestamp > g.last) g.last = e.timestamp;
-      m.set(e.correlation_id, g);
-    }
-    return [...m.values()].sort((a, b) => b.last.localeCompare(a.last)).slice(0, 100);
-  }, [page.data]);
+  const [withSingles, setWithSingles] = useState(false);
+  const { chains, singles } = useMemo(() => groupCorrelations(page.data?.items ?? []), [page.data]);
+  // lone events only on request, or when there is no chain to show
+  const showSingles = withSingles || chains.length === 0;
+  const groups = (showSingles ? [...chains, ...singles] : chains).slice(0, 100);
   if (page.error && !page.data) return <div className="empty">Candystore is not answering: {page.error}</div>;
   return (
     <div className="pane">
       <p className="muted" style={{ padding: '0 14px' }}>
         Recent correlations (from the last 500 stored events). Open one, paste a correlation or event id
-        above, or press Enter on an event in the live stream.
+        above, or press Enter on an event in the live stream.{' '}
+        <label>
+          <input
+            type="checkbox"
+            data-testid="include-singles"
+            checked={withSingles}
+            onChange={(e) => setWithSingles(e.target.checked)}
+          />{' '}
+          also the {singles.length} lone events (a correlation of their own)
+        </label>
       </p>
       <table className="grid" data-testid="recent-correlations">
         <thead>
@@ -542,14 +540,14 @@ function RecentCorrelations() {
         </thead>
         <tbody>
           {groups.map((g) => (
-            <tr key={g.id}>
+            <tr key={g.id} data-correlation={g.id}>
               <td className="mono">
                 <a href={`#/chain/${encodeURIComponent(g.id)}`}>{g.id}</a>
               </td>
               <td>{g.count}</td>
               <td className="mono small">
-                {[...g.types].slice(0, 4).join(', ')}
-                {g.types.size > 4 ? ` +${g.types.size - 4}` : ''}
+                {g.types.slice(0, 4).join(', ')}
+                {g.types.length > 4 ? ` +${g.types.length - 4}` : ''}
               </td>
               <td className="small">{new Date(g.last).toLocaleString()}</td>
             </tr>
