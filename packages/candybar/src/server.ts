@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { AppError, defaultRegistryPath } from '@33god/core';
 import fastifyStatic from '@fastify/static';
 import fastifyWebsocket from '@fastify/websocket';
-import Fastify, { type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyInstance, LogController } from 'fastify';
 import { sendProblem } from './http/problem.js';
 import { httpProxy } from './http/proxy.js';
 import { probeServices, type ServiceHealth } from './http/service-health.js';
@@ -48,7 +48,10 @@ export async function startCandybar(options: CandybarOptions = {}): Promise<Cand
 
   // Errors are logged by the error handler; a line per request (the page polls every few
   // hundred ms) would bury them.
-  const app = Fastify({ logger: { level: options.logLevel ?? 'silent' }, disableRequestLogging: true });
+  const app = Fastify({
+    logger: { level: options.logLevel ?? 'silent' },
+    logController: new LogController({ disableRequestLogging: true }),
+  });
   app.setErrorHandler((err, req, reply) => {
     const status = (err as { statusCode?: number }).statusCode;
     if (!(err instanceof AppError) && status !== undefined && status >= 400 && status < 500) {
