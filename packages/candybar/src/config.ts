@@ -30,18 +30,15 @@ export const CANDYBAR_HOST = envVar({
  * all-in-one takes the port and the interface from it and uses its own parts as backends).
  */
 export function candybarOptionsFromEnv(env: NodeJS.ProcessEnv = process.env): CandybarOptions {
-  const options: CandybarOptions = {};
-  const port = readEnv(CANDYBAR_PORT, env);
-  if (port !== undefined) options.port = port;
-  const host = readEnv(CANDYBAR_HOST, env);
-  if (host !== undefined) options.host = host;
-  const storeUrl = readEnv(CANDYSTORE_URL, env);
-  if (storeUrl !== undefined) options.storeUrl = storeUrl;
-  const busUrl = readEnv(BLOODBANK_URL, env);
-  if (busUrl !== undefined) options.busUrl = busUrl;
+  const options: CandybarOptions = {
+    port: readEnv(CANDYBAR_PORT, env)!,
+    host: readEnv(CANDYBAR_HOST, env)!,
+    storeUrl: readEnv(CANDYSTORE_URL, env)!,
+    busUrl: readEnv(BLOODBANK_URL, env)!,
+    logLevel: readEnv(LOG_LEVEL, env)!,
+  };
+  // no default: the server finds the project's own registry
   const registryPath = readEnv(SERVICES_REGISTRY, env);
   if (registryPath !== undefined) options.registryPath = registryPath;
-  const logLevel = readEnv(LOG_LEVEL, env);
-  if (logLevel !== undefined) options.logLevel = logLevel;
   return options;
 }
