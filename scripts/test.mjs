@@ -2,11 +2,12 @@
 // The README's test command (`npm test`): type check, lint, then every *.test.ts file
 // under packages/*/test and test/ (the cross-part fault suite) with Node's test runner,
 // one file at a time (the integration tests share one RabbitMQ and one PostgreSQL).
-// Arguments narrow the run to the test files under the given paths; `--no-check` skips
+// Arguments narrow the run to the test files under the given paths (or whose path starts
+// with one, as in `packages/candystore/test/replay`); `--no-check` skips
 // the type check and lint.
 import { spawnSync } from 'node:child_process';
-import { readdirSync, statSync } from 'node:fs';
-import { join, relative, resolve } from 'node:path';
+import { existsSync, readdirSync, statSync } from 'node:fs';
+import { dirname, join, relative, resolve } from 'node:path';
 
 const root = resolve(import.meta.dirname, '..');
 const args = process.argv.slice(2);
@@ -35,13 +36,25 @@ if (!skipChecks) {
   run('npx', ['biome', 'check', '.']);
 }
 
+// A path that does not exist narrows to the test files whose path starts with it
+// (`packages/candystore/test/replay` runs every replay*.test.ts there).
+function testsUnder(path) {
+  if (existsSync(path)) return statSync(path).isDirectory() ? findTests(path) : [path];
+  const parent = dirname(path);
+  if (!existsSync(parent)) {
+    console.error(`npm test: no such file or directory: ${relative(root, path)}`);
+    process.exit(1);
+  }
+  return findTests(parent).filter((f) => f.startsWith(path));
+}
+
 const roots = only.length > 0 ? only : [join(root, 'packages'), join(root, 'test')];
 const files = roots
-  .flatMap((r) => (statSync(r).isDirectory() ? findTests(r) : [r]))
+  .flatMap(testsUnder)
   .filter((f) => f.includes(`${join('test', '')}`) || f.endsWith('.test.ts'))
   .sort();
 if (files.length === 0) {
-  console.error('no test files found');
+  console.error(`no test files found under ${roots.map((r) => relative(root, r) || '.').join(', ')}`);
   process.exit(1);
 }
 console.log(`› ${files.length} test files`);

@@ -57,7 +57,11 @@ interface ReplayJob {
 }
 
 const PAGE = 500;
-/** Publishes awaiting their confirm at once; one channel keeps them in order. */
+/**
+ * Publishes awaiting their confirm at once; one channel keeps them in order. A full window
+ * reopens when half of it is confirmed, so publishes leave in runs of WINDOW / 2 (one socket
+ * write each) instead of one at a time as each confirm comes back.
+ */
 const WINDOW = 128;
 /** The widest window of positions one page query may scan (see PageWindow). */
 const MAX_SPAN = 1n << 20n;
@@ -305,7 +309,7 @@ export class Replayer {
   ): Promise<Outcome> {
     const started = performance.now();
     const confirmed = new InOrderConfirms(progress);
-    const inFlight = new Set<Promise<void>>();
+    const pending = new ConfirmWindow();
     let failure: unknown = null;
     let sent = 0;
     let finished = false;
@@ -334,26 +338,26 @@ export class Replayer {
             if (job.halt) break reading;
           }
           const confirm = confirmed.sent(row.position);
-          const p: Promise<void> = this.#transport.publish(this.#message(row, replay.target, replay.id)).then(
+          pending.add();
+          this.#transport.publish(this.#message(row, replay.target, replay.id)).then(
             () => {
-              inFlight.delete(p);
               confirm();
               this.#metrics.replayed.inc();
+              pending.settle();
             },
             (err: unknown) => {
-              inFlight.delete(p);
               failure ??= err;
+              pending.settle();
             },
           );
-          inFlight.add(p);
           sent++;
-          if (inFlight.size >= WINDOW) await Promise.race(inFlight);
+          if (pending.size >= WINDOW) await pending.until(WINDOW / 2);
         }
       }
     } catch (err) {
       failure ??= err;
     }
-    await Promise.all(inFlight);
+    await pending.until(0);
     // a page read ahead must not outlive the replay (the store may be closed next)
     await next.catch(() => {});
     return { finished: finished && !failure, failure };
@@ -498,6 +502,38 @@ function toInfo(r: StoredReplay): ReplayInfo {
     finished_at: r.finishedAt?.toISOString() ?? null,
     ...(r.error !== null ? { error: r.error } : {}),
   };
+}
+
+/** Counts the publishes awaiting their confirm, and lets the publisher wait for fewer. */
+class ConfirmWindow {
+  #size = 0;
+  #wake: { atMost: number; resolve: () => void } | null = null;
+
+  get size(): number {
+    return this.#size;
+  }
+
+  add(): void {
+    this.#size++;
+  }
+
+  /** A publish was confirmed or failed. */
+  settle(): void {
+    this.#size--;
+    const w = this.#wake;
+    if (w && this.#size <= w.atMost) {
+      this.#wake = null;
+      w.resolve();
+    }
+  }
+
+  /** Resolves once at most `atMost` publishes await their confirm (one waiter at a time). */
+  until(atMost: number): Promise<void> {
+    if (this.#size <= atMost) return Promise.resolve();
+    return new Promise((resolve) => {
+      this.#wake = { atMost, resolve };
+    });
+  }
 }
 
 /**
