@@ -5,7 +5,9 @@
 // Needs nothing but Node.js 20.19+ and npm.
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, statSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { join, resolve } from 'node:path';
+import { createInterface } from 'node:readline';
 
 const root = resolve(import.meta.dirname, '..');
 const [major, minor] = process.versions.node.split('.').map(Number);
@@ -51,6 +53,10 @@ if (!existsSync(installed) || statSync(lock).mtimeMs > statSync(installed).mtime
   }
 }
 
+// The parts log pino's JSON lines; they are shown as one readable line each (time, level,
+// part, message, fields) unless LOG_FORMAT=json asks for them as they are.
+const pretty = (process.env.LOG_FORMAT ?? '').trim().toLowerCase() !== 'json';
+
 // A 4 MB semi-space (V8's default is 16 MB) collected on the main thread: on two
 // cores shared with the broker and the database, less CPU per request and a smaller footprint
 // than V8's defaults; every service process runs with them (docs/benchmarks.md).
@@ -65,11 +71,27 @@ const child = spawn(
   ],
   {
     cwd: root,
-    stdio: 'inherit',
+    stdio: ['inherit', pretty ? 'pipe' : 'inherit', 'inherit'],
   },
 );
+if (pretty) {
+  const { prettyFactory } = createRequire(join(root, 'packages', 'all-in-one', 'package.json'))(
+    'pino-pretty',
+  );
+  const format = prettyFactory({
+    colorize: process.stdout.isTTY === true,
+    translateTime: 'SYS:HH:MM:ss',
+    ignore: 'pid,hostname',
+    singleLine: true,
+  });
+  process.stdout.on('error', () => {}); // a reader that went away (| head) must not stop the parts
+  createInterface({ input: child.stdout, crlfDelay: Number.POSITIVE_INFINITY }).on('line', (line) => {
+    process.stdout.write(line.startsWith('{"level":') ? format(line) : `${line}\n`);
+  });
+}
 // The terminal sends Ctrl-C to the child as well (same process group), so this process
 // ignores SIGINT and waits; SIGTERM (e.g. from a process manager) is passed on.
 process.on('SIGINT', () => {});
 process.on('SIGTERM', () => child.kill('SIGTERM'));
-child.on('exit', (code, signal) => process.exit(code ?? (signal ? 1 : 0)));
+// 'close', not 'exit': the last lines piped through ("stopped.") are written first
+child.on('close', (code, signal) => process.exit(code ?? (signal ? 1 : 0)));

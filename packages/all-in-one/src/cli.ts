@@ -1,7 +1,7 @@
 import { parseArgs } from 'node:util';
-import { formatError } from '@33god/core';
+import { formatError, readEnv } from '@33god/core';
 import { interruptHandler } from './interrupts.js';
-import { startStack } from './stack.js';
+import { LOG_FORMAT, startStack } from './stack.js';
 
 const USAGE = `usage: 33god up [--demo]
 
@@ -34,6 +34,7 @@ export async function main(argv: string[]): Promise<number> {
   }
   let stack: Awaited<ReturnType<typeof startStack>>;
   try {
+    readEnv(LOG_FORMAT); // read by the launcher (scripts/start.mjs); a bad value is refused here
     stack = await startStack({ demo: values.demo === true, log: (l) => console.log(l) });
   } catch (err) {
     console.error(formatError(err));

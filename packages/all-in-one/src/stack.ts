@@ -30,6 +30,13 @@ export const STACK_DATA_DIR = envVar({
   parse: parse.string,
 });
 
+export const LOG_FORMAT = envVar({
+  name: 'LOG_FORMAT',
+  doc: "`npm start`: how the parts' log lines are shown: `pretty` (a readable line each: time, level, part, message, fields) or `json` (pino's JSON lines as they are, for a log collector).",
+  parse: parse.oneOf(['pretty', 'json'] as const),
+  default: 'pretty',
+});
+
 export interface StackOptions {
   /** Start the demo traffic (and, when no OpenClaw token is set, the local OpenClaw demo sink). */
   demo?: boolean;

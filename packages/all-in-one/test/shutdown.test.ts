@@ -42,7 +42,7 @@ describe('npm start under a process manager', { timeout: 180_000 }, () => {
     const env: NodeJS.ProcessEnv = {
       PATH: process.env.PATH,
       HOME: process.env.HOME,
-      LOG_LEVEL: 'silent',
+      LOG_LEVEL: 'info',
       STACK_DATA_DIR: dataDir,
       BLOODBANK_PORT: '0',
       CANDYSTORE_PORT: '0',
@@ -82,8 +82,35 @@ describe('npm start under a process manager', { timeout: 180_000 }, () => {
       assert.doesNotMatch(err, /second interrupt/);
       assert.match(out, /stopping: finishing in-flight events/);
       assert.match(out, /\nstopped\.\n/);
+      // the parts' logs as readable lines (LOG_FORMAT=pretty, the default), none as raw JSON
+      assert.match(
+        out,
+        /^\[\d\d:\d\d:\d\d\] INFO \(candystore\): Server listening at http:\/\/127\.0\.0\.1:\d+$/m,
+      );
+      assert.doesNotMatch(out, /^\{"level"/m);
     } finally {
       if (child.exitCode === null) process.kill(-child.pid!, 'SIGKILL');
     }
+  });
+});
+
+describe('npm start with a bad LOG_FORMAT', { timeout: 180_000 }, () => {
+  it('refuses it with a clear message, no stack trace', async () => {
+    const child = spawn('npm', ['start'], {
+      cwd: root,
+      env: { PATH: process.env.PATH, HOME: process.env.HOME, LOG_FORMAT: 'xml' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => {
+      out += d.toString();
+    });
+    child.stderr.on('data', (d: Buffer) => {
+      out += d.toString();
+    });
+    const code = await new Promise<number | null>((r) => child.on('close', (c) => r(c)));
+    assert.equal(code, 1, out);
+    assert.match(out, /LOG_FORMAT must be one of pretty, json, got 'xml'/);
+    assert.doesNotMatch(out, /\n\s+at /);
   });
 });

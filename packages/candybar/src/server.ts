@@ -49,7 +49,7 @@ export async function startCandybar(options: CandybarOptions = {}): Promise<Cand
   // Errors are logged by the error handler; a line per request (the page polls every few
   // hundred ms) would bury them.
   const app = Fastify({
-    logger: { level: options.logLevel ?? 'silent' },
+    logger: { level: options.logLevel ?? 'silent', name: 'candybar' },
     logController: new LogController({ disableRequestLogging: true }),
   });
   app.setErrorHandler((err, req, reply) => {

@@ -125,7 +125,7 @@ export async function buildGateway(
   const publisher = options.publisher ?? transportPublisher(transport!, exchange, topology);
 
   const app = Fastify({
-    logger: { level: options.logLevel ?? readEnv(LOG_LEVEL) ?? 'info' },
+    logger: { level: options.logLevel ?? readEnv(LOG_LEVEL) ?? 'info', name: 'bloodbank-gateway' },
     bodyLimit,
     // Per-request log lines cost more than the publish on the hot path; errors are still logged.
     logController: new LogController({ disableRequestLogging: true }),

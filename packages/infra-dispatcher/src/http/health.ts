@@ -54,7 +54,7 @@ export async function healthReport(src: HealthSources): Promise<HealthReport> {
 }
 
 export function buildHealthServer(src: HealthSources, logLevel = 'info'): FastifyInstance {
-  const app = Fastify({ logger: { level: logLevel } });
+  const app = Fastify({ logger: { level: logLevel, name: 'infra-dispatcher' } });
   app.setErrorHandler((err, req, reply) => {
     const problem = toProblem(err, req.url);
     void reply.code(problem.status).type('application/problem+json').send(problem);
