@@ -59,6 +59,29 @@ for (const backend of BACKENDS) {
       assert.equal(again.duplicates, 1);
     });
 
+    test('a replay page carries each envelope as JSON text equal to what was stored, extensions included', async () => {
+      const cause = envelope('test.replay.caused', { n: 0 });
+      const plain = envelope(
+        'test.replay.body',
+        { text: 'quote " backslash \\ newline \n tab \t ü 🚀', nested: { list: [1, null, true] } },
+        { causation_id: cause.event_id, correlation_id: cause.correlation_id },
+      );
+      const withExtensions = { ...envelope('test.replay.body', { n: 2 }), x_trace: 't1', x_tags: ['a', 'b'] };
+      await store.append([newEvent(plain), newEvent(withExtensions as EventEnvelope)]);
+      const rows = await store.replayPage({ type: 'test.replay.body' }, '0', 10);
+      assert.equal(rows.length, 2);
+      const bodies = rows.map((r) => JSON.parse(r.body) as Record<string, unknown>);
+      for (const [i, want] of [plain, withExtensions as EventEnvelope].entries()) {
+        const { timestamp, ...rest } = bodies[i]!;
+        const { timestamp: wantTime, ...wantRest } = want;
+        assert.deepEqual(rest, { causation_id: null, ...wantRest });
+        assert.equal(Date.parse(timestamp as string), Date.parse(wantTime));
+        assert.equal(rows[i]!.event_id, want.event_id);
+        assert.equal(rows[i]!.ts, timestamp);
+      }
+      assert.equal(bodies[0]!.causation_id, cause.event_id);
+    });
+
     test('list filters by type pattern, source, payload and pages by position', async () => {
       const evs = [
         envelope(

@@ -129,7 +129,8 @@ export class EventStore {
     where.params.push(limit);
     const page = `SELECT * FROM events WHERE ${where.conditions.join(' AND ')} ORDER BY position ASC LIMIT $${where.params.length}`;
     const sql = `${sqlQuery('select-replay')} (${page}) AS events\nORDER BY events.position ASC`;
-    return this.db.query<ReplayRow>(sql, where.params);
+    const rows = await this.db.query<ReplayRowParts>(sql, where.params);
+    return rows.map(toReplayRow);
   }
 
   /** How many events match (replay progress totals; never used to answer a page). */
@@ -336,6 +337,38 @@ export class EventStore {
   close(): Promise<void> {
     return this.db.close();
   }
+}
+
+/** A row of select-replay.sql: the message's columns and the envelope's JSON members as text. */
+type ReplayRowParts = Omit<ReplayRow, 'body'> & {
+  source: string;
+  payload: string;
+  extensions: string | null;
+};
+
+/**
+ * The envelope's JSON text, joined from the row: ids are UUIDs and the time is formatted by
+ * the query, so they need no escaping; source, payload and extensions are PostgreSQL's own
+ * JSON text. Extensions hold only members outside the standard ones (appendParams), so
+ * appending them cannot repeat a key.
+ */
+function toReplayRow(r: ReplayRowParts): ReplayRow {
+  const id = (v: string | null) => (v === null ? 'null' : `"${v}"`);
+  let body = `{"event_id":"${r.event_id}","event_type":${JSON.stringify(r.event_type)},"timestamp":"${r.ts}","version":${JSON.stringify(r.version)},"source":${r.source},"correlation_id":${id(r.correlation_id)},"causation_id":${id(r.causation_id)},"payload":${r.payload}`;
+  if (r.extensions !== null && r.extensions !== '{}') body += `,${r.extensions.slice(1, -1)}`;
+  // an object literal: rest destructuring copies properties through a slow runtime path
+  return {
+    position: r.position,
+    routing_key: r.routing_key,
+    event_id: r.event_id,
+    event_type: r.event_type,
+    version: r.version,
+    source_app: r.source_app,
+    correlation_id: r.correlation_id,
+    causation_id: r.causation_id,
+    ts: r.ts,
+    body: `${body}}`,
+  };
 }
 
 function monthKey(d: Date): string {
