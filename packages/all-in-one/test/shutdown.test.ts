@@ -30,6 +30,25 @@ describe('interruptHandler', () => {
   });
 });
 
+/** `npm start` with only PATH, HOME and `env`; its output is collected as it comes. */
+function npmStart(env: NodeJS.ProcessEnv, detached = false) {
+  const child = spawn('npm', ['start'], {
+    cwd: root,
+    env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env },
+    detached,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const io = { out: '', err: '' };
+  child.stdout.on('data', (d: Buffer) => {
+    io.out += d.toString();
+  });
+  child.stderr.on('data', (d: Buffer) => {
+    io.err += d.toString();
+  });
+  const closed = new Promise<number | null>((r) => child.on('close', (code) => r(code)));
+  return { child, io, closed };
+}
+
 // The README's first command, stopped the way systemd (KillMode=control-group) or coreutils
 // `timeout` stop it: SIGTERM to every process of the group. npm and the launcher pass the
 // signal on as well, so the stack's process gets it more than once, milliseconds apart; it
@@ -39,55 +58,41 @@ describe('npm start under a process manager', { timeout: 180_000 }, () => {
   after(() => rmSync(dataDir, { recursive: true, force: true }));
 
   it('finishes the clean shutdown', async () => {
-    const env: NodeJS.ProcessEnv = {
-      PATH: process.env.PATH,
-      HOME: process.env.HOME,
-      LOG_LEVEL: 'info',
-      STACK_DATA_DIR: dataDir,
-      BLOODBANK_PORT: '0',
-      CANDYSTORE_PORT: '0',
-      CANDYBAR_PORT: '0',
-      INFRA_DISPATCHER_PORT: '0',
-    };
-    const child = spawn('npm', ['start'], {
-      cwd: root,
-      env,
-      detached: true, // its own process group, as under a process manager
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (d: Buffer) => {
-      out += d.toString();
-    });
-    child.stderr.on('data', (d: Buffer) => {
-      err += d.toString();
-    });
-    const closed = new Promise<void>((r) => child.on('close', () => r()));
+    const { child, io, closed } = npmStart(
+      {
+        LOG_LEVEL: 'info',
+        STACK_DATA_DIR: dataDir,
+        BLOODBANK_PORT: '0',
+        CANDYSTORE_PORT: '0',
+        CANDYBAR_PORT: '0',
+        INFRA_DISPATCHER_PORT: '0',
+      },
+      true, // its own process group, as under a process manager
+    );
     try {
       const deadline = Date.now() + 150_000;
-      while (!out.includes('Ctrl-C stops everything.')) {
-        if (child.exitCode !== null) assert.fail(`npm start exited early:\n${out}\n${err}`);
-        if (Date.now() > deadline) assert.fail(`npm start did not come up:\n${out}\n${err}`);
+      while (!io.out.includes('Ctrl-C stops everything.')) {
+        if (child.exitCode !== null) assert.fail(`npm start exited early:\n${io.out}\n${io.err}`);
+        if (Date.now() > deadline) assert.fail(`npm start did not come up:\n${io.out}\n${io.err}`);
         await new Promise((r) => setTimeout(r, 100));
       }
       // every part on the port its variable names (0: any free one), the dashboard included
-      const dashboard = /dashboard \(Candybar\)\s+(http:\/\/\S+)/.exec(out)?.[1];
+      const dashboard = /dashboard \(Candybar\)\s+(http:\/\/\S+)/.exec(io.out)?.[1];
       assert.ok(dashboard && !dashboard.endsWith(':3000'), `CANDYBAR_PORT=0 taken: ${dashboard}`);
       assert.equal((await fetch(dashboard)).status, 200);
       process.kill(-child.pid!, 'SIGTERM');
       // npm, killed by the signal itself, has no exit code to report; the output closes
       // once the stack's process has finished
       await closed;
-      assert.doesNotMatch(err, /second interrupt/);
-      assert.match(out, /stopping: finishing in-flight events/);
-      assert.match(out, /\nstopped\.\n/);
+      assert.doesNotMatch(io.err, /second interrupt/);
+      assert.match(io.out, /stopping: finishing in-flight events/);
+      assert.match(io.out, /\nstopped\.\n/);
       // the parts' logs as readable lines (LOG_FORMAT=pretty, the default), none as raw JSON
       assert.match(
-        out,
+        io.out,
         /^\[\d\d:\d\d:\d\d\] INFO \(candystore\): Server listening at http:\/\/127\.0\.0\.1:\d+$/m,
       );
-      assert.doesNotMatch(out, /^\{"level"/m);
+      assert.doesNotMatch(io.out, /^\{"level"/m);
     } finally {
       if (child.exitCode === null) process.kill(-child.pid!, 'SIGKILL');
     }
@@ -96,19 +101,9 @@ describe('npm start under a process manager', { timeout: 180_000 }, () => {
 
 describe('npm start with a bad LOG_FORMAT', { timeout: 180_000 }, () => {
   it('refuses it with a clear message, no stack trace', async () => {
-    const child = spawn('npm', ['start'], {
-      cwd: root,
-      env: { PATH: process.env.PATH, HOME: process.env.HOME, LOG_FORMAT: 'xml' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let out = '';
-    child.stdout.on('data', (d: Buffer) => {
-      out += d.toString();
-    });
-    child.stderr.on('data', (d: Buffer) => {
-      out += d.toString();
-    });
-    const code = await new Promise<number | null>((r) => child.on('close', (c) => r(c)));
+    const { io, closed } = npmStart({ LOG_FORMAT: 'xml' });
+    const code = await closed;
+    const out = io.out + io.err;
     assert.equal(code, 1, out);
     assert.match(out, /LOG_FORMAT must be one of pretty, json, got 'xml'/);
     assert.doesNotMatch(out, /\n\s+at /);

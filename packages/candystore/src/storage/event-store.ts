@@ -353,8 +353,7 @@ type ReplayRowParts = Omit<ReplayRow, 'body'> & {
  * appending them cannot repeat a key.
  */
 function toReplayRow(r: ReplayRowParts): ReplayRow {
-  const id = (v: string | null) => (v === null ? 'null' : `"${v}"`);
-  let body = `{"event_id":"${r.event_id}","event_type":${JSON.stringify(r.event_type)},"timestamp":"${r.ts}","version":${JSON.stringify(r.version)},"source":${r.source},"correlation_id":${id(r.correlation_id)},"causation_id":${id(r.causation_id)},"payload":${r.payload}`;
+  let body = `{"event_id":"${r.event_id}","event_type":${JSON.stringify(r.event_type)},"timestamp":"${r.ts}","version":${JSON.stringify(r.version)},"source":${r.source},"correlation_id":${jsonUuid(r.correlation_id)},"causation_id":${jsonUuid(r.causation_id)},"payload":${r.payload}`;
   if (r.extensions !== null && r.extensions !== '{}') body += `,${r.extensions.slice(1, -1)}`;
   // an object literal: rest destructuring copies properties through a slow runtime path
   return {
@@ -369,6 +368,11 @@ function toReplayRow(r: ReplayRowParts): ReplayRow {
     ts: r.ts,
     body: `${body}}`,
   };
+}
+
+/** A nullable UUID column as JSON (its characters need no escaping). */
+function jsonUuid(v: string | null): string {
+  return v === null ? 'null' : `"${v}"`;
 }
 
 function monthKey(d: Date): string {
