@@ -336,6 +336,9 @@ export const suite: BenchSuite = async (ctx: BenchContext): Promise<BenchResult[
   } finally {
     await ch.deleteQueue(sink).catch(() => {});
     await ch.deleteExchange(exchange).catch(() => {});
+    // what the gateway declared beside the exchange (its alternate exchange and queue)
+    await ch.deleteQueue(`${exchange}.unroutable`).catch(() => {});
+    await ch.deleteExchange(`${exchange}.unroutable`).catch(() => {});
     await conn.close().catch(() => {});
   }
   return out;
