@@ -24,7 +24,7 @@ import {
   type BenchSuite,
   RAW_AMQP_SOCKET,
   result,
-  SERVICE_NODE_FLAGS,
+  GATEWAY_NODE_FLAGS,
 } from './types.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -47,7 +47,8 @@ function child(
     // The compiled packages (dist/, built by `npm run build`); a missing build fails loudly.
     const proc = spawn(
       process.execPath,
-      [...SERVICE_NODE_FLAGS, join(here, '_gateway-server.mjs'), mode, amqpUrl, exchange],
+      // the no-op reference runs with the gateway's flags too, so the two differ only in their code
+      [...GATEWAY_NODE_FLAGS, join(here, '_gateway-server.mjs'), mode, amqpUrl, exchange],
       {
         stdio: ['ignore', 'pipe', 'inherit'],
         env: { ...process.env, LOG_LEVEL: 'silent' },

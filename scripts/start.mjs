@@ -57,16 +57,14 @@ if (!existsSync(installed) || statSync(lock).mtimeMs > statSync(installed).mtime
 // part, message, fields) unless LOG_FORMAT=json asks for them as they are.
 const pretty = (process.env.LOG_FORMAT ?? '').trim().toLowerCase() !== 'json';
 
-// A 4 MB semi-space (V8's default is 16 MB) collected on the main thread, and an old
-// generation that grows by at most 20 % between full collections: on two cores shared with
-// the broker and the database, less CPU per request and a smaller footprint than V8's
-// defaults; every service process runs with them (docs/benchmarks.md).
+// A 4 MB semi-space (V8's default is 16 MB) collected on the main thread: on two
+// cores shared with the broker and the database, less CPU per request and a smaller footprint
+// than V8's defaults; every service process runs with them (docs/benchmarks.md).
 const child = spawn(
   process.execPath,
   [
     '--max-semi-space-size=4',
     '--single-threaded-gc',
-    '--heap-growing-percent=20',
     join(root, 'packages', 'all-in-one', 'bin', '33god.mjs'),
     'up',
     ...process.argv.slice(2),

@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { SERVICE_NODE_FLAGS } from '../types.js';
+import { GATEWAY_NODE_FLAGS, SERVICE_NODE_FLAGS } from '../types.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 
@@ -35,11 +35,12 @@ export function startChild(
   env: NodeJS.ProcessEnv,
   ready: RegExp,
   timeoutMs = 60_000,
+  nodeFlags: readonly string[] = SERVICE_NODE_FLAGS,
 ): Promise<Child> {
   // Plain JavaScript runs without the TypeScript source loader.
   const loader = script.endsWith('.ts') ? ['--conditions=source', '--import', 'tsx'] : [];
   return new Promise((resolve, reject) => {
-    const proc = spawn(process.execPath, [...SERVICE_NODE_FLAGS, ...loader, join(here, script), ...args], {
+    const proc = spawn(process.execPath, [...nodeFlags, ...loader, join(here, script), ...args], {
       // stdin stays open for the child's life: it exits when it closes (see launch.mjs).
       stdio: ['pipe', 'pipe', 'pipe'],
       env,
@@ -101,6 +102,9 @@ export async function startPart(
       baseEnv(env),
       // The character after the port, so a port split across two reads is never taken short.
       /(?:listening on|health on) (https?:\/\/[0-9.]+:\d+)[\s/]/,
+      undefined,
+      // as deploy/compose.yaml starts each part
+      part === 'bloodbank' ? GATEWAY_NODE_FLAGS : SERVICE_NODE_FLAGS,
     );
   try {
     return await start();
