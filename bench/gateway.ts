@@ -22,9 +22,9 @@ import {
   type BenchContext,
   type BenchResult,
   type BenchSuite,
+  GATEWAY_NODE_FLAGS,
   RAW_AMQP_SOCKET,
   result,
-  GATEWAY_NODE_FLAGS,
 } from './types.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
