@@ -57,7 +57,7 @@ export const SERVICE_NODE_FLAGS = ['--max-semi-space-size=4', '--single-threaded
  * the old generation: without the cap it grew from 20 to 45-65 MB between full collections and
  * the gateway peaked at 124-153 MB; with it, at 96-98 MB, with the same rate and CPU per
  * request within the noise (alternating 8 s rounds, 2026-12-06). Only the gateway: the store,
- * whose ingest keeps up to four batches of parsed events alive, spent 39-54 µs of CPU per
+ * whose ingest keeps up to four batches of parsed events alive, spent 38-54 µs of CPU per
  * ingested event with the cap against 25-35 without it in the same alternating probes.
  */
 export const GATEWAY_NODE_FLAGS = [...SERVICE_NODE_FLAGS, '--heap-growing-percent=20'] as const;
