@@ -342,7 +342,13 @@ const StreamRow = memo(function StreamRow(props: {
     <div
       className={`stream-row ${props.selected ? 'selected' : ''}`}
       style={{ height: ROW_H, transform: `translateY(${props.start}px)` }}
-      onClick={() => props.onSelect.current(e.event_id)}
+      // Selected when the button goes down, not on click: rows move as events arrive, and a
+      // row that moved between press and release would turn the click into one on the list.
+      onPointerDown={(ev) => {
+        if (ev.button === 0 && !ev.ctrlKey && !ev.metaKey && !ev.shiftKey && !ev.altKey) {
+          props.onSelect.current(e.event_id);
+        }
+      }}
       onKeyDown={() => undefined}
       role="row"
       tabIndex={-1}
