@@ -7,7 +7,7 @@ import type { Delivery, OutgoingMessage, Transport } from '@33god/bloodbank';
 import { completeEnvelope, type EventEnvelope } from '@33god/core';
 import amqplib from 'amqplib';
 import pg from 'pg';
-import { type EventStore, openStore } from '../src/index.js';
+import { type EventStore, openStore, type StoreOptions } from '../src/index.js';
 
 export const TEST_DATABASE_URL = process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 export const TEST_AMQP_URL = process.env.TEST_AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672';
@@ -93,9 +93,10 @@ export const DURABLE_BACKENDS: DurableBackend[] = [
 
 export async function openTestStore(
   b: Backend,
+  options: Omit<StoreOptions, 'databaseUrl' | 'dataDir'> = {},
 ): Promise<{ store: EventStore; teardown: () => Promise<void> }> {
   const s = await b.setup();
-  const store = await openStore(s.databaseUrl ? { databaseUrl: s.databaseUrl } : {});
+  const store = await openStore({ ...options, ...(s.databaseUrl ? { databaseUrl: s.databaseUrl } : {}) });
   return {
     store,
     teardown: async () => {

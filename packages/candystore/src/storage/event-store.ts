@@ -1,5 +1,6 @@
 import { ENVELOPE_FIELDS } from '@33god/core';
 import { filterToSql } from '../query/filters.js';
+import { PAYLOAD_PLAN_MIN_ROWS, readThroughPayloadIndex, samplePercent } from '../query/payload-plan.js';
 import type { Database } from './database.js';
 import { sqlQuery } from './sql.js';
 import type {
@@ -50,12 +51,26 @@ export interface ListPage {
 }
 
 /** The store's domain interface; the HTTP API, stream, replay and ingest only see this. */
+export interface EventStoreOptions {
+  /**
+   * Tables with fewer rows (by the statistics) leave pages with a payload filter to the
+   * planner (see query/payload-plan.ts). Default PAYLOAD_PLAN_MIN_ROWS.
+   */
+  payloadPlanMinRows?: number;
+}
+
+/** How long the table's row count (from the statistics) is reused. */
+const TABLE_ROWS_TTL_MS = 60_000;
+
 export class EventStore {
   readonly db: Database;
   #partitionsReady = new Set<string>();
+  readonly #payloadPlanMinRows: number;
+  #tableRows: { rows: number; at: number } | null = null;
 
-  constructor(db: Database) {
+  constructor(db: Database, options: EventStoreOptions = {}) {
     this.db = db;
+    this.#payloadPlanMinRows = options.payloadPlanMinRows ?? PAYLOAD_PLAN_MIN_ROWS;
   }
 
   get kind(): Database['kind'] {
@@ -106,19 +121,68 @@ export class EventStore {
     return rows[0] ? toStored(rows[0]) : null;
   }
 
-  /** One page of a filtered listing by position (keyset). */
+  /**
+   * One page of a filtered listing by position (keyset). A page with a payload filter may be
+   * read through the payload index alone, when a sample shows that to be cheaper than what
+   * the planner would pick from its statistics (query/payload-plan.ts).
+   */
   async list(filter: EventFilter, page: ListPage): Promise<StoredEventWithExtensions[]> {
-    const where = filterToSql(filter);
+    const viaPayload = await this.#readThroughPayloadIndex(filter, page.limit);
+    // Through the payload index: the payload conditions alone in a subquery the planner
+    // keeps apart (OFFSET 0), the others applied to what it finds.
+    const inner = viaPayload ? filterToSql({ payload: filter.payload }) : { conditions: [], params: [] };
+    const where = filterToSql(
+      viaPayload ? { ...filter, payload: undefined } : filter,
+      inner.params.length + 1,
+    );
+    const params = [...inner.params, ...where.params];
     if (page.after !== undefined) {
-      where.params.push(page.after);
-      where.conditions.push(`position ${page.order === 'asc' ? '>' : '<'} $${where.params.length}::bigint`);
+      params.push(page.after);
+      where.conditions.push(`position ${page.order === 'asc' ? '>' : '<'} $${params.length}::bigint`);
     }
-    where.params.push(page.limit);
-    const sql = `${sqlQuery('select-events')}${
+    params.push(page.limit);
+    let select = sqlQuery('select-events');
+    if (viaPayload) {
+      select = select.replace(
+        /FROM events\s*$/,
+        `FROM (SELECT * FROM events WHERE ${inner.conditions.join(' AND ')} OFFSET 0) AS events\n`,
+      );
+    }
+    const sql = `${select}${
       where.conditions.length ? `WHERE ${where.conditions.join(' AND ')}\n` : ''
-    }ORDER BY position ${page.order === 'asc' ? 'ASC' : 'DESC'}\nLIMIT $${where.params.length}`;
-    const rows = await this.db.query<RawRow>(sql, where.params);
+    }ORDER BY position ${page.order === 'asc' ? 'ASC' : 'DESC'}\nLIMIT $${params.length}`;
+    const rows = await this.db.query<RawRow>(sql, params);
     return rows.map(toStored);
+  }
+
+  /** Whether a page of `filter` is cheaper read through the payload index alone. */
+  async #readThroughPayloadIndex(filter: EventFilter, limit: number): Promise<boolean> {
+    if (!filter.payload?.length) return false;
+    const tableRows = await this.#estimatedRows();
+    if (tableRows < this.#payloadPlanMinRows) return false;
+    const payload = filterToSql({ payload: filter.payload });
+    payload.params.push(samplePercent(tableRows));
+    const [sample] = await this.db.query<{ hits: number; sampled: number }>(
+      // the same pages every time (REPEATABLE), so the sample stays in the cache
+      `SELECT count(*) FILTER (WHERE ${payload.conditions.join(' AND ')})::int AS hits, count(*)::int AS sampled
+       FROM events TABLESAMPLE SYSTEM ($${payload.params.length}::float4) REPEATABLE (0)`,
+      payload.params,
+    );
+    return readThroughPayloadIndex({
+      hits: sample?.hits ?? 0,
+      sampled: sample?.sampled ?? 0,
+      tableRows,
+      limit,
+    });
+  }
+
+  /** Rows in the events table by the statistics (0 before the first ANALYZE), cached a minute. */
+  async #estimatedRows(): Promise<number> {
+    const now = Date.now();
+    if (this.#tableRows && now - this.#tableRows.at < TABLE_ROWS_TTL_MS) return this.#tableRows.rows;
+    const rows = await this.db.query<{ rows: number }>(sqlQuery('table-rows'));
+    this.#tableRows = { rows: Number(rows[0]?.rows ?? 0), at: now };
+    return this.#tableRows.rows;
   }
 
   /** One page of events as replay messages, ascending by position after `after`. */

@@ -1,8 +1,8 @@
 import type { Database } from './database.js';
-import { EventStore } from './event-store.js';
+import { EventStore, type EventStoreOptions } from './event-store.js';
 import { migrate } from './migrations.js';
 
-export interface StoreOptions {
+export interface StoreOptions extends EventStoreOptions {
   /** PostgreSQL URL. Without it, embedded PGlite is used. */
   databaseUrl?: string;
   /** PGlite data directory; undefined with no databaseUrl keeps the database in memory. */
@@ -32,7 +32,10 @@ export async function openStore(options: StoreOptions): Promise<EventStore> {
   const db = await openDatabase(options);
   try {
     await migrate(db);
-    const store = new EventStore(db);
+    const store = new EventStore(
+      db,
+      options.payloadPlanMinRows === undefined ? {} : { payloadPlanMinRows: options.payloadPlanMinRows },
+    );
     await store.ensurePartitions();
     return store;
   } catch (err) {
