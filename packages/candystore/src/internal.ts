@@ -5,7 +5,7 @@ export { Ingester, persistedSummary } from './ingest/ingester.js';
 export { buildCorrelationTree } from './query/correlation-tree.js';
 export { decodeCursor, encodeCursor } from './query/cursor.js';
 export { filterToSql, matchesFilter, patternToRegex } from './query/filters.js';
-export { readThroughPayloadIndex, samplePercent } from './query/payload-plan.js';
+export { choosePayloadPlan, MAX_WINDOW, MIN_WINDOW, samplePercent } from './query/payload-plan.js';
 export { PageWindow, Replayer } from './replay/replayer.js';
 export { openPglite } from './storage/adapters/pglite.js';
 export { openPostgres } from './storage/adapters/postgres.js';

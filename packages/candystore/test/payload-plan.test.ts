@@ -1,39 +1,39 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { EventStore, StoredEvent } from '../src/index.js';
-import { matchesFilter, readThroughPayloadIndex, samplePercent } from '../src/internal.js';
+import { choosePayloadPlan, MAX_WINDOW, MIN_WINDOW, matchesFilter, samplePercent } from '../src/internal.js';
 import type { EventFilter } from '../src/storage/types.js';
 import { BACKENDS, envelope, newEvent, openTestStore } from './helpers.js';
 
 describe('how a page with a payload filter is read', () => {
+  const plan = (hits: number, tableRows: number, limit = 51, sampled = 2000) =>
+    choosePayloadPlan({ hits, sampled, tableRows, limit });
+
   test('a filter the sample rarely finds goes through the payload index', () => {
-    // 1,000,000 events, none of 2,000 sampled rows match: at most a few hundred matches
-    assert.equal(readThroughPayloadIndex({ hits: 0, sampled: 2000, tableRows: 1_000_000, limit: 51 }), true);
-    assert.equal(readThroughPayloadIndex({ hits: 3, sampled: 2000, tableRows: 1_000_000, limit: 51 }), true);
-    // 30,000,000 events: still far cheaper than reading ~200,000 rows in order
-    assert.equal(readThroughPayloadIndex({ hits: 0, sampled: 2000, tableRows: 30_000_000, limit: 51 }), true);
+    // 1,000,000 events, none or a few of 2,000 sampled rows match: a few hundred matches
+    assert.deepEqual(plan(0, 1_000_000), { kind: 'index' });
+    assert.deepEqual(plan(3, 1_000_000), { kind: 'index' });
+    // 30,000,000 events: still cheaper than ~200,000 rows read in order
+    assert.deepEqual(plan(0, 30_000_000), { kind: 'index' });
   });
 
-  test('a filter that matches a large share is left to the planner', () => {
-    // 2 %: 20,000 random reads against ~2,500 rows in position order
-    assert.equal(
-      readThroughPayloadIndex({ hits: 40, sampled: 2000, tableRows: 1_000_000, limit: 51 }),
-      false,
-    );
-    // half the table
-    assert.equal(
-      readThroughPayloadIndex({ hits: 1000, sampled: 2000, tableRows: 1_000_000, limit: 51 }),
-      false,
-    );
-    // 1 in 500 on a 30,000,000-event table: 60,000 matches
-    assert.equal(
-      readThroughPayloadIndex({ hits: 4, sampled: 2000, tableRows: 30_000_000, limit: 51 }),
-      false,
-    );
+  test('a filter that matches a large share is read in a window of rows in position order', () => {
+    // 2 %: 20,000 random reads against ~2,500 rows in order; the window holds ~4 pages of matches
+    assert.deepEqual(plan(40, 1_000_000), { kind: 'ordered', window: 10_075 });
+    // half the table: the smallest window
+    assert.deepEqual(plan(1000, 1_000_000), { kind: 'ordered', window: MIN_WINDOW });
+    // 1 in 500 of 30,000,000: 60,000 random reads against a window of ~90,000 rows
+    assert.deepEqual(plan(4, 30_000_000), { kind: 'ordered', window: 90_667 });
+    // the largest window still holds two pages of matches
+    assert.deepEqual(plan(2, 100_000_000), { kind: 'ordered', window: MAX_WINDOW });
+  });
+
+  test('when the largest window would not hold a page of matches, the payload index', () => {
+    assert.deepEqual(plan(0, 1_000_000_000), { kind: 'index' });
   });
 
   test('a sample too small to tell leaves the page to the planner', () => {
-    assert.equal(readThroughPayloadIndex({ hits: 0, sampled: 50, tableRows: 1_000_000, limit: 51 }), false);
+    assert.deepEqual(plan(0, 1_000_000, 51, 50), { kind: 'planner' });
   });
 
   test('the sample aims at about 2,000 rows', () => {
@@ -44,7 +44,7 @@ describe('how a page with a payload filter is read', () => {
 });
 
 for (const backend of BACKENDS) {
-  describe(`pages read through the payload index (${backend.name})`, { timeout: 60_000 }, () => {
+  describe(`pages with a payload filter (${backend.name})`, { timeout: 60_000 }, () => {
     let store: EventStore;
     let teardown: () => Promise<void>;
     const sql: string[] = [];
@@ -55,7 +55,7 @@ for (const backend of BACKENDS) {
       const evs = Array.from({ length: 600 }, (_, i) =>
         envelope(
           `plan.item.kind${i % 3}`,
-          { task_id: `task-${i % 60}`, n: i, tags: i % 7 === 0 ? ['red'] : [] },
+          { task_id: `task-${i % 60}`, n: i, tags: i % 7 === 0 ? ['red'] : [], era: i < 100 ? 'old' : 'new' },
           { source: { app: `app${i % 2}`, host: 'h', trigger_type: 'api' } },
         ),
       );
@@ -126,13 +126,48 @@ for (const backend of BACKENDS) {
       });
     }
 
-    test('a payload filter that matches most events is left to the planner', async () => {
-      const filter: EventFilter = { payload: [{ path: ['tags'], values: [[]] }] };
+    const viaIndex = (sql: string) => sql.includes('OFFSET 0) AS events');
+    const inWindow = (sql: string) => /LIMIT \$\d+\) AS events/.test(sql);
+
+    test('a payload filter that matches most events is read in a window in position order', async () => {
+      const filter: EventFilter = { type: 'plan.item.*', payload: [{ path: ['tags'], values: [[]] }] };
+      const want = stored.filter((e) => matchesFilter(filter, e)).map((e) => e.event_id);
       sql.length = 0;
-      const page = await store.list(filter, { order: 'desc', limit: 10 });
-      assert.equal(page.length, 10);
-      assert.ok(page.every((e) => matchesFilter(filter, e)));
-      assert.ok(!sql.some((s) => s.includes('OFFSET 0) AS events')));
+      const desc = await allPages(filter, 'desc', 10);
+      assert.deepEqual(
+        desc.map((e) => e.event_id),
+        [...want].reverse(),
+      );
+      const asc = await allPages(filter, 'asc', 10);
+      assert.deepEqual(
+        asc.map((e) => e.event_id),
+        want,
+      );
+      assert.ok(sql.some(inWindow), 'pages were read in a window');
+      assert.ok(!sql.some(viaIndex));
+    });
+
+    test('a window with fewer matches than a page falls back to the planner, and misses nothing', async () => {
+      // 100 of 600 events, all older than the newest 500: the newest-first window holds none
+      const filter: EventFilter = { payload: [{ path: ['era'], values: ['old'] }] };
+      const want = stored.filter((e) => matchesFilter(filter, e)).map((e) => e.event_id);
+      assert.equal(want.length, 100);
+      sql.length = 0;
+      const first = await store.list(filter, { order: 'desc', limit: 10 });
+      assert.deepEqual(
+        first.map((e) => e.event_id),
+        want.slice(-10).reverse(),
+      );
+      assert.ok(sql.some(inWindow), 'the window was tried');
+      assert.ok(
+        sql.some((s) => !inWindow(s) && !viaIndex(s) && s.includes('payload @>')),
+        'then the plain query',
+      );
+      const all = await allPages(filter, 'desc', 7);
+      assert.deepEqual(
+        all.map((e) => e.event_id),
+        [...want].reverse(),
+      );
     });
   });
 }

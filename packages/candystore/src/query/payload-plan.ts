@@ -3,11 +3,14 @@
  *
  * PostgreSQL estimates `payload @> '{"task_id": "abc"}'` from a histogram of whole payload
  * documents: a value that happens to sit in one of its ~100 entries is taken to match 1 % of
- * the table, any other value 0.01 %. For a value that matches 200 of 1,000,000 events, the
- * first estimate is 50 times too high, and the planner then either walks the position index
- * backwards looking for 51 matches (250,000 rows read, 330 ms) or ANDs the payload index with
- * the type and source indexes (150,000 index entries, 28-35 ms), where reading the 200 rows
- * the payload index finds takes 0.5 ms.
+ * the table, any other value 0.01 %. Both are often wrong by far:
+ * - A value that matches 200 of 1,000,000 events but sits in the histogram: the planner walked
+ *   the position index backwards looking for 51 matches (250,000 rows read, 330 ms) or ANDed
+ *   the payload index with the type and source indexes (150,000 index entries, 28-35 ms),
+ *   where reading the 200 rows the payload index finds takes 0.5 ms.
+ * - A value that matches 2 % but missed the histogram: the planner read all 20,000 matches
+ *   through the payload index (150 ms), where walking the table in position order finds a
+ *   page of matches in about 2,500 rows.
  *
  * So the store measures instead of trusting the histogram: it counts the payload filter's
  * matches in a fixed sample of about 2,000 rows (`TABLESAMPLE SYSTEM … REPEATABLE`, 1 ms) and
@@ -15,9 +18,10 @@
  * - through the payload index: every match is a random row read, about `selectivity × rows`;
  * - in position order, filtering as it goes: about `limit / selectivity` rows read, mostly
  *   neighbours on the same pages.
- * When the first is cheaper, the payload conditions go in a subquery the planner cannot merge
- * (`OFFSET 0`), so the payload index is the only way in; otherwise the planner decides, its
- * estimate now being near enough (a filter matching more than about 0.3 % of the table).
+ * The first puts the payload conditions in a subquery the planner cannot merge (`OFFSET 0`),
+ * so the payload index is the only way in. The second reads a bounded window of the rows that
+ * match the other conditions, newest (or oldest) first, and filters it; when the window holds
+ * fewer matches than the page needs, the page is read again the planner's way.
  */
 
 /** Below this many rows (by the statistics) every plan is fast; the planner decides. */
@@ -50,13 +54,34 @@ export interface PayloadSample {
   limit: number;
 }
 
-/** Whether the page should be read through the payload index alone. */
-export function readThroughPayloadIndex(s: PayloadSample): boolean {
+export type PayloadPlan =
+  /** The payload conditions alone find the rows (the payload index). */
+  | { kind: 'index' }
+  /** The newest (or oldest) `window` rows that match the other conditions are filtered. */
+  | { kind: 'ordered'; window: number }
+  /** The sample says nothing useful: the planner decides. */
+  | { kind: 'planner' };
+
+/** The ordered window holds about this many times the matches a page needs. */
+const WINDOW_MARGIN = 4;
+export const MIN_WINDOW = 500;
+/** About 50-100 ms of rows read in order, at most. */
+export const MAX_WINDOW = 100_000;
+
+/** How a page of `limit` rows with a payload filter should be read, given a sample. */
+export function choosePayloadPlan(s: PayloadSample): PayloadPlan {
   // too small a sample to say anything: leave it to the planner
-  if (s.sampled < PAYLOAD_SAMPLE_ROWS / 10) return false;
+  if (s.sampled < PAYLOAD_SAMPLE_ROWS / 10) return { kind: 'planner' };
   // half a hit when there was none: an upper guess for a filter the sample missed
   const selectivity = (s.hits + 0.5) / s.sampled;
   const viaIndex = selectivity * s.tableRows * RANDOM_READ_COST;
   const inOrder = s.limit / selectivity;
-  return viaIndex <= inOrder;
+  if (viaIndex <= inOrder) return { kind: 'index' };
+  const window = Math.min(
+    MAX_WINDOW,
+    Math.max(MIN_WINDOW, Math.ceil((WINDOW_MARGIN * s.limit) / selectivity)),
+  );
+  // a window that would rarely hold a page's matches: the index, after all
+  if (window * selectivity < s.limit) return { kind: 'index' };
+  return { kind: 'ordered', window };
 }

@@ -1,6 +1,11 @@
 import { ENVELOPE_FIELDS } from '@33god/core';
 import { filterToSql } from '../query/filters.js';
-import { PAYLOAD_PLAN_MIN_ROWS, readThroughPayloadIndex, samplePercent } from '../query/payload-plan.js';
+import {
+  choosePayloadPlan,
+  PAYLOAD_PLAN_MIN_ROWS,
+  type PayloadPlan,
+  samplePercent,
+} from '../query/payload-plan.js';
 import type { Database } from './database.js';
 import { sqlQuery } from './sql.js';
 import type {
@@ -122,17 +127,30 @@ export class EventStore {
   }
 
   /**
-   * One page of a filtered listing by position (keyset). A page with a payload filter may be
-   * read through the payload index alone, when a sample shows that to be cheaper than what
-   * the planner would pick from its statistics (query/payload-plan.ts).
+   * One page of a filtered listing by position (keyset). A page with a payload filter is read
+   * the way a sample of the table shows to be cheaper, rather than the way the planner's
+   * statistics suggest (query/payload-plan.ts).
    */
   async list(filter: EventFilter, page: ListPage): Promise<StoredEventWithExtensions[]> {
-    const viaPayload = await this.#readThroughPayloadIndex(filter, page.limit);
-    // Through the payload index: the payload conditions alone in a subquery the planner
-    // keeps apart (OFFSET 0), the others applied to what it finds.
-    const inner = viaPayload ? filterToSql({ payload: filter.payload }) : { conditions: [], params: [] };
+    const plan = await this.#payloadPlan(filter, page.limit);
+    if (plan.kind === 'ordered') {
+      const rows = await this.db.query<RawRow>(...this.#listInWindow(filter, page, plan.window));
+      // fewer matches than a page in the window: read the page the planner's way
+      if (rows.length >= page.limit) return rows.map(toStored);
+    }
+    const rows = await this.db.query<RawRow>(...this.#listQuery(filter, page, plan.kind === 'index'));
+    return rows.map(toStored);
+  }
+
+  /**
+   * The page's SQL. `viaPayloadIndex`: the payload conditions alone go in a subquery the
+   * planner keeps apart (OFFSET 0), so they are answered by the payload index, and the
+   * other conditions apply to the rows it finds.
+   */
+  #listQuery(filter: EventFilter, page: ListPage, viaPayloadIndex: boolean): [string, unknown[]] {
+    const inner = viaPayloadIndex ? filterToSql({ payload: filter.payload }) : { conditions: [], params: [] };
     const where = filterToSql(
-      viaPayload ? { ...filter, payload: undefined } : filter,
+      viaPayloadIndex ? { ...filter, payload: undefined } : filter,
       inner.params.length + 1,
     );
     const params = [...inner.params, ...where.params];
@@ -142,7 +160,7 @@ export class EventStore {
     }
     params.push(page.limit);
     let select = sqlQuery('select-events');
-    if (viaPayload) {
+    if (viaPayloadIndex) {
       select = select.replace(
         /FROM events\s*$/,
         `FROM (SELECT * FROM events WHERE ${inner.conditions.join(' AND ')} OFFSET 0) AS events\n`,
@@ -151,15 +169,37 @@ export class EventStore {
     const sql = `${select}${
       where.conditions.length ? `WHERE ${where.conditions.join(' AND ')}\n` : ''
     }ORDER BY position ${page.order === 'asc' ? 'ASC' : 'DESC'}\nLIMIT $${params.length}`;
-    const rows = await this.db.query<RawRow>(sql, params);
-    return rows.map(toStored);
+    return [sql, params];
   }
 
-  /** Whether a page of `filter` is cheaper read through the payload index alone. */
-  async #readThroughPayloadIndex(filter: EventFilter, limit: number): Promise<boolean> {
-    if (!filter.payload?.length) return false;
+  /**
+   * The page's SQL as a filtered window: the `window` rows next in order that match the
+   * conditions other than the payload ones, then the payload conditions on those.
+   */
+  #listInWindow(filter: EventFilter, page: ListPage, window: number): [string, unknown[]] {
+    const order = page.order === 'asc' ? 'ASC' : 'DESC';
+    const inner = filterToSql({ ...filter, payload: undefined });
+    const params = [...inner.params];
+    if (page.after !== undefined) {
+      params.push(page.after);
+      inner.conditions.push(`position ${page.order === 'asc' ? '>' : '<'} $${params.length}::bigint`);
+    }
+    params.push(window);
+    const windowSql = `SELECT * FROM events${
+      inner.conditions.length ? ` WHERE ${inner.conditions.join(' AND ')}` : ''
+    } ORDER BY position ${order} LIMIT $${params.length}`;
+    const outer = filterToSql({ payload: filter.payload }, params.length + 1);
+    params.push(...outer.params, page.limit);
+    const select = sqlQuery('select-events').replace(/FROM events\s*$/, `FROM (${windowSql}) AS events\n`);
+    const sql = `${select}WHERE ${outer.conditions.join(' AND ')}\nORDER BY position ${order}\nLIMIT $${params.length}`;
+    return [sql, params];
+  }
+
+  /** How a page of `filter` is read: see query/payload-plan.ts. */
+  async #payloadPlan(filter: EventFilter, limit: number): Promise<PayloadPlan> {
+    if (!filter.payload?.length) return { kind: 'planner' };
     const tableRows = await this.#estimatedRows();
-    if (tableRows < this.#payloadPlanMinRows) return false;
+    if (tableRows < this.#payloadPlanMinRows) return { kind: 'planner' };
     const payload = filterToSql({ payload: filter.payload });
     payload.params.push(samplePercent(tableRows));
     const [sample] = await this.db.query<{ hits: number; sampled: number }>(
@@ -168,12 +208,7 @@ export class EventStore {
        FROM events TABLESAMPLE SYSTEM ($${payload.params.length}::float4) REPEATABLE (0)`,
       payload.params,
     );
-    return readThroughPayloadIndex({
-      hits: sample?.hits ?? 0,
-      sampled: sample?.sampled ?? 0,
-      tableRows,
-      limit,
-    });
+    return choosePayloadPlan({ hits: sample?.hits ?? 0, sampled: sample?.sampled ?? 0, tableRows, limit });
   }
 
   /** Rows in the events table by the statistics (0 before the first ANALYZE), cached a minute. */
