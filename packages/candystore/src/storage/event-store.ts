@@ -156,16 +156,12 @@ export class EventStore {
     const params = [...inner.params, ...where.params];
     if (page.after !== undefined) {
       params.push(page.after);
-      where.conditions.push(`position ${page.order === 'asc' ? '>' : '<'} $${params.length}::bigint`);
+      where.conditions.push(afterPosition(page, params.length));
     }
     params.push(page.limit);
-    let select = sqlQuery('select-events');
-    if (viaPayloadIndex) {
-      select = select.replace(
-        /FROM events\s*$/,
-        `FROM (SELECT * FROM events WHERE ${inner.conditions.join(' AND ')} OFFSET 0) AS events\n`,
-      );
-    }
+    const select = viaPayloadIndex
+      ? selectEventsFrom(`SELECT * FROM events WHERE ${inner.conditions.join(' AND ')} OFFSET 0`)
+      : sqlQuery('select-events');
     const sql = `${select}${
       where.conditions.length ? `WHERE ${where.conditions.join(' AND ')}\n` : ''
     }ORDER BY position ${page.order === 'asc' ? 'ASC' : 'DESC'}\nLIMIT $${params.length}`;
@@ -182,7 +178,7 @@ export class EventStore {
     const params = [...inner.params];
     if (page.after !== undefined) {
       params.push(page.after);
-      inner.conditions.push(`position ${page.order === 'asc' ? '>' : '<'} $${params.length}::bigint`);
+      inner.conditions.push(afterPosition(page, params.length));
     }
     params.push(window);
     const windowSql = `SELECT * FROM events${
@@ -190,8 +186,7 @@ export class EventStore {
     } ORDER BY position ${order} LIMIT $${params.length}`;
     const outer = filterToSql({ payload: filter.payload }, params.length + 1);
     params.push(...outer.params, page.limit);
-    const select = sqlQuery('select-events').replace(/FROM events\s*$/, `FROM (${windowSql}) AS events\n`);
-    const sql = `${select}WHERE ${outer.conditions.join(' AND ')}\nORDER BY position ${order}\nLIMIT $${params.length}`;
+    const sql = `${selectEventsFrom(windowSql)}WHERE ${outer.conditions.join(' AND ')}\nORDER BY position ${order}\nLIMIT $${params.length}`;
     return [sql, params];
   }
 
@@ -467,6 +462,16 @@ function toReplayRow(r: ReplayRowParts): ReplayRow {
     ts: r.ts,
     body: `${body}}`,
   };
+}
+
+/** The keyset bound of a page: positions strictly after `$n` in the page's order. */
+function afterPosition(page: ListPage, n: number): string {
+  return `position ${page.order === 'asc' ? '>' : '<'} $${n}::bigint`;
+}
+
+/** `select-events.sql` (the columns of a StoredEvent) reading from a subquery named `events`. */
+function selectEventsFrom(subquery: string): string {
+  return sqlQuery('select-events').replace(/FROM events\s*$/, `FROM (${subquery}) AS events\n`);
 }
 
 /** A nullable UUID column as JSON (its characters need no escaping). */
