@@ -29,6 +29,14 @@ export const ERROR_CATALOGUE = {
   INVALID_CLOUDEVENT: { status: 422, title: 'Invalid CloudEvent' },
   UNAUTHORIZED: { status: 401, title: 'Authentication required' },
   FORBIDDEN_EVENT_TYPE: { status: 403, title: 'Event type not allowed for this producer' },
+  FORBIDDEN_SCOPE: { status: 403, title: 'Token lacks the scope this route needs' },
+  FORBIDDEN_SOURCE: { status: 403, title: 'Event source is not the calling principal' },
+  WEBHOOK_TYPE_FORBIDDEN: {
+    status: 403,
+    title: 'Webhook event types enter only through their signed endpoint',
+  },
+  ORIGIN_NOT_ALLOWED: { status: 403, title: 'Request origin not allowed' },
+  HOST_NOT_ALLOWED: { status: 421, title: 'Host not served here' },
   RATE_LIMITED: { status: 429, title: 'Rate limit exceeded' },
   CONFLICT: { status: 409, title: 'Conflict' },
 
