@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import {
   AppError,
+  assertEnvelope,
   BLOODBANK_URL,
   completeEnvelope,
   defaultSchemasDir,
@@ -107,6 +108,7 @@ export async function run(argv: string[], io: CliIo = stdio): Promise<number> {
     const amqpUrl = values['amqp-url'];
     if (amqpUrl !== undefined) {
       const envelope = completeEnvelope(partial, { app: 'bb-cli', trigger_type: 'cli' });
+      assertEnvelope(envelope, { mode: 'complete' });
       const schemas = await loadSchemaTree(readEnv(HOLYFIELDS_SCHEMAS, io.env) ?? defaultSchemasDir());
       const result = schemas.validate(envelope);
       if (!result.known) throw new AppError('UNKNOWN_EVENT_TYPE', `no schema for '${eventType}'`);
@@ -135,7 +137,11 @@ export async function run(argv: string[], io: CliIo = stdio): Promise<number> {
       res = await fetch(new URL('/events', base), {
         method: 'POST',
         headers,
-        body: JSON.stringify({ ...partial, source: { app: 'bb-cli', trigger_type: 'cli' } }),
+        // With a token the gateway names the source after its principal; a caller cannot claim another.
+        body: JSON.stringify({
+          ...partial,
+          source: values.token ? { trigger_type: 'cli' } : { app: 'bb-cli', trigger_type: 'cli' },
+        }),
         signal: AbortSignal.timeout(15_000),
       });
     } catch (err) {

@@ -1,4 +1,4 @@
-import { type EventEnvelope, envelopeAmqpProperties } from '@33god/core';
+import { type EventEnvelope, encodeEnvelope } from '@33god/core';
 import { ensureExchanges } from '../topology/apply.js';
 import type { TopologyOptions } from '../topology/options.js';
 import type { Transport } from '../transport/transport.js';
@@ -38,11 +38,11 @@ export function transportPublisher(
   return {
     async publishEnvelope(envelope, options) {
       await ensureExchange();
-      const props = envelopeAmqpProperties(envelope);
+      const { routingKey, body, properties: props } = encodeEnvelope(envelope);
       await transport.publish({
         exchange,
-        routingKey: envelope.event_type,
-        body: Buffer.from(JSON.stringify(envelope)),
+        routingKey,
+        body,
         properties: {
           ...props,
           headers: options?.headers ? { ...props.headers, ...options.headers } : props.headers,

@@ -1,9 +1,10 @@
 import {
   AMQP_URL,
   AppError,
+  assertEnvelope,
   completeEnvelope,
   type EventEnvelope,
-  envelopeAmqpProperties,
+  encodeEnvelope,
   HOLYFIELDS_SCHEMAS,
   readEnv,
 } from '@33god/core';
@@ -14,7 +15,7 @@ import { createDeadLetterOperations, type DeadLetterOperations } from '../dead-l
 import { resolveRetryPolicy } from '../middleware/backoff.js';
 import { correlation, currentEvent } from '../middleware/correlation.js';
 import { deadLetterOnFailure } from '../middleware/dead-letter.js';
-import { decodeEnvelope, envelopeViolations } from '../middleware/decode.js';
+import { decodeEnvelope } from '../middleware/decode.js';
 import { errorClassOf, errorReasonOf, RequeueSignal } from '../middleware/errors.js';
 import { redeliveryGuard } from '../middleware/redelivery.js';
 import { retry } from '../middleware/retry.js';
@@ -199,16 +200,9 @@ class BusImpl<M> implements Bus<M> {
   }
 
   #validate(envelope: EventEnvelope<unknown>): void {
-    // With schemas, Holyfields checks the envelope schema too; without, only its shape is checked.
-    if (!this.#schemas) {
-      const shape = envelopeViolations(envelope);
-      if (shape.length > 0) {
-        throw new AppError('INVALID_ENVELOPE', shape.map((v) => `${v.pointer} ${v.message}`).join('; '), {
-          violations: shape,
-        });
-      }
-      return;
-    }
+    // Core's rule set first, as at every other entry point; then, with schemas, Holyfields.
+    assertEnvelope(envelope, { mode: 'complete' });
+    if (!this.#schemas) return;
     const result = this.#schemas.validate(envelope);
     if (!result.known) {
       // No schema for the type, but the envelope itself was checked: that is never optional.
@@ -242,16 +236,17 @@ class BusImpl<M> implements Bus<M> {
   }
 
   async publishEnvelope(envelope: EventEnvelope<unknown>, options?: PublishEnvelopeOptions): Promise<void> {
+    const message = encodeEnvelope(envelope);
     // A fresh object: completed in place rather than spread into another (a slow path in V8).
-    const properties: MessageProperties = envelopeAmqpProperties(envelope);
+    const properties: MessageProperties = message.properties;
     properties.persistent = true;
     if (options?.headers) properties.headers = { ...properties.headers, ...options.headers };
     this.#publishes.enter();
     try {
       await this.transport.publish({
         exchange: this.#exchange,
-        routingKey: envelope.event_type,
-        body: Buffer.from(JSON.stringify(envelope)),
+        routingKey: message.routingKey,
+        body: message.body,
         properties,
         mandatory: true,
       });

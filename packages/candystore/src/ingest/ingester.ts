@@ -1,5 +1,5 @@
 import { type Delivery, deadLetter, ensureExchanges, ensureQueue, type Transport } from '@33god/bloodbank';
-import { AMQP_HEADERS, completeEnvelope, type EventEnvelope, envelopeAmqpProperties } from '@33god/core';
+import { AMQP_HEADERS, completeEnvelope, type EventEnvelope, encodeEnvelope } from '@33god/core';
 import type { FastifyBaseLogger } from 'fastify';
 import type { StoreMetrics } from '../metrics.js';
 import { isTransientDbError } from '../storage/database.js';
@@ -207,11 +207,12 @@ export class Ingester {
 
   async #publishSummary(env: EventEnvelope): Promise<void> {
     try {
+      const { routingKey, body, properties } = encodeEnvelope(env);
       await this.#o.transport.publish({
         exchange: this.#o.exchange,
-        routingKey: env.event_type,
-        body: Buffer.from(JSON.stringify(env)),
-        properties: { ...envelopeAmqpProperties(env), persistent: true },
+        routingKey,
+        body,
+        properties: { ...properties, persistent: true },
         mandatory: false,
       });
     } catch (err) {
