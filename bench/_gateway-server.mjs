@@ -1,11 +1,42 @@
 // Child process of bench/gateway.ts: runs the gateway (or a no-op Fastify POST route) alone,
 // so its RSS and CPU are its own. Plain JavaScript on the compiled packages (`npm run build`),
 // so the figure is the gateway's own memory, not a TypeScript loader's.
+// Modes: `noop`, `gateway` (tokens off), `gateway-auth` (tokens on: a `publish` token of the
+// service `bench`, whose registry entry produces test.event.created; the token is BENCH_TOKEN).
 // Prints `{"url": ...}` once listening; stops on SIGTERM.
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { startGateway } from '@33god/bloodbank';
+import { accessConfigFromEnv } from '@33god/core';
 import Fastify from 'fastify';
 
 const [mode, amqpUrl, exchange] = process.argv.slice(2);
+
+function benchRegistry() {
+  const path = join(mkdtempSync(join(tmpdir(), 'bench-registry-')), 'registry.yaml');
+  writeFileSync(
+    path,
+    [
+      'version: "1.0"',
+      'exchange: { name: "x", type: "topic", durable: true }',
+      'services:',
+      '  bench:',
+      '    name: "bench"',
+      '    produces: ["test.event.created"]',
+      '',
+    ].join('\n'),
+  );
+  return path;
+}
+
+const auth =
+  mode === 'gateway-auth'
+    ? {
+        access: accessConfigFromEnv({ AUTH_TOKENS: `${process.env.BENCH_TOKEN}=bench:publish` }),
+        registryPath: benchRegistry(),
+      }
+    : { registryPath: null };
 
 if (mode === 'noop') {
   const app = Fastify({ logger: false });
@@ -22,7 +53,7 @@ if (mode === 'noop') {
     host: '127.0.0.1',
     amqpUrl,
     exchange,
-    registryPath: null,
+    ...auth,
     healthIntervalMs: 0,
     watchSchemas: false,
     subscribeSchemaUpdates: false,

@@ -42,6 +42,17 @@ export function cpuSeconds(): Record<CpuGroup, number> {
   return out;
 }
 
+/** CPU seconds used so far by one process (0 when it is gone or /proc is not there). */
+export function processCpuSeconds(pid: number): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / TICKS_PER_SECOND;
+  } catch {
+    return 0;
+  }
+}
+
 /** CPU microseconds per unit of work by group, between two readings. */
 export function cpuPerUnit(
   before: Record<CpuGroup, number>,

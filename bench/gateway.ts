@@ -3,6 +3,8 @@
  * - single-event POST /events (validation + broker confirm) at 64 connections vs (a) the raw
  *   amqplib client publishing the same envelopes with confirms, 64 in flight, and (b) a no-op
  *   Fastify POST route (both p50 and p99 reported);
+ * - the same with auth on (a bearer token checked by the door, its scope, source.app and the
+ *   registry's produces list checked by the pipeline) vs the same with auth off and vs (a);
  * - POST /events/batch of 500 events vs (a) in events per second;
  * - gateway RSS under that load vs the no-op Fastify server's RSS under its load;
  * - RabbitMQ's management HTTP publish endpoint, when the plugin answers, vs (a).
@@ -18,6 +20,7 @@ import { fileURLToPath } from 'node:url';
 import { completeEnvelope, envelopeAmqpProperties } from '@33god/core';
 import amqplib from 'amqplib';
 import autocannon from 'autocannon';
+import { processCpuSeconds } from './cpu.js';
 import {
   type BenchContext,
   type BenchResult,
@@ -36,10 +39,15 @@ interface Load {
   p50: number;
   p99: number;
   errors: number;
+  /** Requests answered. */
+  total: number;
 }
 
+/** The publish token of the auth-on gateway (service `bench`, whose registry entry produces the type). */
+const TOKEN = randomBytes(24).toString('base64url');
+
 function child(
-  mode: 'gateway' | 'noop',
+  mode: 'gateway' | 'gateway-auth' | 'noop',
   amqpUrl: string,
   exchange: string,
 ): Promise<{ url: string; proc: ChildProcess }> {
@@ -51,7 +59,7 @@ function child(
       [...GATEWAY_NODE_FLAGS, join(here, '_gateway-server.mjs'), mode, amqpUrl, exchange],
       {
         stdio: ['ignore', 'pipe', 'inherit'],
-        env: { ...process.env, LOG_LEVEL: 'silent' },
+        env: { ...process.env, LOG_LEVEL: 'silent', BENCH_TOKEN: TOKEN },
       },
     );
     let out = '';
@@ -112,6 +120,7 @@ async function cannon(
     p50: r.latency.p50,
     p99: r.latency.p99,
     errors: r.errors + r.timeouts + r.non2xx,
+    total: r.requests.total,
   };
 }
 
@@ -154,7 +163,13 @@ async function rawAmqp(amqpUrl: string, exchange: string, seconds: number): Prom
     latencies.sort((a, b) => a - b);
     const q = (p: number) => latencies[Math.min(latencies.length - 1, Math.floor(latencies.length * p))] ?? 0;
     await ch.close();
-    return { perSecond: latencies.length / elapsed, p50: q(0.5), p99: q(0.99), errors: 0 };
+    return {
+      perSecond: latencies.length / elapsed,
+      p50: q(0.5),
+      p99: q(0.99),
+      errors: 0,
+      total: latencies.length,
+    };
   } finally {
     await conn.close();
   }
@@ -221,23 +236,57 @@ export const suite: BenchSuite = async (ctx: BenchContext): Promise<BenchResult[
     // build). The single-event figure and its raw reference are measured in ROUNDS interleaved
     // rounds and each keeps its best, as the SDK, transport and store suites do; the p50 and
     // p99 are those of the best round. The RSS figure is the peak over every round, not the best.
+    // The auth-on gateway is a second child, idle while the first is loaded and the other way
+    // round; which of the two goes first alternates from round to round.
     const gw = await child('gateway', ctx.amqpUrl, exchange);
+    const gwAuth = await child('gateway-auth', ctx.amqpUrl, exchange).catch(async (err) => {
+      await stop(gw.proc);
+      throw err;
+    });
     let amqp: Load | null = null;
     let single: Load | null = null;
+    let authed: Load | null = null;
+    const offCpu = { seconds: 0, requests: 0 };
+    const onCpu = { seconds: 0, requests: 0 };
     let batch: Load;
     let gwRss = 0;
     try {
       const one = JSON.stringify({ event_type: 'test.event.created', payload: { message: 'bench' } });
-      for (let round = 1; round <= ROUNDS; round++) {
-        const raw = await rawAmqp(ctx.amqpUrl, exchange, seconds);
+      // The gateway's own CPU per request, over every round: on two shared cores the rate moves
+      // with whatever else runs, the work a request costs much less.
+      const authOff = async () => {
+        const cpu = processCpuSeconds(gw.proc.pid!);
         const run = cannon(`${gw.url}/events`, one, seconds);
         gwRss = Math.max(gwRss, await peakRss(gw.proc.pid!, run));
         const load = await run;
+        offCpu.seconds += processCpuSeconds(gw.proc.pid!) - cpu;
+        offCpu.requests += load.total;
+        return load;
+      };
+      const authOn = async () => {
+        const cpu = processCpuSeconds(gwAuth.proc.pid!);
+        const load = await cannon(`${gwAuth.url}/events`, one, seconds, { authorization: `Bearer ${TOKEN}` });
+        onCpu.seconds += processCpuSeconds(gwAuth.proc.pid!) - cpu;
+        onCpu.requests += load.total;
+        return load;
+      };
+      for (let round = 1; round <= ROUNDS; round++) {
+        const raw = await rawAmqp(ctx.amqpUrl, exchange, seconds);
+        let load: Load;
+        let on: Load;
+        if (round % 2 === 1) {
+          load = await authOff();
+          on = await authOn();
+        } else {
+          on = await authOn();
+          load = await authOff();
+        }
         ctx.log(
-          `round ${round}: raw amqplib ${raw.perSecond.toFixed(0)}/s p99 ${raw.p99.toFixed(1)} ms; POST /events ${load.perSecond.toFixed(0)}/s p50 ${load.p50} ms p99 ${load.p99} ms`,
+          `round ${round}: raw amqplib ${raw.perSecond.toFixed(0)}/s p99 ${raw.p99.toFixed(1)} ms; POST /events ${load.perSecond.toFixed(0)}/s p50 ${load.p50} ms p99 ${load.p99} ms; with auth ${on.perSecond.toFixed(0)}/s p50 ${on.p50} ms p99 ${on.p99} ms (${on.errors} not 2xx)`,
         );
         if (!amqp || raw.perSecond > amqp.perSecond) amqp = raw;
         if (!single || load.perSecond > single.perSecond) single = load;
+        if (!authed || on.perSecond > authed.perSecond) authed = on;
       }
       ctx.log('gateway POST /events/batch of 500');
       const events = Array.from({ length: 500 }, (_, i) => ({
@@ -257,13 +306,17 @@ export const suite: BenchSuite = async (ctx: BenchContext): Promise<BenchResult[
         p50: r.latency.p50,
         p99: r.latency.p99,
         errors: r.errors + r.timeouts + r.non2xx,
+        total: r.requests.total * 500,
       };
     } finally {
       await stop(gw.proc);
+      await stop(gwAuth.proc);
     }
-    if (!amqp || !single) throw new Error('no round ran');
-    if (single.errors > 0 || batch.errors > 0) {
-      ctx.log(`warning: ${single.errors} single and ${batch.errors} batch requests did not answer 2xx`);
+    if (!amqp || !single || !authed) throw new Error('no round ran');
+    if (single.errors > 0 || batch.errors > 0 || authed.errors > 0) {
+      ctx.log(
+        `warning: ${single.errors} single, ${authed.errors} auth-on and ${batch.errors} batch requests did not answer 2xx`,
+      );
     }
 
     out.push(
@@ -273,6 +326,34 @@ export const suite: BenchSuite = async (ctx: BenchContext): Promise<BenchResult[
         'events/s',
         'raw amqplib confirms, 64 in flight',
         amqp.perSecond,
+      ),
+      result(
+        `POST /events with auth on, 64 conns (best of ${ROUNDS} interleaved rounds; target >= 0.95)`,
+        authed.perSecond,
+        'events/s',
+        'POST /events with auth off, same rounds',
+        single.perSecond,
+      ),
+      result(
+        'POST /events with auth on (target >= 0.5)',
+        authed.perSecond,
+        'events/s',
+        'raw amqplib confirms, 64 in flight',
+        amqp.perSecond,
+      ),
+      result(
+        'POST /events p99 with auth on (lower is better)',
+        authed.p99,
+        'ms',
+        'POST /events p99 with auth off',
+        single.p99,
+      ),
+      result(
+        `gateway CPU per POST /events with auth on, over all ${ROUNDS} rounds (lower is better)`,
+        (onCpu.seconds * 1e6) / Math.max(1, onCpu.requests),
+        'µs',
+        'the same with auth off',
+        (offCpu.seconds * 1e6) / Math.max(1, offCpu.requests),
       ),
       result('POST /events p50 (lower is better)', single.p50, 'ms', 'raw amqplib confirm p50', amqp.p50),
       result(

@@ -1,8 +1,8 @@
 #!/usr/bin/env node
 // `npm start`: the README's first command. On a fresh clone it installs the dependencies
 // from the lock file and builds; afterwards it only rebuilds what changed. Then it runs
-// every part in one process (`33god up`), passing its arguments on (`npm start -- --demo`).
-// Needs nothing but Node.js 20.19+ and npm.
+// every part in one process (`33god up`), passing its arguments on (`npm start -- --demo`,
+// `npm start -- --host 0.0.0.0`, which needs AUTH_TOKENS). Needs nothing but Node.js 20.19+ and npm.
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';

@@ -295,7 +295,7 @@ for (const backend of BACKENDS) {
       const badType = { ...envelope('test.bad.type'), event_type: 'Not A Type!' };
       const poison: [string, string, string, RegExp][] = [
         ['p-not-json', 'test.p.one', '{"event_id": ', /not JSON/],
-        ['p-array', 'test.p.two', '[{"event_id":"x"}]', /not a JSON object/],
+        ['p-array', 'test.p.two', '[{"event_id":"x"}]', /must be a JSON object/],
         [
           'p-no-id',
           'test.p.three',

@@ -3,20 +3,26 @@ import { formatError, readEnv } from '@33god/core';
 import { interruptHandler } from './interrupts.js';
 import { LOG_FORMAT, startStack } from './stack.js';
 
-const USAGE = `usage: 33god up [--demo]
+const USAGE = `usage: 33god up [--demo] [--host ADDRESS]
 
 Starts every part of the 33GOD event infrastructure in this process: gateway, store,
 dashboard and dispatcher. Embedded broker and database unless AMQP_URL and DATABASE_URL
 are set. --demo adds realistic traffic from the example services of services/registry.yaml.
-Ctrl-C stops everything cleanly.`;
+Every part listens on 127.0.0.1 unless --host (or its own *_HOST variable) says otherwise;
+any other address needs AUTH_TOKENS or AUTH_TOKENS_FILE (README: "Tokens and the dashboard
+login"). Ctrl-C stops everything cleanly.`;
 
 export async function main(argv: string[]): Promise<number> {
-  let values: { demo?: boolean; help?: boolean };
+  let values: { demo?: boolean; host?: string; help?: boolean };
   let positionals: string[];
   try {
     ({ values, positionals } = parseArgs({
       args: argv,
-      options: { demo: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
+      options: {
+        demo: { type: 'boolean' },
+        host: { type: 'string' },
+        help: { type: 'boolean', short: 'h' },
+      },
       allowPositionals: true,
     }));
   } catch (err) {
@@ -35,7 +41,11 @@ export async function main(argv: string[]): Promise<number> {
   let stack: Awaited<ReturnType<typeof startStack>>;
   try {
     readEnv(LOG_FORMAT); // read by the launcher (scripts/start.mjs); a bad value is refused here
-    stack = await startStack({ demo: values.demo === true, log: (l) => console.log(l) });
+    stack = await startStack({
+      demo: values.demo === true,
+      ...(values.host === undefined ? {} : { host: values.host }),
+      log: (l) => console.log(l),
+    });
   } catch (err) {
     console.error(formatError(err));
     return 1;
@@ -46,6 +56,12 @@ export async function main(argv: string[]): Promise<number> {
   );
   const width = Math.max(...stack.parts.map((p) => p.name.length));
   for (const p of stack.parts) console.log(`  ${p.name.padEnd(width)}  ${p.url.padEnd(24)}  ${p.note}`);
+  // Where the parts really listen, so a bind beyond loopback never hides behind a 127.0.0.1 URL.
+  const bound = [...new Set(stack.parts.flatMap((p) => p.listening.map((a) => a.replace(/:\d+$/, ''))))];
+  const where = bound.map((a) => (a === '0.0.0.0' || a === '[::]' ? `${a} (every interface)` : a));
+  console.log(
+    `\nlistening on ${where.join(', ')}; ${stack.auth ? 'tokens required (log in to the dashboard with one)' : 'no tokens configured'}`,
+  );
   console.log('\nCtrl-C stops everything.');
   await new Promise<void>((resolve) => {
     const onSignal = interruptHandler(resolve, () => {

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { type AddressInfo, createServer } from 'node:net';
 import { join } from 'node:path';
 import {
   BLOODBANK_DLX,
@@ -15,7 +16,20 @@ import {
   type RunningCandystore,
   startCandystore,
 } from '@33god/candystore';
-import { AMQP_URL, DATABASE_URL, envVar, parse, projectRoot, readEnv } from '@33god/core';
+import {
+  type AccessConfig,
+  AccessGuard,
+  type AccessToken,
+  AMQP_URL,
+  accessConfigFromEnv,
+  DATABASE_URL,
+  envVar,
+  isLoopbackHost,
+  parse,
+  projectRoot,
+  readEnv,
+  urlForBind,
+} from '@33god/core';
 import {
   configFromEnv as dispatcherConfigFromEnv,
   type RunningDispatcher,
@@ -43,7 +57,14 @@ export interface StackOptions {
   env?: NodeJS.ProcessEnv;
   /** Override every port (tests use 0). */
   ports?: { gateway?: number; store?: number; dashboard?: number; dispatcher?: number };
+  /**
+   * The address every part listens on (`33god up --host`). Default: each part's own variable
+   * (BLOODBANK_HOST, CANDYSTORE_HOST, CANDYBAR_HOST, INFRA_DISPATCHER_HOST), all `127.0.0.1`
+   * unless set. Beyond loopback only with tokens in `access` (or its `allowUnauthenticated`).
+   */
   host?: string;
+  /** Tokens and allowlists, the same for every part. Default: `accessConfigFromEnv(env)`. */
+  access?: AccessConfig;
   /** Keep the embedded database in memory instead of the data directory (tests). */
   inMemory?: boolean;
   /** Seconds between demo Plane tickets. Default 2. */
@@ -53,13 +74,18 @@ export interface StackOptions {
 
 export interface PartInfo {
   name: string;
+  /** Where to reach it: the bound address (loopback for a wildcard bind). */
   url: string;
+  /** The addresses it really listens on (`127.0.0.1:8080`); none for a part not started. */
+  listening: readonly string[];
   note: string;
 }
 
 export interface RunningStack {
   readonly mode: { broker: 'embedded' | 'rabbitmq'; database: 'embedded' | 'postgresql' };
   readonly parts: readonly PartInfo[];
+  /** Tokens are configured: every part asks for one (but on its public routes). */
+  readonly auth: boolean;
   readonly transport: Transport;
   readonly gateway: Gateway;
   readonly store: RunningCandystore;
@@ -81,6 +107,35 @@ export async function startStack(options: StackOptions = {}): Promise<RunningSta
   // One exchange and one dead-letter exchange for every part (BLOODBANK_EXCHANGE, BLOODBANK_DLX).
   const exchange = readEnv(BLOODBANK_EXCHANGE, env) ?? 'bloodbank.events.v1';
   const dlx = readEnv(BLOODBANK_DLX, env) ?? 'bloodbank.dlx';
+  // Every part's settings are read (and refused) before any part starts.
+  const storeOptions = candystoreOptionsFromEnv(env);
+  const gatewayOptions = gatewayOptionsFromEnv(env);
+  const dashboardEnv = candybarOptionsFromEnv(env);
+  const dispatcherConfig = dispatcherConfigFromEnv(env);
+  const hosts = {
+    store: options.host ?? storeOptions.host ?? LOOPBACK,
+    gateway: options.host ?? gatewayOptions.host ?? LOOPBACK,
+    dashboard: options.host ?? dashboardEnv.host ?? LOOPBACK,
+    dispatcher: options.host ?? dispatcherConfig.host,
+  };
+  const configured = options.access ?? accessConfigFromEnv(env);
+  const hostVariable = (variable: string) => (options.host === undefined ? variable : '--host');
+  checkBinds(configured, [
+    ['Candystore', hosts.store, hostVariable('CANDYSTORE_HOST')],
+    ['Bloodbank gateway', hosts.gateway, hostVariable('BLOODBANK_HOST')],
+    ...(dispatcherConfig.hookToken || options.demo
+      ? [['Infra Dispatcher', hosts.dispatcher, hostVariable('INFRA_DISPATCHER_HOST')] as const]
+      : []),
+    ['Candybar', hosts.dashboard, hostVariable('CANDYBAR_HOST')],
+  ]);
+  // The dashboard starts last (it needs the others' addresses), yet they must know its origin.
+  const dashboardPort = await portFor(ports.dashboard ?? dashboardEnv.port ?? 3000, hosts.dashboard);
+  const demoToken = options.demo && configured.tokens.length > 0 ? mintDemoToken() : null;
+  const access: AccessConfig = {
+    ...configured,
+    tokens: demoToken ? [...configured.tokens, demoToken] : configured.tokens,
+    allowedOrigins: [...configured.allowedOrigins, ...dashboardOrigins(hosts.dashboard, dashboardPort)],
+  };
   const cleanups: (() => Promise<void>)[] = [];
   const unwind = async () => {
     for (const c of cleanups.reverse()) await c().catch(() => {});
@@ -91,7 +146,6 @@ export async function startStack(options: StackOptions = {}): Promise<RunningSta
     const transport = await createTransport(amqpUrl ? { url: amqpUrl, initialConnect: 'retry' } : {});
     cleanups.push(() => transport.close());
 
-    const storeOptions = candystoreOptionsFromEnv(env);
     const store = await startCandystore({
       ...storeOptions,
       transport,
@@ -101,12 +155,12 @@ export async function startStack(options: StackOptions = {}): Promise<RunningSta
         ? { dataDir: null }
         : { dataDir: env.CANDYSTORE_DATA_DIR ?? join(dataDir, 'candystore') }),
       ...(ports.store === undefined ? {} : { port: ports.store }),
-      ...(options.host ? { host: options.host } : {}),
+      host: hosts.store,
+      access,
     });
     cleanups.push(() => store.close());
 
     const demoSecret = options.demo ? randomBytes(16).toString('hex') : undefined;
-    const gatewayOptions = gatewayOptionsFromEnv(env);
     const gateway = await startGateway({
       ...gatewayOptions,
       transport,
@@ -117,7 +171,8 @@ export async function startStack(options: StackOptions = {}): Promise<RunningSta
         ...(demoSecret && !gatewayOptions.webhookSecrets?.plane ? { plane: demoSecret } : {}),
       },
       ...(ports.gateway === undefined ? {} : { port: ports.gateway }),
-      ...(options.host ? { host: options.host } : {}),
+      host: hosts.gateway,
+      access,
     });
     cleanups.push(() => gateway.close());
 
@@ -126,7 +181,6 @@ export async function startStack(options: StackOptions = {}): Promise<RunningSta
     let sink: OpenClawDemoSink | null = null;
     let dispatcher: RunningDispatcher | null = null;
     let dispatcherNote = '';
-    const dispatcherConfig = dispatcherConfigFromEnv(env);
     if (!dispatcherConfig.hookToken && options.demo) {
       sink = await startOpenClawDemoSink();
       cleanups.push(() => sink!.close());
@@ -145,7 +199,8 @@ export async function startStack(options: StackOptions = {}): Promise<RunningSta
         },
         ...(options.inMemory ? { statePath: join(dataDir, `infra-dispatch-state.${process.pid}.json`) } : {}),
         ...(ports.dispatcher === undefined ? {} : { port: ports.dispatcher }),
-        ...(options.host ? { host: options.host } : {}),
+        host: hosts.dispatcher,
+        access,
       });
       cleanups.push(() => dispatcher!.close());
       dispatcherNote = sink
@@ -154,12 +209,12 @@ export async function startStack(options: StackOptions = {}): Promise<RunningSta
     }
 
     // CANDYBAR_PORT and CANDYBAR_HOST as for `candybar serve`; the backends are this stack's
-    const dashboardEnv = candybarOptionsFromEnv(env);
     const dashboard = await startCandybar({
       storeUrl: store.url,
       busUrl: gateway.url,
-      port: ports.dashboard ?? dashboardEnv.port,
-      host: options.host ?? dashboardEnv.host,
+      port: dashboardPort,
+      host: hosts.dashboard,
+      access,
     });
     cleanups.push(() => dashboard.close());
 
@@ -174,6 +229,7 @@ export async function startStack(options: StackOptions = {}): Promise<RunningSta
           ? {}
           : { ticketIntervalSeconds: options.demoTicketIntervalSeconds }),
         planeSecret: gatewayOptions.webhookSecrets?.plane ?? demoSecret!,
+        ...(demoToken ? { publishToken: demoToken.token } : {}),
         log,
       });
       cleanups.push(() => demo!.stop());
@@ -182,15 +238,25 @@ export async function startStack(options: StackOptions = {}): Promise<RunningSta
     const broker = transport.kind;
     const database = databaseUrl ? 'postgresql' : 'embedded';
     const parts: PartInfo[] = [
-      { name: 'dashboard (Candybar)', url: dashboard.url, note: 'open this in a browser' },
+      {
+        name: 'dashboard (Candybar)',
+        url: dashboard.url,
+        listening: listening(dashboard.app.addresses()),
+        note:
+          access.tokens.length > 0
+            ? 'open this in a browser and log in with a token'
+            : 'open this in a browser',
+      },
       {
         name: 'gateway (Bloodbank)',
         url: gateway.url,
+        listening: listening(gateway.app.addresses()),
         note: `POST /events, /publish; docs at ${gateway.url}/docs`,
       },
       {
         name: 'store (Candystore)',
         url: store.url,
+        listening: listening(store.addresses),
         note:
           database === 'embedded'
             ? `embedded PostgreSQL (PGlite)${options.inMemory ? ' in memory' : ''}`
@@ -199,6 +265,7 @@ export async function startStack(options: StackOptions = {}): Promise<RunningSta
       {
         name: 'dispatcher (Infra)',
         url: dispatcher ? dispatcher.url : '-',
+        listening: dispatcher ? listening(dispatcher.addresses) : [],
         note: dispatcher ? dispatcherNote : 'not started: set OPENCLAW_HOOK_TOKEN (and OPENCLAW_HOOK_URL)',
       },
     ];
@@ -207,6 +274,7 @@ export async function startStack(options: StackOptions = {}): Promise<RunningSta
     return {
       mode: { broker, database },
       parts,
+      auth: access.tokens.length > 0,
       transport,
       gateway,
       store,
@@ -230,6 +298,60 @@ export async function startStack(options: StackOptions = {}): Promise<RunningSta
     await unwind();
     throw err;
   }
+}
+
+const LOOPBACK = '127.0.0.1';
+
+/**
+ * Every part's bind checked before any of them starts, so that `npm start` on a public address
+ * with no tokens stops at once with the part and the setting to change. The parts check again
+ * (and log the ALLOW_UNAUTHENTICATED warning) when they listen.
+ */
+function checkBinds(access: AccessConfig, binds: readonly (readonly [string, string, string])[]): void {
+  const guard = new AccessGuard(access);
+  for (const [part, host, variable] of binds) guard.bind(part, host, variable, () => {});
+}
+
+/** `port`, or for 0 a port free now on `host` (the dashboard's origin is needed before it listens). */
+async function portFor(port: number, host: string): Promise<number> {
+  if (port !== 0) return port;
+  const probe = createServer();
+  await new Promise<void>((resolve, reject) => {
+    probe.once('error', reject);
+    probe.listen(0, host, resolve);
+  });
+  const free = (probe.address() as AddressInfo).port;
+  await new Promise<void>((resolve) => probe.close(() => resolve()));
+  return free;
+}
+
+/** The origins of the dashboard's pages: its address, and `localhost` when that is loopback. */
+function dashboardOrigins(host: string, port: number): string[] {
+  const url = urlForBind(host, port);
+  const hostname = new URL(url).hostname;
+  return isLoopbackHost(hostname) ? [new URL(url).origin, `http://localhost:${port}`] : [new URL(url).origin];
+}
+
+/**
+ * With tokens configured, the demo's smoke test publishes through the gateway like any client,
+ * so it needs a token: one minted at each start, random, held only in this process (never
+ * printed, logged or put in the environment), with the `publish` scope alone, for the
+ * registry's `smoke-tester` (the service that produces the seed's smoke-test event). The rest
+ * of the demo talks to the bus directly, and the dashboard's probes read the public `/health`.
+ */
+function mintDemoToken(): AccessToken {
+  return {
+    token: randomBytes(32).toString('base64url'),
+    principal: { name: DEMO_PUBLISHER, scopes: new Set(['publish']) },
+  };
+}
+
+const DEMO_PUBLISHER = 'smoke-tester';
+
+function listening(addresses: readonly (AddressInfo | string)[]): string[] {
+  return addresses.map((a) =>
+    typeof a === 'string' ? a : a.family === 'IPv6' ? `[${a.address}]:${a.port}` : `${a.address}:${a.port}`,
+  );
 }
 
 /** Lets the store persist what is already queued before it stops (the embedded broker keeps nothing on exit). */

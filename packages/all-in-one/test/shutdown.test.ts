@@ -1,12 +1,10 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { interruptHandler } from '../src/interrupts.js';
-
-const root = resolve(import.meta.dirname, '..', '..', '..');
+import { npmStart } from './npm-start.js';
 
 describe('interruptHandler', () => {
   it('counts signals within the burst window as one, a later one as a second interrupt', () => {
@@ -29,25 +27,6 @@ describe('interruptHandler', () => {
     assert.deepEqual(calls, ['first', 'second']);
   });
 });
-
-/** `npm start` with only PATH, HOME and `env`; its output is collected as it comes. */
-function npmStart(env: NodeJS.ProcessEnv, detached = false) {
-  const child = spawn('npm', ['start'], {
-    cwd: root,
-    env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env },
-    detached,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  const io = { out: '', err: '' };
-  child.stdout.on('data', (d: Buffer) => {
-    io.out += d.toString();
-  });
-  child.stderr.on('data', (d: Buffer) => {
-    io.err += d.toString();
-  });
-  const closed = new Promise<number | null>((r) => child.on('close', (code) => r(code)));
-  return { child, io, closed };
-}
 
 // The README's first command, stopped the way systemd (KillMode=control-group) or coreutils
 // `timeout` stop it: SIGTERM to every process of the group. npm and the launcher pass the
@@ -80,6 +59,8 @@ describe('npm start under a process manager', { timeout: 180_000 }, () => {
       const dashboard = /dashboard \(Candybar\)\s+(http:\/\/\S+)/.exec(io.out)?.[1];
       assert.ok(dashboard && !dashboard.endsWith(':3000'), `CANDYBAR_PORT=0 taken: ${dashboard}`);
       assert.equal((await fetch(dashboard)).status, 200);
+      // the banner says where the parts really listen: loopback only, by default
+      assert.match(io.out, /^listening on 127\.0\.0\.1; no tokens configured$/m);
       process.kill(-child.pid!, 'SIGTERM');
       // npm, killed by the signal itself, has no exit code to report; the output closes
       // once the stack's process has finished

@@ -2,9 +2,9 @@
 // that need internals use `@33god/bloodbank/internal`.
 
 // --- HTTP gateway, auth, metrics, webhooks ---
-export { Authorizer, type Principal, type ProducesLookup } from './auth/authorize.js';
+// Declared in @33god/core with the other access variables; re-exported where it always was.
+export { BLOODBANK_AUTH_TOKENS } from '@33god/core';
 export { parseRateLimit, type RateLimit, RateLimiter } from './auth/rate-limit.js';
-export { bearerToken, parseAuthTokens, type TokenMap } from './auth/tokens.js';
 export { gatewayOptionsFromEnv } from './cli/serve.js';
 // --- dead letters ---
 export {
@@ -27,12 +27,14 @@ export {
 export {
   createDeadLetterOperations,
   type DeadLetterActionResult,
+  type DeadLetterListOptions,
   type DeadLetterOperations,
   type DeadLetterOperationsOptions,
+  type DeadLetterPage,
   type DeadLetterQueueInfo,
+  MAX_LIST_LIMIT,
 } from './dead-letters/operations.js';
 export {
-  BLOODBANK_AUTH_TOKENS,
   BLOODBANK_BATCH_MAX,
   BLOODBANK_BODY_LIMIT,
   BLOODBANK_HEALTH_INTERVAL,
@@ -202,6 +204,7 @@ export {
 } from './transport/transport.js';
 export { DeliveryLru } from './webhooks/dedup.js';
 export {
+  deliveryKey,
   WEBHOOK_ID_NAMESPACE,
   WebhookIngestor,
   type WebhookIngestorOptions,
@@ -209,6 +212,7 @@ export {
   webhookEventId,
 } from './webhooks/ingest.js';
 export {
+  type BodyField,
   DEFAULT_PROVIDERS,
   type FieldSource,
   GITHUB_PROVIDER,

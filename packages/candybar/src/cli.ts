@@ -8,7 +8,9 @@ Serves the dashboard and its same-origin backend.
   --port N   port (env CANDYBAR_PORT, default 3000)
   --host H   interface (env CANDYBAR_HOST, default 127.0.0.1)
 Backends: CANDYSTORE_URL (default http://127.0.0.1:8080), BLOODBANK_URL (default http://127.0.0.1:8682),
-registry: SERVICES_REGISTRY (default services/registry.yaml).`;
+registry: SERVICES_REGISTRY (default services/registry.yaml).
+Access: AUTH_TOKENS or AUTH_TOKENS_FILE (the page asks for a token), ALLOWED_ORIGINS, ALLOWED_HOSTS;
+with no tokens the dashboard listens on loopback only (ALLOW_UNAUTHENTICATED=true to override).`;
 
 /** `candybar serve`: runs until SIGTERM or SIGINT, then closes gracefully. */
 export async function main(argv: readonly string[], env: NodeJS.ProcessEnv = process.env): Promise<number> {

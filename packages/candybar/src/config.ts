@@ -1,4 +1,5 @@
 import {
+  accessConfigFromEnv,
   BLOODBANK_URL,
   CANDYSTORE_URL,
   envVar,
@@ -18,7 +19,7 @@ export const CANDYBAR_PORT = envVar({
 
 export const CANDYBAR_HOST = envVar({
   name: 'CANDYBAR_HOST',
-  doc: 'Interface the dashboard listens on.',
+  doc: 'Interface the dashboard listens on. Beyond loopback only with AUTH_TOKENS (or ALLOW_UNAUTHENTICATED=true).',
   default: '127.0.0.1',
   parse: parse.string,
 });
@@ -36,6 +37,7 @@ export function candybarOptionsFromEnv(env: NodeJS.ProcessEnv = process.env): Ca
     storeUrl: readEnv(CANDYSTORE_URL, env)!,
     busUrl: readEnv(BLOODBANK_URL, env)!,
     logLevel: readEnv(LOG_LEVEL, env)!,
+    access: accessConfigFromEnv(env),
   };
   // no default: the server finds the project's own registry
   const registryPath = readEnv(SERVICES_REGISTRY, env);

@@ -1,21 +1,38 @@
 import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { AppError, defaultRegistryPath } from '@33god/core';
+import {
+  type AccessConfig,
+  AccessGuard,
+  AppError,
+  defaultRegistryPath,
+  OPEN_ACCESS,
+  urlForBind,
+} from '@33god/core';
 import fastifyStatic from '@fastify/static';
 import fastifyWebsocket from '@fastify/websocket';
 import Fastify, { type FastifyInstance, LogController } from 'fastify';
+import { registerAccess } from './http/access.js';
 import { sendProblem } from './http/problem.js';
 import { httpProxy } from './http/proxy.js';
 import { probeServices, type ServiceHealth } from './http/service-health.js';
 import { registerStreamProxy } from './http/stream-proxy.js';
 import { RegistryCache } from './registry/load-registry.js';
 import type { Registry } from './registry/types.js';
+import { registerSessionRoutes } from './session/routes.js';
+import { SessionStore } from './session/store.js';
 
 export interface CandybarOptions {
   /** Default 3000; 0 picks a free port. */
   port?: number;
+  /** Default 127.0.0.1; beyond loopback only with tokens (or `allowUnauthenticated`). */
   host?: string;
+  /** Tokens and allowlists (`accessConfigFromEnv`); none: no login, loopback only. */
+  access?: AccessConfig;
+  /** A login unused for this long ends (ms). Default 12 h. */
+  sessionIdleMs?: number;
+  /** Most logins kept at once; beyond it the least recently used ends. Default 1000. */
+  maxSessions?: number;
   storeUrl?: string;
   busUrl?: string;
   registryPath?: string;
@@ -52,6 +69,13 @@ export async function startCandybar(options: CandybarOptions = {}): Promise<Cand
     logger: { level: options.logLevel ?? 'silent', name: 'candybar' },
     logController: new LogController({ disableRequestLogging: true }),
   });
+  const host = options.host ?? '127.0.0.1';
+  const guard = new AccessGuard(options.access ?? OPEN_ACCESS);
+  guard.bind('Candybar', host, 'CANDYBAR_HOST', (message) => app.log.warn(message));
+  const sessions = new SessionStore({
+    ...(options.sessionIdleMs === undefined ? {} : { idleMs: options.sessionIdleMs }),
+    ...(options.maxSessions === undefined ? {} : { max: options.maxSessions }),
+  });
   app.setErrorHandler((err, req, reply) => {
     const status = (err as { statusCode?: number }).statusCode;
     if (!(err instanceof AppError) && status !== undefined && status >= 400 && status < 500) {
@@ -64,7 +88,9 @@ export async function startCandybar(options: CandybarOptions = {}): Promise<Cand
     return sendProblem(reply, err, req.url);
   });
 
+  registerAccess(app, guard, sessions);
   await app.register(fastifyWebsocket);
+  registerSessionRoutes(app, guard, sessions);
   registerStreamProxy(app, { storeUrl });
   await app.register(httpProxy, {
     prefix: '/api/store',
@@ -82,13 +108,13 @@ export async function startCandybar(options: CandybarOptions = {}): Promise<Cand
   const registry = new RegistryCache(registryPath);
   // Warm the cache so the first page load does not wait for it; a broken file is reported per request.
   await registry.get().catch(() => undefined);
-  app.get('/api/registry', async (_req, reply) => {
+  app.get('/api/registry', { config: { access: 'read' } }, async (_req, reply) => {
     reply.header('cache-control', 'no-store');
     return registry.get();
   });
 
   let healthCache: { at: number; body: { checked_at: string; services: ServiceHealth[] } } | null = null;
-  app.get('/api/health/services', async (_req, reply) => {
+  app.get('/api/health/services', { config: { access: 'read' } }, async (_req, reply) => {
     reply.header('cache-control', 'no-store');
     // Several open tabs should not multiply the probes.
     if (healthCache && Date.now() - healthCache.at < 2000) return healthCache.body;
@@ -101,13 +127,30 @@ export async function startCandybar(options: CandybarOptions = {}): Promise<Cand
     return body;
   });
 
-  app.get('/api/info', async () => ({ store_url: storeUrl, bus_url: busUrl, registry_path: registryPath }));
+  app.get('/api/info', { config: { access: 'read' } }, async () => ({
+    store_url: storeUrl,
+    bus_url: busUrl,
+    registry_path: registryPath,
+  }));
 
+  // Liveness only: what the backends say is behind `read` (/api/health/services, the proxies).
+  app.get('/health', { config: { access: 'public' } }, async (_req, reply) => {
+    reply.header('cache-control', 'no-store');
+    return { status: 'ok' };
+  });
+
+  // The app and its files are public: the page is what asks for the login. Its `/*` route also
+  // serves deep links (through the not-found handler below).
   const haveBuild = existsSync(join(staticDir, 'index.html'));
   if (haveBuild) {
-    await app.register(fastifyStatic, { root: staticDir, prefix: '/', wildcard: true });
+    await app.register(async (assets) => {
+      assets.addHook('onRoute', (route) => {
+        route.config = { ...route.config, access: 'public' };
+      });
+      await assets.register(fastifyStatic, { root: staticDir, prefix: '/', wildcard: true });
+    });
   } else {
-    app.get('/', async (_req, reply) =>
+    app.get('/', { config: { access: 'public' } }, async (_req, reply) =>
       reply
         .type('text/html')
         .send(
@@ -124,13 +167,12 @@ export async function startCandybar(options: CandybarOptions = {}): Promise<Cand
     return sendProblem(reply, new AppError('NOT_FOUND', `no route for ${req.method} ${path}`), req.url);
   });
 
-  const host = options.host ?? '127.0.0.1';
   await app.listen({ port: options.port ?? 3000, host });
   const address = app.server.address();
   const port = typeof address === 'object' && address ? address.port : (options.port ?? 3000);
-  const urlHost = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host.includes(':') ? `[${host}]` : host;
+  const url = urlForBind(typeof address === 'object' && address ? address.address : host, port);
   return {
-    url: `http://${urlHost}:${port}`,
+    url,
     port,
     app,
     close: async () => {

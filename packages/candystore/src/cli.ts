@@ -10,7 +10,9 @@ commands:
   help      show this text
 
 Configuration comes from the environment (see the README's table): DATABASE_URL (unset: embedded
-PGlite in CANDYSTORE_DATA_DIR), AMQP_URL (unset: embedded broker), CANDYSTORE_*.`;
+PGlite in CANDYSTORE_DATA_DIR), AMQP_URL (unset: embedded broker), CANDYSTORE_*. It listens on
+127.0.0.1 unless CANDYSTORE_HOST says otherwise; another address needs AUTH_TOKENS (or
+AUTH_TOKENS_FILE), and then every route but /health and /docs needs a token.`;
 
 /** `candystore serve` and friends. Returns the process exit code. */
 export async function main(argv: string[]): Promise<number> {

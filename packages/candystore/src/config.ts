@@ -12,8 +12,8 @@ export const CANDYSTORE_PORT = envVar({
 
 export const CANDYSTORE_HOST = envVar({
   name: 'CANDYSTORE_HOST',
-  doc: 'Address the Candystore API listens on.',
-  default: '0.0.0.0',
+  doc: 'Address the Candystore API listens on. Loopback by default; any other address (`0.0.0.0`: every interface) needs AUTH_TOKENS or AUTH_TOKENS_FILE, or ALLOW_UNAUTHENTICATED=true.',
+  default: '127.0.0.1',
   parse: parse.string,
 });
 
@@ -54,6 +54,27 @@ export const CANDYSTORE_REPLAY_LEASE_MS = envVar({
   doc: 'How long a replay stays with the instance running it without a progress write (one every 250 ms): the replays of an instance that died are resumed by another this long after it stopped.',
   default: '15000',
   parse: parse.int(1000, 3_600_000),
+});
+
+export const CANDYSTORE_REPLAY_MAX_RUNNING = envVar({
+  name: 'CANDYSTORE_REPLAY_MAX_RUNNING',
+  doc: 'Most replays running at once, counted in the replays table (so across every instance on one database); POST /replays beyond it answers 409.',
+  default: '4',
+  parse: parse.int(1, 1000),
+});
+
+export const CANDYSTORE_STREAM_MAX_PER_CLIENT = envVar({
+  name: 'CANDYSTORE_STREAM_MAX_PER_CLIENT',
+  doc: 'Most live-stream sockets (/stream) one client holds at once: one principal, or one address without auth. More are refused with 429 before the upgrade.',
+  default: '16',
+  parse: parse.int(1, 100_000),
+});
+
+export const CANDYSTORE_STREAM_MAX = envVar({
+  name: 'CANDYSTORE_STREAM_MAX',
+  doc: 'Most live-stream sockets the store serves at once, all clients together; more are refused with 429 before the upgrade.',
+  default: '256',
+  parse: parse.int(1, 1_000_000),
 });
 
 export const CANDYSTORE_RETENTION_DAYS = envVar({

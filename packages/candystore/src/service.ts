@@ -1,3 +1,4 @@
+import type { AddressInfo } from 'node:net';
 import {
   BLOODBANK_DLX,
   BLOODBANK_EXCHANGE,
@@ -7,7 +8,19 @@ import {
   type WhenConnected,
   whenConnected,
 } from '@33god/bloodbank';
-import { AMQP_URL, DATABASE_URL, LOG_LEVEL, readEnv } from '@33god/core';
+import {
+  type AccessConfig,
+  AccessGuard,
+  AMQP_URL,
+  accessConfigFromEnv,
+  DATABASE_URL,
+  defaultRegistryPath,
+  LOG_LEVEL,
+  readEnv,
+  SERVICES_REGISTRY,
+  urlForBind,
+} from '@33god/core';
+import { loadServiceRegistry, type ServiceRegistry } from '@33god/holyfields';
 import type { FastifyBaseLogger } from 'fastify';
 import { pino } from 'pino';
 import {
@@ -19,7 +32,10 @@ import {
   CANDYSTORE_PUBLISH_PERSISTED,
   CANDYSTORE_QUEUE,
   CANDYSTORE_REPLAY_LEASE_MS,
+  CANDYSTORE_REPLAY_MAX_RUNNING,
   CANDYSTORE_RETENTION_DAYS,
+  CANDYSTORE_STREAM_MAX,
+  CANDYSTORE_STREAM_MAX_PER_CLIENT,
   defaultDataDir,
 } from './config.js';
 import type { ApiContext, HealthReport } from './http/context.js';
@@ -27,6 +43,7 @@ import { buildApi } from './http/server.js';
 import { Ingester } from './ingest/ingester.js';
 import { StoreMetrics } from './metrics.js';
 import { checkReplayerOptions, Replayer } from './replay/replayer.js';
+import { replayTargets } from './replay/targets.js';
 import { isTransientDbError } from './storage/database.js';
 import type { EventStore } from './storage/event-store.js';
 import { openStore, type StoreOptions } from './storage/open.js';
@@ -46,7 +63,13 @@ export interface CandystoreOptions {
   dlx?: string;
   /** Default 8080; 0 picks a free port. */
   port?: number;
+  /**
+   * Default `127.0.0.1`. Any other address needs tokens in `access` (or its
+   * `allowUnauthenticated`): the start is refused otherwise.
+   */
   host?: string;
+  /** Tokens, allowed origins and host names. Default: no tokens, so loopback only. */
+  access?: AccessConfig;
   batchSize?: number;
   batchMaxWaitMs?: number;
   /** Days to keep; undefined keeps everything. */
@@ -58,6 +81,10 @@ export interface CandystoreOptions {
   ingest?: boolean;
   logger?: FastifyBaseLogger;
   logLevel?: string;
+  /**
+   * Live-stream bounds; defaults: 16 sockets per client, 256 in all, per socket 10 000 held
+   * events or 8 MiB of them while catching up and 8 MiB queued on the socket.
+   */
   stream?: Partial<ApiContext['stream']>;
   /** Live-stream poll interval for commits made by other instances. Default 250 ms. */
   tailPollMs?: number;
@@ -67,6 +94,14 @@ export interface CandystoreOptions {
    * a third of it more. Default 15 000, at least 1 000.
    */
   replayLeaseMs?: number;
+  /** Most replays running at once on this database, all instances together (409 beyond). Default 4. */
+  replayMaxRunning?: number;
+  /**
+   * The service registry, a path or loaded: a replay may publish to `exchange` or to the
+   * queue of one of its services, nowhere else. Default: the project's services/registry.yaml;
+   * null: no registry, so replays may publish to `exchange` only.
+   */
+  registry?: string | ServiceRegistry | null;
   /**
    * How long to keep retrying a PostgreSQL server that is not reachable at start (with
    * backoff, one log line per attempt). Default: until it answers. 0 fails at once.
@@ -75,8 +110,11 @@ export interface CandystoreOptions {
 }
 
 export interface RunningCandystore {
+  /** Where to reach the API: the bound address (loopback for a wildcard bind). */
   url: string;
   port: number;
+  /** The addresses the API really listens on. */
+  addresses: readonly AddressInfo[];
   store: EventStore;
   /** Runs retention and partition upkeep now; returns the dropped partitions. */
   maintain(): Promise<string[]>;
@@ -99,6 +137,7 @@ export function optionsFromEnv(env: NodeJS.ProcessEnv = process.env): Candystore
     batchMaxWaitMs: readEnv(CANDYSTORE_BATCH_MAX_WAIT_MS, env)!,
     publishSummaries: readEnv(CANDYSTORE_PUBLISH_PERSISTED, env)!,
     logLevel: readEnv(LOG_LEVEL, env)!,
+    access: accessConfigFromEnv(env),
   };
   const db = readEnv(DATABASE_URL, env);
   if (db) o.databaseUrl = db;
@@ -106,6 +145,13 @@ export function optionsFromEnv(env: NodeJS.ProcessEnv = process.env): Candystore
   const amqp = readEnv(AMQP_URL, env);
   if (amqp) o.amqpUrl = amqp;
   o.replayLeaseMs = readEnv(CANDYSTORE_REPLAY_LEASE_MS, env)!;
+  o.replayMaxRunning = readEnv(CANDYSTORE_REPLAY_MAX_RUNNING, env)!;
+  o.stream = {
+    maxPerClient: readEnv(CANDYSTORE_STREAM_MAX_PER_CLIENT, env)!,
+    maxTotal: readEnv(CANDYSTORE_STREAM_MAX, env)!,
+  };
+  const registry = readEnv(SERVICES_REGISTRY, env);
+  if (registry !== undefined) o.registry = registry;
   const days = readEnv(CANDYSTORE_RETENTION_DAYS, env);
   if (days !== undefined) o.retentionDays = days;
   return o;
@@ -151,9 +197,22 @@ async function openStoreWaiting(
 export async function startCandystore(options: CandystoreOptions = {}): Promise<RunningCandystore> {
   const log: FastifyBaseLogger =
     options.logger ?? (pino({ name: 'candystore', level: options.logLevel ?? 'info' }) as FastifyBaseLogger);
-  const replayOptions = checkReplayerOptions(
-    options.replayLeaseMs !== undefined ? { leaseMs: options.replayLeaseMs } : {},
-  );
+  // Refused here, before the database is opened: a store nobody may reach is not worth a migration.
+  const host = options.host ?? '127.0.0.1';
+  const guard = new AccessGuard(options.access);
+  guard.bind('Candystore', host, 'CANDYSTORE_HOST', (message) => log.warn(message));
+  const exchange = options.exchange ?? 'bloodbank.events.v1';
+  const registry =
+    options.registry === null
+      ? null
+      : typeof options.registry === 'object'
+        ? options.registry
+        : await loadServiceRegistry(options.registry ?? defaultRegistryPath());
+  const replayOptions = checkReplayerOptions({
+    ...(options.replayLeaseMs !== undefined ? { leaseMs: options.replayLeaseMs } : {}),
+    ...(options.replayMaxRunning !== undefined ? { maxRunning: options.replayMaxRunning } : {}),
+    targets: replayTargets(exchange, registry),
+  });
   const metrics = new StoreMetrics();
   const store = await openStoreWaiting(
     {
@@ -185,7 +244,6 @@ export async function startCandystore(options: CandystoreOptions = {}): Promise<
   const stopBrokerLog = logConnectionState(transport, log);
   cleanup.push(async () => stopBrokerLog());
 
-  const exchange = options.exchange ?? 'bloodbank.events.v1';
   const queue = options.queue ?? 'candystore.events';
   const tail = new StoreTail(store, { pollMs: options.tailPollMs ?? 250, log });
   const ingester =
@@ -259,7 +317,15 @@ export async function startCandystore(options: CandystoreOptions = {}): Promise<
       const info = await withTimeout(transport.checkQueue(queue), 1000);
       if (info) metrics.lag.set(info.messageCount);
     },
-    stream: { maxPending: 10_000, maxBufferedBytes: 8 * 1024 * 1024, heartbeatMs: 15_000, ...options.stream },
+    stream: {
+      maxPerClient: 16,
+      maxTotal: 256,
+      maxPending: 10_000,
+      maxPendingBytes: 8 * 1024 * 1024,
+      maxBufferedBytes: 8 * 1024 * 1024,
+      heartbeatMs: 15_000,
+      ...options.stream,
+    },
   };
 
   const maintain = async (): Promise<string[]> => {
@@ -274,7 +340,7 @@ export async function startCandystore(options: CandystoreOptions = {}): Promise<
   };
 
   try {
-    const app = await buildApi(ctx, { logger: log });
+    const app = await buildApi(ctx, { logger: log, guard });
     cleanup.push(() => app.close());
     let ingestStart: WhenConnected | null = null;
     if (ingester) {
@@ -299,11 +365,14 @@ export async function startCandystore(options: CandystoreOptions = {}): Promise<
     maintenanceTimer.unref();
     void maintain().catch((err: Error) => log.warn({ err: err.message }, 'maintenance failed'));
 
-    const host = options.host ?? '0.0.0.0';
     await app.listen({ port: options.port ?? 8080, host });
     const addr = app.server.address();
     const port = typeof addr === 'object' && addr ? addr.port : (options.port ?? 8080);
-    const shownHost = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host;
+    const boundHost = typeof addr === 'object' && addr ? addr.address : host;
+    log.info(
+      { address: boundHost, port, url: urlForBind(boundHost, port), auth: guard.enabled },
+      'candystore listening',
+    );
 
     // Replays left running by an instance that stopped: resumed once the broker is there, and
     // looked for again every third of a lease, which takes over those of an instance that died.
@@ -321,8 +390,9 @@ export async function startCandystore(options: CandystoreOptions = {}): Promise<
     });
     let closing: Promise<void> | null = null;
     return {
-      url: `http://${shownHost}:${port}`,
+      url: urlForBind(boundHost, port),
       port,
+      addresses: app.addresses().filter((a): a is AddressInfo => typeof a === 'object'),
       store,
       maintain,
       close() {

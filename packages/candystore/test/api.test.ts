@@ -4,7 +4,7 @@ import { createEmbeddedTransport, EmbeddedBroker, type Transport } from '@33god/
 import { type EventEnvelope, envelopeAmqpProperties } from '@33god/core';
 import WebSocket from 'ws';
 import { type RunningCandystore, type StoredEvent, startCandystore } from '../src/index.js';
-import { BACKENDS, envelope, json, rid, waitFor } from './helpers.js';
+import { BACKENDS, envelope, json, registryWith, rid, waitFor } from './helpers.js';
 
 interface Page {
   items: StoredEvent[];
@@ -20,6 +20,10 @@ for (const backend of BACKENDS) {
     const exchange = `test.${rid()}.events`;
     const queue = `test.${rid()}.candystore`;
     const corr = envelope('test.chain.started').event_id;
+    // replays may publish to the main exchange and to registry queues; the store's registry
+    // lists a queue the tests declare and one nobody declares
+    const replayTarget = `test.${rid()}.target`;
+    const undeclaredTarget = `test.${rid()}.undeclared`;
     const stored: EventEnvelope[] = [];
 
     const get = async (path: string) => {
@@ -55,6 +59,8 @@ for (const backend of BACKENDS) {
         batchMaxWaitMs: 10,
         logLevel: 'silent',
         tailPollMs: 50,
+        registry: registryWith([replayTarget, undeclaredTarget]),
+        replayMaxRunning: 2,
       });
       // a chain: root → a → b, root → c, and d whose parent was never stored
       const root = envelope('test.chain.started', { step: 0 }, { correlation_id: corr, event_id: corr });
@@ -306,8 +312,66 @@ for (const backend of BACKENDS) {
         assert.match(r.type, /application\/problem\+json/);
       }
       assert.equal((await post('{}', 'text/plain')).status, 415);
-      const missingQueue = await post(JSON.stringify({ target: { queue: `nope.${rid()}` } }));
+      const missingQueue = await post(JSON.stringify({ target: { queue: undeclaredTarget } }));
       assert.equal(missingQueue.status, 404);
+      assert.equal(missingQueue.body.code, 'QUEUE_NOT_FOUND');
+    });
+
+    const postReplay = async (body: unknown) => {
+      const res = await fetch(`${svc.url}/replays`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      });
+      return { status: res.status, type: res.headers.get('content-type') ?? '', body: await json(res) };
+    };
+
+    test('POST /replays publishes only to the main exchange or a registry queue (403 otherwise)', async () => {
+      await transport.assertExchange('test.other.exchange', 'topic', { durable: false });
+      // an existing queue and exchange: refused for what they are, not for being absent
+      for (const target of [
+        { queue: `${queue}.dlq` },
+        { queue: `test.${rid()}.adhoc` },
+        { exchange: 'test.other.exchange' },
+      ]) {
+        const r = await postReplay({ target });
+        assert.equal(r.status, 403, JSON.stringify(r.body));
+        assert.match(r.type, /application\/problem\+json/);
+        assert.equal(r.body.code, 'REPLAY_TARGET_FORBIDDEN');
+        assert.match(r.body.detail, new RegExp(`exchange '${exchange.replaceAll('.', '\\.')}'`));
+        assert.ok(r.body.detail.includes(replayTarget), r.body.detail);
+        assert.deepEqual(r.body.allowed, {
+          exchanges: [exchange],
+          queues: [replayTarget, undeclaredTarget].sort(),
+        });
+      }
+    });
+
+    test('POST /replays beyond the most running at once is 409 until one ends', async () => {
+      await transport.assertQueue(replayTarget, { durable: false });
+      // one event a second: both stay running while the test looks
+      const slow = { target: { queue: replayTarget }, rate_per_second: 1 };
+      const ids: string[] = [];
+      try {
+        for (let i = 0; i < 2; i++) {
+          const r = await postReplay(slow);
+          assert.equal(r.status, 202, JSON.stringify(r.body));
+          ids.push(r.body.id);
+        }
+        const third = await postReplay(slow);
+        assert.equal(third.status, 409);
+        assert.match(third.type, /application\/problem\+json/);
+        assert.equal(third.body.code, 'CONFLICT');
+        assert.equal(third.body.max_running, 2);
+        assert.match(third.body.detail, /2 replays are running/);
+        assert.equal((await fetch(`${svc.url}/replays/${ids[0]}`, { method: 'DELETE' })).status, 200);
+        const fourth = await postReplay(slow);
+        assert.equal(fourth.status, 202, JSON.stringify(fourth.body));
+        ids.push(fourth.body.id);
+      } finally {
+        for (const id of ids) await fetch(`${svc.url}/replays/${id}`, { method: 'DELETE' });
+        await transport.deleteQueue(replayTarget).catch(() => {});
+      }
     });
 
     test('health, metrics and OpenAPI', async () => {

@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Delivery, OutgoingMessage, Transport } from '@33god/bloodbank';
 import { completeEnvelope, type EventEnvelope } from '@33god/core';
+import { parseServiceRegistry, type ServiceRegistry } from '@33god/holyfields';
 import amqplib from 'amqplib';
 import pg from 'pg';
 import { type EventStore, openStore, type StoreOptions } from '../src/index.js';
@@ -280,6 +281,37 @@ export async function brokerConnection(connectionName: string): Promise<{ close(
     async close() {
       const res = await fetch(`${api}/${encodeURIComponent(name!)}`, { method: 'DELETE', headers: auth });
       assert.ok(res.ok, `closing the connection answered ${res.status}`);
+    },
+  };
+}
+
+/**
+ * A service registry with one service owning `queues`: what a test hands the store so it may
+ * replay into the queues the test declares (replays may target registry queues only).
+ */
+export function registryWith(queues: readonly string[]): ServiceRegistry {
+  return parseServiceRegistry(
+    JSON.stringify({
+      version: '1.0',
+      services: { 'replay-targets': { name: 'replay-targets', queue_names: [...queues] } },
+    }),
+    'test registry',
+  );
+}
+
+/**
+ * Queue names a test may replay into and the registry that allows them; `next()` hands out
+ * the next name (the test declares the queue).
+ */
+export function replayTargetPool(size = 16): { registry: ServiceRegistry; next(): string } {
+  const names = Array.from({ length: size }, () => `test.${rid()}.target`);
+  let used = 0;
+  return {
+    registry: registryWith(names),
+    next() {
+      const name = names[used++];
+      if (name === undefined) throw new Error(`all ${size} replay targets of the pool are taken`);
+      return name;
     },
   };
 }

@@ -25,7 +25,10 @@ const ROOT = resolve(import.meta.dirname, '../../..');
 const LEASE_MS = 1_500;
 
 /** Starts the fixture instance; resolves with it and its URL once it serves. */
-async function spawnInstance(databaseUrl: string): Promise<{ child: ChildProcess; url: string }> {
+async function spawnInstance(
+  databaseUrl: string,
+  replayTarget: string,
+): Promise<{ child: ChildProcess; url: string }> {
   const child = spawn(
     process.execPath,
     [
@@ -36,6 +39,7 @@ async function spawnInstance(databaseUrl: string): Promise<{ child: ChildProcess
       databaseUrl,
       TEST_AMQP_URL,
       String(LEASE_MS),
+      replayTarget,
     ],
     { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] },
   );
@@ -69,7 +73,7 @@ test('a replay whose process was killed is resumed by another instance once its 
     await store.append(events.map(newEvent));
     const selected = events.map((e) => e.event_id);
 
-    killed = await spawnInstance(db.url);
+    killed = await spawnInstance(db.url, q);
     const id = await startReplay(killed.url, {
       filter: { type: kind },
       target: { queue: q },

@@ -14,6 +14,7 @@ import {
   newEvent,
   type PublishRecord,
   recordingTransport,
+  replayTargetPool,
   rid,
   startReplay,
   waitFor,
@@ -27,6 +28,7 @@ describe('replays with several instances on one PostgreSQL database', { timeout:
   const broker = new EmbeddedBroker();
   let transport: Transport;
   const running = new Map<RunningCandystore, Transport>();
+  const targets = replayTargetPool();
 
   before(async () => {
     ({ url, drop } = await freshDatabase());
@@ -40,7 +42,10 @@ describe('replays with several instances on one PostgreSQL database', { timeout:
     await drop?.();
   });
 
-  const start = async (leaseMs?: number): Promise<{ svc: RunningCandystore; record: PublishRecord }> => {
+  const start = async (
+    leaseMs?: number,
+    replayMaxRunning?: number,
+  ): Promise<{ svc: RunningCandystore; record: PublishRecord }> => {
     const t = createEmbeddedTransport({ broker });
     const { transport: recording, record } = recordingTransport(t);
     const svc = await startCandystore({
@@ -50,7 +55,9 @@ describe('replays with several instances on one PostgreSQL database', { timeout:
       port: 0,
       host: '127.0.0.1',
       logLevel: 'silent',
+      registry: targets.registry,
       ...(leaseMs !== undefined ? { replayLeaseMs: leaseMs } : {}),
+      ...(replayMaxRunning !== undefined ? { replayMaxRunning } : {}),
     });
     running.set(svc, t);
     return { svc, record };
@@ -61,7 +68,7 @@ describe('replays with several instances on one PostgreSQL database', { timeout:
     running.delete(svc);
   };
   const targetQueue = async () => {
-    const q = `test.${rid()}.target`;
+    const q = targets.next();
     await transport.assertQueue(q, { durable: false });
     return q;
   };
@@ -168,6 +175,54 @@ describe('replays with several instances on one PostgreSQL database', { timeout:
       selected.slice(0, end.published),
     );
     assert.equal(b.record.eventIds.length, 0);
+    await stop(a.svc);
+    await stop(b.svc);
+  });
+
+  test('the most replays running at once holds across instances, also for starts racing on both', async () => {
+    await db.db.query(
+      "UPDATE replays SET status = 'cancelled', finished_at = now() WHERE status = 'running'",
+    );
+    const kind = `test.instances${rid()}.bounded`;
+    await storeEvents(kind, 20);
+    const q = await targetQueue();
+    const [a, b] = await Promise.all([start(undefined, 2), start(undefined, 2)]);
+    const body = { filter: { type: kind }, target: { queue: q }, rate_per_second: 1 };
+    const answers = await Promise.all(
+      Array.from({ length: 6 }, async (_, i) => {
+        const res = await fetch(`${(i % 2 ? a : b).svc.url}/replays`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify(body),
+        });
+        return { status: res.status, body: await json(res) };
+      }),
+    );
+    const accepted = answers.filter((r) => r.status === 202);
+    assert.equal(accepted.length, 2, JSON.stringify(answers.map((r) => r.status)));
+    for (const r of answers.filter((x) => x.status !== 202)) {
+      assert.equal(r.status, 409);
+      assert.equal(r.body.code, 'CONFLICT');
+    }
+    const [counted] = await db.db.query<{ n: string }>(
+      "SELECT count(*) AS n FROM replays WHERE status = 'running'",
+    );
+    assert.equal(Number(counted!.n), 2);
+    // a cancel through either instance makes room on the other
+    assert.equal(
+      (await fetch(`${a.svc.url}/replays/${accepted[0]!.body.id}`, { method: 'DELETE' })).status,
+      200,
+    );
+    const third = await fetch(`${b.svc.url}/replays`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+    });
+    assert.equal(third.status, 202);
+    const thirdId = (await json(third)).id as string;
+    for (const id of [accepted[1]!.body.id as string, thirdId]) {
+      await fetch(`${a.svc.url}/replays/${id}`, { method: 'DELETE' });
+    }
     await stop(a.svc);
     await stop(b.svc);
   });

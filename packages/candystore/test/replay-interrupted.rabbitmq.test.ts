@@ -12,6 +12,7 @@ import {
   freshDatabase,
   json,
   newEvent,
+  registryWith,
   rid,
   startReplay,
   TEST_AMQP_URL,
@@ -37,6 +38,7 @@ before(async () => {
     port: 0,
     host: '127.0.0.1',
     logLevel: 'silent',
+    registry: registryWith([queue]),
   });
 });
 

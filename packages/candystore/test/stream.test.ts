@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { CLOSE_SLOW_CLIENT, type EventStore, type StreamMessage } from '../src/index.js';
-import { StoreTail, StreamSession } from '../src/internal.js';
+import { eventBytes, StoreTail, StreamSession } from '../src/internal.js';
 import { BACKENDS, envelope, newEvent, openTestStore, waitFor } from './helpers.js';
 
 for (const backend of BACKENDS) {
@@ -21,7 +21,12 @@ for (const backend of BACKENDS) {
     const session = (
       from: string,
       sink: { buffered: () => number },
-      extra: { maxPending?: number; maxBufferedBytes?: number; filter?: object } = {},
+      extra: {
+        maxPending?: number;
+        maxPendingBytes?: number;
+        maxBufferedBytes?: number;
+        filter?: object;
+      } = {},
     ) => {
       const got: StreamMessage[] = [];
       let closed: { code: number; reason: string } | null = null;
@@ -33,6 +38,7 @@ for (const backend of BACKENDS) {
         heartbeatMs: 30,
         catchUpPage: 3,
         ...(extra.maxPending ? { maxPending: extra.maxPending } : {}),
+        ...(extra.maxPendingBytes ? { maxPendingBytes: extra.maxPendingBytes } : {}),
         ...(extra.maxBufferedBytes ? { maxBufferedBytes: extra.maxBufferedBytes } : {}),
         sink: {
           send: (m) => got.push(m),
@@ -111,6 +117,43 @@ for (const backend of BACKENDS) {
       assert.equal(closed()!.code, CLOSE_SLOW_CLIENT);
       buffered = 0;
       await started;
+    });
+
+    test('live events held during catch-up are bounded in bytes, not only in number', async () => {
+      await store.append(Array.from({ length: 10 }, (_, i) => newEvent(envelope('test.stream.bulk', { i }))));
+      let buffered = 1000;
+      // a count bound far away (10 000 by default); three large events pass the byte bound
+      const { s, got, closed } = session(
+        '0',
+        { buffered: () => buffered },
+        { maxPendingBytes: 8192, maxBufferedBytes: 100 },
+      );
+      const started = s.start();
+      const big = Array.from({ length: 3 }, (_, i) =>
+        newEvent(envelope('test.stream.large', { i, blob: 'x'.repeat(4000) })),
+      );
+      await store.append(big);
+      tail.poke();
+      await waitFor(() => closed() !== null, 5000, 'close');
+      assert.equal(closed()!.code, CLOSE_SLOW_CLIENT);
+      assert.match(closed()!.reason, /slow client; resume from=\d+/);
+      assert.ok(
+        !got.some((m) => m.kind === 'event' && m.event.event_type === 'test.stream.large'),
+        'nothing held was sent',
+      );
+      buffered = 0;
+      await started;
+    });
+
+    test('an event is measured in bytes of the JSON the socket carries', async () => {
+      const r = await store.append([newEvent(envelope('test.stream.size', { text: 'é'.repeat(100) }))]);
+      const [event] = await store.list(
+        { type: 'test.stream.size' },
+        { order: 'asc', after: String(BigInt(r.stored[0]!.position) - 1n), limit: 1 },
+      );
+      const json = JSON.stringify(event);
+      assert.equal(eventBytes(event!), Buffer.byteLength(json));
+      assert.ok(eventBytes(event!) >= json.length + 100, 'bytes, not characters');
     });
   });
 }

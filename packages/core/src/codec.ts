@@ -123,7 +123,13 @@ export function encodeEnvelope(envelope: EventEnvelope<unknown>): EnvelopeMessag
   const body = Buffer.from(JSON.stringify(envelope));
   if (body.includes(NUL_ESCAPE)) {
     throw new AppError('INVALID_ENVELOPE', 'a string holds U+0000, which the event store cannot keep', {
-      violations: [{ pointer: '', message: 'must not contain U+0000 in any string', keyword: 'pattern' }],
+      violations: [
+        {
+          pointer: '',
+          message: 'must not contain U+0000 (\\u0000) in any string: PostgreSQL cannot store it',
+          keyword: 'pattern',
+        },
+      ],
     });
   }
   return { routingKey: envelope.event_type, body, properties: envelopeAmqpProperties(envelope) };
@@ -155,7 +161,11 @@ export function decodeEnvelope(body: Buffer): DecodedMessage {
   }
   const violations = envelopeViolations(doc, { mode: 'complete' });
   if (violations.length === 0 && body.includes(NUL_ESCAPE)) {
-    violations.push({ pointer: '', message: 'must not contain U+0000 in any string', keyword: 'pattern' });
+    violations.push({
+      pointer: '',
+      message: 'must not contain U+0000 (\\u0000) in any string: PostgreSQL cannot store it',
+      keyword: 'pattern',
+    });
   }
   if (violations.length > 0) {
     return { ok: false, code: 'INVALID_ENVELOPE', reason: describe(violations), violations };

@@ -38,6 +38,7 @@ export const ERROR_CATALOGUE = {
   ORIGIN_NOT_ALLOWED: { status: 403, title: 'Request origin not allowed' },
   HOST_NOT_ALLOWED: { status: 421, title: 'Host not served here' },
   RATE_LIMITED: { status: 429, title: 'Rate limit exceeded' },
+  TOO_MANY_STREAMS: { status: 429, title: 'Too many open live streams' },
   CONFLICT: { status: 409, title: 'Conflict' },
 
   // --- webhooks ---
@@ -78,6 +79,9 @@ export const ERROR_CATALOGUE = {
   // --- store ---
   MIGRATION_UNKNOWN_VERSION: { status: 500, title: 'Database schema version is unknown to this build' },
   REPLAY_NOT_FOUND: { status: 404, title: 'Replay not found' },
+  // 403, not 422: the target is a well-formed name (it may well exist); the store refuses it by
+  // policy, and the same request stays refused whoever sends it, until the registry lists it
+  REPLAY_TARGET_FORBIDDEN: { status: 403, title: 'Replay target not allowed' },
 
   // --- dispatcher ---
   DISPATCH_REJECTED: { status: 502, title: 'OpenClaw rejected the dispatch' },

@@ -1,3 +1,26 @@
+export { hostOf, isLoopbackHost, isWildcardHost, urlForBind } from './access/addresses.js';
+export {
+  type AccessConfig,
+  ALLOW_UNAUTHENTICATED,
+  ALLOWED_HOSTS,
+  ALLOWED_ORIGINS,
+  AUTH_TOKENS,
+  AUTH_TOKENS_FILE,
+  accessConfigFromEnv,
+  BLOODBANK_AUTH_TOKENS,
+  normalizeOrigin,
+  OPEN_ACCESS,
+} from './access/config.js';
+export { AccessGuard, type AccessRequest, type RouteAccess, routeAccess } from './access/guard.js';
+export {
+  type AccessToken,
+  bearerToken,
+  type Principal,
+  parseLegacyPublishTokens,
+  parseTokenEntries,
+  SCOPES,
+  type Scope,
+} from './access/tokens.js';
 export {
   binaryHttpToEnvelope,
   type CloudEvent,
@@ -8,6 +31,18 @@ export {
   sourceToUri,
   uriToSource,
 } from './cloudevents.js';
+export {
+  assertEnvelope,
+  type DecodedMessage,
+  decodeEnvelope,
+  decodeEnvelopeOrThrow,
+  type EnvelopeMessage,
+  type EnvelopeRuleOptions,
+  encodeEnvelope,
+  envelopeViolations,
+  MAX_SOURCE_MEMBER_LENGTH,
+  MAX_VERSION_LENGTH,
+} from './codec.js';
 export {
   AMQP_URL,
   BLOODBANK_URL,
@@ -56,7 +91,11 @@ export {
   eventTypeProblem,
   isValidEventType,
   isValidPattern,
+  MAX_PATTERN_WILDCARDS,
+  MAX_PATTERN_WORDS,
   MAX_ROUTING_KEY_LENGTH,
   PatternSet,
+  patternProblem,
   topicMatches,
+  topicMatchSteps,
 } from './routing.js';

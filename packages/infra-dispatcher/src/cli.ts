@@ -1,4 +1,4 @@
-import { AMQP_URL, formatError, readEnv } from '@33god/core';
+import { AMQP_URL, accessConfigFromEnv, formatError, readEnv } from '@33god/core';
 import { assertServeable, configFromEnv } from './config.js';
 import { startDispatcher } from './service.js';
 
@@ -51,7 +51,11 @@ export async function main(
         'warning: AMQP_URL is unset: using the embedded in-process broker, which only this process can publish to',
       );
     }
-    dispatcher = await startDispatcher({ config, ...(amqpUrl ? { amqpUrl } : {}) });
+    dispatcher = await startDispatcher({
+      config,
+      access: accessConfigFromEnv(env),
+      ...(amqpUrl ? { amqpUrl } : {}),
+    });
   } catch (err) {
     io.err(formatError(err));
     return 1;

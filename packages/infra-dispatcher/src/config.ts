@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { AppError, envVar, parse, projectRoot, readEnv } from '@33god/core';
 import { DEFAULT_COMPONENT_CHECKS } from './checks/defaults.js';
+import { ENV_NAME, isDispatcherSecret } from './checks/environment.js';
 
 /**
  * Configuration of the Infra Dispatcher: defaults first (`DEFAULT_DISPATCHER_CONFIG`),
@@ -15,6 +16,13 @@ export type CheckMode = 'block' | 'report';
 export interface ComponentCheckSpec {
   readonly command: string;
   readonly cwd: string;
+  /**
+   * Variables of the dispatcher's environment the check gets besides `BASE_CHECK_ENV`
+   * (by name; one the dispatcher does not have is left out). The dispatcher's own
+   * secrets are refused.
+   */
+  readonly passEnv?: readonly string[];
+  /** Variables set to these values. */
   readonly env?: Readonly<Record<string, string>>;
 }
 
@@ -37,6 +45,8 @@ export interface DispatcherConfig {
   /** Directory that relative check `cwd`s resolve against. */
   readonly checksRoot: string;
   readonly port: number;
+  /** Address `/health` listens on. Anything but loopback needs tokens (`AUTH_TOKENS`). */
+  readonly host: string;
   readonly statePath: string;
   readonly queue: string;
 }
@@ -98,7 +108,7 @@ export const INFRA_CHECK_TIMEOUT_SECONDS = envVar({
 
 export const INFRA_CHECKS_CONFIG = envVar({
   name: 'INFRA_CHECKS_CONFIG',
-  doc: 'JSON file mapping component → { command, cwd, env? }. Unset: the built-in table.',
+  doc: 'JSON file mapping component → { command, cwd, passEnv?, env? }. A check gets only PATH, HOME, LANG, LC_ALL, TZ, the names in passEnv and the values in env. Unset: the built-in table.',
   parse: parse.string,
 });
 
@@ -114,6 +124,13 @@ export const INFRA_DISPATCHER_PORT = envVar({
   doc: 'Port of the /health endpoint.',
   default: '8690',
   parse: parse.port,
+});
+
+export const INFRA_DISPATCHER_HOST = envVar({
+  name: 'INFRA_DISPATCHER_HOST',
+  doc: 'Address the /health endpoint listens on. Loopback by default; any other address needs AUTH_TOKENS or AUTH_TOKENS_FILE, or ALLOW_UNAUTHENTICATED=true.',
+  default: '127.0.0.1',
+  parse: parse.string,
 });
 
 export const INFRA_DISPATCH_STATE_PATH = envVar({
@@ -145,6 +162,7 @@ export const DEFAULT_DISPATCHER_CONFIG: Omit<DispatcherConfig, 'hookToken' | 'st
   checkMode: 'report',
   checks: DEFAULT_COMPONENT_CHECKS,
   port: 8690,
+  host: '127.0.0.1',
   queue: 'infra_dispatcher.plane',
 };
 
@@ -158,13 +176,14 @@ export const defaultChecksRoot = (): string => dirname(projectRoot());
  * can run without one); `serve` checks it with `assertServeable`.
  */
 export function resolveDispatcherConfig(partial: Partial<DispatcherConfig> = {}): DispatcherConfig {
-  const cfg: DispatcherConfig = {
+  let cfg: DispatcherConfig = {
     ...DEFAULT_DISPATCHER_CONFIG,
     hookToken: '',
     statePath: defaultStatePath(),
     checksRoot: defaultChecksRoot(),
     ...stripUndefined(partial),
   };
+  cfg = { ...cfg, checks: parseChecks(cfg.checks) };
   if (cfg.readyStates.length === 0) {
     throw new AppError('CONFIG_INVALID', 'INFRA_READY_STATES must name at least one state');
   }
@@ -209,6 +228,7 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): DispatcherC
     checkTimeoutSeconds: readEnv(INFRA_CHECK_TIMEOUT_SECONDS, env),
     checkMode: readEnv(INFRA_CHECK_MODE, env),
     port: readEnv(INFRA_DISPATCHER_PORT, env),
+    host: readEnv(INFRA_DISPATCHER_HOST, env),
     statePath: readEnv(INFRA_DISPATCH_STATE_PATH, env),
     queue: readEnv(INFRA_DISPATCH_QUEUE, env),
     ...(checksFile === undefined ? {} : loadChecksFile(checksFile)),
@@ -235,30 +255,68 @@ export function loadChecksFile(path: string): Pick<DispatcherConfig, 'checks' | 
   return { checks: parseChecks(parsed, `INFRA_CHECKS_CONFIG (${path})`), checksRoot: dirname(resolve(path)) };
 }
 
-/** Validates a component → check map; component names are matched case-insensitively. */
+/**
+ * Validates a component → check map; component names are matched case-insensitively.
+ * The map is read with `Object.hasOwn` only (see `checkFor`), so a component may be
+ * called anything, `__proto__` included, without reaching `Object.prototype`.
+ */
 export function parseChecks(value: unknown, where = 'checks'): Record<string, ComponentCheckSpec> {
   if (!isRecord(value)) throw new AppError('CONFIG_INVALID', `${where} must be a JSON object`);
-  const out: Record<string, ComponentCheckSpec> = {};
-  for (const [component, spec] of Object.entries(value)) {
-    const at = `${where}: component '${component}'`;
-    if (!isRecord(spec)) throw new AppError('CONFIG_INVALID', `${at} must be an object`);
-    const { command, cwd, env } = spec;
-    if (typeof command !== 'string' || !command.trim()) {
-      throw new AppError('CONFIG_INVALID', `${at} needs a non-empty "command"`);
+  const out = new Map<string, ComponentCheckSpec>();
+  for (const [name, spec] of Object.entries(value)) {
+    const at = `${where}: component '${name}'`;
+    const component = name.trim().toLowerCase();
+    if (!component) throw new AppError('CONFIG_INVALID', `${where}: a component name is empty`);
+    if (out.has(component)) {
+      throw new AppError('CONFIG_INVALID', `${at} is configured twice (names ignore case)`);
     }
-    if (typeof cwd !== 'string' || !cwd.trim()) {
-      throw new AppError('CONFIG_INVALID', `${at} needs a non-empty "cwd"`);
-    }
-    let envOut: Record<string, string> | undefined;
-    if (env !== undefined) {
-      if (!isRecord(env) || Object.values(env).some((v) => typeof v !== 'string')) {
-        throw new AppError('CONFIG_INVALID', `${at}: "env" must map names to strings`);
-      }
-      envOut = env as Record<string, string>;
-    }
-    out[component.trim().toLowerCase()] = envOut ? { command, cwd, env: envOut } : { command, cwd };
+    out.set(component, parseCheckSpec(spec, at));
   }
-  return out;
+  // Built from entries, so a component called `__proto__` is an own member, not the prototype.
+  return Object.fromEntries(out);
+}
+
+function parseCheckSpec(spec: unknown, at: string): ComponentCheckSpec {
+  if (!isRecord(spec)) throw new AppError('CONFIG_INVALID', `${at} must be an object`);
+  const { command, cwd, passEnv, env } = spec;
+  if (typeof command !== 'string' || !command.trim()) {
+    throw new AppError('CONFIG_INVALID', `${at} needs a non-empty "command"`);
+  }
+  if (typeof cwd !== 'string' || !cwd.trim()) {
+    throw new AppError('CONFIG_INVALID', `${at} needs a non-empty "cwd"`);
+  }
+  return {
+    command,
+    cwd,
+    ...(passEnv === undefined ? {} : { passEnv: parsePassEnv(passEnv, at) }),
+    ...(env === undefined ? {} : { env: parseEnvValues(env, at) }),
+  };
+}
+
+function parsePassEnv(value: unknown, at: string): string[] {
+  if (!Array.isArray(value) || value.some((n) => typeof n !== 'string' || !ENV_NAME.test(n))) {
+    throw new AppError('CONFIG_INVALID', `${at}: "passEnv" must be a list of environment variable names`);
+  }
+  const names = value as string[];
+  const secrets = names.filter(isDispatcherSecret);
+  if (secrets.length > 0) {
+    throw new AppError(
+      'CONFIG_INVALID',
+      `${at}: "passEnv" names ${secrets.join(', ')}, the dispatcher's own secret${secrets.length > 1 ? 's' : ''}; a check never gets ${secrets.length > 1 ? 'them' : 'it'} (it runs code agents edit and its output goes to the agent)`,
+    );
+  }
+  return [...new Set(names)];
+}
+
+function parseEnvValues(value: unknown, at: string): Record<string, string> {
+  if (!isRecord(value)) throw new AppError('CONFIG_INVALID', `${at}: "env" must map names to strings`);
+  for (const [name, v] of Object.entries(value)) {
+    if (!ENV_NAME.test(name)) {
+      throw new AppError('CONFIG_INVALID', `${at}: "env" has '${name}', not an environment variable name`);
+    }
+    if (typeof v !== 'string') throw new AppError('CONFIG_INVALID', `${at}: "env" must map names to strings`);
+  }
+  return Object.fromEntries(Object.entries(value as Record<string, string>));
 }
 
 export function resolveCheckCwd(cfg: Pick<DispatcherConfig, 'checksRoot'>, spec: ComponentCheckSpec): string {

@@ -4,10 +4,22 @@ export {
   type ChecksConfig,
   type ComponentCheckOptions,
   checkFailed,
+  checkFor,
   describeCheck,
   runComponentCheck,
 } from './checks/component-check.js';
 export { DEFAULT_COMPONENT_CHECKS } from './checks/defaults.js';
+export {
+  BASE_CHECK_ENV,
+  type CheckSecret,
+  checkEnvironment,
+  DISPATCHER_SECRET_ENV,
+  dispatcherSecrets,
+  ENV_NAME,
+  isDispatcherSecret,
+  MIN_REDACTED_LENGTH,
+  redactSecrets,
+} from './checks/environment.js';
 export {
   type CheckResult,
   type CheckStatus,
@@ -33,6 +45,7 @@ export {
   INFRA_COMPONENT_LABEL_PREFIX,
   INFRA_DISPATCH_QUEUE,
   INFRA_DISPATCH_STATE_PATH,
+  INFRA_DISPATCHER_HOST,
   INFRA_DISPATCHER_PORT,
   INFRA_READY_LABELS,
   INFRA_READY_STATES,

@@ -15,7 +15,15 @@ import {
   type WhenConnected,
   whenConnected,
 } from '@33god/bloodbank';
-import { AppError, defaultSchemasDir, isAppError, readEnv } from '@33god/core';
+import {
+  type AccessConfig,
+  AccessGuard,
+  AppError,
+  defaultSchemasDir,
+  isAppError,
+  readEnv,
+  urlForBind,
+} from '@33god/core';
 import type { ComponentCheckOptions } from './checks/component-check.js';
 import { assertServeable, type DispatcherConfig, resolveDispatcherConfig } from './config.js';
 import { createOpenClawClient, type RetryPolicy } from './dispatch/openclaw-client.js';
@@ -48,12 +56,17 @@ export interface StartDispatcherOptions {
   readonly topology?: TopologyOptions;
   /** Schemas the published events are validated against. Default: the project's schema tree. */
   readonly schemas?: EventSchemas | string;
-  /** Overrides `config.queue`, `config.statePath`, `config.port`, `config.hookUrl`. */
+  /** Overrides `config.queue`, `config.statePath`, `config.port`, `config.host`, `config.hookUrl`. */
   readonly queue?: string;
   readonly statePath?: string;
   readonly port?: number;
-  /** Interface `/health` listens on. Default `0.0.0.0` (reachable from a container's health check). */
+  /**
+   * Interface `/health` listens on. Default `127.0.0.1`; any other address needs tokens in
+   * `access` (or its `allowUnauthenticated`), else the start is refused.
+   */
   readonly host?: string;
+  /** Tokens, allowed origins and host names. Default: no tokens, so loopback only. */
+  readonly access?: AccessConfig;
   readonly hookUrl?: string;
   /** OpenClaw retries (attempts, delays, total time). */
   readonly openclawRetry?: Partial<RetryPolicy>;
@@ -73,8 +86,10 @@ export interface StartDispatcherOptions {
 export interface RunningDispatcher {
   /** Port of `/health`. */
   readonly port: number;
-  /** Base URL of the health server, e.g. `http://127.0.0.1:8690`. */
+  /** Base URL of the health server, e.g. `http://127.0.0.1:8690` (loopback for a wildcard bind). */
   readonly url: string;
+  /** The addresses the health server really listens on. */
+  readonly addresses: readonly AddressInfo[];
   readonly queue: string;
   readonly config: DispatcherConfig;
   readonly bus: Bus;
@@ -93,9 +108,15 @@ export async function startDispatcher(options: StartDispatcherOptions = {}): Pro
     ...(options.queue === undefined ? {} : { queue: options.queue }),
     ...(options.statePath === undefined ? {} : { statePath: options.statePath }),
     ...(options.port === undefined ? {} : { port: options.port }),
+    ...(options.host === undefined ? {} : { host: options.host }),
     ...(options.hookUrl === undefined ? {} : { hookUrl: options.hookUrl }),
   });
   assertServeable(config);
+  const guard = new AccessGuard(options.access);
+  const logLevel = options.logLevel ?? process.env.LOG_LEVEL ?? 'info';
+  // Refused before anything is opened; the warning (ALLOW_UNAUTHENTICATED) goes to the log below.
+  const bindWarnings: string[] = [];
+  guard.bind('Infra Dispatcher', config.host, 'INFRA_DISPATCHER_HOST', (m) => bindWarnings.push(m));
   // A malformed state file stops the start here: dispatching without it could repeat every ticket.
   const state = await DispatchStateStore.open(config.statePath);
 
@@ -113,9 +134,11 @@ export async function startDispatcher(options: StartDispatcherOptions = {}): Pro
       },
       queue: config.queue,
     },
-    options.logLevel ?? process.env.LOG_LEVEL ?? 'info',
+    logLevel,
+    guard,
   );
   const log = health.log;
+  for (const m of bindWarnings) log.warn(m);
 
   let bus: Bus | undefined;
   const ownsBus = options.bus === undefined;
@@ -192,7 +215,7 @@ export async function startDispatcher(options: StartDispatcherOptions = {}): Pro
       onError: (err) =>
         log.error({ err: err instanceof Error ? err.message : String(err) }, 'not consuming yet; retrying'),
     });
-    await health.listen({ port: config.port, host: options.host ?? '0.0.0.0' });
+    await health.listen({ port: config.port, host: config.host });
   } catch (err) {
     stopBrokerLog();
     await subscribing?.stop();
@@ -203,10 +226,16 @@ export async function startDispatcher(options: StartDispatcherOptions = {}): Pro
     throw err;
   }
   const started = subscribing;
-  const port = (health.server.address() as AddressInfo).port;
-  const host = options.host ?? '0.0.0.0';
+  const bound = health.server.address() as AddressInfo;
   log.info(
-    { queue: config.queue, hook_url: config.hookUrl, state_path: config.statePath },
+    {
+      queue: config.queue,
+      hook_url: config.hookUrl,
+      state_path: config.statePath,
+      address: bound.address,
+      port: bound.port,
+      auth: guard.enabled,
+    },
     'infra dispatcher started',
   );
 
@@ -234,8 +263,9 @@ export async function startDispatcher(options: StartDispatcherOptions = {}): Pro
   };
 
   return {
-    port,
-    url: `http://${host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host}:${port}`,
+    port: bound.port,
+    url: urlForBind(bound.address, bound.port),
+    addresses: health.addresses().filter((a): a is AddressInfo => typeof a === 'object'),
     queue: config.queue,
     config,
     bus: theBus,

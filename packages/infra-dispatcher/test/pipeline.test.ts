@@ -359,4 +359,79 @@ describe('dispatch pipeline', { timeout: 30_000 }, () => {
     assert.equal(completed?.payload.possible_duplicate, true);
     assert.equal(state.records(issueId)[0]?.sending, undefined);
   });
+
+  it('handles tickets whose component, agent or issue id is an Object member name like any other', async () => {
+    oc.requests.length = 0;
+    const { pipeline, state, published, event } = await pipelineFor(oc, join(dir, 'proto-names.json'), {
+      runChecks: true,
+      checks: { bloodbank: { command: 'true', cwd: '.' } },
+    });
+    const names = ['__proto__', 'constructor', 'toString', 'hasOwnProperty', 'valueOf'];
+    for (const name of names) {
+      const body = planeV1Issue({
+        id: name,
+        labels: ['ready', 'automation:go', `comp:${name}`, `agent:${name}`],
+      });
+      const out = await pipeline.handle(event(body));
+      assert.equal(out.kind, 'dispatched', name);
+      const req = oc.requests.at(-1)!;
+      assert.equal(req.json?.sessionKey, `hook:infra:${name}`);
+      assert.equal(req.json?.agentId, name.toLowerCase());
+      assert.match(String(req.json?.message), new RegExp(`Component: ${name.toLowerCase()}\n`));
+      const completed = published.at(-1)!;
+      assert.equal(completed.type, 'infra.dispatch.completed');
+      assert.equal(completed.payload.issue_id, name);
+      assert.deepEqual(completed.payload.checks, [], 'no check is configured for it');
+      // Dispatched once: the state finds the record under that id.
+      const again = await pipeline.handle(event(body));
+      assert.equal(again.kind, 'skipped', name);
+      assert.equal(published.at(-1)?.payload.reason, 'already_dispatched');
+    }
+    assert.equal(oc.requests.length, names.length);
+    assert.equal(state.issueCount, names.length);
+    const notReady = await pipeline.handle(
+      event(planeV1Issue({ id: '__proto__', stateName: 'Done', stateGroup: 'completed' })),
+    );
+    assert.equal(notReady.kind, 'skipped');
+    assert.equal(published.at(-1)?.payload.reason, 'state_not_ready');
+  });
+
+  it("puts a check's output in the prompt and the events without the dispatcher's secrets", async (t) => {
+    const env = {
+      OPENCLAW_HOOK_TOKEN: 'pipeline-hook-token-c0ffee',
+      PLANE_WEBHOOK_SECRET: 'pipeline-plane-whsec-f00d',
+      INFRA_CHECK_VISIBLE: 'visible-to-the-check',
+    };
+    for (const [name, value] of Object.entries(env)) {
+      const before = process.env[name];
+      process.env[name] = value;
+      t.after(() => {
+        if (before === undefined) delete process.env[name];
+        else process.env[name] = before;
+      });
+    }
+    oc.requests.length = 0;
+    const { pipeline, published, event } = await pipelineFor(oc, join(dir, 'check-env.json'), {
+      hookToken: env.OPENCLAW_HOOK_TOKEN,
+      runChecks: true,
+      checkMode: 'report',
+      checks: { bloodbank: { command: 'env; exit 1', cwd: '.', passEnv: ['INFRA_CHECK_VISIBLE'] } },
+    });
+    const out = await pipeline.handle(event(planeV1Issue()));
+    assert.equal(out.kind, 'dispatched');
+    const message = String(oc.requests[0]?.json?.message);
+    const [check] = (published[0]?.payload.checks ?? []) as Array<{ output_tail: string }>;
+    for (const text of [message, check?.output_tail ?? '']) {
+      assert.match(text, /INFRA_CHECK_VISIBLE=visible-to-the-check/);
+      assert.match(text, /PATH=/);
+      for (const leak of [
+        'OPENCLAW_HOOK_TOKEN',
+        'PLANE_WEBHOOK_SECRET',
+        env.OPENCLAW_HOOK_TOKEN,
+        env.PLANE_WEBHOOK_SECRET,
+      ]) {
+        assert.ok(!text.includes(leak), `'${leak}' reached the agent:\n${text}`);
+      }
+    }
+  });
 });

@@ -23,6 +23,8 @@ export interface DemoOptions {
   dlx?: string;
   gatewayUrl: string;
   planeSecret: string;
+  /** Bearer token of the smoke test's `POST /publish`, when the gateway wants one. */
+  publishToken?: string;
   /** Seconds between Plane tickets. Default 2. */
   ticketIntervalSeconds?: number;
   /** Share of worktree-manager deliveries that fail (each attempt). Half of it fails every attempt. Default 0.2. */
@@ -182,7 +184,10 @@ export async function startDemoTraffic(options: DemoOptions): Promise<DemoTraffi
           // The seed's smoke test, as its curl example sends it.
           const res = await fetch(`${options.gatewayUrl}/publish`, {
             method: 'POST',
-            headers: { 'content-type': 'application/json' },
+            headers: {
+              'content-type': 'application/json',
+              ...(options.publishToken ? { authorization: `Bearer ${options.publishToken}` } : {}),
+            },
             body: JSON.stringify({ event_type: 'test.event.created', payload: { message: 'test' } }),
           });
           if (res.status !== 202) throw new Error(`gateway answered ${res.status}`);

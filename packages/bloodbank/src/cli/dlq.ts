@@ -6,13 +6,15 @@ import {
   createDeadLetterOperations,
   DEFAULT_LIST_LIMIT,
   type DeadLetterOperations,
+  MAX_LIST_LIMIT,
+  MAX_SCAN,
 } from '../dead-letters/operations.js';
 import { resolveTopologyOptions, type TopologyOptions } from '../topology/options.js';
 import type { Transport } from '../transport/transport.js';
 import { type CliIo, cliTransport, EXIT, guarded, stdio, UsageError } from './command.js';
 import { gatewayDeadLetterOperations } from './gateway-dead-letters.js';
 
-export const USAGE = `usage: bloodbank dlq list [QUEUE] [--limit N] [--json]
+export const USAGE = `usage: bloodbank dlq list [QUEUE] [--limit N] [--cursor C] [--json]
        bloodbank dlq show QUEUE ID [--json]
        bloodbank dlq redrive QUEUE (ID... | --all)
        bloodbank dlq purge QUEUE (ID... | --all)
@@ -20,6 +22,10 @@ export const USAGE = `usage: bloodbank dlq list [QUEUE] [--limit N] [--json]
   QUEUE is a service queue (its dead letters are in QUEUE.dlq); ID is a dead
   letter's id (the event id). list without QUEUE shows every dead-letter queue of
   the registry with its count. list and show never remove a message.
+
+  list QUEUE shows one page, oldest first: --limit N of them (default ${DEFAULT_LIST_LIMIT}, at most
+  ${MAX_LIST_LIMIT}); when more follow, the command for the next page (--cursor C) is printed on
+  stderr. show searches the first ${MAX_SCAN} messages of the queue.
 
   Without an AMQP URL the commands go through the gateway's HTTP API (what
   works against \`npm start\` with its embedded broker); with one, straight to
@@ -43,6 +49,7 @@ export async function run(argv: string[], io: CliIo = stdio): Promise<number> {
         token: { type: 'string' },
         dlx: { type: 'string' },
         limit: { type: 'string' },
+        cursor: { type: 'string' },
         all: { type: 'boolean' },
         json: { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
@@ -65,7 +72,12 @@ export async function run(argv: string[], io: CliIo = stdio): Promise<number> {
       throw new UsageError('give IDs or --all, not both');
     }
     const limit = values.limit === undefined ? DEFAULT_LIST_LIMIT : Number(values.limit);
-    if (!Number.isInteger(limit) || limit < 1) throw new UsageError(`--limit must be a whole number >= 1`);
+    if (!Number.isInteger(limit) || limit < 1 || limit > MAX_LIST_LIMIT) {
+      throw new UsageError(`--limit must be a whole number from 1 to ${MAX_LIST_LIMIT}`);
+    }
+    if (values.cursor !== undefined && (action !== 'list' || !queue)) {
+      throw new UsageError('--cursor goes with dlq list QUEUE');
+    }
 
     if (values.gateway !== undefined && values['amqp-url'] !== undefined) {
       throw new UsageError('give --gateway or --amqp-url, not both');
@@ -112,10 +124,20 @@ export async function run(argv: string[], io: CliIo = stdio): Promise<number> {
             );
             return EXIT.ok;
           }
-          const letters = await ops.list(queue, limit);
+          const page = await ops.listPage(queue, {
+            limit,
+            ...(values.cursor === undefined ? {} : { cursor: values.cursor }),
+          });
+          const letters = page.items;
           print(letters, () =>
             letters.length === 0 ? [`no dead letters in ${queue}`] : letters.map((l) => summaryLine(l)),
           );
+          // stdout stays the letters alone (lines, or the JSON array); where to go on is a hint
+          if (page.nextCursor) {
+            io.err(
+              `more dead letters (${page.count} in the queue): bloodbank dlq list ${queue} --limit ${limit} --cursor ${page.nextCursor}`,
+            );
+          }
           return EXIT.ok;
         }
         case 'show': {

@@ -6,10 +6,11 @@ import {
   type ProblemDocument,
 } from '@33god/core';
 import type { DeadLetter } from '../dead-letters/describe.js';
-import type {
-  DeadLetterActionResult,
-  DeadLetterOperations,
-  DeadLetterQueueInfo,
+import {
+  DEFAULT_LIST_LIMIT,
+  type DeadLetterActionResult,
+  type DeadLetterOperations,
+  type DeadLetterQueueInfo,
 } from '../dead-letters/operations.js';
 import { networkReason } from './health.js';
 
@@ -102,6 +103,19 @@ export function gatewayDeadLetterOperations(
   };
   const q = (queue: string) => encodeURIComponent(queue);
   const idsBody = (ids: readonly string[] | undefined) => (ids ? { ids: [...ids] } : {});
+  const listPage: DeadLetterOperations['listPage'] = async (queue, options = {}) => {
+    const query = new URLSearchParams({ limit: String(options.limit ?? DEFAULT_LIST_LIMIT) });
+    if (options.cursor !== undefined) query.set('cursor', options.cursor);
+    const r = await call<{ items: DeadLetterItem[]; next_cursor?: string | null; count?: number }>(
+      'GET',
+      `/dead-letters/${q(queue)}?${query}`,
+    );
+    return {
+      items: r.items.map(fromItem),
+      nextCursor: r.next_cursor ?? null,
+      count: r.count ?? r.items.length,
+    };
+  };
 
   return {
     async queues(): Promise<DeadLetterQueueInfo[]> {
@@ -111,10 +125,10 @@ export function gatewayDeadLetterOperations(
       );
       return r.queues.map((x) => ({ queue: x.queue, dlq: x.dlq, exists: x.exists, messageCount: x.count }));
     },
-    async list(queue, limit = 50) {
-      const r = await call<{ items: DeadLetterItem[] }>('GET', `/dead-letters/${q(queue)}?limit=${limit}`);
-      return r.items.map(fromItem);
+    async list(queue, limit = DEFAULT_LIST_LIMIT) {
+      return (await listPage(queue, { limit })).items;
     },
+    listPage,
     async show(queue, id) {
       return fromItem(
         await call<DeadLetterItem>('GET', `/dead-letters/${q(queue)}/${encodeURIComponent(id)}`),

@@ -2,6 +2,7 @@ import { existsSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import {
   AMQP_URL,
+  accessConfigFromEnv,
   defaultRegistryPath,
   defaultSchemasDir,
   HOLYFIELDS_SCHEMAS,
@@ -10,7 +11,6 @@ import {
   SERVICES_REGISTRY,
 } from '@33god/core';
 import {
-  BLOODBANK_AUTH_TOKENS,
   BLOODBANK_BATCH_MAX,
   BLOODBANK_BODY_LIMIT,
   BLOODBANK_HEALTH_INTERVAL,
@@ -42,9 +42,11 @@ export const SERVE_USAGE = `bloodbank serve [--port N] [--host H]
 
 Runs the HTTP gateway (POST /events, /events/batch, /publish, /webhooks/:provider; GET /health,
 /metrics, /docs, /schemas). Configured by environment variables (see the README): AMQP_URL
-(unset: embedded broker), BLOODBANK_PORT, HOLYFIELDS_SCHEMAS, SERVICES_REGISTRY,
-BLOODBANK_UNKNOWN_TYPES, BLOODBANK_AUTH_TOKENS, BLOODBANK_RATE_LIMIT, BLOODBANK_BODY_LIMIT,
-BLOODBANK_BATCH_MAX, PLANE_WEBHOOK_SECRET, GITHUB_WEBHOOK_SECRET.`;
+(unset: embedded broker), BLOODBANK_PORT, BLOODBANK_HOST (default 127.0.0.1), HOLYFIELDS_SCHEMAS,
+SERVICES_REGISTRY, BLOODBANK_UNKNOWN_TYPES, AUTH_TOKENS, AUTH_TOKENS_FILE, BLOODBANK_AUTH_TOKENS,
+ALLOW_UNAUTHENTICATED, ALLOWED_HOSTS, ALLOWED_ORIGINS, BLOODBANK_RATE_LIMIT, BLOODBANK_BODY_LIMIT,
+BLOODBANK_BATCH_MAX, PLANE_WEBHOOK_SECRET, GITHUB_WEBHOOK_SECRET. Without tokens it listens on
+loopback only; docs/gateway.md lists the scope each route needs.`;
 
 /** Gateway options from the environment (defaults first, then validation by each envVar). */
 export function gatewayOptionsFromEnv(env: NodeJS.ProcessEnv): GatewayOptions {
@@ -66,11 +68,10 @@ export function gatewayOptionsFromEnv(env: NodeJS.ProcessEnv): GatewayOptions {
       github: readEnv(GITHUB_WEBHOOK_SECRET, env),
     },
     logLevel: readEnv(LOG_LEVEL, env)!,
+    access: accessConfigFromEnv(env),
   };
   const amqpUrl = readEnv(AMQP_URL, env);
   if (amqpUrl) options.amqpUrl = amqpUrl;
-  const tokens = readEnv(BLOODBANK_AUTH_TOKENS, env);
-  if (tokens) options.authTokens = tokens;
   const rate = readEnv(BLOODBANK_RATE_LIMIT, env);
   if (rate) options.rateLimit = rate;
   return options;

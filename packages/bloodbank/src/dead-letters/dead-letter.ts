@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
-import { readEnv } from '@33god/core';
-import { errorClassOf, errorReasonOf } from '../middleware/errors.js';
+import { isAppError, readEnv } from '@33god/core';
+import type { BloodbankMessageDlqV1Payload } from '@33god/events';
+import { errorClassOf, errorReasonOf, isRetryable } from '../middleware/errors.js';
 import { BLOODBANK_DLX } from '../topology/config.js';
 import type { Delivery, MessageProperties, Transport } from '../transport/transport.js';
 import { DEAD_LETTER_HEADERS as H, headerString, withoutBrokerDeath } from './headers.js';
@@ -14,6 +15,22 @@ export interface DeadLetterReason {
   attempts: number;
   /** When the first attempt failed. Default: the `x-first-failure-at` header, else now. */
   firstFailureAt?: Date;
+}
+
+/** Why a message was dead-lettered, as `bloodbank.message.dlq` names it. */
+export type DeadLetterReasonCode = BloodbankMessageDlqV1Payload['reason'];
+
+/**
+ * The reason code of a dead letter the consumer writes itself, decided where the error is still
+ * at hand (the error class alone cannot tell a rejection from a retryable failure).
+ */
+export function deadLetterReasonCode(error: unknown, attempts: number): DeadLetterReasonCode {
+  const code = isAppError(error) ? error.code : undefined;
+  if (code === 'MESSAGE_NOT_JSON') return 'not_json';
+  if (code === 'INVALID_ENVELOPE') return 'invalid_envelope';
+  if (!isRetryable(error)) return 'handler_rejected';
+  // A retryable error reaches the dead letters on the last attempt the policy allows.
+  return attempts > 1 ? 'max_attempts' : 'handler_failed';
 }
 
 export interface DeadLetterOptions {
@@ -34,6 +51,7 @@ export function deadLetterMessage(
   const headers: Record<string, unknown> = {
     ...withoutBrokerDeath(old),
     [H.reason]: errorReasonOf(reason.error),
+    [H.reasonCode]: deadLetterReasonCode(reason.error, reason.attempts),
     [H.errorClass]: errorClassOf(reason.error),
     [H.handler]: reason.handler,
     [H.attempts]: reason.attempts,

@@ -3,6 +3,8 @@ import { AMQP_HEADERS } from '@33god/core';
 /** Headers a dead letter carries (and the retry bookkeeping that leads to one). */
 export const DEAD_LETTER_HEADERS = {
   reason: 'x-dead-letter-reason',
+  /** The `bloodbank.message.dlq` reason code (`handler_failed`, `max_attempts`...); `reason` holds the text. */
+  reasonCode: 'x-dead-letter-reason-code',
   errorClass: 'x-dead-letter-error-class',
   handler: 'x-dead-letter-handler',
   attempts: AMQP_HEADERS.attempts,

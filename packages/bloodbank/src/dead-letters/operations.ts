@@ -7,6 +7,7 @@ import {
 } from '../topology/options.js';
 import type { TopologyRegistry } from '../topology/registry.js';
 import type { Delivery, Transport } from '../transport/transport.js';
+import { type DeadLetterCursor, decodeDeadLetterCursor, encodeDeadLetterCursor } from './cursor.js';
 import { type DeadLetter, deadLetterId, describeDeadLetter } from './describe.js';
 import { cleanHeaders } from './headers.js';
 
@@ -18,6 +19,25 @@ export interface DeadLetterQueueInfo {
   /** False when the dead-letter queue was never declared (topology not applied). */
   exists: boolean;
   messageCount: number;
+}
+
+export interface DeadLetterPage {
+  /** Oldest first, at most the page's limit. */
+  items: DeadLetter[];
+  /**
+   * Pass as `cursor` for the next page; null after the last one, and at MAX_SCAN messages
+   * deep (compare `count`: a listing does not reach past it).
+   */
+  nextCursor: string | null;
+  /** Messages in the dead-letter queue when the page was read. */
+  count: number;
+}
+
+export interface DeadLetterListOptions {
+  /** Dead letters in the page: 1 to MAX_LIST_LIMIT, default DEFAULT_LIST_LIMIT. */
+  limit?: number;
+  /** The `nextCursor` of the page before; none: from the head of the queue. */
+  cursor?: string;
 }
 
 export interface DeadLetterActionResult {
@@ -36,8 +56,18 @@ export interface DeadLetterActionResult {
 export interface DeadLetterOperations {
   /** Every known service queue's dead-letter queue with its message count. */
   queues(): Promise<DeadLetterQueueInfo[]>;
-  /** Up to `limit` dead letters, oldest first, read without removing them. */
+  /** The first `limit` dead letters (default 50, at most 500), oldest first: `listPage`'s items. */
   list(queue: string, limit?: number): Promise<DeadLetter[]>;
+  /**
+   * One page of dead letters, oldest first, read without removing them. A request holds
+   * one page in memory however deep the queue is, and reads at most MAX_SCAN messages.
+   * INVALID_CURSOR when the dead letter the cursor continues after has left the queue.
+   */
+  listPage(queue: string, options?: DeadLetterListOptions): Promise<DeadLetterPage>;
+  /**
+   * The dead letter with this id, searched from the head one message at a time, keeping only
+   * the match; NOT_FOUND when it is not among the first MAX_SCAN messages.
+   */
   show(queue: string, id: string): Promise<DeadLetter>;
   /**
    * Sends dead letters back to their original queue (through the default exchange,
@@ -57,9 +87,11 @@ export interface DeadLetterOperationsOptions {
   topology?: TopologyOptions | ResolvedTopologyOptions;
 }
 
-/** Most messages one list/show/redrive/purge scans. */
+/** Most messages one list page, show, redrive or purge reads from the head of a queue. */
 export const MAX_SCAN = 100_000;
 export const DEFAULT_LIST_LIMIT = 50;
+/** Most dead letters in one list page. */
+export const MAX_LIST_LIMIT = 500;
 
 export function createDeadLetterOperations(
   transport: Transport,
@@ -87,6 +119,67 @@ export function createDeadLetterOperations(
     const info = await transport.checkQueue(dlq);
     if (!info) throw new AppError('QUEUE_NOT_FOUND', `dead-letter queue '${dlq}' does not exist`);
     return info.messageCount;
+  };
+
+  /**
+   * One page: at most `limit` messages after the cursor's anchor (from the head without a
+   * cursor), and where the next page starts. Messages only leave a queue or join its tail,
+   * so an anchor still there is at or before its old place: the read goes `limit + 1` past
+   * that place and no further, keeping the page and nothing else. Of an id seen more than
+   * once there, the last occurrence is the anchor.
+   */
+  const readPage = async (
+    dlq: string,
+    limit: number,
+    from: DeadLetterCursor | null,
+  ): Promise<{ items: Delivery[]; next: DeadLetterCursor | null }> => {
+    let anchored = from === null;
+    let items: Delivery[] = [];
+    let lastIndex = -1;
+    let more = false;
+    let index = 0;
+    await transport.browse(dlq, Math.min((from?.offset ?? 0) + limit + 1, MAX_SCAN), (d) => {
+      const i = index++;
+      if (from && i < from.offset && deadLetterId(d) === from.after) {
+        anchored = true;
+        items = [];
+        more = false;
+        return true;
+      }
+      if (!anchored) return true;
+      if (items.length < limit) {
+        items.push(d);
+        lastIndex = i;
+        return true;
+      }
+      more = true;
+      // until the anchor's old place a later occurrence of it may still restart the page
+      return from !== null && i < from.offset;
+    });
+    if (!anchored) {
+      throw new AppError(
+        'INVALID_CURSOR',
+        `the dead letter this cursor continues after ('${from!.after}') has left '${dlq}' (redriven or purged); list again from the start`,
+      );
+    }
+    const last = items.at(-1);
+    return { items, next: more && last ? { offset: lastIndex + 1, after: deadLetterId(last) } : null };
+  };
+
+  const listPage: DeadLetterOperations['listPage'] = async (queue, options = {}) => {
+    const limit = options.limit ?? DEFAULT_LIST_LIMIT;
+    if (!Number.isInteger(limit) || limit < 1 || limit > MAX_LIST_LIMIT) {
+      throw new AppError('INVALID_REQUEST', `limit must be a whole number from 1 to ${MAX_LIST_LIMIT}`);
+    }
+    const from = options.cursor === undefined ? null : decodeDeadLetterCursor(options.cursor);
+    const { dlq } = target(queue);
+    const count = await requireDlq(dlq);
+    const page = await readPage(dlq, limit, from);
+    return {
+      items: page.items.map((d) => describeDeadLetter(d, dlq)),
+      nextCursor: page.next && encodeDeadLetterCursor(page.next),
+      count,
+    };
   };
 
   /**
@@ -146,19 +239,31 @@ export function createDeadLetterOperations(
     },
 
     async list(queue, limit = DEFAULT_LIST_LIMIT) {
-      const { dlq } = target(queue);
-      await requireDlq(dlq);
-      const n = Math.max(0, Math.min(Math.floor(limit), MAX_SCAN));
-      if (n === 0) return [];
-      return (await transport.peek(dlq, n)).map((d) => describeDeadLetter(d, dlq));
+      return (await listPage(queue, { limit })).items;
     },
+
+    listPage,
 
     async show(queue, id) {
       const { dlq } = target(queue);
-      const count = Math.min(await requireDlq(dlq), MAX_SCAN);
-      const found =
-        count > 0 ? (await transport.peek(dlq, count)).find((d) => deadLetterId(d) === id) : undefined;
-      if (!found) throw new AppError('NOT_FOUND', `no dead letter '${id}' in '${dlq}'`);
+      const count = await requireDlq(dlq);
+      let found: Delivery | undefined;
+      const read =
+        count === 0
+          ? 0
+          : await transport.browse(dlq, MAX_SCAN, (d) => {
+              if (deadLetterId(d) !== id) return true;
+              found = d;
+              return false;
+            });
+      if (!found) {
+        throw new AppError(
+          'NOT_FOUND',
+          read >= MAX_SCAN
+            ? `no dead letter '${id}' among the first ${MAX_SCAN} of '${dlq}' (a search reads no further; redrive or purge the ones ahead of it)`
+            : `no dead letter '${id}' in '${dlq}'`,
+        );
+      }
       return describeDeadLetter(found, dlq);
     },
 

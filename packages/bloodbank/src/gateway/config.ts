@@ -2,7 +2,9 @@ import { envVar, parse } from '@33god/core';
 
 // BLOODBANK_EXCHANGE (topology/config.ts) and BLOODBANK_UNKNOWN_TYPES (sdk/config.ts) are declared
 // by the parts that own them; `bloodbank serve` reads those. BLOODBANK_URL (the gateway's address
-// for clients) is in @33god/core, shared with the dashboard.
+// for clients) is in @33god/core, shared with the dashboard, and so are the access variables
+// every part reads (AUTH_TOKENS, AUTH_TOKENS_FILE, the legacy BLOODBANK_AUTH_TOKENS,
+// ALLOW_UNAUTHENTICATED, ALLOWED_ORIGINS, ALLOWED_HOSTS).
 
 /** Environment variables of `bloodbank serve`; every one is also a `startGateway` option. */
 
@@ -15,20 +17,14 @@ export const BLOODBANK_PORT = envVar({
 
 export const BLOODBANK_HOST = envVar({
   name: 'BLOODBANK_HOST',
-  doc: 'Interface the gateway listens on.',
-  default: '0.0.0.0',
-  parse: parse.string,
-});
-
-export const BLOODBANK_AUTH_TOKENS = envVar({
-  name: 'BLOODBANK_AUTH_TOKENS',
-  doc: 'Bearer tokens mapped to registry service ids: `token=service-id,...`, or the path of a file with one `token=service-id` a line. Unset: no auth.',
+  doc: 'Interface the gateway listens on. Anything but loopback needs tokens (AUTH_TOKENS) or ALLOW_UNAUTHENTICATED=true.',
+  default: '127.0.0.1',
   parse: parse.string,
 });
 
 export const BLOODBANK_RATE_LIMIT = envVar({
   name: 'BLOODBANK_RATE_LIMIT',
-  doc: 'Requests per token (per client address without auth), e.g. `100/s`, `6000/min`. Unset: no limit.',
+  doc: 'Publish and operate requests per principal (per client address without auth), e.g. `100/s`, `6000/min`. Unset: no limit.',
   parse: parse.string,
 });
 

@@ -1,20 +1,24 @@
 import { randomUUID } from 'node:crypto';
+import type { AddressInfo } from 'node:net';
 import { hostname } from 'node:os';
 import {
+  type AccessConfig,
+  AccessGuard,
+  type AccessToken,
   AppError,
-  completeEnvelope,
   defaultRegistryPath,
   defaultSchemasDir,
-  type EventEnvelope,
   LOG_LEVEL,
+  OPEN_ACCESS,
+  parseLegacyPublishTokens,
   readEnv,
+  type Scope,
+  urlForBind,
 } from '@33god/core';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import Fastify, { type FastifyInstance, LogController } from 'fastify';
-import { Authorizer } from '../auth/authorize.js';
 import { parseRateLimit, type RateLimit, RateLimiter } from '../auth/rate-limit.js';
-import { parseAuthTokens, type TokenMap } from '../auth/tokens.js';
 import { type DeadLetterMonitor, startDeadLetterMonitor } from '../dead-letters/monitor.js';
 import { createDeadLetterOperations, type DeadLetterOperations } from '../dead-letters/operations.js';
 import { GatewayMetrics } from '../metrics/gateway-metrics.js';
@@ -26,9 +30,11 @@ import type { Transport } from '../transport/transport.js';
 import { WebhookIngestor } from '../webhooks/ingest.js';
 import { DEFAULT_PROVIDERS, type WebhookProvider } from '../webhooks/providers.js';
 import { webhookRoutes } from '../webhooks/routes.js';
+import { guardRoutes, markRoutes } from './access.js';
 import { sendProblem } from './errors.js';
+import { HEALTH_EVENT, healthStatusEvent } from './health-event.js';
 import { assertJsonDepth } from './json-depth.js';
-import { PublishPipeline } from './pipeline.js';
+import { GATEWAY_ENTRY, PublishPipeline, WEBHOOK_ENTRY } from './pipeline.js';
 import { type EnvelopePublisher, transportPublisher } from './publisher.js';
 import { deadLetterRoutes } from './routes/dead-letters.js';
 import { eventRoutes } from './routes/events.js';
@@ -38,11 +44,15 @@ import { type GatewaySchemaRegistry, type GatewayServiceRegistry, SchemaStore } 
 
 export const DEFAULT_EXCHANGE = 'bloodbank.events.v1';
 export const SCHEMA_UPDATED_EVENT = 'holyfields.schema.updated';
-export const HEALTH_EVENT = 'bloodbank.health.status';
+export { HEALTH_EVENT };
 
 export interface GatewayOptions {
   /** Default 8682; 0 picks a free port. */
   port?: number;
+  /**
+   * Default 127.0.0.1. Any other address needs tokens (`access`), or `allowUnauthenticated`:
+   * the gateway refuses to listen otherwise.
+   */
   host?: string;
   /**
    * The broker. Give a transport (the gateway then also watches its connection state and
@@ -62,8 +72,16 @@ export interface GatewayOptions {
   loadSchemas?: (dir: string) => GatewaySchemaRegistry | Promise<GatewaySchemaRegistry>;
   loadRegistry?: (path: string) => GatewayServiceRegistry | Promise<GatewayServiceRegistry>;
   unknownTypes?: UnknownTypePolicy;
-  /** token → service id (map, record, or the BLOODBANK_AUTH_TOKENS syntax). Absent: auth off. */
-  authTokens?: TokenMap | Record<string, string> | string;
+  /**
+   * Who may call, and from where (`accessConfigFromEnv`). No tokens: auth off, loopback only.
+   * Routes need the scope the gateway docs list; webhooks are checked by their signature.
+   */
+  access?: AccessConfig;
+  /**
+   * Earlier releases' tokens: token → registry service id (a map, a record, or the
+   * BLOODBANK_AUTH_TOKENS syntax). Each is a `publish` token of that service, added to `access`.
+   */
+  authTokens?: ReadonlyMap<string, string> | Record<string, string> | string;
   rateLimit?: RateLimit | string;
   bodyLimit?: number;
   batchMax?: number;
@@ -82,12 +100,13 @@ export interface GatewayOptions {
    * true; gateways compete on its queue, so each dead letter is reported once.
    */
   deadLetterMonitor?: boolean;
-  /** `source.app` of anonymous events that name none. Default `bloodbank-gateway`. */
+  /** `source.app` of events that name none when tokens are off. Default `bloodbank-gateway`. */
   app?: string;
   logLevel?: string;
 }
 
 export interface Gateway {
+  /** The address the gateway is bound to (loopback for a wildcard bind), once listening. */
   readonly url: string;
   readonly port: number;
   readonly app: FastifyInstance;
@@ -98,11 +117,19 @@ export interface Gateway {
   close(): Promise<void>;
 }
 
-function tokenMap(tokens: GatewayOptions['authTokens']): TokenMap | null {
-  if (tokens === undefined) return null;
-  if (typeof tokens === 'string') return parseAuthTokens(tokens);
-  if (tokens instanceof Map) return tokens;
-  return new Map(Object.entries(tokens));
+/** `access`, plus the `authTokens` of earlier releases as `publish` tokens. */
+function accessConfig(options: GatewayOptions): AccessConfig {
+  const access = options.access ?? OPEN_ACCESS;
+  const tokens = options.authTokens;
+  if (tokens === undefined) return access;
+  const legacy: AccessToken[] =
+    typeof tokens === 'string'
+      ? parseLegacyPublishTokens(tokens, 'authTokens')
+      : [...(tokens instanceof Map ? tokens : Object.entries(tokens))].map(([token, name]) => ({
+          token,
+          principal: { name, scopes: new Set<Scope>(['publish']) },
+        }));
+  return { ...access, tokens: [...access.tokens, ...legacy] };
 }
 
 /** Builds the gateway without listening (tests can `inject`); `startGateway` also listens. */
@@ -145,14 +172,13 @@ export async function buildGateway(
   });
   await store.load();
 
-  const tokens = tokenMap(options.authTokens);
+  const guard = new AccessGuard(accessConfig(options));
   const rate = typeof options.rateLimit === 'string' ? parseRateLimit(options.rateLimit) : options.rateLimit;
   const pipeline = new PublishPipeline({
     store,
     metrics,
     publisher,
     transport,
-    authorizer: tokens && tokens.size > 0 ? new Authorizer(tokens, store.produces) : null,
     limiter: rate ? new RateLimiter(rate) : null,
     unknownTypes: options.unknownTypes ?? 'reject',
     log: app.log,
@@ -170,6 +196,8 @@ export async function buildGateway(
   app.setNotFoundHandler((request, reply) =>
     sendProblem(new AppError('NOT_FOUND', `no route ${request.method} ${request.url}`), request, reply),
   );
+  // Before any route: every one, 404s included, is behind the door.
+  guardRoutes(app, guard);
 
   const jsonParser = app.getDefaultJsonParser('error', 'ignore');
   app.removeAllContentTypeParsers();
@@ -207,11 +235,23 @@ export async function buildGateway(
       },
     },
   });
-  await app.register(swaggerUi, { routePrefix: '/docs' });
-  app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+  // The API's documentation is public; its UI's routes and static files are the plugin's own.
+  await app.register(async (docs) => {
+    markRoutes(docs, 'public');
+    await docs.register(swaggerUi, { routePrefix: '/docs' });
+  });
+  app.get('/openapi.json', { config: { access: 'public' }, schema: { hide: true } }, async () =>
+    app.swagger(),
+  );
 
   await app.register(eventRoutes, { pipeline, batchMax, defaultApp: options.app ?? 'bloodbank-gateway' });
-  await app.register(healthRoutes, { transport, store, metrics, exchange });
+  await app.register(healthRoutes, {
+    transport,
+    store,
+    metrics,
+    exchange,
+    statusOnly: (request) => guard.enabled && request.principal === null,
+  });
   await app.register(schemaRoutes, { store });
   await app.register(deadLetterRoutes, {
     pipeline,
@@ -232,21 +272,8 @@ export async function buildGateway(
   const ingestor = new WebhookIngestor({
     providers: options.webhookProviders ?? DEFAULT_PROVIDERS,
     secrets: options.webhookSecrets ?? {},
-    publish: async (envelope) => {
-      // External bodies are checked where a schema exists; unknown webhook types are always
-      // accepted, since refusing them would only make the provider retry forever.
-      const result = store.schemas.validate(envelope);
-      if (result.known && !result.ok) {
-        throw new AppError(
-          'WEBHOOK_PAYLOAD_INVALID',
-          `the body does not match the schema of ${envelope.event_type}`,
-          {
-            violations: result.violations,
-          },
-        );
-      }
-      await pipeline.publish(envelope);
-    },
+    // The one way in for webhook events: the pipeline refuses them from anywhere else.
+    publish: (envelope) => pipeline.submit(envelope, WEBHOOK_ENTRY),
   });
   await app.register(webhookRoutes, { ingestor });
 
@@ -273,28 +300,9 @@ export async function buildGateway(
   if (interval > 0) {
     const host = hostname();
     const timer = setInterval(async () => {
-      const report = await healthReport(transport, store, exchange);
-      const envelope: EventEnvelope = completeEnvelope(
-        {
-          event_type: HEALTH_EVENT,
-          payload: {
-            status: report.status,
-            broker: {
-              connected: report.broker.connected,
-              kind: report.broker.kind,
-              latency_ms: report.broker.latency_ms,
-            },
-            schemas: report.schemas,
-            services: report.services,
-            uptime_s: report.uptime_s,
-            instance: report.instance,
-            errors: report.errors,
-          },
-        },
-        { app: 'bloodbank', host, trigger_type: 'scheduled' },
-      );
+      const envelope = healthStatusEvent(await healthReport(transport, store, exchange), host);
       pipeline
-        .publish(envelope)
+        .submit(envelope, GATEWAY_ENTRY)
         .catch((err) => app.log.debug({ err: String(err) }, 'health event not published'));
     }, interval);
     timer.unref();
@@ -316,10 +324,14 @@ export async function buildGateway(
       return port;
     },
     async listen() {
-      const address = await app.listen({ port: options.port ?? 8682, host: options.host ?? '127.0.0.1' });
-      const u = new URL(address);
-      port = Number(u.port);
-      url = `http://${options.host && options.host !== '0.0.0.0' && options.host !== '::' ? u.hostname : '127.0.0.1'}:${port}`;
+      const host = options.host ?? '127.0.0.1';
+      // Refuses a non-loopback address without tokens, and learns the names the Host check allows.
+      guard.bind('Bloodbank gateway', host, 'BLOODBANK_HOST', (message) => app.log.warn(message));
+      await app.listen({ port: options.port ?? 8682, host });
+      const bound = app.server.address() as AddressInfo;
+      port = bound.port;
+      url = urlForBind(bound.address, port);
+      app.log.info({ address: bound.address, port, url, auth: guard.enabled }, 'gateway listening');
     },
     close() {
       closing ??= (async () => {
@@ -428,7 +440,7 @@ async function subscribeSchemaUpdates(
 function startMonitorWhenConnected(
   transport: Transport,
   topology: TopologyOptions,
-  pipeline: { publish(envelope: EventEnvelope): Promise<unknown> },
+  pipeline: PublishPipeline,
   app: FastifyInstance,
 ): () => Promise<void> {
   let monitor: DeadLetterMonitor | null = null;
@@ -443,9 +455,7 @@ function startMonitorWhenConnected(
         transport,
         queue: resolved.monitorQueue,
         app: 'bloodbank',
-        publish: async (envelope) => {
-          await pipeline.publish(envelope);
-        },
+        publish: (envelope) => pipeline.submit(envelope, GATEWAY_ENTRY),
         onError: (err) => app.log.warn({ err: String(err) }, 'dead-letter event not published; retrying'),
       });
     })()

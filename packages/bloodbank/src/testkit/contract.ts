@@ -491,6 +491,37 @@ export function runTransportContract(
     });
 
     it(
+      'browse hands messages over in order, up to max or until told to stop, and removes none',
+      T,
+      async () => {
+        const s = await open();
+        const q = await s.queue();
+        for (const b of ['a', 'b', 'c', 'd'])
+          await s.t.publish({ exchange: '', routingKey: q, body: Buffer.from(b) });
+        const browse = async (max: number, stopAt?: string) => {
+          const seen: string[] = [];
+          const read = await s.t.browse(q, max, (d) => {
+            seen.push(d.body.toString());
+            assert.equal(d.redelivered, true);
+            return d.body.toString() !== stopAt;
+          });
+          return { read, seen };
+        };
+        assert.deepEqual(await browse(10), { read: 4, seen: ['a', 'b', 'c', 'd'] });
+        assert.deepEqual(await browse(2), { read: 2, seen: ['a', 'b'] });
+        assert.deepEqual(await browse(10, 'c'), { read: 3, seen: ['a', 'b', 'c'] });
+        assert.equal((await s.t.checkQueue(q))?.messageCount, 4);
+        assert.deepEqual(
+          (await s.t.peek(q, 10)).map((d) => d.body.toString()),
+          ['a', 'b', 'c', 'd'],
+          'every message read went back in its place',
+        );
+        const empty = await s.queue();
+        assert.equal(await s.t.browse(empty, 5, () => true), 0);
+      },
+    );
+
+    it(
       'checkQueue of a missing queue is null and does not create it; checkExchange likewise',
       T,
       async () => {

@@ -175,9 +175,18 @@ export interface Transport {
   get(queue: string): Promise<Delivery | null>;
   /**
    * Reads up to `limit` ready messages without removing them (they are returned
-   * to the queue, marked redelivered). Used to list dead letters.
+   * to the queue, marked redelivered): `browse` keeping the first `limit`.
    */
   peek(queue: string, limit: number): Promise<Delivery[]>;
+  /**
+   * Reads ready messages in queue order without removing them, handing each to `visit` as it
+   * arrives, until `visit` returns false, `max` messages were read or the queue has no more;
+   * returns how many were read. Every message read goes back to the queue, in its place and
+   * marked redelivered, once the read ends. The transport keeps none of them between visits,
+   * so however deep a read goes it holds only what `visit` keeps: how dead letters are paged
+   * through and searched without loading the queue.
+   */
+  browse(queue: string, max: number, visit: (delivery: Delivery) => boolean): Promise<number>;
 
   /** Stops consumers, waits up to `drainTimeoutMs` for in-flight handlers, closes. */
   close(options?: { drainTimeoutMs?: number }): Promise<void>;

@@ -7,7 +7,7 @@ import { DeliveryLru } from './dedup.js';
 import type { FieldSource, WebhookProvider } from './providers.js';
 import { verifySignature } from './signature.js';
 
-/** Namespace of webhook event ids: uuidv5(`<provider>:<delivery id>`, this). Never change it. */
+/** Namespace of webhook event ids: uuidv5(`<provider>:<delivery key>`, this). Never change it. */
 export const WEBHOOK_ID_NAMESPACE = '6f1d6a52-2f0e-4c7e-9a55-3b8f0c1e7d24';
 
 export type Headers = Record<string, string | string[] | undefined>;
@@ -16,7 +16,8 @@ export interface WebhookResult {
   status: 202 | 200;
   event_id: string;
   event_type: string;
-  delivery_id: string;
+  /** The provider's id of the delivery (body, else its header), for tracing; null when it sends none. */
+  delivery_id: string | null;
   duplicate: boolean;
 }
 
@@ -30,9 +31,29 @@ export interface WebhookIngestorOptions {
   dedupSize?: number;
 }
 
-/** The stable event id of one delivery, the same on every gateway instance. */
-export function webhookEventId(providerId: string, deliveryId: string): string {
-  return uuidv5(`${providerId}:${deliveryId}`, WEBHOOK_ID_NAMESPACE);
+/** The stable event id of one delivery (its `deliveryKey`), the same on every gateway instance. */
+export function webhookEventId(providerId: string, deliveryKey: string): string {
+  return uuidv5(`${providerId}:${deliveryKey}`, WEBHOOK_ID_NAMESPACE);
+}
+
+/**
+ * What a delivery is known by, for deduplication and its event id: only what the provider
+ * signed. Its delivery id when the body carries one (Plane v2's `delivery_id`), else the body's
+ * SHA-256. Never a header: the HMAC covers the body alone, so whoever captured a delivery could
+ * replay it with a fresh X-GitHub-Delivery (or X-Plane-Delivery), and a key taken from that
+ * header would make it a new event, with a new id on every instance, that consumers would act
+ * on again (the dispatcher would start another agent). An honest redelivery resends the same
+ * bytes, so it keeps its key; two deliveries with byte-identical bodies are one event (bodies
+ * carry the object's state and update time, so a second one would be a resend, not news).
+ */
+export function deliveryKey(
+  provider: WebhookProvider,
+  rawBody: Buffer,
+  body: Record<string, unknown>,
+): string {
+  return (
+    first(provider.deliveryId, body, {}) ?? `sha256:${createHash('sha256').update(rawBody).digest('hex')}`
+  );
 }
 
 /**
@@ -97,10 +118,15 @@ export class WebhookIngestor {
     if (problem) {
       throw new AppError('WEBHOOK_PAYLOAD_INVALID', `event type '${eventType}' ${problem}`);
     }
+    const signedKey = deliveryKey(provider, rawBody, payload);
     const deliveryId =
-      first(provider.deliveryId, payload, headers) ?? createHash('sha256').update(rawBody).digest('hex');
-    const key = `${provider.id}:${deliveryId}`;
-    const eventId = webhookEventId(provider.id, deliveryId);
+      first(provider.deliveryId, payload, headers) ??
+      (provider.deliveryHeader === undefined
+        ? undefined
+        : read({ header: provider.deliveryHeader }, payload, headers)) ??
+      null;
+    const key = `${provider.id}:${signedKey}`;
+    const eventId = webhookEventId(provider.id, signedKey);
 
     const known = this.#seen.get(key);
     const running = this.#inFlight.get(key);

@@ -7,6 +7,9 @@
 /** Where to read a string: a request header or a member of the JSON body (dot path). */
 export type FieldSource = { header: string } | { body: string };
 
+/** A member of the JSON body (dot path): covered by the provider's signature. */
+export type BodyField = { body: string };
+
 export interface SignatureScheme {
   /** Request header holding the signature (case-insensitive). */
   header: string;
@@ -24,8 +27,14 @@ export interface WebhookProvider {
   /** Environment variable holding the shared secret (documentation and `bloodbank serve`). */
   secretEnv: string;
   signature: SignatureScheme;
-  /** First source that yields a value is the delivery id; none: a hash of the body. */
-  deliveryId: readonly FieldSource[];
+  /**
+   * Members of the body holding the provider's delivery id, first match wins: the dedup key.
+   * None present: the SHA-256 of the body is the key. Only the body: every scheme here signs
+   * the body alone, so a header could be changed by whoever replays a captured delivery.
+   */
+  deliveryId: readonly BodyField[];
+  /** Header naming the delivery (unsigned): reported as the delivery id when the body has none. */
+  deliveryHeader?: string;
   /**
    * First source that yields a value names the event. A name with a dot (`workitem.created`)
    * is complete; otherwise the action is appended (`issue` + `created`).
@@ -39,8 +48,10 @@ export const PLANE_PROVIDER: WebhookProvider = {
   app: 'plane',
   secretEnv: 'PLANE_WEBHOOK_SECRET',
   signature: { header: 'x-plane-signature', algorithm: 'sha256', prefix: '', encoding: 'hex' },
-  // v1 sends the id only as a header; v2 also carries `delivery_id` in the body.
-  deliveryId: [{ header: 'x-plane-delivery' }, { body: 'delivery_id' }, { body: 'event_id' }],
+  // v2 carries `delivery_id` in the signed body (the header repeats it); v1 sends it only as
+  // the unsigned header, so a v1 delivery is known by its body's digest.
+  deliveryId: [{ body: 'delivery_id' }, { body: 'event_id' }],
+  deliveryHeader: 'x-plane-delivery',
   // v1: `event` = `issue`, `action` = `created`; v2: `event` = `workitem.created`.
   eventName: [{ body: 'event' }, { body: 'event_type' }, { header: 'x-plane-event' }],
   action: [{ body: 'action' }],
@@ -51,7 +62,10 @@ export const GITHUB_PROVIDER: WebhookProvider = {
   app: 'github',
   secretEnv: 'GITHUB_WEBHOOK_SECRET',
   signature: { header: 'x-hub-signature-256', algorithm: 'sha256', prefix: 'sha256=', encoding: 'hex' },
-  deliveryId: [{ header: 'x-github-delivery' }],
+  // X-Hub-Signature-256 covers the body only and the body holds no delivery id, so
+  // X-GitHub-Delivery is reported but a delivery is known by its body's digest.
+  deliveryId: [],
+  deliveryHeader: 'x-github-delivery',
   eventName: [{ header: 'x-github-event' }],
   action: [{ body: 'action' }],
 };

@@ -16,10 +16,12 @@ export async function webhookRoutes(
   app.post<{ Params: { provider: string } }>(
     '/webhooks/:provider',
     {
+      // The provider's HMAC over the body is the credential: no token, no JSON content type.
+      config: { access: 'signed' },
       schema: {
         summary: 'Receive a signed webhook (Plane, GitHub)',
         description:
-          'Verifies the provider signature over the raw body, deduplicates on the delivery id and publishes webhook.<provider>.<event>.<action> with the body as payload. 202 when published, 200 {duplicate: true} for a redelivery.',
+          'Verifies the provider signature over the raw body, deduplicates on a signed delivery key (the delivery id in the body, else the body digest) and publishes webhook.<provider>.<event>.<action> with the body as payload: the only way a webhook event enters the bus. 202 when published, 200 {duplicate: true} for a redelivery.',
         tags: ['webhooks'],
         params: {
           type: 'object',

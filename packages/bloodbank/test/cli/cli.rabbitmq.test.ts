@@ -104,6 +104,24 @@ for (const backend of backends().filter((b) => b.name === 'rabbitmq')) {
           [a.event_id, b.event_id],
         );
 
+        // a page at a time: stdout holds the page, stderr the command for the next one
+        const first = capture(names);
+        assert.equal(await main(['dlq', 'list', q, '--limit', '1', ...urlArgs(backend)], first), 0);
+        assert.equal(first.stdout.length, 1);
+        assert.match(first.stdout[0]!, new RegExp(`^${a.event_id}`));
+        const next = /--cursor (\S+)$/.exec(first.stderr.join('\n'))?.[1];
+        assert.ok(next, first.stderr.join('\n'));
+        const second = capture(names);
+        assert.equal(
+          await main(['dlq', 'list', q, '--limit', '1', '--cursor', next, ...urlArgs(backend)], second),
+          0,
+        );
+        assert.equal(second.stdout.length, 1);
+        assert.match(second.stdout[0]!, new RegExp(`^${b.event_id}`));
+        assert.deepEqual(second.stderr, [], 'the last page names no next one');
+        const tooMany = capture(names);
+        assert.equal(await main(['dlq', 'list', q, '--limit', '501', ...urlArgs(backend)], tooMany), 2);
+
         const show = capture(names);
         assert.equal(await main(['dlq', 'show', q, b.event_id, ...urlArgs(backend)], show), 0);
         assert.match(show.stdout.join('\n'), /reason\s+broken dependency/);

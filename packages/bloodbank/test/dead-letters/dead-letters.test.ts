@@ -2,6 +2,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { AppError, type EventEnvelope } from '@33god/core';
+import { BloodbankMessageDlqV1Event } from '@33god/events';
 import { deadLetter } from '../../src/dead-letters/dead-letter.js';
 import { type DeadLetterEventPayload, DLQ_EVENT_TYPE } from '../../src/dead-letters/monitor.js';
 import { NonRetryableError } from '../../src/middleware/errors.js';
@@ -40,11 +41,16 @@ for (const backend of backends()) {
           const job = await h.bus.publish('job.run.requested', {});
           const mail = await h.bus.publish('mail.message.sent', {});
           await waitFor(() => dlqEvents.length === 2, 'two dlq events');
+          for (const e of dlqEvents) {
+            const parsed = BloodbankMessageDlqV1Event.safeParse(e);
+            assert.ok(parsed.success, `the event breaks its schema: ${JSON.stringify(parsed.error?.issues)}`);
+          }
           const byQueue = new Map(dlqEvents.map((e) => [e.payload.queue, e]));
           const a = byQueue.get(failing)!;
           assert.equal(a.payload.original_event_id, job.event_id);
           assert.equal(a.payload.original_event_type, 'job.run.requested');
-          assert.equal(a.payload.reason, 'disk full');
+          assert.equal(a.payload.reason, 'handler_rejected');
+          assert.equal(a.payload.error_message, 'disk full');
           assert.equal(a.payload.error_class, 'NonRetryableError');
           assert.equal(a.payload.handler, 'worker');
           assert.equal(a.payload.attempts, 1);
@@ -53,7 +59,8 @@ for (const backend of backends()) {
           const b = byQueue.get(expiring)!;
           assert.equal(b.payload.original_event_id, mail.event_id);
           assert.equal(b.payload.error_class, 'broker:expired');
-          assert.match(b.payload.reason, /expired/);
+          assert.equal(b.payload.reason, 'expired');
+          assert.match(b.payload.error_message ?? '', /expired/);
           // And both dead letters are where the operations find them.
           assert.equal((await h.bus.deadLetters.list(expiring))[0]?.id, mail.event_id);
           assert.equal((await h.bus.deadLetters.list(failing))[0]?.id, job.event_id);

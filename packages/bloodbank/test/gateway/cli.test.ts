@@ -149,6 +149,51 @@ describe('CLI: publish, health, serve (embedded)', () => {
     await assert.rejects(fetch(`${url}/health`));
   });
 
+  test(
+    'bloodbank serve: tokens from the environment; every interface only with tokens or the override',
+    T,
+    async () => {
+      const env = {
+        BLOODBANK_PORT: '0',
+        HOLYFIELDS_SCHEMAS: SCHEMAS_DIR,
+        BLOODBANK_HEALTH_INTERVAL: '0',
+        BLOODBANK_EXCHANGE: `test.serve.${Date.now()}`,
+        LOG_LEVEL: 'silent',
+      };
+      const refused = io({ ...env, BLOODBANK_HOST: '0.0.0.0' });
+      assert.equal(await serve([], refused.io), 1);
+      assert.match(
+        refused.err.join('\n'),
+        /^error CONFIG_INVALID: .*no tokens configured.*ALLOW_UNAUTHENTICATED/,
+      );
+      assert.deepEqual(refused.out, []);
+
+      for (const extra of [{ ALLOW_UNAUTHENTICATED: 'true' }, { AUTH_TOKENS: 'tok=ops:read' }]) {
+        let stop!: () => void;
+        const interrupted = new Promise<void>((r) => {
+          stop = r;
+        });
+        const c = io({ ...env, BLOODBANK_HOST: '0.0.0.0', ...extra });
+        const done = serve([], { ...c.io, interrupted });
+        const deadline = Date.now() + 10_000;
+        while (c.out.length === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+        // the address really bound, reachable as printed
+        const url = /listening on (http:\/\/127\.0\.0\.1:\d+) /.exec(c.out[0] ?? '')?.[1];
+        assert.ok(url, c.out.concat(c.err).join('\n'));
+        const health = (await (await fetch(`${url}/health`)).json()) as Record<string, unknown>;
+        if (extra.AUTH_TOKENS) {
+          assert.deepEqual(health, { status: 'ok' });
+          const full = await fetch(`${url}/health`, { headers: { authorization: 'Bearer tok' } });
+          assert.equal(((await full.json()) as { broker: { kind: string } }).broker.kind, 'embedded');
+        } else {
+          assert.equal((health.broker as Record<string, unknown>).kind, 'embedded');
+        }
+        stop();
+        assert.equal(await done, 0);
+      }
+    },
+  );
+
   test('the bloodbank dispatcher lists the gateway commands', T, async () => {
     const c = io();
     assert.equal(await main(['--help'], c.io), 0);

@@ -51,8 +51,25 @@ for (const backend of backends) {
         );
         const list = (await (await fetch(`${h.url}/dead-letters/${queue}?limit=2`)).json()) as {
           items: Record<string, unknown>[];
+          next_cursor: string | null;
+          count: number;
         };
         assert.equal(list.items.length, 2);
+        assert.equal(list.count, 3);
+        assert.ok(list.next_cursor, 'a page that is not the last says where the next starts');
+        const rest = (await (
+          await fetch(`${h.url}/dead-letters/${queue}?limit=2&cursor=${encodeURIComponent(list.next_cursor)}`)
+        ).json()) as { items: { id: string }[]; next_cursor: string | null };
+        assert.deepEqual(
+          rest.items.map((i) => i.id),
+          [envs[2]!.event_id],
+        );
+        assert.equal(rest.next_cursor, null);
+        for (const bad of ['limit=501', 'limit=0', 'cursor=nope!']) {
+          const r = await fetch(`${h.url}/dead-letters/${queue}?${bad}`);
+          assert.equal(r.status, 400, bad);
+          assert.match(r.headers.get('content-type') ?? '', /application\/problem\+json/);
+        }
         const first = list.items[0]!;
         assert.deepEqual(Object.keys(first).sort(), [
           'attempts',

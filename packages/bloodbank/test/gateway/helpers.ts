@@ -1,5 +1,7 @@
+import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, writeFileSync } from 'node:fs';
+import { request as httpRequest } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { type Gateway, type GatewayOptions, startGateway } from '../../src/gateway/server.js';
@@ -169,4 +171,44 @@ export function registryFile(
   const path = join(dir, 'registry.yaml');
   writeFileSync(path, `${lines.join('\n')}\n`);
   return path;
+}
+
+/** Asserts a problem+json answer with this status and code; returns the document. */
+export async function expectProblem(
+  res: Response,
+  status: number,
+  code: string,
+): Promise<{ code: string; detail?: string; errors?: { pointer: string; message: string }[] }> {
+  const text = await res.text();
+  assert.equal(res.status, status, text);
+  assert.match(res.headers.get('content-type') ?? '', /^application\/problem\+json/);
+  const doc = JSON.parse(text);
+  assert.equal(doc.code, code, text);
+  return doc;
+}
+
+/**
+ * A request with exactly these headers: fetch replaces `Host` with the URL's, and the Host
+ * check is what a DNS-rebinding page would meet.
+ */
+export function rawRequest(
+  url: string,
+  options: { method?: string; headers?: Record<string, string>; body?: string } = {},
+): Promise<Response> {
+  return new Promise((resolve, reject) => {
+    const req = httpRequest(url, { method: options.method ?? 'GET', headers: options.headers }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => {
+        const headers = new Headers();
+        for (const [k, v] of Object.entries(res.headers)) {
+          if (v !== undefined) headers.set(k, Array.isArray(v) ? v.join(', ') : v);
+        }
+        resolve(new Response(Buffer.concat(chunks), { status: res.statusCode ?? 0, headers }));
+      });
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+    req.end(options.body);
+  });
 }

@@ -1,12 +1,21 @@
 import assert from 'node:assert/strict';
-import { createHmac } from 'node:crypto';
+import { createHash, createHmac } from 'node:crypto';
 import { describe, test } from 'node:test';
-import { isUuid } from '@33god/core';
+import { accessConfigFromEnv, isUuid } from '@33god/core';
 import { v5 as uuidv5 } from 'uuid';
+import { startGateway } from '../../src/gateway/server.js';
 import { WEBHOOK_ID_NAMESPACE, webhookEventId } from '../../src/webhooks/ingest.js';
 import { DEFAULT_PROVIDERS, type WebhookProvider } from '../../src/webhooks/providers.js';
 import { signBody } from '../../src/webhooks/signature.js';
-import { backends, type Harness, harness, json, rand } from '../gateway/helpers.js';
+import {
+  backends,
+  expectProblem,
+  type Harness,
+  harness,
+  json,
+  rand,
+  SCHEMAS_DIR,
+} from '../gateway/helpers.js';
 
 const T = { timeout: 30_000 };
 const PLANE_SECRET = 'plane-secret-123';
@@ -14,6 +23,8 @@ const GITHUB_SECRET = 'github-secret-456';
 const secrets = { webhookSecrets: { plane: PLANE_SECRET, github: GITHUB_SECRET } };
 
 const hmac = (secret: string, body: string) => createHmac('sha256', secret).update(body).digest('hex');
+/** The delivery key of a provider that signs no delivery id: the body's digest. */
+const bodyKey = (body: string) => `sha256:${createHash('sha256').update(body).digest('hex')}`;
 
 function send(h: Harness, provider: string, body: string, headers: Record<string, string>) {
   return fetch(`${h.url}/webhooks/${provider}`, {
@@ -43,11 +54,20 @@ const planeV2 = (deliveryId: string) => ({
   previous_attributes: null,
 });
 
-async function expectProblem(res: Response, status: number, code: string) {
-  const text = await res.text();
-  assert.equal(res.status, status, text);
-  assert.match(res.headers.get('content-type') ?? '', /problem\+json/);
-  assert.equal(JSON.parse(text).code, code);
+/** A second gateway on the same exchange: no memory shared with the first. */
+function otherInstance(h: Harness) {
+  return startGateway({
+    port: 0,
+    transport: h.transport,
+    exchange: h.exchange,
+    schemasDir: SCHEMAS_DIR,
+    registryPath: null,
+    healthIntervalMs: 0,
+    watchSchemas: false,
+    subscribeSchemaUpdates: false,
+    logLevel: 'silent',
+    ...secrets,
+  });
 }
 
 for (const backend of backends) {
@@ -65,7 +85,9 @@ for (const backend of backends) {
         assert.equal(res.status, 202);
         const answer = (await res.json()) as Record<string, unknown>;
         assert.equal(answer.event_type, 'webhook.plane.issue.created');
-        assert.equal(answer.event_id, uuidv5(`plane:${delivery}`, WEBHOOK_ID_NAMESPACE));
+        // v1 signs no delivery id: the event is known by its body (the header is reported).
+        assert.equal(answer.event_id, uuidv5(`plane:${bodyKey(body)}`, WEBHOOK_ID_NAMESPACE));
+        assert.equal(answer.delivery_id, delivery);
         assert.equal(answer.duplicate, false);
         const [d] = await h.readBack.take(1);
         const env = json(d!);
@@ -132,19 +154,7 @@ for (const backend of backends) {
           await h.readBack.take(1);
           assert.equal(await h.readBack.settle(200), 1);
           // A second gateway (no shared memory) publishes again, with the same event id.
-          const { startGateway } = await import('../../src/gateway/server.js');
-          const other = await startGateway({
-            port: 0,
-            transport: h.transport,
-            exchange: h.exchange,
-            schemasDir: (await import('../gateway/helpers.js')).SCHEMAS_DIR,
-            registryPath: null,
-            healthIntervalMs: 0,
-            watchSchemas: false,
-            subscribeSchemaUpdates: false,
-            logLevel: 'silent',
-            ...secrets,
-          });
+          const other = await otherInstance(h);
           try {
             const res = await fetch(`${other.url}/webhooks/plane`, {
               method: 'POST',
@@ -157,6 +167,128 @@ for (const backend of backends) {
           } finally {
             await other.close();
           }
+        } finally {
+          await h.close();
+        }
+      },
+    );
+
+    test(
+      'GitHub: a redelivery with a fresh X-GitHub-Delivery but the same signed body is a duplicate',
+      T,
+      async () => {
+        const h = await harness(backend, secrets);
+        try {
+          const body = JSON.stringify({ action: 'labeled', issue: { number: 8, title: rand() } });
+          const signed = {
+            'x-hub-signature-256': `sha256=${hmac(GITHUB_SECRET, body)}`,
+            'x-github-event': 'issues',
+          };
+          const first = await send(h, 'github', body, {
+            ...signed,
+            'x-github-delivery': crypto.randomUUID(),
+          });
+          assert.equal(first.status, 202);
+          const id = ((await first.json()) as Record<string, string>).event_id;
+          assert.equal(id, webhookEventId('github', bodyKey(body)));
+          // The header is not covered by the HMAC: whoever captured the delivery can change it.
+          const replay = await send(h, 'github', body, {
+            ...signed,
+            'x-github-delivery': crypto.randomUUID(),
+          });
+          assert.equal(replay.status, 200);
+          assert.deepEqual(
+            (({ duplicate, event_id }) => ({ duplicate, event_id }))(
+              (await replay.json()) as Record<string, unknown>,
+            ),
+            { duplicate: true, event_id: id },
+          );
+          await h.readBack.take(1);
+          assert.equal(await h.readBack.settle(200), 1);
+          // Another instance, or this one after its memory moved on, derives the same id, so
+          // consumers that keep event ids (the store, the dispatcher) drop the replay.
+          const other = await otherInstance(h);
+          try {
+            const again = await fetch(`${other.url}/webhooks/github`, {
+              method: 'POST',
+              headers: {
+                'content-type': 'application/json',
+                ...signed,
+                'x-github-delivery': crypto.randomUUID(),
+              },
+              body,
+            });
+            assert.equal(again.status, 202);
+            assert.equal(json((await h.readBack.take(2))[1]!).event_id, id);
+          } finally {
+            await other.close();
+          }
+          // A different body is a different delivery, whatever its header says.
+          const next = JSON.stringify({ action: 'unlabeled', issue: { number: 8 } });
+          const distinct = await send(h, 'github', next, {
+            'x-hub-signature-256': `sha256=${hmac(GITHUB_SECRET, next)}`,
+            'x-github-event': 'issues',
+          });
+          assert.equal(distinct.status, 202);
+          assert.notEqual(((await distinct.json()) as Record<string, string>).event_id, id);
+        } finally {
+          await h.close();
+        }
+      },
+    );
+
+    test('Plane: the signed delivery_id is the key, not the X-Plane-Delivery header', T, async () => {
+      const h = await harness(backend, secrets);
+      try {
+        const delivery = crypto.randomUUID();
+        const v2 = JSON.stringify(planeV2(delivery));
+        const v2Signed = { 'x-plane-signature': hmac(PLANE_SECRET, v2) };
+        const first = await send(h, 'plane', v2, { ...v2Signed, 'x-plane-delivery': crypto.randomUUID() });
+        assert.equal(first.status, 202);
+        const answer = (await first.json()) as Record<string, unknown>;
+        assert.equal(answer.delivery_id, delivery);
+        assert.equal(answer.event_id, webhookEventId('plane', delivery));
+        const replay = await send(h, 'plane', v2, { ...v2Signed, 'x-plane-delivery': crypto.randomUUID() });
+        assert.equal(replay.status, 200);
+        assert.equal(((await replay.json()) as Record<string, unknown>).duplicate, true);
+        // v1 carries no id in its body: the body is the key, so a fresh header does not help either.
+        const v1 = JSON.stringify(planeV1());
+        const v1Signed = { 'x-plane-signature': hmac(PLANE_SECRET, v1) };
+        assert.equal((await send(h, 'plane', v1, { ...v1Signed, 'x-plane-delivery': 'a' })).status, 202);
+        assert.equal((await send(h, 'plane', v1, { ...v1Signed, 'x-plane-delivery': 'b' })).status, 200);
+        await h.readBack.take(2);
+        assert.equal(await h.readBack.settle(200), 2);
+      } finally {
+        await h.close();
+      }
+    });
+
+    test(
+      'with tokens on, a webhook needs its signature and no token; its source stays the provider',
+      T,
+      async () => {
+        const h = await harness(backend, {
+          ...secrets,
+          access: accessConfigFromEnv({ AUTH_TOKENS: 'tok-svc=svc:publish+read+operate' }),
+        });
+        try {
+          const body = JSON.stringify(planeV1());
+          // Providers send no bearer token (and may label the body as they like).
+          const res = await fetch(`${h.url}/webhooks/plane`, {
+            method: 'POST',
+            headers: { 'content-type': 'text/plain', 'x-plane-signature': hmac(PLANE_SECRET, body) },
+            body,
+          });
+          assert.equal(res.status, 202, await res.clone().text());
+          const [d] = await h.readBack.take(1);
+          assert.equal((json(d!).source as Record<string, string>).app, 'plane');
+          assert.equal((json(d!).source as Record<string, string>).trigger_type, 'webhook');
+          await expectProblem(
+            await send(h, 'plane', body, { 'x-plane-signature': hmac('guess', body) }),
+            401,
+            'WEBHOOK_SIGNATURE_INVALID',
+          );
+          assert.equal(await h.readBack.settle(), 1);
         } finally {
           await h.close();
         }
@@ -178,10 +310,11 @@ for (const backend of backends) {
           'x-github-event': 'issues',
         });
         assert.equal(res.status, 202, await res.clone().text());
+        assert.equal(((await res.json()) as Record<string, unknown>).delivery_id, delivery);
         const [d] = await h.readBack.take(1);
         const env = json(d!);
         assert.equal(env.event_type, 'webhook.github.issues.opened');
-        assert.equal(env.event_id, webhookEventId('github', delivery));
+        assert.equal(env.event_id, webhookEventId('github', bodyKey(body)));
         assert.equal((env.source as Record<string, string>).app, 'github');
         assert.deepEqual(env.payload, JSON.parse(body));
         // The Plane secret does not sign GitHub deliveries.
@@ -244,6 +377,13 @@ for (const backend of backends) {
             422,
             'WEBHOOK_PAYLOAD_INVALID',
           );
+          // Named, but not what the webhook.plane schema describes (no data): checked by the pipeline.
+          const noData = JSON.stringify({ event: 'issue', action: 'updated' });
+          await expectProblem(
+            await send(h, 'plane', noData, { 'x-plane-signature': hmac(PLANE_SECRET, noData) }),
+            422,
+            'WEBHOOK_PAYLOAD_INVALID',
+          );
           const huge = JSON.stringify({ ...planeV1(), data: { blob: 'x'.repeat(8192) } });
           await expectProblem(
             await send(h, 'plane', huge, { ...delivery, 'x-plane-signature': hmac(PLANE_SECRET, huge) }),
@@ -274,7 +414,8 @@ for (const backend of backends) {
           app: 'acme-ci',
           secretEnv: 'ACME_WEBHOOK_SECRET',
           signature: { header: 'x-acme-signature', algorithm: 'sha512', prefix: 'v1=', encoding: 'base64' },
-          deliveryId: [{ header: 'x-acme-delivery' }],
+          deliveryId: [{ body: 'delivery.id' }],
+          deliveryHeader: 'x-acme-delivery',
           eventName: [{ body: 'kind' }],
           action: [{ body: 'status' }],
         };
@@ -283,12 +424,14 @@ for (const backend of backends) {
           webhookSecrets: { acme: 's3' },
         });
         try {
-          const body = JSON.stringify({ kind: 'Build', status: 'Passed', id: 9 });
+          const body = JSON.stringify({ kind: 'Build', status: 'Passed', id: 9, delivery: { id: 'd-1' } });
           const res = await send(h, 'acme', body, {
             'x-acme-signature': signBody(acme.signature, 's3', body),
-            'x-acme-delivery': 'd-1',
+            'x-acme-delivery': 'unsigned-1',
           });
           assert.equal(res.status, 202, await res.clone().text());
+          // The signed body's id wins over the header.
+          assert.equal(((await res.json()) as Record<string, unknown>).delivery_id, 'd-1');
           const [d] = await h.readBack.take(1);
           assert.equal(json(d!).event_type, 'webhook.acme.build.passed');
           assert.equal(json(d!).event_id, webhookEventId('acme', 'd-1'));

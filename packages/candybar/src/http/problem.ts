@@ -3,6 +3,7 @@ import type { FastifyReply } from 'fastify';
 
 export function sendProblem(reply: FastifyReply, err: unknown, instance?: string): FastifyReply {
   const doc = toProblem(err, instance);
+  if (doc.status === 401) reply.header('www-authenticate', 'Bearer');
   return reply.code(doc.status).type('application/problem+json').send(doc);
 }
 

@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import WebSocket from 'ws';
+import { forwardedAuthorization } from './access.js';
 
 export interface StreamProxyOptions {
   /** Candystore's base URL (http or https; the stream is the same host over ws). */
@@ -28,12 +29,17 @@ export function registerStreamProxy(app: FastifyInstance, opts: StreamProxyOptio
   const maxBuffered = opts.maxBufferedBytes ?? 32 * 1024 * 1024;
   const batchMs = opts.batchMs ?? 15;
   const batchMax = opts.batchMax ?? 500;
-  app.get('/api/store/stream', { websocket: true }, (socket, req) => {
+  app.get('/api/store/stream', { websocket: true, config: { access: 'read' } }, (socket, req) => {
     const url = req.raw.url ?? '';
     const params = new URLSearchParams(url.includes('?') ? url.slice(url.indexOf('?') + 1) : '');
     // Candystore sends a commit batch as one array frame: fewer frames to read and re-frame here.
     params.set('batch', 'true');
-    const upstream = new WebSocket(`${wsBase}/stream?${params}`, { handshakeTimeout: 3000 });
+    // The caller's credential, and no Origin or Cookie: the store holds Candybar to its token.
+    const authorization = forwardedAuthorization(req);
+    const upstream = new WebSocket(`${wsBase}/stream?${params}`, {
+      handshakeTimeout: 3000,
+      ...(authorization === undefined ? {} : { headers: { authorization } }),
+    });
     let closed = false;
     const closeClient = (code: number, reason: string) => {
       if (closed) return;

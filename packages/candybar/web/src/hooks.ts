@@ -1,6 +1,15 @@
-import { useCallback, useEffect, useRef, useState, useSyncExternalStore } from 'react';
+import {
+  createContext,
+  useCallback,
+  useContext,
+  useEffect,
+  useRef,
+  useState,
+  useSyncExternalStore,
+} from 'react';
 import { api, errorText } from './api/client.js';
 import { type LiveStatus, live } from './api/live.js';
+import type { Scope } from './api/session.js';
 import type { Registry } from './logic/registry.js';
 import { formatRoute, parseRoute, type Route } from './logic/routes.js';
 
@@ -24,6 +33,14 @@ export function useRoute(): [Route, (r: Route, replace?: boolean) => void] {
     }
   }, []);
   return [route, navigate];
+}
+
+/** The caller's scopes: every one when the dashboard needs no login. */
+export const ScopesContext = createContext<ReadonlySet<Scope>>(new Set(['publish', 'read', 'operate']));
+
+/** May the caller do this? Controls it may not use are not shown (the servers refuse them anyway). */
+export function useCan(scope: Scope): boolean {
+  return useContext(ScopesContext).has(scope);
 }
 
 export interface Loaded<T> {

@@ -26,5 +26,17 @@ export interface ApiContext {
   health(): Promise<HealthReport>;
   /** Updates gauges that are measured on demand (lag) before a scrape. */
   refreshMetrics(): Promise<void>;
-  stream: { maxPending: number; maxBufferedBytes: number; heartbeatMs: number };
+  /**
+   * Live-stream bounds: sockets per client (principal, else address) and in all, refused with
+   * a 429 before the upgrade; per socket, the live events held while it catches up (count and
+   * bytes) and the bytes queued on it, beyond which it is closed as a slow client.
+   */
+  stream: {
+    maxPerClient: number;
+    maxTotal: number;
+    maxPending: number;
+    maxPendingBytes: number;
+    maxBufferedBytes: number;
+    heartbeatMs: number;
+  };
 }

@@ -4,6 +4,7 @@ import {
   isUuid,
   isValidEventType,
   isValidPattern,
+  patternProblem,
   type Violation,
 } from '@33god/core';
 import type { EventFilter, PayloadFilter } from '../storage/types.js';
@@ -81,7 +82,8 @@ export function parseType(raw: string, name = 'type'): string {
     throw invalid(
       'INVALID_FILTER',
       name,
-      'must be an event type (lowercase dot-separated words) or a pattern with * and #',
+      (raw.includes('*') || raw.includes('#') ? patternProblem(raw) : null) ??
+        'must be an event type (lowercase dot-separated words) or a pattern with * and #',
     );
   }
   return raw;

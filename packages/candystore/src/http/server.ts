@@ -1,4 +1,4 @@
-import { AppError, isAppError, toProblem, type Violation } from '@33god/core';
+import { AccessGuard, AppError, isAppError, toProblem, type Violation } from '@33god/core';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import websocket from '@fastify/websocket';
@@ -9,6 +9,7 @@ import Fastify, {
   type FastifyReply,
 } from 'fastify';
 import { isTransientDbError } from '../storage/database.js';
+import { guardRequests, markDocsPublic } from './access.js';
 import type { ApiContext } from './context.js';
 import { correlationRoutes } from './routes/correlations.js';
 import { eventRoutes } from './routes/events.js';
@@ -21,6 +22,8 @@ import { chainNodeSchema, problemSchema, storedEventSchema } from './schemas.js'
 export interface ApiOptions {
   logger: FastifyBaseLogger;
   bodyLimit?: number;
+  /** Who may call which route. Default: no tokens, loopback names only. */
+  guard?: AccessGuard;
 }
 
 /** The HTTP API: routes, their JSON schemas (→ /openapi.json, /docs), problem+json errors. */
@@ -43,6 +46,7 @@ export async function buildApi(ctx: ApiContext, options: ApiOptions): Promise<Fa
   app.addSchema(storedEventSchema);
   app.addSchema(chainNodeSchema);
   app.addSchema(problemSchema);
+  markDocsPublic(app);
 
   await app.register(swagger, {
     openapi: {
@@ -57,10 +61,13 @@ export async function buildApi(ctx: ApiContext, options: ApiOptions): Promise<Fa
   });
   await app.register(swaggerUi, { routePrefix: '/docs' });
   await app.register(websocket, { options: { maxPayload: 64 * 1024 } });
+  const guard = options.guard ?? new AccessGuard();
+  guardRequests(app, guard);
 
   app.setErrorHandler((err: FastifyError, req, reply) => {
     const appErr = toAppError(err);
     if (appErr.code === 'INTERNAL') req.log.error({ err }, 'request failed');
+    if (appErr.code === 'UNAUTHORIZED') void reply.header('www-authenticate', 'Bearer realm="candystore"');
     const problem = toProblem(appErr, req.url.split('?')[0]);
     void reply
       .code(problem.status as 400)
@@ -72,13 +79,15 @@ export async function buildApi(ctx: ApiContext, options: ApiOptions): Promise<Fa
     void reply.code(404).type('application/problem+json').send(problem);
   });
 
-  app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+  app.get('/openapi.json', { schema: { hide: true }, config: { access: 'public' } }, async () =>
+    app.swagger(),
+  );
   eventRoutes(app, ctx);
   correlationRoutes(app, ctx);
   statsRoutes(app, ctx);
   streamRoutes(app, ctx);
   replayRoutes(app, ctx);
-  operationsRoutes(app, ctx);
+  operationsRoutes(app, ctx, guard);
   return app;
 }
 

@@ -1,5 +1,6 @@
 import { type Delivery, deadLetter, ensureExchanges, ensureQueue, type Transport } from '@33god/bloodbank';
 import { AMQP_HEADERS, completeEnvelope, type EventEnvelope, encodeEnvelope } from '@33god/core';
+import type { CandystoreEventPersistedV1Payload } from '@33god/events';
 import type { FastifyBaseLogger } from 'fastify';
 import type { StoreMetrics } from '../metrics.js';
 import { isTransientDbError } from '../storage/database.js';
@@ -229,9 +230,9 @@ export function persistedSummary(
   stored: readonly AppendedEvent[],
   duplicates: number,
   durationMs: number,
-): EventEnvelope {
+): EventEnvelope<CandystoreEventPersistedV1Payload> {
   const types = [...new Set(stored.map((e) => e.event_type))].sort();
-  return completeEnvelope(
+  return completeEnvelope<CandystoreEventPersistedV1Payload>(
     {
       event_type: PERSISTED_EVENT_TYPE,
       payload: {

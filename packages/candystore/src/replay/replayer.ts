@@ -13,6 +13,7 @@ import type {
   ReplayTarget,
   StoredReplay,
 } from '../storage/types.js';
+import { forbiddenTarget, type ReplayTargets } from './targets.js';
 
 export type { ReplayStatus, ReplayTarget };
 
@@ -38,6 +39,15 @@ export interface ReplayerOptions {
    * are taken over this long after its last progress write. Default 15 000 ms, at least 1 000.
    */
   leaseMs?: number;
+  /** Where `start` may publish. Default: nowhere (every start is REPLAY_TARGET_FORBIDDEN). */
+  targets?: ReplayTargets;
+  /**
+   * Most replays running at once; `start` beyond it is a CONFLICT (409). Counted in the
+   * replays table, where their state lives, so the bound holds across every instance on the
+   * database and counts the running replays a dead instance left for another to resume.
+   * Default 4.
+   */
+  maxRunning?: number;
 }
 
 /**
@@ -66,6 +76,7 @@ const WINDOW = 128;
 /** The widest window of positions one page query may scan (see PageWindow). */
 const MAX_SPAN = 1n << 20n;
 const LEASE_MS = 15_000;
+const MAX_RUNNING = 4;
 /**
  * Progress is written on a clock, every 250 ms while a replay runs, rather than after each
  * page: the same write renews the lease and is where a cancel made through the table is
@@ -93,6 +104,8 @@ export class Replayer {
   /** This instance's name in the lease column. */
   readonly owner = `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
   readonly leaseMs: number;
+  readonly #targets: ReplayTargets;
+  readonly #maxRunning: number;
   readonly #store: EventStore;
   readonly #transport: Transport;
   readonly #metrics: StoreMetrics;
@@ -113,18 +126,26 @@ export class Replayer {
     this.#transport = transport;
     this.#metrics = metrics;
     this.#log = log;
-    this.leaseMs = checkReplayerOptions(options).leaseMs;
+    const checked = checkReplayerOptions(options);
+    this.leaseMs = checked.leaseMs;
+    this.#targets = checked.targets;
+    this.#maxRunning = checked.maxRunning;
   }
 
-  /** Checks the target exists, records the replay, then runs it in the background. */
+  /**
+   * Checks the target is allowed and exists, records the replay unless too many run, then
+   * runs it in the background.
+   */
   async start(req: ReplayRequest): Promise<ReplayInfo> {
     if (this.#closed) throw new AppError('SERVICE_UNAVAILABLE', 'the store is shutting down');
+    const forbidden = forbiddenTarget(req.target, this.#targets);
+    if (forbidden) throw forbidden;
     const missing = await this.#missingTarget(req.target);
     if (missing) throw missing;
     const head = await this.#store.headPosition();
     const total = await this.#store.count({ ...req.filter, maxPosition: head });
     const leaseFrom = performance.now();
-    const replay = await this.#store.createReplay(
+    const replay = await this.#store.createReplayWithin(
       {
         id: randomUUID(),
         filter: req.filter,
@@ -135,7 +156,15 @@ export class Replayer {
       },
       this.owner,
       this.leaseMs,
+      this.#maxRunning,
     );
+    if (!replay) {
+      throw new AppError(
+        'CONFLICT',
+        `${this.#maxRunning} replays are running, the most at once; wait for one to finish or cancel one (DELETE /replays/{id})`,
+        { extra: { max_running: this.#maxRunning } },
+      );
+    }
     if (this.#closed) {
       // shut down meanwhile: the next start runs it
       await this.#store.releaseReplay(replay.id, this.owner, replay).catch(() => {});
@@ -443,6 +472,10 @@ export class Replayer {
 /** The options with their defaults, validated (CONFIG_INVALID). */
 export function checkReplayerOptions(options: ReplayerOptions): Required<ReplayerOptions> {
   const leaseMs = options.leaseMs ?? LEASE_MS;
+  const maxRunning = options.maxRunning ?? MAX_RUNNING;
+  if (!Number.isInteger(maxRunning) || maxRunning < 1) {
+    throw new AppError('CONFIG_INVALID', 'the most replays running at once must be a whole number >= 1');
+  }
   // renewals every PROGRESS_MS must keep a lease well inside its first two thirds
   if (!Number.isInteger(leaseMs) || leaseMs < 4 * PROGRESS_MS) {
     throw new AppError(
@@ -450,7 +483,7 @@ export function checkReplayerOptions(options: ReplayerOptions): Required<Replaye
       `the replay lease must be a whole number of ms >= ${4 * PROGRESS_MS}`,
     );
   }
-  return { leaseMs };
+  return { leaseMs, maxRunning, targets: options.targets ?? { exchanges: [], queues: [] } };
 }
 
 interface Outcome {

@@ -344,19 +344,31 @@ export class EventStore {
    * the owner writes their progress, renewing the lease as it does (`recordReplayProgress`).
    */
   async createReplay(r: NewReplay, owner: string, leaseMs: number): Promise<StoredReplay> {
-    // the end of the set is head_position, a column of its own
-    const { maxPosition: _end, ...filter } = r.filter;
-    const rows = await this.db.query<RawReplay>(sqlQuery('replay-insert'), [
-      r.id,
-      JSON.stringify(filter),
-      JSON.stringify(r.target),
-      r.ratePerSecond,
-      r.headPosition,
-      r.total,
-      owner,
-      leaseMs,
-    ]);
+    const rows = await this.db.query<RawReplay>(
+      sqlQuery('replay-insert'),
+      replayInsert(r, owner, leaseMs, null),
+    );
     return toReplay(rows[0]!);
+  }
+
+  /**
+   * Records a new replay as `createReplay` does, unless `maxRunning` replays are running
+   * already, counted in the table (every instance on this database): null then.
+   */
+  async createReplayWithin(
+    r: NewReplay,
+    owner: string,
+    leaseMs: number,
+    maxRunning: number,
+  ): Promise<StoredReplay | null> {
+    return this.db.transaction(async (tx) => {
+      await tx.query(sqlQuery('replay-start-lock'));
+      const rows = await tx.query<RawReplay>(
+        sqlQuery('replay-insert'),
+        replayInsert(r, owner, leaseMs, maxRunning),
+      );
+      return rows[0] ? toReplay(rows[0]) : null;
+    });
   }
 
   async getReplay(id: string): Promise<StoredReplay | null> {
@@ -568,6 +580,23 @@ interface RawReplay {
   started_at: Date | string;
   finished_at: Date | string | null;
   error: string | null;
+}
+
+/** The parameters of replay-insert.sql. */
+function replayInsert(r: NewReplay, owner: string, leaseMs: number, maxRunning: number | null): unknown[] {
+  // the end of the set is head_position, a column of its own
+  const { maxPosition: _end, ...filter } = r.filter;
+  return [
+    r.id,
+    JSON.stringify(filter),
+    JSON.stringify(r.target),
+    r.ratePerSecond,
+    r.headPosition,
+    r.total,
+    owner,
+    leaseMs,
+    maxRunning,
+  ];
 }
 
 function toReplay(r: RawReplay): StoredReplay {

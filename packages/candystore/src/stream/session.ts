@@ -26,6 +26,8 @@ export interface StreamSessionOptions {
   sink: StreamSink;
   /** Live events held while catching up or while the socket is behind; more closes the session. */
   maxPending?: number;
+  /** The same held events' size as JSON, in bytes; more closes the session. */
+  maxPendingBytes?: number;
   /** Socket buffer above which the client counts as slow. */
   maxBufferedBytes?: number;
   heartbeatMs?: number;
@@ -50,6 +52,7 @@ export class StreamSession {
   /** Highest position known to be scanned: every match up to it was sent. */
   #scanned = '0';
   #pending: StoredEvent[] = [];
+  #pendingBytes = 0;
   #live = false;
   #closed = false;
   #unsubscribe: (() => void) | null = null;
@@ -58,6 +61,7 @@ export class StreamSession {
   constructor(options: StreamSessionOptions) {
     this.#o = {
       maxPending: 10_000,
+      maxPendingBytes: 8 * 1024 * 1024,
       maxBufferedBytes: 8 * 1024 * 1024,
       heartbeatMs: 15_000,
       catchUpPage: 500,
@@ -89,6 +93,7 @@ export class StreamSession {
     this.#o.sink.send({ kind: 'caught_up', position: this.#scanned });
     const held = this.#pending;
     this.#pending = [];
+    this.#pendingBytes = 0;
     this.#deliver(held);
   }
 
@@ -112,8 +117,15 @@ export class StreamSession {
   #onLive(events: readonly StoredEvent[]): void {
     if (this.#closed) return;
     if (!this.#live) {
-      for (const e of events) if (matchesFilter(this.#o.filter, e)) this.#pending.push(e);
-      if (this.#pending.length > this.#o.maxPending) this.#slow();
+      for (const e of events) {
+        if (!matchesFilter(this.#o.filter, e)) continue;
+        this.#pending.push(e);
+        this.#pendingBytes += eventBytes(e);
+      }
+      // a count alone would let a few large payloads hold megabytes per socket
+      if (this.#pending.length > this.#o.maxPending || this.#pendingBytes > this.#o.maxPendingBytes) {
+        this.#slow();
+      }
       return;
     }
     this.#deliver(events);
@@ -151,8 +163,24 @@ export class StreamSession {
     this.#unsubscribe?.();
     if (this.#heartbeat) clearInterval(this.#heartbeat);
     this.#pending = [];
+    this.#pendingBytes = 0;
     if (code !== undefined) this.#o.sink.close(code, reason ?? '');
   }
+}
+
+/**
+ * An event's size as JSON (what the socket will carry), measured once: the tail hands the
+ * same event objects to every session, so a thousand sessions do not serialise it a thousand times.
+ */
+const sizes = new WeakMap<StoredEvent, number>();
+
+export function eventBytes(e: StoredEvent): number {
+  let n = sizes.get(e);
+  if (n === undefined) {
+    n = Buffer.byteLength(JSON.stringify(e));
+    sizes.set(e, n);
+  }
+  return n;
 }
 
 /** Compares two non-negative decimal position strings. */

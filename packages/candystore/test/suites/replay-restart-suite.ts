@@ -11,6 +11,7 @@ import {
   envelope,
   json,
   newEvent,
+  replayTargetPool,
   rid,
   startReplay,
   waitFor,
@@ -30,6 +31,7 @@ export function replayRestartSuite(backend: DurableBackend, broker: BrokerFactor
     let transport: Transport;
     const queues: string[] = [];
     const running = new Map<RunningCandystore, Transport>();
+    const targets = replayTargetPool();
 
     before(async () => {
       ({ options, teardown } = await backend.setup());
@@ -51,6 +53,7 @@ export function replayRestartSuite(backend: DurableBackend, broker: BrokerFactor
         port: 0,
         host: '127.0.0.1',
         logLevel: 'silent',
+        registry: targets.registry,
       });
       running.set(svc, t);
       return svc;
@@ -61,7 +64,7 @@ export function replayRestartSuite(backend: DurableBackend, broker: BrokerFactor
       running.delete(svc);
     };
     const targetQueue = async () => {
-      const q = `test.${rid()}.target`;
+      const q = targets.next();
       await transport.assertQueue(q, { durable: false });
       queues.push(q);
       return q;

@@ -1,4 +1,4 @@
-import type { DispatcherConfig } from '../config.js';
+import type { ComponentCheckSpec, DispatcherConfig } from '../config.js';
 import { resolveCheckCwd } from '../config.js';
 import { type CheckResult, runCheck } from './run-check.js';
 
@@ -14,7 +14,9 @@ export type CheckOutcome = CheckResult | CheckNotRun;
 export type ChecksConfig = Pick<
   DispatcherConfig,
   'runChecks' | 'checkTimeoutSeconds' | 'checks' | 'checksRoot'
->;
+> &
+  // The token is redacted from check output even when it did not come from the environment.
+  Partial<Pick<DispatcherConfig, 'hookToken'>>;
 
 export interface ComponentCheckOptions {
   /** Overrides `checkTimeoutSeconds` (tests use fractions of a second). */
@@ -32,7 +34,7 @@ export async function runComponentCheck(
   if (!cfg.runChecks)
     return { status: 'disabled', reason: 'component checks are disabled (INFRA_RUN_CHECKS)' };
   if (!component) return { status: 'no_component', reason: 'the ticket has no component label' };
-  const spec = cfg.checks[component.toLowerCase()];
+  const spec = checkFor(cfg.checks, component);
   if (!spec) {
     return {
       status: 'not_configured',
@@ -44,12 +46,23 @@ export async function runComponentCheck(
     component,
     command: spec.command,
     cwd: resolveCheckCwd(cfg, spec),
+    ...(spec.passEnv ? { passEnv: spec.passEnv } : {}),
     ...(spec.env ? { env: spec.env } : {}),
+    ...(cfg.hookToken ? { secrets: [{ name: 'OPENCLAW_HOOK_TOKEN', value: cfg.hookToken }] } : {}),
     timeoutMs: opts.timeoutMs ?? cfg.checkTimeoutSeconds * 1000,
     ...(opts.killGraceMs === undefined ? {} : { killGraceMs: opts.killGraceMs }),
     ...(opts.tailBytes === undefined ? {} : { tailBytes: opts.tailBytes }),
     ...(opts.signal === undefined ? {} : { signal: opts.signal }),
   });
+}
+
+/**
+ * The check configured for a component named by a ticket label. Own properties only: a
+ * label `comp:constructor` or `comp:__proto__` must find nothing, not `Object.prototype`'s.
+ */
+export function checkFor(checks: ChecksConfig['checks'], component: string): ComponentCheckSpec | undefined {
+  const key = component.trim().toLowerCase();
+  return Object.hasOwn(checks, key) ? checks[key] : undefined;
 }
 
 /** A check that ran and did not pass. Not running a check (nothing configured) is not a failure. */

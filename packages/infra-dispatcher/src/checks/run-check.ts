@@ -1,10 +1,13 @@
 import { spawn } from 'node:child_process';
 import { existsSync, statSync } from 'node:fs';
+import { type CheckSecret, checkEnvironment, dispatcherSecrets, redactSecrets } from './environment.js';
 
 /**
  * Runs one component check: a shell command in its own process group, so that on a
  * timeout the whole tree (the shell, `bun`, the test runner it started, …) is stopped,
- * first with SIGTERM and, after a grace period, with SIGKILL.
+ * first with SIGTERM and, after a grace period, with SIGKILL. The command sees only the
+ * variables `environment.ts` allows, and the dispatcher's secrets are redacted from its
+ * output.
  */
 
 export type CheckStatus = 'passed' | 'failed' | 'timeout' | 'error';
@@ -19,7 +22,10 @@ export interface CheckResult {
   readonly signal: string | null;
   readonly duration_ms: number;
   readonly timed_out: boolean;
-  /** The last `tailBytes` of stdout and stderr, interleaved as they arrived. */
+  /**
+   * The last `tailBytes` of stdout and stderr, interleaved as they arrived, with the
+   * dispatcher's secrets replaced by `[redacted NAME]`.
+   */
   readonly output_tail: string;
   /** Why the check could not run (status `error`) or how it ended when killed. */
   readonly reason?: string;
@@ -29,7 +35,12 @@ export interface RunCheckOptions {
   readonly component: string;
   readonly command: string;
   readonly cwd: string;
+  /** Names passed on from the dispatcher's environment besides `BASE_CHECK_ENV` (never its secrets). */
+  readonly passEnv?: readonly string[];
+  /** Variables set to these values (from the config). */
   readonly env?: Readonly<Record<string, string>>;
+  /** Values redacted from the output besides the secrets in the dispatcher's environment. */
+  readonly secrets?: readonly CheckSecret[];
   readonly timeoutMs: number;
   /** Time between SIGTERM and SIGKILL. Default 5 s. */
   readonly killGraceMs?: number;
@@ -60,7 +71,8 @@ export function runCheck(opts: RunCheckOptions): Promise<CheckResult> {
     });
   }
 
-  const tail = new OutputTail(opts.tailBytes ?? DEFAULT_TAIL_BYTES);
+  const secrets = dispatcherSecrets(process.env, opts.secrets);
+  const tail = new OutputTail(opts.tailBytes ?? DEFAULT_TAIL_BYTES, secrets);
   const grace = opts.killGraceMs ?? 5_000;
 
   return new Promise<CheckResult>((resolvePromise) => {
@@ -70,7 +82,7 @@ export function runCheck(opts: RunCheckOptions): Promise<CheckResult> {
       // A new process group: `kill(-pgid)` then reaches every process the command started.
       detached: true,
       stdio: ['ignore', 'pipe', 'pipe'],
-      env: { ...process.env, ...opts.env },
+      env: checkEnvironment(process.env, opts.passEnv, opts.env),
     });
     let timedOut = false;
     let killStage: 'none' | 'term' | 'kill' = 'none';
@@ -166,26 +178,48 @@ function checkCwd(cwd: string): string | undefined {
   return undefined;
 }
 
-/** Keeps the last `limit` bytes of a stream without holding all of it. */
+/**
+ * Keeps the last `limit` bytes of a stream without holding all of it, redacting secrets.
+ * It holds the longest secret's length more than it shows: a secret that the cut splits
+ * leaves its end at the start of what is held, and that margin is dropped after
+ * redacting, so no part of a secret is shown.
+ */
 class OutputTail {
   private chunks: Buffer[] = [];
   private size = 0;
-  constructor(private readonly limit: number) {}
+  private dropped = false;
+  private readonly margin: number;
+
+  constructor(
+    private readonly limit: number,
+    private readonly secrets: readonly CheckSecret[],
+  ) {
+    this.margin = Math.max(0, ...secrets.map((s) => Buffer.byteLength(s.value)));
+  }
 
   push(b: Buffer): void {
     this.chunks.push(b);
     this.size += b.length;
-    while (this.size - (this.chunks[0]?.length ?? 0) >= this.limit && this.chunks.length > 1) {
+    const keep = this.limit + this.margin;
+    while (this.size - (this.chunks[0]?.length ?? 0) >= keep && this.chunks.length > 1) {
       this.size -= this.chunks.shift()!.length;
+      this.dropped = true;
     }
   }
 
   text(): string {
     const all = Buffer.concat(this.chunks);
-    const cut = all.subarray(Math.max(0, all.length - this.limit));
-    // Cutting may split a UTF-8 sequence; drop continuation bytes at the start.
-    let start = 0;
-    while (start < cut.length && start < 4 && ((cut[start] ?? 0) & 0xc0) === 0x80) start++;
-    return cut.subarray(start).toString('utf8');
+    const start = Math.max(0, all.length - this.limit - this.margin);
+    const cut = this.dropped || start > 0;
+    let held = Buffer.from(redactSecrets(utf8From(all.subarray(start)), this.secrets));
+    if (cut) held = held.subarray(Math.min(this.margin, held.length));
+    return utf8From(held.subarray(Math.max(0, held.length - this.limit)));
   }
+}
+
+/** Cutting may split a UTF-8 sequence; drop continuation bytes at the start. */
+function utf8From(b: Buffer): string {
+  let start = 0;
+  while (start < b.length && start < 4 && ((b[start] ?? 0) & 0xc0) === 0x80) start++;
+  return b.subarray(start).toString('utf8');
 }

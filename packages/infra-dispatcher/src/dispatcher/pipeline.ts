@@ -124,7 +124,7 @@ export function createDispatchPipeline(opts: DispatchPipelineOptions): DispatchP
       checks: checkReports(extra.check),
       fingerprint: extra.fingerprint ?? null,
     };
-    await publish(DISPATCH_EVENT_TYPES.skipped, payload as unknown as Record<string, unknown>);
+    await publish(DISPATCH_EVENT_TYPES.skipped, payload);
     stats.skipped++;
     log.info(
       { issue_id: ticket.issue_id, ticket: ticket.ticket_ref, reason, detail },
@@ -309,7 +309,7 @@ export function createDispatchPipeline(opts: DispatchPipelineOptions): DispatchP
       dispatched_at: dispatchedAt,
       possible_duplicate: possibleDuplicate,
     };
-    await publish(DISPATCH_EVENT_TYPES.completed, payload as unknown as Record<string, unknown>);
+    await publish(DISPATCH_EVENT_TYPES.completed, payload);
   }
 
   function markAnnounced(issueId: string, fingerprint: string): Promise<void> {
@@ -342,7 +342,7 @@ export function createDispatchPipeline(opts: DispatchPipelineOptions): DispatchP
     };
     log.warn({ issue_id: ticket.issue_id, code: e.code, reason: payload.error_message }, 'dispatch failed');
     try {
-      await publish(DISPATCH_EVENT_TYPES.failed, payload as unknown as Record<string, unknown>);
+      await publish(DISPATCH_EVENT_TYPES.failed, payload);
     } catch (publishErr) {
       // The delivery fails either way; the dead letter or the retry still carries the reason.
       log.error({ err: publishErr }, 'could not publish infra.dispatch.failed');

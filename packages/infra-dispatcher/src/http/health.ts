@@ -1,4 +1,12 @@
-import { AppError, toProblem } from '@33god/core';
+import {
+  AccessGuard,
+  AppError,
+  isAppError,
+  type Principal,
+  type RouteAccess,
+  routeAccess,
+  toProblem,
+} from '@33god/core';
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { DispatchStats } from '../dispatcher/pipeline.js';
 import type { DispatchStateStore } from '../state/dispatch-state.js';
@@ -6,8 +14,19 @@ import type { DispatchStateStore } from '../state/dispatch-state.js';
 /**
  * `/health` answers 200 only when the dispatcher can do its job: the bus is connected
  * and the state file can be written (without it, a dispatch could not be recorded and
- * would be repeated). Otherwise 503, with what is wrong.
+ * would be repeated). Otherwise 503, with what is wrong. It is public; once tokens are
+ * configured, a caller without one gets the status alone (the report names the state
+ * file's path, the queue and the last error).
  */
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    principal: Principal | null;
+  }
+  interface FastifyContextConfig {
+    access?: RouteAccess;
+  }
+}
 
 export interface HealthSources {
   /** `connected`, `connecting`, `disconnected`, `closed` (the transport's state). */
@@ -53,9 +72,22 @@ export async function healthReport(src: HealthSources): Promise<HealthReport> {
   };
 }
 
-export function buildHealthServer(src: HealthSources, logLevel = 'info'): FastifyInstance {
+/** `guard`: who may call (default: no tokens, loopback names only). */
+export function buildHealthServer(
+  src: HealthSources,
+  logLevel = 'info',
+  guard: AccessGuard = new AccessGuard(),
+): FastifyInstance {
   const app = Fastify({ logger: { level: logLevel, name: 'infra-dispatcher' } });
+  // Every request, unknown paths included (closed by default: 401 without a token).
+  app.decorateRequest('principal', null);
+  app.addHook('onRequest', async (request) => {
+    request.principal = guard.check(request, routeAccess(request));
+  });
   app.setErrorHandler((err, req, reply) => {
+    if (isAppError(err) && err.code === 'UNAUTHORIZED') {
+      void reply.header('www-authenticate', 'Bearer realm="infra-dispatcher"');
+    }
     const problem = toProblem(err, req.url);
     void reply.code(problem.status).type('application/problem+json').send(problem);
   });
@@ -63,9 +95,10 @@ export function buildHealthServer(src: HealthSources, logLevel = 'info'): Fastif
     const problem = toProblem(new AppError('NOT_FOUND', `no route ${req.method} ${req.url}`), req.url);
     void reply.code(404).type('application/problem+json').send(problem);
   });
-  app.get('/health', async (_req, reply) => {
+  app.get('/health', { config: { access: 'public' } }, async (req, reply) => {
     const report = await healthReport(src);
-    return reply.code(report.status === 'ok' ? 200 : 503).send(report);
+    const detail = !guard.enabled || req.principal !== null;
+    return reply.code(report.status === 'ok' ? 200 : 503).send(detail ? report : { status: report.status });
   });
   return app;
 }

@@ -41,11 +41,12 @@ export type ReadResult =
 
 const WORK_ITEM_ENTITIES = new Set(['issue', 'workitem', 'work_item', 'work-item']);
 
-const PAST_TENSE: Readonly<Record<string, string>> = {
-  create: 'created',
-  update: 'updated',
-  delete: 'deleted',
-};
+// A Map: the action comes from the webhook body, and `constructor` must not find Object's.
+const PAST_TENSE: ReadonlyMap<string, string> = new Map([
+  ['create', 'created'],
+  ['update', 'updated'],
+  ['delete', 'deleted'],
+]);
 
 /** Reads a Plane webhook body (the payload of a `webhook.plane.*` event). */
 export function readPlaneWorkItem(body: unknown): ReadResult {
@@ -62,7 +63,7 @@ export function readPlaneWorkItem(body: unknown): ReadResult {
     entity = rawEvent.slice(0, dot);
     action = action ?? rawEvent.slice(dot + 1);
   }
-  action = action ? (PAST_TENSE[action] ?? action) : 'unknown';
+  action = action ? (PAST_TENSE.get(action) ?? action) : 'unknown';
   if (!WORK_ITEM_ENTITIES.has(entity)) {
     return { ok: false, reason: `event '${rawEvent}' is not about a work item`, entity, action };
   }

@@ -45,10 +45,15 @@ export class DispatchStateStore {
   private dirty = false;
   private lastWriteError: Error | undefined;
 
+  /** Keyed by issue id, which comes from the ticket: a Map, so `__proto__` is an id like any other. */
+  private readonly issues: Map<string, DispatchRecord[]>;
+
   private constructor(
     readonly path: string,
-    private readonly data: StateFile,
-  ) {}
+    data: StateFile,
+  ) {
+    this.issues = new Map(Object.entries(data.issues));
+  }
 
   /** Loads the file (missing → empty). An unreadable or malformed file is an error, never silently reset. */
   static async open(path: string): Promise<DispatchStateStore> {
@@ -66,15 +71,15 @@ export class DispatchStateStore {
   }
 
   find(issueId: string, fingerprint: string): DispatchRecord | undefined {
-    return this.data.issues[issueId]?.find((r) => r.fingerprint === fingerprint);
+    return this.issues.get(issueId)?.find((r) => r.fingerprint === fingerprint);
   }
 
   records(issueId: string): readonly DispatchRecord[] {
-    return this.data.issues[issueId] ?? [];
+    return this.issues.get(issueId) ?? [];
   }
 
   get issueCount(): number {
-    return Object.keys(this.data.issues).length;
+    return this.issues.size;
   }
 
   /** True while a change is only in memory because the last write failed. */
@@ -92,9 +97,9 @@ export class DispatchStateStore {
    * to the caller and the next successful write persists it.
    */
   async record(issueId: string, rec: DispatchRecord): Promise<void> {
-    const list = (this.data.issues[issueId] ?? []).filter((r) => r.fingerprint !== rec.fingerprint);
+    const list = (this.issues.get(issueId) ?? []).filter((r) => r.fingerprint !== rec.fingerprint);
     list.push(rec);
-    this.data.issues[issueId] = list.slice(-MAX_RECORDS_PER_ISSUE);
+    this.issues.set(issueId, list.slice(-MAX_RECORDS_PER_ISSUE));
     await this.save();
   }
 
@@ -110,16 +115,16 @@ export class DispatchStateStore {
   }
 
   async clearSending(issueId: string, fingerprint: string): Promise<void> {
-    const list = this.data.issues[issueId];
+    const list = this.issues.get(issueId);
     if (!list?.some((r) => r.fingerprint === fingerprint && r.sending)) return;
     const rest = list.filter((r) => r.fingerprint !== fingerprint);
-    if (rest.length > 0) this.data.issues[issueId] = rest;
-    else delete this.data.issues[issueId];
+    if (rest.length > 0) this.issues.set(issueId, rest);
+    else this.issues.delete(issueId);
     await this.save();
   }
 
   async markAnnounced(issueId: string, fingerprint: string): Promise<void> {
-    const list = this.data.issues[issueId];
+    const list = this.issues.get(issueId);
     const i = list?.findIndex((r) => r.fingerprint === fingerprint) ?? -1;
     if (!list || i < 0 || list[i]!.announced) return;
     list[i] = { ...list[i]!, announced: true };
@@ -154,7 +159,9 @@ export class DispatchStateStore {
     const next = this.writeChain.then(async () => {
       this.dirty = true;
       try {
-        await writeFileAtomic(this.path, `${JSON.stringify(this.data, null, 2)}\n`);
+        // fromEntries defines each id as an own member, so `__proto__` is written as a key.
+        const file: StateFile = { version: 1, issues: Object.fromEntries(this.issues) };
+        await writeFileAtomic(this.path, `${JSON.stringify(file, null, 2)}\n`);
         this.dirty = false;
         this.lastWriteError = undefined;
       } catch (err) {
@@ -177,7 +184,7 @@ export function parseStateFile(raw: string, path = 'state file'): StateFile {
   if (!isRecord(parsed) || parsed.version !== 1 || !isRecord(parsed.issues)) {
     throw new AppError('DISPATCH_STATE_INVALID', `'${path}' is not a version 1 dispatch state file`);
   }
-  const issues: Record<string, DispatchRecord[]> = {};
+  const issues = new Map<string, DispatchRecord[]>();
   for (const [issueId, list] of Object.entries(parsed.issues)) {
     if (!Array.isArray(list) || !list.every((r) => isRecord(r) && typeof r.fingerprint === 'string')) {
       throw new AppError(
@@ -185,9 +192,10 @@ export function parseStateFile(raw: string, path = 'state file'): StateFile {
         `'${path}': the records of issue '${issueId}' are malformed`,
       );
     }
-    issues[issueId] = list as DispatchRecord[];
+    issues.set(issueId, list as DispatchRecord[]);
   }
-  return { version: 1, issues };
+  // JSON.parse made `__proto__` an own member; fromEntries keeps it one (assignment would not).
+  return { version: 1, issues: Object.fromEntries(issues) };
 }
 
 function isRecord(v: unknown): v is Record<string, unknown> {

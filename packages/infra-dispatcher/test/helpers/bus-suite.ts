@@ -389,6 +389,31 @@ export function runDispatcherBusSuite(backend: BusBackend): void {
       assert.equal(oc.requests.length, 1);
     });
 
+    it('dispatches tickets naming Object members (comp:constructor, issue id __proto__) instead of dead-lettering them', async () => {
+      const d = await start(join(dir, `${names.prefix}.json`), {
+        config: { runChecks: true, checks: { bloodbank: { command: 'true', cwd: '.' } } },
+      });
+      const bodies = [
+        planeV1Issue({ labels: ['ready', 'automation:go', 'comp:constructor'] }),
+        planeV2WorkItem({ labels: ['ready', 'automation:go', 'comp:__proto__', 'agent:constructor'] }),
+        planeV1Issue({ id: '__proto__' }),
+        planeV2WorkItem({ id: 'constructor', labels: ['ready', 'automation:go', 'comp:toString'] }),
+      ];
+      for (const body of bodies) await webhookEvent(body);
+      await waitFor(() => ofType('infra.dispatch.completed').length === bodies.length, 'every dispatch');
+      const components = ofType('infra.dispatch.completed').map((e) => e.payload.component);
+      assert.deepEqual(components.sort(), ['__proto__', 'bloodbank', 'constructor', 'tostring']);
+      const ids = ofType('infra.dispatch.completed').map((e) => String(e.payload.issue_id));
+      assert.ok(ids.includes('__proto__') && ids.includes('constructor'));
+      await webhookEvent(planeV1Issue({ id: '__proto__' }));
+      await waitFor(() => ofType('infra.dispatch.skipped').length === 1, 'the repeat to be skipped');
+      assert.equal(ofType('infra.dispatch.skipped')[0]?.payload.reason, 'already_dispatched');
+      assert.equal(oc.requests.length, bodies.length);
+      assert.equal(d.stats.failed, 0);
+      assert.equal(d.stats.lastError, null);
+      assert.equal(await d.bus.transport.get(dlqName(names.dispatcherQueue)), null, 'nothing dead-lettered');
+    });
+
     it('answers /health with the bus state and the state file', async () => {
       const d = await start(join(dir, `${names.prefix}.json`));
       const res = await fetch(`${d.url}/health`);

@@ -1,7 +1,12 @@
 import { AppError } from '@33god/core';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { DeadLetter } from '../../dead-letters/describe.js';
-import type { DeadLetterOperations } from '../../dead-letters/operations.js';
+import {
+  DEFAULT_LIST_LIMIT,
+  type DeadLetterOperations,
+  MAX_LIST_LIMIT,
+  MAX_SCAN,
+} from '../../dead-letters/operations.js';
 import type { PublishPipeline } from '../pipeline.js';
 
 /** The dashboard's shape of one dead letter (snake case, like the envelope). */
@@ -54,7 +59,7 @@ export async function deadLetterRoutes(
   const tags = ['dead letters'];
   app.get(
     '/dead-letters',
-    { schema: { summary: 'Dead-letter queues and their counts', tags } },
+    { config: { access: 'read' }, schema: { summary: 'Dead-letter queues and their counts', tags } },
     async () => ({
       queues: (await ops().queues()).map((q) => ({
         queue: q.queue,
@@ -64,26 +69,46 @@ export async function deadLetterRoutes(
       })),
     }),
   );
-  app.get<{ Params: { queue: string }; Querystring: { limit?: string } }>(
+  app.get<{ Params: { queue: string }; Querystring: { limit?: string; cursor?: string } }>(
     '/dead-letters/:queue',
-    { schema: { summary: 'Dead letters of one queue', tags } },
+    {
+      config: { access: 'read' },
+      schema: {
+        summary: 'Dead letters of one queue, a page at a time',
+        description: `Oldest first, read without removing them: at most \`limit\` (default ${DEFAULT_LIST_LIMIT}, at most ${MAX_LIST_LIMIT}) and \`next_cursor\` for the next page (null after the last one, and ${MAX_SCAN} messages deep; \`count\` is the queue's size). A stale cursor (its last dead letter has left the queue) is a 400 INVALID_CURSOR.`,
+        tags,
+        querystring: {
+          type: 'object',
+          properties: {
+            limit: { type: 'string', description: `1 to ${MAX_LIST_LIMIT}, default ${DEFAULT_LIST_LIMIT}` },
+            cursor: { type: 'string', description: 'next_cursor of the page before' },
+          },
+        },
+      },
+    },
     async (request) => {
       const raw = request.query.limit;
-      const limit = raw === undefined ? 100 : Number(raw);
-      if (!Number.isInteger(limit) || limit < 1 || limit > 1000) {
-        throw new AppError('INVALID_REQUEST', 'limit must be a whole number from 1 to 1000');
+      const limit = raw === undefined ? DEFAULT_LIST_LIMIT : Number(raw);
+      if (!Number.isInteger(limit) || limit < 1 || limit > MAX_LIST_LIMIT) {
+        throw new AppError('INVALID_REQUEST', `limit must be a whole number from 1 to ${MAX_LIST_LIMIT}`);
       }
-      return { items: (await ops().list(request.params.queue, limit)).map(item) };
+      const cursor = request.query.cursor;
+      const page = await ops().listPage(request.params.queue, {
+        limit,
+        ...(cursor === undefined ? {} : { cursor }),
+      });
+      return { items: page.items.map(item), next_cursor: page.nextCursor, count: page.count };
     },
   );
   app.get<{ Params: { queue: string; id: string } }>(
     '/dead-letters/:queue/:id',
-    { schema: { summary: 'One dead letter of a queue, by id', tags } },
+    { config: { access: 'read' }, schema: { summary: 'One dead letter of a queue, by id', tags } },
     async (request) => item(await ops().show(request.params.queue, request.params.id)),
   );
   app.post<{ Params: { queue: string } }>(
     '/dead-letters/:queue/redrive',
     {
+      config: { access: 'operate' },
       schema: {
         summary: 'Send dead letters back to their queue (all, or the given ids)',
         tags,
@@ -98,7 +123,10 @@ export async function deadLetterRoutes(
   );
   app.delete<{ Params: { queue: string } }>(
     '/dead-letters/:queue',
-    { schema: { summary: 'Delete dead letters (all, or the given ids)', tags, body: idsBody } },
+    {
+      config: { access: 'operate' },
+      schema: { summary: 'Delete dead letters (all, or the given ids)', tags, body: idsBody },
+    },
     async (request) => {
       o.pipeline.authenticate(request);
       const r = await ops().purge(request.params.queue, ids(request));

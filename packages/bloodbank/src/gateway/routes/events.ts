@@ -4,18 +4,18 @@ import {
   cloudEventToEnvelope,
   type EventEnvelope,
   hasBinaryCloudEventHeaders,
+  type Principal,
   type Violation,
 } from '@33god/core';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import type { Principal } from '../../auth/authorize.js';
 import { acceptedId, completeChecked, envelopeViolations, toEnvelope } from '../envelope-input.js';
-import type { PublishPipeline } from '../pipeline.js';
+import { batchRefusal, type Entry, type PolicyCode, type PublishPipeline } from '../pipeline.js';
 import { acceptedSchema, batchAcceptedSchema, envelopeSchema, problemResponses } from './openapi.js';
 
 export interface EventRoutesOptions {
   pipeline: PublishPipeline;
   batchMax: number;
-  /** `source.app` for events that name none and come from an anonymous caller. */
+  /** `source.app` for events that name none and come from an anonymous caller (tokens off). */
   defaultApp: string;
 }
 
@@ -57,14 +57,15 @@ export async function eventRoutes(app: FastifyInstance, o: EventRoutesOptions): 
   const context = (request: FastifyRequest, principal: Principal | null) => ({
     correlationId: acceptedId(request.headers['x-correlation-id']),
     causationId: acceptedId(request.headers['x-causation-id']),
-    app: principal?.service ?? o.defaultApp,
+    // With tokens on, an event speaks for its caller: the pipeline refuses any other source.app.
+    app: principal?.name ?? o.defaultApp,
   });
+  const entry = (principal: Principal | null): Entry => ({ via: 'caller', principal });
 
   const publishOne = async (request: FastifyRequest, reply: FastifyReply, input: () => unknown) => {
     const principal = pipeline.authenticate(request);
     const envelope = toEnvelope(input(), context(request, principal));
-    pipeline.checkOne(envelope, principal);
-    await pipeline.publish(envelope);
+    await pipeline.submit(envelope, entry(principal));
     echoIds(reply, envelope);
     return reply.code(202).send(accepted(envelope));
   };
@@ -72,6 +73,7 @@ export async function eventRoutes(app: FastifyInstance, o: EventRoutesOptions): 
   app.post(
     '/events',
     {
+      config: { access: 'publish' },
       schema: {
         summary: 'Publish one event',
         description:
@@ -95,6 +97,7 @@ export async function eventRoutes(app: FastifyInstance, o: EventRoutesOptions): 
   app.post(
     '/publish',
     {
+      config: { access: 'publish' },
       schema: {
         summary: 'Publish one event (the seed form)',
         description:
@@ -110,9 +113,10 @@ export async function eventRoutes(app: FastifyInstance, o: EventRoutesOptions): 
   app.post(
     '/events/batch',
     {
+      config: { access: 'publish' },
       schema: {
         summary: 'Publish a batch of events',
-        description: `A JSON array of envelopes, NDJSON (application/x-ndjson, one envelope a line) or a CloudEvents batch (application/cloudevents-batch+json). At most ${o.batchMax} events. Validated all-or-nothing: one bad event refuses the batch with every violation. Published with pipelined confirms; answers the ids in order.`,
+        description: `A JSON array of envelopes, NDJSON (application/x-ndjson, one envelope a line) or a CloudEvents batch (application/cloudevents-batch+json). At most ${o.batchMax} events. Validated all-or-nothing: one bad event refuses the batch with every violation (403 when one is refused by the policy, e.g. a webhook type). Published with pipelined confirms; answers the ids in order.`,
         tags: ['events'],
         body: { type: 'array', items: envelopeSchema },
         response: { 202: batchAcceptedSchema, ...problemResponses },
@@ -132,7 +136,9 @@ export async function eventRoutes(app: FastifyInstance, o: EventRoutesOptions): 
       }
       const cloudEvents = mediaType(request) === 'application/cloudevents-batch+json';
       const ctx = context(request, principal);
+      const from = entry(principal);
       const violations: Violation[] = [];
+      const refused = new Set<PolicyCode>();
       let envelopeLevel = false;
       const envelopes: EventEnvelope[] = [];
       body.forEach((item, i) => {
@@ -156,12 +162,15 @@ export async function eventRoutes(app: FastifyInstance, o: EventRoutesOptions): 
           return;
         }
         const envelope = completeChecked(input as Partial<EventEnvelope>, ctx);
-        violations.push(...pipeline.check(envelope, principal, `/${i}`));
+        const verdict = pipeline.check(envelope, from, `/${i}`);
+        if (verdict.refused !== null) refused.add(verdict.refused);
+        violations.push(...verdict.violations);
         envelopes.push(envelope);
       });
       if (violations.length > 0) {
+        // An event the policy refuses makes the batch a 403 (with every event's pointers).
         throw new AppError(
-          envelopeLevel ? 'INVALID_ENVELOPE' : 'SCHEMA_VIOLATION',
+          batchRefusal(refused) ?? (envelopeLevel ? 'INVALID_ENVELOPE' : 'SCHEMA_VIOLATION'),
           `${new Set(violations.map((v) => v.pointer.split('/')[1])).size} of ${body.length} events are not valid; nothing was published`,
           { violations },
         );

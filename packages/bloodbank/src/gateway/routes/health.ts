@@ -1,5 +1,5 @@
 import { hostname } from 'node:os';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { GatewayMetrics } from '../../metrics/gateway-metrics.js';
 import type { Transport } from '../../transport/transport.js';
 import type { SchemaStore } from '../schema-store.js';
@@ -75,28 +75,39 @@ export async function healthReport(
   };
 }
 
-export async function healthRoutes(
-  app: FastifyInstance,
-  o: { transport: Transport | undefined; store: SchemaStore; metrics: GatewayMetrics; exchange: string },
-): Promise<void> {
+export interface HealthRoutesOptions {
+  transport: Transport | undefined;
+  store: SchemaStore;
+  metrics: GatewayMetrics;
+  exchange: string;
+  /**
+   * Whether this caller sees only `{status}`: anonymous callers when tokens are configured, since
+   * the detail names the broker, the instance and the last reload error.
+   */
+  statusOnly(request: FastifyRequest): boolean;
+}
+
+export async function healthRoutes(app: FastifyInstance, o: HealthRoutesOptions): Promise<void> {
   app.get(
     '/health',
     {
+      config: { access: 'public' },
       schema: {
-        summary: 'Broker connection and loaded registries; 503 when degraded',
+        summary:
+          'Broker connection and loaded registries; 503 when degraded. Without a token (when tokens are configured), only {status}.',
         tags: ['operations'],
       },
     },
-    async (_request, reply) => {
+    async (request, reply) => {
       const report = await healthReport(o.transport, o.store, o.exchange);
       // A reload that failed keeps the old tree serving, so it is reported but not degraded.
       reply.code(report.status === 'ok' ? 200 : 503);
-      return report;
+      return o.statusOnly(request) ? { status: report.status } : report;
     },
   );
   app.get(
     '/metrics',
-    { schema: { summary: 'Prometheus metrics', tags: ['operations'] } },
+    { config: { access: 'read' }, schema: { summary: 'Prometheus metrics', tags: ['operations'] } },
     async (_request, reply) => {
       o.metrics.brokerConnected.set(o.transport === undefined || o.transport.state === 'connected' ? 1 : 0);
       o.metrics.schemasLoaded.set(o.store.status.schemas);

@@ -26,12 +26,16 @@ function summary(e: EventSchemaInfo): SchemaSummary {
 export async function schemaRoutes(app: FastifyInstance, o: { store: SchemaStore }): Promise<void> {
   app.get(
     '/schemas',
-    { schema: { summary: 'Event types in the loaded schema registry', tags: ['schemas'] } },
+    {
+      config: { access: 'read' },
+      schema: { summary: 'Event types in the loaded schema registry', tags: ['schemas'] },
+    },
     async () => ({ items: o.store.schemas.list().map(summary) }),
   );
   app.get<{ Params: { event_type: string } }>(
     '/schemas/:event_type',
     {
+      config: { access: 'read' },
       schema: {
         summary: 'One event type: its schema and examples',
         tags: ['schemas'],

@@ -390,17 +390,30 @@ export class EmbeddedBroker {
 
   /** The first `limit` live messages, left in place. */
   peek(q: EmbeddedQueue, limit: number): StoredMessage[] {
-    const now = Date.now();
     const out: StoredMessage[] = [];
-    for (let i = 0; i < q.messages.length && out.length < limit; i++) {
-      const m = q.messages.at(i);
-      if (m && (m.expiresAt === undefined || now <= m.expiresAt)) {
-        // RabbitMQ delivers and requeues to peek, so the message counts as delivered once.
-        m.redelivered = true;
-        out.push(m);
-      }
-    }
+    this.browse(q, limit, (m) => {
+      out.push(m);
+      return true;
+    });
     return out;
+  }
+
+  /**
+   * Hands the first `max` live messages to `visit` in order, left in place, until it returns
+   * false; returns how many it handed.
+   */
+  browse(q: EmbeddedQueue, max: number, visit: (m: StoredMessage) => boolean): number {
+    const now = Date.now();
+    let read = 0;
+    for (let i = 0; i < q.messages.length && read < max; i++) {
+      const m = q.messages.at(i);
+      if (!m || (m.expiresAt !== undefined && now > m.expiresAt)) continue;
+      // RabbitMQ delivers and requeues to peek, so the message counts as delivered once.
+      m.redelivered = true;
+      read++;
+      if (!visit(m)) break;
+    }
+    return read;
   }
 
   /** Settles a delivery. `slot` is null for messages taken with `get`. */

@@ -271,6 +271,12 @@ class EmbeddedTransport implements Transport {
     return this.broker.peek(q, limit).map((m) => new PeekedDelivery(queue, m));
   }
 
+  async browse(queue: string, max: number, visit: (delivery: Delivery) => boolean): Promise<number> {
+    this.#live();
+    const q = this.broker.requireQueue(queue);
+    return this.broker.browse(q, max, (m) => visit(new PeekedDelivery(queue, m)));
+  }
+
   forget(d: EmbeddedDelivery): void {
     this.#open.delete(d);
   }

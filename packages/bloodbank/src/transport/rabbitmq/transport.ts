@@ -887,6 +887,15 @@ class RabbitMqTransport implements Transport {
   }
 
   async peek(queue: string, limit: number): Promise<Delivery[]> {
+    const out: Delivery[] = [];
+    await this.browse(queue, limit, (d) => {
+      out.push(d);
+      return true;
+    });
+    return out;
+  }
+
+  async browse(queue: string, max: number, visit: (delivery: Delivery) => boolean): Promise<number> {
     const conn = this.#requireConnection();
     let ch: amqplib.Channel;
     try {
@@ -899,20 +908,25 @@ class RabbitMqTransport implements Transport {
     ch.on('close', () => {
       closed = true;
     });
-    const out: Delivery[] = [];
+    let read = 0;
     try {
-      while (out.length < limit) {
-        const msg = await ch.get(queue, { noAck: false });
+      while (read < max) {
+        let msg: amqplib.GetMessage | false;
+        try {
+          msg = await ch.get(queue, { noAck: false });
+        } catch (err) {
+          throw this.#mapError(err, `peeking into '${queue}'`);
+        }
         if (!msg) break;
-        out.push(new PeekedDelivery(queue, msg));
+        read++;
+        // the message stays unacknowledged on the channel; only `visit` may keep its body
+        if (!visit(new PeekedDelivery(queue, msg))) break;
       }
-    } catch (err) {
-      throw this.#mapError(err, `peeking into '${queue}'`);
     } finally {
       // Closing the channel returns every message it took, in order, marked redelivered.
       if (!closed) await ch.close().catch(() => {});
     }
-    return out;
+    return read;
   }
 
   // --- close ---

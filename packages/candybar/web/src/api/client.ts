@@ -10,6 +10,14 @@ export class ApiError extends Error {
   }
 }
 
+const unauthorizedListeners = new Set<() => void>();
+
+/** Called on every 401: the session may have expired, and the page may need to ask for a token. */
+export function onUnauthorized(fn: () => void): () => void {
+  unauthorizedListeners.add(fn);
+  return () => unauthorizedListeners.delete(fn);
+}
+
 export async function api<T>(path: string, init: RequestInit & { json?: unknown } = {}): Promise<T> {
   const { json, ...rest } = init;
   const headers = new Headers(rest.headers);
@@ -32,6 +40,7 @@ export async function api<T>(path: string, init: RequestInit & { json?: unknown 
   } catch {
     body = null;
   }
+  if (res.status === 401) for (const fn of unauthorizedListeners) fn();
   if (!res.ok) {
     const p = body && typeof body === 'object' ? (body as Record<string, unknown>) : null;
     const msg = p ? String(p.detail ?? p.title ?? res.statusText) : `${res.status} ${res.statusText}`;

@@ -2,7 +2,7 @@ import { useEffect, useState } from 'react';
 import { api, errorText } from '../api/client.js';
 import { ConfirmDialog } from '../components/Dialog.js';
 import { JsonView } from '../components/JsonView.js';
-import { useApi, useKeys, useToast } from '../hooks.js';
+import { useApi, useCan, useKeys, useToast } from '../hooks.js';
 import { KEY_Escape } from '../logic/keys.js';
 import { withParams } from '../logic/routes.js';
 import type { DeadLetter, DeadLetterQueue } from '../logic/types.js';
@@ -13,7 +13,8 @@ type Action = { kind: 'redrive' | 'discard'; ids: string[] | null };
 export function DeadLettersView({ route, navigate }: ViewProps) {
   const queues = useApi<{ queues: DeadLetterQueue[] }>('/api/bus/dead-letters', 10_000);
   const queue = route.id ?? null;
-  const letters = useApi<{ items: DeadLetter[] }>(
+  // the oldest 500: the gateway lists a page at a time (`next_cursor` when more follow)
+  const letters = useApi<{ items: DeadLetter[]; next_cursor?: string | null; count?: number }>(
     queue ? `/api/bus/dead-letters/${encodeURIComponent(queue)}?limit=500` : null,
     10_000,
   );
@@ -21,6 +22,8 @@ export function DeadLettersView({ route, navigate }: ViewProps) {
   const [action, setAction] = useState<Action | null>(null);
   const [busy, setBusy] = useState(false);
   const [toast, showToast] = useToast();
+  // Redrive, discard and purge need `operate`; without it the view only reads.
+  const canOperate = useCan('operate');
   const selectedId = route.params.id ?? null;
   const items = letters.data?.items ?? [];
   const selected = items.find((d) => d.id === selectedId) ?? null;
@@ -70,7 +73,7 @@ export function DeadLettersView({ route, navigate }: ViewProps) {
   useKeys({
     j: () => move(1),
     k: () => move(-1),
-    r: () => targetIds && setAction({ kind: 'redrive', ids: targetIds }),
+    r: () => canOperate && targetIds && setAction({ kind: 'redrive', ids: targetIds }),
     [KEY_Escape]: () => navigate(withParams(route, { id: undefined }), true),
   });
 
@@ -90,7 +93,7 @@ export function DeadLettersView({ route, navigate }: ViewProps) {
           ))}
         </select>
         <span className="grow" />
-        {queue && (
+        {queue && canOperate && (
           <>
             <button
               type="button"
@@ -167,6 +170,11 @@ export function DeadLettersView({ route, navigate }: ViewProps) {
         <div className={`split ${selected ? '' : 'single'}`}>
           <div className="pane">
             {letters.error && <div className="banner bad">{letters.error}</div>}
+            {letters.data?.next_cursor && (
+              <div className="banner" data-testid="dlq-partial">
+                Showing the oldest {items.length} of {letters.data.count ?? 'more'} dead letters.
+              </div>
+            )}
             <table className="grid" data-testid="dlq-table">
               <thead>
                 <tr>
@@ -259,20 +267,24 @@ export function DeadLettersView({ route, navigate }: ViewProps) {
                 </tbody>
               </table>
               <div style={{ display: 'flex', gap: 6, margin: '10px 0' }}>
-                <button
-                  type="button"
-                  className="primary"
-                  onClick={() => setAction({ kind: 'redrive', ids: [selected.id] })}
-                >
-                  Redrive
-                </button>
-                <button
-                  type="button"
-                  className="danger"
-                  onClick={() => setAction({ kind: 'discard', ids: [selected.id] })}
-                >
-                  Discard
-                </button>
+                {canOperate && (
+                  <>
+                    <button
+                      type="button"
+                      className="primary"
+                      onClick={() => setAction({ kind: 'redrive', ids: [selected.id] })}
+                    >
+                      Redrive
+                    </button>
+                    <button
+                      type="button"
+                      className="danger"
+                      onClick={() => setAction({ kind: 'discard', ids: [selected.id] })}
+                    >
+                      Discard
+                    </button>
+                  </>
+                )}
                 <a href={`#/stream?q=${encodeURIComponent(selected.event_id)}`}>
                   <button type="button">Find in stream</button>
                 </a>
@@ -293,8 +305,10 @@ export function DeadLettersView({ route, navigate }: ViewProps) {
           onConfirm={() => void run(action)}
         >
           <p>
-            {action.ids ? `${action.ids.length} message(s)` : `All ${items.length} message(s)`} in{' '}
-            <code>{queue}</code>{' '}
+            {action.ids
+              ? `${action.ids.length} message(s)`
+              : `All ${letters.data?.count ?? items.length} message(s)`}{' '}
+            in <code>{queue}</code>{' '}
             {action.kind === 'redrive'
               ? 'will be sent back to the queue they failed on.'
               : 'will be deleted. This cannot be undone.'}

@@ -1,7 +1,7 @@
 import { useMemo, useRef, useState } from 'react';
 import { api, errorText } from '../api/client.js';
 import { JsonView } from '../components/JsonView.js';
-import { useApi, useKeys, useRegistry } from '../hooks.js';
+import { useApi, useCan, useKeys, useRegistry } from '../hooks.js';
 import { buildPayload, exampleFromSchema, formFields, payloadSchema } from '../logic/schema-form.js';
 import { TopologyIndex } from '../logic/topology.js';
 import type { SchemaDetail, SchemaSummary } from '../logic/types.js';
@@ -87,6 +87,7 @@ function SchemaDetailPane({
   producers: string[];
   consumers: string[];
 }) {
+  const canPublish = useCan('publish');
   const example =
     detail.examples?.[0] ??
     exampleFromSchema(detail.kind === 'payload' ? detail.schema : payloadSchema(detail.schema));
@@ -128,7 +129,7 @@ function SchemaDetailPane({
           </div>
         </div>
       </div>
-      <PublishForm detail={detail} />
+      {canPublish && <PublishForm detail={detail} />}
       <h3 className="small muted">EXAMPLE</h3>
       <JsonView value={example} />
       <h3 className="small muted">SCHEMA</h3>

@@ -28,7 +28,7 @@ const LIST_PARAMS = [
 ];
 
 export function eventRoutes(app: FastifyInstance, ctx: ApiContext): void {
-  app.get('/events', { schema: listEventsSchema }, async (req) => {
+  app.get('/events', { schema: listEventsSchema, config: { access: 'read' } }, async (req) => {
     const query = req.query as Query;
     rejectUnknown(query, LIST_PARAMS, true);
     const filter = parseFilter(query, { time: true, payloadText: false });
@@ -47,7 +47,7 @@ export function eventRoutes(app: FastifyInstance, ctx: ApiContext): void {
     return page(ctx, filter, order, cursor, limit);
   });
 
-  app.get('/events/:event_id', { schema: getEventSchema }, async (req) => {
+  app.get('/events/:event_id', { schema: getEventSchema, config: { access: 'read' } }, async (req) => {
     const id = parseUuid((req.params as { event_id: string }).event_id, 'event_id', 'INVALID_REQUEST');
     const event = await ctx.store.get(id);
     if (!event) throw new AppError('NOT_FOUND', `no event ${id} is stored`);

@@ -21,7 +21,7 @@ export function replayRoutes(app: FastifyInstance, ctx: ApiContext): void {
     return ctx.replayer;
   };
 
-  app.post('/replays', { schema: postReplaySchema }, async (req, reply) => {
+  app.post('/replays', { schema: postReplaySchema, config: { access: 'operate' } }, async (req, reply) => {
     const body = req.body as ReplayBody;
     const filter = parseReplayFilter(body.filter ?? {});
     if (body.since !== undefined) filter.since = parseTime(body.since, 'since');
@@ -47,14 +47,14 @@ export function replayRoutes(app: FastifyInstance, ctx: ApiContext): void {
     return info;
   });
 
-  app.get('/replays/:id', { schema: getReplaySchema }, async (req) => {
+  app.get('/replays/:id', { schema: getReplaySchema, config: { access: 'read' } }, async (req) => {
     const id = replayId(req.params);
     const info = await replayer().get(id);
     if (!info) throw new AppError('REPLAY_NOT_FOUND', `no replay ${id}`);
     return info;
   });
 
-  app.delete('/replays/:id', { schema: deleteReplaySchema }, async (req) => {
+  app.delete('/replays/:id', { schema: deleteReplaySchema, config: { access: 'operate' } }, async (req) => {
     const id = replayId(req.params);
     const info = await replayer().cancel(id);
     if (!info) throw new AppError('REPLAY_NOT_FOUND', `no replay ${id}`);

@@ -6,7 +6,7 @@ import { statsSchema } from '../schemas.js';
 const MAX_BUCKETS = 5000;
 
 export function statsRoutes(app: FastifyInstance, ctx: ApiContext): void {
-  app.get('/stats', { schema: statsSchema }, async (req) => {
+  app.get('/stats', { schema: statsSchema, config: { access: 'read' } }, async (req) => {
     const query = req.query as Query;
     rejectUnknown(query, ['since', 'until', 'bucket'], false);
     const untilRaw = single(query, 'until');

@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import type { WebSocket } from 'ws';
+import { StreamSlots, streamClientKey } from '../../stream/limits.js';
 import { CLOSE_SERVER_ERROR, type StreamMessage, StreamSession } from '../../stream/session.js';
 import type { ApiContext } from '../context.js';
 import { parseBoolean, parseFilter, parsePosition, type Query, rejectUnknown, single } from '../params.js';
@@ -8,11 +9,14 @@ import { streamSchema } from '../schemas.js';
 const STREAM_PARAMS = ['type', 'source', 'correlation_id', 'causation_id', 'payload_text', 'from', 'batch'];
 
 export function streamRoutes(app: FastifyInstance, ctx: ApiContext): void {
+  const { maxPerClient, maxTotal, ...sessionLimits } = ctx.stream;
+  const slots = new StreamSlots({ maxPerClient, maxTotal });
   app.get(
     '/stream',
     {
       websocket: true,
       schema: streamSchema,
+      config: { access: 'read' },
       // Bad parameters are answered with a 400 problem before the upgrade.
       preValidation: async (req) => {
         const query = req.query as Query;
@@ -21,6 +25,17 @@ export function streamRoutes(app: FastifyInstance, ctx: ApiContext): void {
         const from = single(query, 'from');
         if (from !== undefined && from !== 'now') parsePosition(from, 'from');
         parseBoolean(query, 'batch', false);
+      },
+      // A stream takes its slot here: after the access hook (onRequest) has named the principal,
+      // and before the upgrade, so a client over its share gets a 429 problem, not a socket.
+      preHandler: async (req) => {
+        if (!req.ws) return;
+        const release = slots.acquire(streamClientKey(req));
+        // Every way a stream can end (refused by a later hook, upgrade failed, WebSocket closed
+        // by either side) closes this TCP socket, so its close gives the slot back, once.
+        const tcp = req.raw.socket;
+        if (tcp.destroyed) release();
+        else tcp.once('close', release);
       },
     },
     (socket, req) => {
@@ -34,7 +49,7 @@ export function streamRoutes(app: FastifyInstance, ctx: ApiContext): void {
         tail: ctx.tail,
         filter,
         from,
-        ...ctx.stream,
+        ...sessionLimits,
         sink: {
           send: frames.send,
           bufferedAmount: frames.bufferedAmount,

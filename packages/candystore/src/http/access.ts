@@ -1,0 +1,42 @@
+import { type AccessGuard, type Principal, type RouteAccess, routeAccess } from '@33god/core';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** The caller whose token was accepted; null when anonymous (or when no tokens are configured). */
+    principal: Principal | null;
+  }
+  interface FastifyContextConfig {
+    access?: RouteAccess;
+  }
+}
+
+/** Where only documentation is served: the OpenAPI UI's routes come from its plugin, unmarked. */
+const DOCS_PREFIX = '/docs';
+
+/** Marks the documentation routes public as they are added: call before their plugin is registered. */
+export function markDocsPublic(app: FastifyInstance): void {
+  app.addHook('onRoute', (route) => {
+    if (route.url === DOCS_PREFIX || route.url.startsWith(`${DOCS_PREFIX}/`)) {
+      route.config = { ...route.config, access: 'public' };
+    }
+  });
+}
+
+/**
+ * Puts every request through the guard, the WebSocket upgrade of `/stream` included (it is a
+ * GET route) and requests that match no route (closed by default). Call after the WebSocket
+ * plugin is registered: its own hook marks an upgrade request first, so that the socket of an
+ * upgrade refused here is closed after the answer instead of staying open, unparsed.
+ */
+export function guardRequests(app: FastifyInstance, guard: AccessGuard): void {
+  app.decorateRequest('principal', null);
+  app.addHook('onRequest', async (request) => {
+    request.principal = guard.check(request, routeAccess(request));
+  });
+}
+
+/** Public routes answer anonymous callers with less when tokens are configured. */
+export function seesDetail(guard: AccessGuard, request: FastifyRequest): boolean {
+  return !guard.enabled || request.principal !== null;
+}
