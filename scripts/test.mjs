@@ -72,6 +72,8 @@ run(
     'tsx',
     '--test',
     '--test-concurrency=1',
+    // A test that timed out may leave handles open; its file must still end so the run goes on.
+    '--test-force-exit',
     '--test-reporter=spec',
     ...files.map((f) => relative(root, f)),
   ],

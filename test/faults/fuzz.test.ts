@@ -6,9 +6,16 @@
 // 4xx a problem+json document with type, title, status and code, no body may carry a stack
 // trace or a file path, both servers must still answer /health with 200 at the end, and a
 // queue bound `#` on the test's exchange must receive exactly the events of the 2xx answers.
+//
+// The run is made twice: with no tokens, and with tokens configured (AUTH_TOKENS-style access
+// on both parts), where each request carries the right token, a token of the wrong scope, a
+// garbage one or none, chosen by the same seed.
 import assert from 'node:assert/strict';
 import { createHmac, randomUUID } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { Agent, request } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import {
   createEmbeddedTransport,
@@ -18,6 +25,7 @@ import {
   type Transport,
 } from '@33god/bloodbank';
 import { type RunningCandystore, startCandystore } from '@33god/candystore';
+import { type AccessConfig, OPEN_ACCESS, parseTokenEntries } from '@33god/core';
 import { freshDatabase, leak, problemDefect, rid, waitFor } from './support.js';
 
 const SEED = Number(process.env.FUZZ_SEED ?? Math.floor(Math.random() * 2 ** 31));
@@ -671,279 +679,348 @@ function send(base: string, req: Req): Promise<Answer> {
 
 // --- the run ---------------------------------------------------------------------------
 
-describe('HTTP fuzz of the gateway and the store', { timeout: 300_000 }, () => {
-  const id = rid();
-  const exchange = `test.${id}.events`;
-  const verifyQueue = `test.${id}.verify`;
-  let transport: Transport;
-  let gateway: Gateway;
-  let store: RunningCandystore;
-  let storePg: RunningCandystore;
-  let db: Awaited<ReturnType<typeof freshDatabase>>;
-  const delivered = new Map<string, number>();
+// --- tokens (the auth-on run) -----------------------------------------------------------
 
-  before(async () => {
-    transport = createEmbeddedTransport({ broker: new EmbeddedBroker() });
-    await transport.assertExchange(exchange, 'topic', { durable: true });
-    await transport.assertQueue(verifyQueue, { durable: true });
-    await transport.bindQueue(verifyQueue, exchange, '#');
-    await transport.consume(
-      verifyQueue,
-      (d) => {
-        const doc = JSON.parse(d.body.toString('utf8')) as { event_id: string };
-        delivered.set(doc.event_id, (delivered.get(doc.event_id) ?? 0) + 1);
-        d.ack();
-      },
-      { prefetch: 100 },
-    );
-    gateway = await startGateway({
-      transport,
-      exchange,
-      port: 0,
-      host: '127.0.0.1',
-      registryPath: null,
-      webhookSecrets: { plane: PLANE_SECRET, github: GITHUB_SECRET },
-      healthIntervalMs: 0,
-      watchSchemas: false,
-      subscribeSchemaUpdates: false,
-      logLevel: 'silent',
+const TOKENS = { publish: 'fuzz-publish-token', read: 'fuzz-read-token', operate: 'fuzz-operate-token' };
+const FUZZ_ACCESS: AccessConfig = {
+  ...OPEN_ACCESS,
+  tokens: parseTokenEntries(
+    `${TOKENS.publish}=fuzz-producer:publish,${TOKENS.read}=fuzz-reader:read,${TOKENS.operate}=fuzz-operator:read+operate`,
+    'fuzz tokens',
+  ),
+};
+
+/** A registry in which the fuzz producer may publish anything (its policy is another test's). */
+function fuzzRegistry(): { path: string; remove: () => void } {
+  const dir = mkdtempSync(join(tmpdir(), 'fuzz-registry-'));
+  const path = join(dir, 'registry.yaml');
+  writeFileSync(
+    path,
+    'version: "1.0"\nexchange:\n  name: "x"\n  type: "topic"\n  durable: true\nservices:\n  fuzz-producer:\n    name: "fuzz-producer"\n    produces:\n      - "#"\n',
+  );
+  return { path, remove: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+/** The credential a request carries in the auth-on run: mostly the one its route needs. */
+function withToken(r: Rng, req: Req): Req {
+  const needed =
+    req.target === 'gateway'
+      ? req.method === 'GET' || req.method === 'HEAD'
+        ? TOKENS.read
+        : TOKENS.publish
+      : req.method === 'GET' || req.method === 'HEAD'
+        ? TOKENS.read
+        : TOKENS.operate;
+  const roll = r.next();
+  const token =
+    roll < 0.75
+      ? needed
+      : roll < 0.85
+        ? null
+        : roll < 0.95
+          ? r.pick(Object.values(TOKENS).filter((t) => t !== needed))
+          : r.pick(['', 'x', '__proto__', 'Bearer', `${needed}x`, needed.slice(1)]);
+  const headers = { ...req.headers };
+  if (token !== null) headers.authorization = r.chance(0.05) ? `Basic ${token}` : `Bearer ${token}`;
+  return { ...req, headers };
+}
+
+for (const auth of [false, true]) {
+  describe(`HTTP fuzz of the gateway and the store (${auth ? 'auth on' : 'auth off'})`, {
+    timeout: 300_000,
+  }, () => {
+    const id = rid();
+    const access = auth ? FUZZ_ACCESS : OPEN_ACCESS;
+    const registry = auth ? fuzzRegistry() : null;
+    const authorized = (headers: Record<string, string>, token: string): Record<string, string> =>
+      auth ? { ...headers, authorization: `Bearer ${token}` } : headers;
+    const exchange = `test.${id}.events`;
+    const verifyQueue = `test.${id}.verify`;
+    let transport: Transport;
+    let gateway: Gateway;
+    let store: RunningCandystore;
+    let storePg: RunningCandystore;
+    let db: Awaited<ReturnType<typeof freshDatabase>>;
+    const delivered = new Map<string, number>();
+
+    before(async () => {
+      transport = createEmbeddedTransport({ broker: new EmbeddedBroker() });
+      await transport.assertExchange(exchange, 'topic', { durable: true });
+      await transport.assertQueue(verifyQueue, { durable: true });
+      await transport.bindQueue(verifyQueue, exchange, '#');
+      await transport.consume(
+        verifyQueue,
+        (d) => {
+          const doc = JSON.parse(d.body.toString('utf8')) as { event_id: string };
+          delivered.set(doc.event_id, (delivered.get(doc.event_id) ?? 0) + 1);
+          d.ack();
+        },
+        { prefetch: 100 },
+      );
+      gateway = await startGateway({
+        transport,
+        exchange,
+        port: 0,
+        host: '127.0.0.1',
+        registryPath: registry?.path ?? null,
+        access,
+        webhookSecrets: { plane: PLANE_SECRET, github: GITHUB_SECRET },
+        healthIntervalMs: 0,
+        watchSchemas: false,
+        subscribeSchemaUpdates: false,
+        logLevel: 'silent',
+      });
+      const common = {
+        transport,
+        exchange,
+        dlx: `test.${id}.dlx`,
+        port: 0,
+        host: '127.0.0.1',
+        logLevel: 'silent',
+        publishSummaries: false,
+        batchMaxWaitMs: 10,
+        access,
+      };
+      store = await startCandystore({ ...common, dataDir: null, queue: `test.${id}.store` });
+      db = await freshDatabase('fuzz');
+      storePg = await startCandystore({ ...common, databaseUrl: db.url, queue: `test.${id}.store-pg` });
     });
-    const common = {
-      transport,
-      exchange,
-      dlx: `test.${id}.dlx`,
-      port: 0,
-      host: '127.0.0.1',
-      logLevel: 'silent',
-      publishSummaries: false,
-      batchMaxWaitMs: 10,
-    };
-    store = await startCandystore({ ...common, dataDir: null, queue: `test.${id}.store` });
-    db = await freshDatabase('fuzz');
-    storePg = await startCandystore({ ...common, databaseUrl: db.url, queue: `test.${id}.store-pg` });
-  });
 
-  after(async () => {
-    await gateway?.close();
-    await store?.close();
-    await storePg?.close();
-    await transport?.close();
-    agent.destroy();
-    await db?.drop();
-  });
+    after(async () => {
+      await gateway?.close();
+      await store?.close();
+      await storePg?.close();
+      await transport?.close();
+      await db?.drop();
+      registry?.remove();
+    });
 
-  // The cases earlier fuzz runs found, kept whatever the seed: each once answered 5xx or
-  // Fastify's own JSON instead of problem+json.
-  it('answers the known hostile cases with problem+json 4xx and publishes none of them', {
-    timeout: 60_000,
-  }, async () => {
-    const deepPayload = (n: number) =>
-      Buffer.from(`{"event_type":"test.event.created","payload":{"message":"deep","x":${deep(n, 'array')}}}`);
-    const webhookBody = Buffer.from(
-      `{"event":"issue","action":"updated","delivery_id":"${randomUUID()}","data":${deep(5000, 'object')}}`,
-    );
-    const cases: Req[] = [
-      {
+    // The cases earlier fuzz runs found, kept whatever the seed: each once answered 5xx or
+    // Fastify's own JSON instead of problem+json.
+    it('answers the known hostile cases with problem+json 4xx and publishes none of them', {
+      timeout: 60_000,
+    }, async () => {
+      const deepPayload = (n: number) =>
+        Buffer.from(
+          `{"event_type":"test.event.created","payload":{"message":"deep","x":${deep(n, 'array')}}}`,
+        );
+      const webhookBody = Buffer.from(
+        `{"event":"issue","action":"updated","delivery_id":"${randomUUID()}","data":${deep(5000, 'object')}}`,
+      );
+      const cases: Req[] = [
+        {
+          target: 'gateway',
+          method: 'POST',
+          path: '/events',
+          headers: { 'content-type': 'application/json' },
+          body: deepPayload(5000),
+          label: 'deep payload',
+        },
+        {
+          target: 'gateway',
+          method: 'POST',
+          path: '/publish',
+          headers: { 'content-type': 'application/json' },
+          body: deepPayload(50_000),
+          label: 'deeper payload',
+        },
+        {
+          target: 'gateway',
+          method: 'POST',
+          path: '/events/batch',
+          headers: { 'content-type': 'application/json' },
+          body: Buffer.from(`[${deepPayload(5000).toString()}]`),
+          label: 'deep batch',
+        },
+        {
+          target: 'gateway',
+          method: 'POST',
+          path: '/events/batch',
+          headers: { 'content-type': 'application/x-ndjson' },
+          body: deepPayload(5000),
+          label: 'deep NDJSON',
+        },
+        {
+          target: 'gateway',
+          method: 'POST',
+          path: '/webhooks/plane',
+          headers: {
+            'content-type': 'application/json',
+            'x-plane-signature': signed(PLANE_SECRET, webhookBody, ''),
+          },
+          body: webhookBody,
+          label: 'deep signed webhook',
+        },
+        { target: 'gateway', method: 'GET', path: '/%ZZ', headers: {}, label: 'bad percent-encoding' },
+        {
+          target: 'gateway',
+          method: 'POST',
+          path: '/events/%E0%A4%A',
+          headers: {},
+          label: 'truncated UTF-8 in the path',
+        },
+        {
+          target: 'store',
+          method: 'GET',
+          path: '/events/%ED%A0%80',
+          headers: {},
+          label: 'lone surrogate in the path',
+        },
+        {
+          target: 'store-pg',
+          method: 'GET',
+          path: `/correlations/${'a'.repeat(300)}`,
+          headers: {},
+          label: 'over-long path parameter',
+        },
+      ];
+      const bases = { gateway: gateway.url, store: store.url, 'store-pg': storePg.url };
+      const before = [...delivered.values()].reduce((a, b) => a + b, 0);
+      for (const c of cases) {
+        const answer = await send(bases[c.target], {
+          ...c,
+          headers: authorized(c.headers, c.target === 'gateway' ? TOKENS.publish : TOKENS.read),
+        });
+        assert.ok(
+          answer.status >= 400 && answer.status < 500,
+          `${c.label}: answered ${answer.status} ${answer.body.slice(0, 200)}`,
+        );
+        assert.equal(
+          problemDefect(answer.status, answer.contentType, answer.body),
+          null,
+          `${c.label}: ${answer.body.slice(0, 200)}`,
+        );
+        assert.equal(leak(answer.body), null, c.label);
+      }
+      const probe = await send(gateway.url, {
         target: 'gateway',
         method: 'POST',
         path: '/events',
-        headers: { 'content-type': 'application/json' },
-        body: deepPayload(5000),
-        label: 'deep payload',
-      },
-      {
-        target: 'gateway',
-        method: 'POST',
-        path: '/publish',
-        headers: { 'content-type': 'application/json' },
-        body: deepPayload(50_000),
-        label: 'deeper payload',
-      },
-      {
-        target: 'gateway',
-        method: 'POST',
-        path: '/events/batch',
-        headers: { 'content-type': 'application/json' },
-        body: Buffer.from(`[${deepPayload(5000).toString()}]`),
-        label: 'deep batch',
-      },
-      {
-        target: 'gateway',
-        method: 'POST',
-        path: '/events/batch',
-        headers: { 'content-type': 'application/x-ndjson' },
-        body: deepPayload(5000),
-        label: 'deep NDJSON',
-      },
-      {
-        target: 'gateway',
-        method: 'POST',
-        path: '/webhooks/plane',
-        headers: {
-          'content-type': 'application/json',
-          'x-plane-signature': signed(PLANE_SECRET, webhookBody, ''),
-        },
-        body: webhookBody,
-        label: 'deep signed webhook',
-      },
-      { target: 'gateway', method: 'GET', path: '/%ZZ', headers: {}, label: 'bad percent-encoding' },
-      {
-        target: 'gateway',
-        method: 'POST',
-        path: '/events/%E0%A4%A',
-        headers: {},
-        label: 'truncated UTF-8 in the path',
-      },
-      {
-        target: 'store',
-        method: 'GET',
-        path: '/events/%ED%A0%80',
-        headers: {},
-        label: 'lone surrogate in the path',
-      },
-      {
-        target: 'store-pg',
-        method: 'GET',
-        path: `/correlations/${'a'.repeat(300)}`,
-        headers: {},
-        label: 'over-long path parameter',
-      },
-    ];
-    const bases = { gateway: gateway.url, store: store.url, 'store-pg': storePg.url };
-    const before = [...delivered.values()].reduce((a, b) => a + b, 0);
-    for (const c of cases) {
-      const answer = await send(bases[c.target], c);
-      assert.ok(
-        answer.status >= 400 && answer.status < 500,
-        `${c.label}: answered ${answer.status} ${answer.body.slice(0, 200)}`,
-      );
+        headers: authorized({ 'content-type': 'application/json' }, TOKENS.publish),
+        body: Buffer.from(
+          JSON.stringify({ event_type: 'test.event.created', payload: { message: 'probe' } }),
+        ),
+        label: 'probe',
+      });
+      assert.equal(probe.status, 202);
+      const probeId = (JSON.parse(probe.body) as { event_id: string }).event_id;
+      // the probe arriving after the rejected cases proves they had their chance to arrive too
+      await waitFor('the probe event', 10_000, () => delivered.has(probeId));
       assert.equal(
-        problemDefect(answer.status, answer.contentType, answer.body),
-        null,
-        `${c.label}: ${answer.body.slice(0, 200)}`,
+        [...delivered.values()].reduce((a, b) => a + b, 0),
+        before + 1,
+        'only the probe was published',
       );
-      assert.equal(leak(answer.body), null, c.label);
-    }
-    const probe = await send(gateway.url, {
-      target: 'gateway',
-      method: 'POST',
-      path: '/events',
-      headers: { 'content-type': 'application/json' },
-      body: Buffer.from(JSON.stringify({ event_type: 'test.event.created', payload: { message: 'probe' } })),
-      label: 'probe',
+      delivered.delete(probeId);
     });
-    assert.equal(probe.status, 202);
-    const probeId = (JSON.parse(probe.body) as { event_id: string }).event_id;
-    // the probe arriving after the rejected cases proves they had their chance to arrive too
-    await waitFor('the probe event', 10_000, () => delivered.has(probeId));
-    assert.equal(
-      [...delivered.values()].reduce((a, b) => a + b, 0),
-      before + 1,
-      'only the probe was published',
-    );
-    delivered.delete(probeId);
-  });
 
-  it(`sends ${REQUESTS} hostile requests: no 5xx, problem+json 4xx, no leaks, nothing published from a rejection`, {
-    timeout: 280_000,
-  }, async () => {
-    console.log(`fuzz seed ${SEED} (reproduce with FUZZ_SEED=${SEED}), ${REQUESTS} requests`);
-    const r = prng(SEED);
-    const requests: Req[] = [];
-    for (let i = 0; i < REQUESTS; i++) {
-      // two thirds against the gateway, the rest against the two stores
-      requests.push(r.next() < 0.67 ? gatewayRequest(r, i) : storeRequest(r, i));
-    }
-    const bases = { gateway: gateway.url, store: store.url, 'store-pg': storePg.url };
-    const failures: string[] = [];
-    const accepted = new Map<string, number>();
-    const statuses = new Map<string, number>();
-    let next = 0;
-    const worker = async () => {
-      for (;;) {
-        const i = next++;
-        const req = requests[i];
-        if (!req) return;
-        let answer: Answer;
-        try {
-          answer = await send(bases[req.target], req);
-        } catch (err) {
-          failures.push(`${req.target} ${req.label}: no answer (${(err as Error).message})`);
-          continue;
-        }
-        const key = `${req.target} ${answer.status}`;
-        statuses.set(key, (statuses.get(key) ?? 0) + 1);
-        const where = `${req.target} ${req.label} ${req.method} ${req.path.slice(0, 120)} → ${answer.status}`;
-        if (answer.status >= 500) failures.push(`${where}: server error ${answer.body.slice(0, 300)}`);
-        if (answer.status >= 400 && req.method !== 'HEAD') {
-          const defect = problemDefect(answer.status, answer.contentType, answer.body);
-          if (defect) failures.push(`${where}: ${defect}; body ${answer.body.slice(0, 200)}`);
-        }
-        const leaked = leak(answer.body);
-        if (leaked) failures.push(`${where}: the body leaks ${leaked}`);
-        if (req.target === 'gateway' && answer.status === 202) {
-          const doc = JSON.parse(answer.body) as { event_id?: string; event_ids?: string[] };
-          for (const eid of doc.event_ids ?? (doc.event_id ? [doc.event_id] : [])) {
-            accepted.set(eid, (accepted.get(eid) ?? 0) + 1);
-          }
-        }
-        if (
-          req.target === 'gateway' &&
-          answer.status >= 200 &&
-          answer.status < 300 &&
-          answer.status !== 202
-        ) {
-          // only a webhook redelivery may answer 200 to a POST, and it publishes nothing
-          if (req.method === 'POST' && !req.path.startsWith('/webhooks/')) {
-            failures.push(`${where}: a POST answered ${answer.status}, not 202`);
-          }
-        }
+    it(`sends ${REQUESTS} hostile requests: no 5xx, problem+json 4xx, no leaks, nothing published from a rejection`, {
+      timeout: 280_000,
+    }, async () => {
+      console.log(`fuzz seed ${SEED} (reproduce with FUZZ_SEED=${SEED}), ${REQUESTS} requests`);
+      const r = prng(SEED);
+      const tokens = prng(SEED ^ 0x5eed);
+      const requests: Req[] = [];
+      for (let i = 0; i < REQUESTS; i++) {
+        // two thirds against the gateway, the rest against the two stores
+        const req = r.next() < 0.67 ? gatewayRequest(r, i) : storeRequest(r, i);
+        requests.push(auth ? withToken(tokens, req) : req);
       }
-    };
-    await Promise.all(Array.from({ length: 6 }, worker));
+      const bases = { gateway: gateway.url, store: store.url, 'store-pg': storePg.url };
+      const failures: string[] = [];
+      const accepted = new Map<string, number>();
+      const statuses = new Map<string, number>();
+      let next = 0;
+      const worker = async () => {
+        for (;;) {
+          const i = next++;
+          const req = requests[i];
+          if (!req) return;
+          let answer: Answer;
+          try {
+            answer = await send(bases[req.target], req);
+          } catch (err) {
+            failures.push(`${req.target} ${req.label}: no answer (${(err as Error).message})`);
+            continue;
+          }
+          const key = `${req.target} ${answer.status}`;
+          statuses.set(key, (statuses.get(key) ?? 0) + 1);
+          const where = `${req.target} ${req.label} ${req.method} ${req.path.slice(0, 120)} → ${answer.status}`;
+          if (answer.status >= 500) failures.push(`${where}: server error ${answer.body.slice(0, 300)}`);
+          if (answer.status >= 400 && req.method !== 'HEAD') {
+            const defect = problemDefect(answer.status, answer.contentType, answer.body);
+            if (defect) failures.push(`${where}: ${defect}; body ${answer.body.slice(0, 200)}`);
+          }
+          const leaked = leak(answer.body);
+          if (leaked) failures.push(`${where}: the body leaks ${leaked}`);
+          if (req.target === 'gateway' && answer.status === 202) {
+            const doc = JSON.parse(answer.body) as { event_id?: string; event_ids?: string[] };
+            for (const eid of doc.event_ids ?? (doc.event_id ? [doc.event_id] : [])) {
+              accepted.set(eid, (accepted.get(eid) ?? 0) + 1);
+            }
+          }
+          if (
+            req.target === 'gateway' &&
+            answer.status >= 200 &&
+            answer.status < 300 &&
+            answer.status !== 202
+          ) {
+            // only a webhook redelivery may answer 200 to a POST, and it publishes nothing
+            if (req.method === 'POST' && !req.path.startsWith('/webhooks/')) {
+              failures.push(`${where}: a POST answered ${answer.status}, not 202`);
+            }
+          }
+        }
+      };
+      await Promise.all(Array.from({ length: 6 }, worker));
 
-    const table = [...statuses.entries()].sort().map(([k, n]) => `${k}: ${n}`);
-    console.log(`fuzz answers by target and status:\n  ${table.join('\n  ')}`);
+      const table = [...statuses.entries()].sort().map(([k, n]) => `${k}: ${n}`);
+      console.log(`fuzz answers by target and status:\n  ${table.join('\n  ')}`);
 
-    for (const [name, base] of Object.entries(bases)) {
-      const res = await fetch(`${base}/health`);
-      assert.equal(res.status, 200, `${name} /health after the fuzz run`);
-    }
-    // The servers ran in this process: a polluted prototype would show here.
-    assert.equal(
-      (Object.prototype as Record<string, unknown>).polluted,
-      undefined,
-      'Object.prototype polluted',
-    );
-    assert.equal(({} as Record<string, unknown>).polluted, undefined, 'Object.prototype polluted');
-    // The SQL metacharacters changed nothing: the accepted events are still there and queryable.
-    await waitFor('the PostgreSQL store to hold the accepted events', 30_000, async () => {
-      const res = await fetch(`${storePg.url}/events?type=test.event.created&limit=1000`);
-      const page = (await res.json()) as { items: unknown[] };
-      return res.status === 200 && page.items.length > 0;
+      for (const [name, base] of Object.entries(bases)) {
+        const res = await fetch(`${base}/health`);
+        assert.equal(res.status, 200, `${name} /health after the fuzz run`);
+      }
+      // The servers ran in this process: a polluted prototype would show here.
+      assert.equal(
+        (Object.prototype as Record<string, unknown>).polluted,
+        undefined,
+        'Object.prototype polluted',
+      );
+      assert.equal(({} as Record<string, unknown>).polluted, undefined, 'Object.prototype polluted');
+      // The SQL metacharacters changed nothing: the accepted events are still there and queryable.
+      await waitFor('the PostgreSQL store to hold the accepted events', 30_000, async () => {
+        const res = await fetch(`${storePg.url}/events?type=test.event.created&limit=1000`, {
+          headers: authorized({}, TOKENS.read),
+        });
+        const page = (await res.json()) as { items: unknown[] };
+        return res.status === 200 && page.items.length > 0;
+      });
+
+      // Everything the gateway accepted arrives once; nothing else arrives.
+      const acceptedCount = [...accepted.values()].reduce((a, b) => a + b, 0);
+      await waitFor('the verification queue to receive every accepted event', 30_000, () => {
+        const got = [...delivered.values()].reduce((a, b) => a + b, 0);
+        return got >= acceptedCount;
+      }).catch(() => {});
+      await new Promise((res) => setTimeout(res, 300)); // anything extra would have arrived by now
+      const extra = [...delivered.keys()].filter((k) => !accepted.has(k));
+      const missing = [...accepted.keys()].filter((k) => !delivered.has(k));
+      const doubled = [...delivered.entries()].filter(([k, n]) => n !== (accepted.get(k) ?? 0));
+      console.log(
+        `fuzz: ${requests.length} requests, ${acceptedCount} events accepted (202), ${[...delivered.values()].reduce((a, b) => a + b, 0)} delivered, ${extra.length} published without a 202, ${missing.length} accepted but not delivered, ${failures.length} defects`,
+      );
+      assert.ok(acceptedCount > 0, 'some requests were valid and accepted (the accounting is exercised)');
+      assert.deepEqual(extra, [], 'events published from requests that were not answered 202');
+      assert.deepEqual(missing, [], 'events answered 202 but never delivered');
+      assert.deepEqual(
+        doubled.filter(([k]) => accepted.has(k)),
+        [],
+        'events delivered a different number of times than accepted',
+      );
+      assert.deepEqual(failures.slice(0, 40), [], `${failures.length} defects (seed ${SEED})`);
     });
-
-    // Everything the gateway accepted arrives once; nothing else arrives.
-    const acceptedCount = [...accepted.values()].reduce((a, b) => a + b, 0);
-    await waitFor('the verification queue to receive every accepted event', 30_000, () => {
-      const got = [...delivered.values()].reduce((a, b) => a + b, 0);
-      return got >= acceptedCount;
-    }).catch(() => {});
-    await new Promise((res) => setTimeout(res, 300)); // anything extra would have arrived by now
-    const extra = [...delivered.keys()].filter((k) => !accepted.has(k));
-    const missing = [...accepted.keys()].filter((k) => !delivered.has(k));
-    const doubled = [...delivered.entries()].filter(([k, n]) => n !== (accepted.get(k) ?? 0));
-    console.log(
-      `fuzz: ${requests.length} requests, ${acceptedCount} events accepted (202), ${[...delivered.values()].reduce((a, b) => a + b, 0)} delivered, ${extra.length} published without a 202, ${missing.length} accepted but not delivered, ${failures.length} defects`,
-    );
-    assert.ok(acceptedCount > 0, 'some requests were valid and accepted (the accounting is exercised)');
-    assert.deepEqual(extra, [], 'events published from requests that were not answered 202');
-    assert.deepEqual(missing, [], 'events answered 202 but never delivered');
-    assert.deepEqual(
-      doubled.filter(([k]) => accepted.has(k)),
-      [],
-      'events delivered a different number of times than accepted',
-    );
-    assert.deepEqual(failures.slice(0, 40), [], `${failures.length} defects (seed ${SEED})`);
   });
-});
+}
+
+after(() => agent.destroy());
