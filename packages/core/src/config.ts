@@ -140,6 +140,12 @@ export const CANDYSTORE_URL = envVar({
   parse: parse.url(['http', 'https']),
 });
 
+export const BB_TOKEN = envVar({
+  name: 'BB_TOKEN',
+  doc: 'Bearer token the bb CLI sends to the gateway and the store when they have tokens configured (`bb publish`: publish, `bb tail` and `bb dlq list`/`show`: read, `bb dlq redrive`/`purge`: operate); `--token` overrides it.',
+  parse: parse.string,
+});
+
 export const LOG_LEVEL = envVar({
   name: 'LOG_LEVEL',
   doc: 'Log level: fatal, error, warn, info, debug, trace or silent.',

@@ -45,6 +45,7 @@ export {
 } from './codec.js';
 export {
   AMQP_URL,
+  BB_TOKEN,
   BLOODBANK_URL,
   CANDYSTORE_URL,
   DATABASE_URL,

@@ -1,5 +1,5 @@
 import { parseArgs } from 'node:util';
-import { AMQP_URL, BLOODBANK_URL, defaultRegistryPath, readEnv, SERVICES_REGISTRY } from '@33god/core';
+import { AMQP_URL, BB_TOKEN, BLOODBANK_URL, defaultRegistryPath, readEnv, SERVICES_REGISTRY } from '@33god/core';
 import { loadServiceRegistry } from '@33god/holyfields';
 import type { DeadLetter } from '../dead-letters/describe.js';
 import {
@@ -32,7 +32,8 @@ export const USAGE = `usage: bloodbank dlq list [QUEUE] [--limit N] [--cursor C]
   RabbitMQ.
 
   --gateway URL    default: BLOODBANK_URL (http://127.0.0.1:8682)
-  --token TOKEN    bearer token for redrive and purge when the gateway has auth
+  --token TOKEN    bearer token when the gateway has tokens (read for list and show, operate
+                   for redrive and purge); default: BB_TOKEN
   --amqp-url URL   default: AMQP_URL
   --registry FILE  with an AMQP URL; default: SERVICES_REGISTRY, else services/registry.yaml
   --dlx NAME       with an AMQP URL; default: BLOODBANK_DLX`;
@@ -90,7 +91,7 @@ export async function run(argv: string[], io: CliIo = stdio): Promise<number> {
       if (values.registry !== undefined || values.dlx !== undefined) {
         throw new UsageError('--registry and --dlx apply with an AMQP URL only (the gateway uses its own)');
       }
-      const token = values.token;
+      const token = values.token ?? readEnv(BB_TOKEN, io.env);
       ops = gatewayDeadLetterOperations(
         values.gateway ?? readEnv(BLOODBANK_URL, io.env)!,
         token === undefined ? {} : { token },

@@ -3,6 +3,7 @@ import { parseArgs } from 'node:util';
 import {
   AppError,
   assertEnvelope,
+  BB_TOKEN,
   BLOODBANK_URL,
   completeEnvelope,
   defaultSchemasDir,
@@ -131,7 +132,8 @@ export async function run(argv: string[], io: CliIo = stdio): Promise<number> {
     if (values.exchange !== undefined) throw new UsageError('--exchange applies to --amqp-url only');
     const base = values.gateway ?? readEnv(BLOODBANK_URL, io.env)!;
     const headers: Record<string, string> = { 'content-type': 'application/json' };
-    if (values.token) headers.authorization = `Bearer ${values.token}`;
+    const token = values.token ?? readEnv(BB_TOKEN, io.env);
+    if (token) headers.authorization = `Bearer ${token}`;
     let res: Response;
     try {
       res = await fetch(new URL('/events', base), {
@@ -140,7 +142,7 @@ export async function run(argv: string[], io: CliIo = stdio): Promise<number> {
         // With a token the gateway names the source after its principal; a caller cannot claim another.
         body: JSON.stringify({
           ...partial,
-          source: values.token ? { trigger_type: 'cli' } : { app: 'bb-cli', trigger_type: 'cli' },
+          source: token ? { trigger_type: 'cli' } : { app: 'bb-cli', trigger_type: 'cli' },
         }),
         signal: AbortSignal.timeout(15_000),
       });

@@ -4,6 +4,7 @@ import { parseArgs } from 'node:util';
 import {
   AMQP_URL,
   AppError,
+  BB_TOKEN,
   CANDYSTORE_URL,
   ENVELOPE_FIELDS,
   type EventEnvelope,
@@ -20,14 +21,15 @@ import { networkReason } from './health.js';
 import { waitConnected } from './publish.js';
 import { signalled } from './serve.js';
 
-export const TAIL_USAGE = `bb tail [pattern] [--store-url URL | --amqp-url URL [--exchange NAME]] [--json]
+export const TAIL_USAGE = `bb tail [pattern] [--store-url URL [--token TOKEN] | --amqp-url URL [--exchange NAME]] [--json]
 
 Prints live events matching a topic pattern (default '#'), one line each: time, type,
 source, short correlation id, payload preview, until Ctrl-C.
 Without an AMQP URL it follows Candystore's live stream (--store-url, default
 ${'$'}CANDYSTORE_URL, http://127.0.0.1:8080): what works against \`npm start\` with its
 embedded broker. With --amqp-url (or AMQP_URL) it reads RabbitMQ directly, from a
-private queue that disappears when the command stops.`;
+private queue that disappears when the command stops. When the store has tokens
+configured, give one with the read scope (--token, or BB_TOKEN).`;
 
 const color = (on: boolean) => (code: number, s: string) => (on ? `\x1b[${code}m${s}\x1b[0m` : s);
 
@@ -76,6 +78,7 @@ export async function run(
       options: {
         'amqp-url': { type: 'string' },
         'store-url': { type: 'string' },
+        token: { type: 'string' },
         exchange: { type: 'string' },
         json: { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
@@ -99,7 +102,8 @@ export async function run(
     if (!url) {
       if (values.exchange !== undefined) throw new UsageError('--exchange applies to an AMQP URL only');
       const storeUrl = values['store-url'] ?? readEnv(CANDYSTORE_URL, io.env)!;
-      return tailStore(storeUrl, pattern, io, (e) =>
+      const token = values.token ?? readEnv(BB_TOKEN, io.env);
+      return tailStore(storeUrl, pattern, token, io, (e) =>
         io.out(
           values.json
             ? JSON.stringify(e.envelope)
@@ -156,6 +160,7 @@ type StreamMessage =
 async function tailStore(
   storeUrl: string,
   pattern: string,
+  token: string | undefined,
   io: CliIo & { interrupted?: Promise<void> },
   print: (e: { envelope: Partial<EventEnvelope>; routingKey: string }) => void,
   connectTimeoutMs = 5000,
@@ -167,7 +172,10 @@ async function tailStore(
   const unreachable = (why: string) =>
     new AppError('SERVICE_UNAVAILABLE', `cannot reach the event store at ${base} (${why})`);
 
-  const ws = new WebSocket(wsUrl, { handshakeTimeout: connectTimeoutMs });
+  const ws = new WebSocket(wsUrl, {
+    handshakeTimeout: connectTimeoutMs,
+    ...(token ? { headers: { authorization: `Bearer ${token}` } } : {}),
+  });
   let live = false;
   const ended = new Promise<AppError | null>((resolve) => {
     ws.on('unexpected-response', (_req, res) => {

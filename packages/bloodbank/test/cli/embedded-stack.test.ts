@@ -193,3 +193,65 @@ describe('bb tail and bb dlq against npm start (embedded broker, no AMQP URL)', 
     assert.match(store.stderr[0]!, /cannot reach the event store/);
   });
 });
+
+describe('bb tail and bb dlq with tokens configured (BB_TOKEN)', () => {
+  const names = new TestNames();
+  const { path: registryPath } = writeRegistry(names);
+  const READ = 'cli-read-token-0123456789';
+  const PUBLISH = 'cli-publish-token-0123456789';
+  let stack: RunningStack;
+
+  before(async () => {
+    stack = await startStack({
+      inMemory: true,
+      ports: { gateway: 0, store: 0, dashboard: 0, dispatcher: 0 },
+      env: {
+        BLOODBANK_EXCHANGE: names.topology.exchange,
+        BLOODBANK_DLX: names.topology.dlx,
+        SERVICES_REGISTRY: registryPath,
+        CANDYSTORE_QUEUE: names.queue('store'),
+        BLOODBANK_HEALTH_INTERVAL: '0',
+        LOG_LEVEL: 'silent',
+        AUTH_TOKENS: `${READ}=cli-reader:read,${PUBLISH}=cli-publisher:publish`,
+      },
+    });
+  });
+
+  after(async () => {
+    await stack?.close();
+  });
+
+  const env = (token?: string): NodeJS.ProcessEnv => ({
+    BLOODBANK_URL: stack.gateway.url,
+    CANDYSTORE_URL: stack.store.url,
+    NO_COLOR: '1',
+    ...(token ? { BB_TOKEN: token } : {}),
+  });
+
+  test('without a token bb tail and bb dlq list exit 1 with one line naming the refusal', T, async () => {
+    const tail = capture(env());
+    assert.equal(await main(['tail'], tail), 1);
+    assert.equal(tail.stderr.length, 1, tail.stderr.join('\n'));
+    assert.match(tail.stderr[0]!, /UNAUTHORIZED/);
+    const list = capture(env(PUBLISH));
+    assert.equal(await main(['dlq', 'list'], list), 1);
+    assert.match(list.stderr.join('\n'), /FORBIDDEN_SCOPE|403/);
+  });
+
+  test('with a read token in BB_TOKEN bb tail goes live and bb dlq list answers', T, async () => {
+    let stop!: () => void;
+    const interrupted = new Promise<void>((r) => {
+      stop = r;
+    });
+    const io = capture(env(READ));
+    const done = main(['tail'], { ...io, interrupted } as CliIo);
+    try {
+      await waitFor(() => io.stderr.some((l) => l.startsWith('tailing')), 'bb tail to go live with a token');
+    } finally {
+      stop();
+    }
+    assert.equal(await done, 0, io.stderr.join('\n'));
+    const list = capture(env(READ));
+    assert.equal(await main(['dlq', 'list'], list), 0, list.stderr.join('\n'));
+  });
+});
