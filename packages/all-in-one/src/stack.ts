@@ -35,6 +35,7 @@ import {
   type RunningDispatcher,
   startDispatcher,
 } from '@33god/infra-dispatcher';
+import { lockDataDir } from './data-dir-lock.js';
 import { type OpenClawDemoSink, startOpenClawDemoSink } from './demo/openclaw-sink.js';
 import { type DemoTraffic, startDemoTraffic } from './demo/traffic.js';
 
@@ -92,7 +93,10 @@ export interface RunningStack {
   readonly dashboard: CandybarServer;
   readonly dispatcher: RunningDispatcher | null;
   readonly demo: DemoTraffic | null;
-  /** Stops in dependency order: demo, gateway, dispatcher, store (after its queue drained), dashboard, broker. */
+  /**
+   * Stops in dependency order: demo, gateway, dispatcher, store (after its queue drained),
+   * dashboard, broker; then frees the data directory.
+   */
   close(): Promise<void>;
 }
 
@@ -140,6 +144,14 @@ export async function startStack(options: StackOptions = {}): Promise<RunningSta
   const unwind = async () => {
     for (const c of cleanups.reverse()) await c().catch(() => {});
   };
+  // One stack per data directory: the embedded database (without DATABASE_URL) and the
+  // dispatcher's state file (when it runs) live there. Taken before anything opens a file in it,
+  // released after everything has closed.
+  const dispatcherRuns = Boolean(dispatcherConfig.hookToken || options.demo);
+  const ownsDataDir =
+    !options.inMemory && (!databaseUrl || (dispatcherRuns && !env.INFRA_DISPATCH_STATE_PATH));
+  const dataDirLock = ownsDataDir ? await lockDataDir(dataDir) : null;
+  if (dataDirLock) cleanups.push(() => dataDirLock.release());
 
   try {
     // Parts start without a reachable broker and catch up when it comes (503 on /health meanwhile).
@@ -292,6 +304,8 @@ export async function startStack(options: StackOptions = {}): Promise<RunningSta
         await dashboard.close();
         if (sink) await sink.close();
         await transport.close();
+        // Not after a failed close (the database may still be open): the process's exit removes it.
+        await dataDirLock?.release();
       },
     };
   } catch (err) {

@@ -21,3 +21,13 @@ export function npmStart(env: NodeJS.ProcessEnv, detached = false, args: readonl
   const closed = new Promise<number | null>((r) => child.on('close', (code) => r(code)));
   return { child, io, closed };
 }
+
+/** Waits until `npm start` says it is up; fails with its output if it exits or takes too long. */
+export async function untilUp(run: ReturnType<typeof npmStart>, timeoutMs = 150_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!run.io.out.includes('Ctrl-C stops everything.')) {
+    if (run.child.exitCode !== null) throw new Error(`npm start exited early:\n${run.io.out}\n${run.io.err}`);
+    if (Date.now() > deadline) throw new Error(`npm start did not come up:\n${run.io.out}\n${run.io.err}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}

@@ -1,5 +1,12 @@
 import { parseArgs } from 'node:util';
-import { AMQP_URL, BB_TOKEN, BLOODBANK_URL, defaultRegistryPath, readEnv, SERVICES_REGISTRY } from '@33god/core';
+import {
+  AMQP_URL,
+  BB_TOKEN,
+  BLOODBANK_URL,
+  defaultRegistryPath,
+  readEnv,
+  SERVICES_REGISTRY,
+} from '@33god/core';
 import { loadServiceRegistry } from '@33god/holyfields';
 import type { DeadLetter } from '../dead-letters/describe.js';
 import {
