@@ -32,7 +32,22 @@ export class StoreMetrics {
   });
   readonly insertFailures = new Counter({
     name: 'candystore_insert_failures_total',
-    help: 'Batch commits that failed (retried while the database is unavailable).',
+    help: 'Batch commits that failed (retried or split, see candystore_insert_retries_total).',
+    registers: [this.registry],
+  });
+  readonly insertRetries = new Counter({
+    name: 'candystore_insert_retries_total',
+    help: 'Batch commits that failed for the database, not the events, and were retried (batch held, unacked).',
+    registers: [this.registry],
+  });
+  readonly heldBatch = new Gauge({
+    name: 'candystore_ingest_held',
+    help: '1 while a batch is held because the database refuses writes (outage, disk full, read-only), else 0.',
+    registers: [this.registry],
+  });
+  readonly heldSince = new Gauge({
+    name: 'candystore_ingest_held_since_timestamp_seconds',
+    help: 'When the database started refusing the held batch (unix seconds); 0 when none is held.',
     registers: [this.registry],
   });
   readonly lag = new Gauge({

@@ -293,16 +293,21 @@ export async function startCandystore(options: CandystoreOptions = {}): Promise<
         });
     }
     if (lag !== null) metrics.lag.set(lag);
-    const holding = ingester?.databaseError ? 'database unavailable' : null;
+    const held = ingester?.held ?? null;
     return {
-      status: database.ok && broker.ok && !holding ? 'ok' : 'degraded',
+      status: database.ok && broker.ok && !held ? 'ok' : 'degraded',
       database,
       broker,
       ingest: {
         queue,
         lag,
         last_commit_at: ingester?.lastCommitAt?.toISOString() ?? null,
-        holding_batch_since_error: holding,
+        database_error: held && {
+          message: held.error,
+          code: held.code,
+          since: held.since.toISOString(),
+          attempts: held.attempts,
+        },
       },
     };
   };

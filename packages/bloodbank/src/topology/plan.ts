@@ -32,11 +32,22 @@ export interface TopologyPlan {
 
 /** Per-queue settings a service may override in the registry. */
 export interface QueueSettings {
-  messageTtlMs?: number;
+  /** null: messages never expire (the store's queue: its backlog must outlive a database outage). */
+  messageTtlMs?: number | null;
   queueType?: ResolvedTopologyOptions['queueType'];
 }
 
 /** The exchanges every topology has: events (with its alternate exchange) and dead letters. */
+/**
+ * `x-delivery-limit` of quorum dead-letter queues. Dead letters have nowhere further to go,
+ * and the DLQ tools put back every message they read but do not take (a redrive or discard
+ * of some ids): with RabbitMQ 4's default of 20, a dead letter browsed past 20 times would be
+ * dropped. The limit is meant to be off, but `-1`, which RabbitMQ 4 reads as "no limit",
+ * RabbitMQ 3.x accepts and reads as "drop at the first return" (checked on 3.10: a message
+ * nacked with requeue once was gone). The largest 32-bit value means "never" on both.
+ */
+export const DLQ_DELIVERY_LIMIT = 2_147_483_647;
+
 export function planExchanges(opts: ResolvedTopologyOptions): TopologyPlan {
   const exchanges: PlannedExchange[] = [
     { name: opts.unroutable, type: 'fanout', options: { durable: true } },
@@ -83,6 +94,7 @@ export function planQueue(
     }
   }
   const queueType = settings.queueType ?? opts.queueType;
+  const messageTtlMs = settings.messageTtlMs === undefined ? opts.messageTtlMs : settings.messageTtlMs;
   const queues: PlannedQueue[] = [
     {
       name: queue,
@@ -90,12 +102,20 @@ export function planQueue(
       options: {
         durable: true,
         queueType,
-        messageTtlMs: settings.messageTtlMs ?? opts.messageTtlMs,
+        ...(messageTtlMs === null ? {} : { messageTtlMs }),
         deadLetterExchange: opts.dlx,
         deadLetterRoutingKey: queue,
       },
     },
-    { name: dlqName(queue), role: 'dlq', options: { durable: true, queueType } },
+    {
+      name: dlqName(queue),
+      role: 'dlq',
+      options: {
+        durable: true,
+        queueType,
+        ...(queueType === 'quorum' ? { deliveryLimit: DLQ_DELIVERY_LIMIT } : {}),
+      },
+    },
   ];
   for (const tier of opts.retryTiersMs) {
     queues.push({

@@ -10,7 +10,8 @@ export interface TopologyService {
   readonly queues: readonly string[];
   readonly routingKeys: readonly string[];
   readonly queue?: {
-    readonly messageTtlMs?: number;
+    /** null: no TTL. */
+    readonly messageTtlMs?: number | null;
     readonly queueType?: QueueType;
     readonly maxAttempts?: number;
   };

@@ -54,6 +54,12 @@ export interface QueueOptions {
   deadLetterRoutingKey?: string;
   queueType?: QueueType;
   maxLength?: number;
+  /**
+   * Quorum queues only (`x-delivery-limit`): deliveries returned this many times are dropped
+   * or dead-lettered. RabbitMQ 4 applies 20 when it is not set. The embedded broker keeps no
+   * delivery count and ignores it.
+   */
+  deliveryLimit?: number;
   /** Delete the queue when its last consumer goes away (test and tail queues). */
   autoDelete?: boolean;
   exclusive?: boolean;

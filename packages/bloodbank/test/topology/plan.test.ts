@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { resolveTopologyOptions } from '../../src/topology/options.js';
-import { planQueue, planTopology } from '../../src/topology/plan.js';
+import { DLQ_DELIVERY_LIMIT, planQueue, planTopology } from '../../src/topology/plan.js';
 import type { TopologyRegistry } from '../../src/topology/registry.js';
 
 const opts = resolveTopologyOptions({ exchange: 'ev', dlx: 'dlx', retryTiersMs: [1000, 10_000] }, {});
@@ -96,6 +96,33 @@ describe('topology plan', { timeout: 5000 }, () => {
     assert.ok(
       plan.bindings.some((b) => b.exchange === 'dlx' && b.pattern === '#' && b.queue === 'dlx.monitor'),
     );
+  });
+
+  test('a quorum dead-letter queue has its delivery limit turned off; a classic one has none', () => {
+    const quorum = planQueue('orders', ['#'], opts, { queueType: 'quorum' });
+    assert.deepEqual(quorum.queues.find((q) => q.role === 'dlq')!.options, {
+      durable: true,
+      queueType: 'quorum',
+      deliveryLimit: DLQ_DELIVERY_LIMIT,
+    });
+    // only dead-letter queues: a service queue keeps the broker's poison-message limit
+    for (const q of quorum.queues.filter((q) => q.role !== 'dlq'))
+      assert.equal(q.options.deliveryLimit, undefined, q.name);
+    const classic = planQueue('orders', ['#'], opts);
+    // RabbitMQ refuses x-delivery-limit on a classic queue
+    assert.equal(classic.queues.find((q) => q.role === 'dlq')!.options.deliveryLimit, undefined);
+  });
+
+  test('messageTtlMs null: a service queue whose messages never expire', () => {
+    const plan = planQueue('store', ['#'], opts, { messageTtlMs: null });
+    const inbox = plan.queues.find((q) => q.name === 'store')!;
+    assert.ok(!('messageTtlMs' in inbox.options), 'no x-message-ttl at all');
+    assert.equal(inbox.options.deadLetterExchange, 'dlx');
+    const fromRegistry = planTopology(
+      { services: [{ id: 's', queues: ['s.q'], routingKeys: ['#'], queue: { messageTtlMs: null } }] },
+      opts,
+    );
+    assert.equal(fromRegistry.queues.find((q) => q.name === 's.q')!.options.messageTtlMs, undefined);
   });
 
   test('a queue claimed by two services or a bad pattern is a registry error', () => {

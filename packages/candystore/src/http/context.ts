@@ -12,8 +12,12 @@ export interface HealthReport {
     /** Messages waiting in the ingest queue; null when the broker could not say. */
     lag: number | null;
     last_commit_at: string | null;
-    /** The database error the current batch is waiting out, if any. */
-    holding_batch_since_error: string | null;
+    /**
+     * The database error a held batch is waiting out (unacked, retried with backoff), or null:
+     * the last error's message and SQLSTATE (null without one), when the database started
+     * refusing (RFC 3339), failed attempts so far.
+     */
+    database_error: { message: string; code: string | null; since: string; attempts: number } | null;
   };
 }
 

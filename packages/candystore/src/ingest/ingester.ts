@@ -3,7 +3,7 @@ import { AMQP_HEADERS, completeEnvelope, type EventEnvelope, encodeEnvelope } fr
 import type { CandystoreEventPersistedV1Payload } from '@33god/events';
 import type { FastifyBaseLogger } from 'fastify';
 import type { StoreMetrics } from '../metrics.js';
-import { isTransientDbError } from '../storage/database.js';
+import { classifyAppendError, sqlState } from '../storage/database.js';
 import type { EventStore } from '../storage/event-store.js';
 import type { AppendedEvent, NewEvent } from '../storage/types.js';
 import { parseEnvelope } from './envelope.js';
@@ -36,11 +36,40 @@ interface Pending {
 
 const HANDLER_NAME = 'candystore.ingest';
 
+/** Backoff while the database refuses a batch: 100 ms doubling to 5 s, each wait jittered. */
+export const RETRY_FIRST_MS = 100;
+export const RETRY_MAX_MS = 5_000;
+
+/** The database error a held batch is waiting out. */
+export interface HeldBatch {
+  /** The last error's message. */
+  error: string;
+  /** Its SQLSTATE; null for errors without one (PGlite's own, a lost connection). */
+  code: string | null;
+  /** When the first failure of this outage happened. */
+  since: Date;
+  /** Failed attempts so far. */
+  attempts: number;
+}
+
+export function nextRetryDelay(ms: number): number {
+  return Math.min(ms * 2, RETRY_MAX_MS);
+}
+
+/** A wait of about `ms`: between half and all of it, so instances do not retry in step. */
+export function jittered(ms: number, random: () => number = Math.random): number {
+  return Math.round(ms / 2 + (random() * ms) / 2);
+}
+
 /**
  * Queue → batch → one transaction → ack. A delivery is acked only after the batch holding
- * it committed; while the database is unavailable the batch is retried (deliveries stay
- * unacked, and with the prefetch full the broker sends no more), so an outage costs
- * time, never events (at most four batches are ever unacked). Redeliveries are absorbed by the event_id guard in the store.
+ * it committed. A failed append is classified (`classifyAppendError`): when the rows are at
+ * fault the batch is split until the event is alone and dead-lettered; for anything else
+ * (an outage, a full disk, a read-only server, an error with no SQLSTATE) the batch is
+ * retried with backoff and its deliveries stay unacked (never acked, never dead-lettered,
+ * never nacked; with the prefetch full the broker sends no more), so an outage costs time,
+ * never events (at most four batches are ever unacked). Redeliveries are absorbed by the
+ * event_id guard in the store.
  */
 export class Ingester {
   readonly #o: IngesterOptions;
@@ -51,8 +80,10 @@ export class Ingester {
   #consumer: { cancel(): Promise<void> } | null = null;
   #summaries: Promise<void> = Promise.resolve();
   lastCommitAt: Date | null = null;
-  /** The last database error while the current batch is retried, else null. */
-  databaseError: Error | null = null;
+  /** Set while a batch is held by a database error, cleared by the next commit. */
+  held: HeldBatch | null = null;
+  #stopping = false;
+  #wake: (() => void) | null = null;
 
   constructor(options: IngesterOptions) {
     this.#o = options;
@@ -61,10 +92,13 @@ export class Ingester {
   /** Declares the exchange, the queue bound to `#`, its dead-letter queue, then consumes. */
   async start(): Promise<void> {
     const { transport, exchange, queue, dlx, batchSize } = this.#o;
+    this.#stopping = false;
     // Declared the way Bloodbank's topology plans them, and only where missing, so a queue
-    // that `bloodbank topology apply` made from the registry keeps its TTL and type.
+    // that `bloodbank topology apply` made from the registry keeps its arguments and type.
+    // No message TTL (as in the registry): a backlog kept while the database is down must
+    // not expire into the dead letters.
     await ensureExchanges(transport, { exchange, dlx });
-    await ensureQueue(transport, queue, ['#'], { exchange, dlx }, { retry: false });
+    await ensureQueue(transport, queue, ['#'], { exchange, dlx }, { retry: false, messageTtlMs: null });
     // Four batches: the broker keeps delivering while one commits and the acks of the last
     // are on their way. With two, the buffer ran dry after one commit in six and the next
     // waited for the broker (mean gap between commits 6 ms against 1.8 ms with four).
@@ -75,6 +109,9 @@ export class Ingester {
   async stop(): Promise<void> {
     await this.#consumer?.cancel().catch(() => {});
     this.#consumer = null;
+    // A batch held by an outage is handed back to the queue instead of blocking the stop.
+    this.#stopping = true;
+    this.#wake?.();
     await this.#drain();
     await this.#summaries;
   }
@@ -150,7 +187,7 @@ export class Ingester {
   }
 
   async #commit(batch: Pending[]): Promise<void> {
-    let delay = 100;
+    let delay = RETRY_FIRST_MS;
     for (;;) {
       const started = performance.now();
       try {
@@ -158,23 +195,66 @@ export class Ingester {
         const seconds = (performance.now() - started) / 1000;
         for (const p of batch) p.delivery.ack();
         this.#committed(result.stored, result.duplicates, seconds);
-        this.databaseError = null;
+        this.#recovered();
         return;
       } catch (err) {
         this.#o.metrics.insertFailures.inc();
-        if (!isTransientDbError(err)) {
+        if (classifyAppendError(err) === 'isolate') {
           await this.#isolatePoison(batch, err);
           return;
         }
-        this.databaseError = err as Error;
+        this.#holding(err);
+        if (this.#stopping) {
+          // requeued, not dead-lettered: the next consumer gets them once the database answers
+          for (const p of batch) p.delivery.nack({ requeue: true });
+          return;
+        }
+        const wait = jittered(delay);
         this.#o.log.warn(
-          { err: (err as Error).message, retryInMs: delay },
-          'database unavailable; batch held',
+          { err: errorMessage(err), code: sqlState(err), retryInMs: wait, heldSince: this.held?.since },
+          'database refuses writes; batch held',
         );
-        await new Promise((r) => setTimeout(r, delay));
-        delay = Math.min(delay * 2, 2000);
+        await this.#sleep(wait);
+        delay = nextRetryDelay(delay);
       }
     }
+  }
+
+  #holding(err: unknown): void {
+    const m = this.#o.metrics;
+    if (!this.held) {
+      this.held = { error: '', code: null, since: new Date(), attempts: 0 };
+      m.heldSince.set(this.held.since.getTime() / 1000);
+    }
+    this.held.error = errorMessage(err);
+    this.held.code = sqlState(err);
+    this.held.attempts++;
+    m.heldBatch.set(1);
+    m.insertRetries.inc();
+  }
+
+  #recovered(): void {
+    if (!this.held) return;
+    this.#o.log.info(
+      { heldSince: this.held.since, attempts: this.held.attempts },
+      'database accepts writes again; batch committed',
+    );
+    this.held = null;
+    this.#o.metrics.heldBatch.set(0);
+    this.#o.metrics.heldSince.set(0);
+  }
+
+  /** Waits `ms`, or less when the ingester stops meanwhile. */
+  #sleep(ms: number): Promise<void> {
+    return new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, ms);
+      this.#wake = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+    }).finally(() => {
+      this.#wake = null;
+    });
   }
 
   /** A batch failed for its data: commit halves separately until the offending event is alone, then dead-letter it. */
@@ -247,6 +327,10 @@ export function persistedSummary(
     },
     { app: 'candystore', trigger_type: 'event' },
   );
+}
+
+function errorMessage(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
 }
 
 /** Headers as JSON (AMQP can carry buffers and longs). */

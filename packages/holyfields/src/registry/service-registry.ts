@@ -5,8 +5,8 @@ import { createAjv, toViolations } from '../schema/ajv.js';
 import registrySchema from './registry.schema.json' with { type: 'json' };
 
 export interface QueueSettings {
-  /** Message TTL of the service's queues, overriding the 24 h default. */
-  messageTtlMs?: number;
+  /** Message TTL of the service's queues, overriding the 24 h default; null: no TTL. */
+  messageTtlMs?: number | null;
   queueType?: 'classic' | 'quorum';
   /** Deliveries before a message is dead-lettered. */
   maxAttempts?: number;
@@ -106,7 +106,11 @@ interface RawService {
   produces?: string[] | null;
   consumes?: string[] | null;
   endpoints?: Record<string, string> | null;
-  queue_options?: { message_ttl_ms?: number; queue_type?: 'classic' | 'quorum'; max_attempts?: number };
+  queue_options?: {
+    message_ttl_ms?: number | null;
+    queue_type?: 'classic' | 'quorum';
+    max_attempts?: number;
+  };
 }
 
 interface RawRegistry {

@@ -990,6 +990,7 @@ export function queueArguments(o: QueueOptions): Record<string, unknown> {
   if (o.deadLetterRoutingKey !== undefined) args['x-dead-letter-routing-key'] = o.deadLetterRoutingKey;
   if (o.maxLength !== undefined) args['x-max-length'] = o.maxLength;
   if (o.queueType !== undefined) args['x-queue-type'] = o.queueType;
+  if (o.deliveryLimit !== undefined) args['x-delivery-limit'] = o.deliveryLimit;
   return args;
 }
 
