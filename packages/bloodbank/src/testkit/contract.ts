@@ -15,6 +15,7 @@ export function runTransportContract(
   name: string,
   factory: () => Promise<Transport>,
   features: TransportFeatures,
+  options: ContractOptions = {},
 ): void {
   const T = { timeout: 20_000 };
 
@@ -463,6 +464,29 @@ export function runTransportContract(
       );
     });
 
+    it('a publish routed to a full queue is refused whole (queueBound)', T, async () => {
+      // Without the feature there is nothing to check: RabbitMQ bounds memory with its alarm.
+      if (!features.queueBound) return;
+      assert.ok(options.bounded, 'a backend with queueBound passes a `bounded` factory');
+      const s = new Scope(await options.bounded(2));
+      scopes.push(s);
+      const ex = await s.exchange('fanout');
+      const roomy = await s.queue();
+      const full = await s.queue();
+      await s.t.bindQueue(roomy, ex, '');
+      await s.t.bindQueue(full, ex, '');
+      for (const b of ['a', 'b']) await s.t.publish({ exchange: '', routingKey: full, body: Buffer.from(b) });
+      await assert.rejects(
+        s.t.publish({ exchange: ex, routingKey: '', body: Buffer.from('refused') }),
+        (e: unknown) => isAppError(e) && e.code === 'PUBLISH_NACKED' && e.message.includes(full),
+      );
+      assert.equal((await s.t.checkQueue(roomy))?.messageCount, 0);
+      await s.take(full, 1);
+      await s.t.publish({ exchange: ex, routingKey: '', body: Buffer.from('taken') });
+      assert.equal((await s.t.checkQueue(roomy))?.messageCount, 1);
+      assert.equal((await s.t.checkQueue(full))?.messageCount, 2);
+    });
+
     it('peek reads without removing; get takes one; purge counts', T, async () => {
       const s = await open();
       const q = await s.queue();
@@ -713,6 +737,14 @@ export function runTransportContract(
 }
 
 /** Names, cleanup and small helpers for one test's view of a transport. */
+export interface ContractOptions {
+  /**
+   * Backends with `queueBound`: a transport on a broker of its own whose queues hold at most
+   * `maxQueueMessages` ready messages.
+   */
+  bounded?: (maxQueueMessages: number) => Promise<Transport>;
+}
+
 class Scope {
   readonly t: Transport;
   readonly #queues: string[] = [];

@@ -1,2 +1,2 @@
-export { runTransportContract, waitFor } from './contract.js';
+export { type ContractOptions, runTransportContract, waitFor } from './contract.js';
 export { type LateProxy, lateProxy } from './late-proxy.js';

@@ -1,12 +1,17 @@
 export {
   AMQP_MANAGEMENT_URL,
+  BLOODBANK_EMBEDDED_MAX_QUEUE_BYTES,
+  BLOODBANK_EMBEDDED_MAX_QUEUE_MESSAGES,
+  embeddedLimitsFromEnv,
   transportOptionsFromEnv,
 } from './config.js';
 export { type CreateTransportOptions, createTransport } from './create.js';
 export {
+  DEFAULT_EMBEDDED_LIMITS,
   type DeathReason,
   type DeathRecord,
   EmbeddedBroker,
+  type EmbeddedBrokerLimits,
   type EmbeddedBrokerStats,
   sharedEmbeddedBroker,
 } from './embedded/broker.js';

@@ -11,7 +11,8 @@
  *   after it was enqueued in every matching queue). It rejects with an `AppError`:
  *   `PUBLISH_UNROUTABLE` when `mandatory` is set and no queue matched,
  *   `EXCHANGE_NOT_FOUND` when the exchange does not exist, `PUBLISH_NACKED` when the
- *   broker refused it, `PUBLISH_TIMEOUT` when no confirm came in time, and
+ *   broker refused it (for the embedded broker: a queue it routes to is full, see
+ *   `queueBound`; then no queue takes it), `PUBLISH_TIMEOUT` when no confirm came in time, and
  *   `BROKER_UNAVAILABLE` at once when there is no connection (it never waits forever).
  * - **Declarations** are idempotent; re-declaring a name with other arguments fails with
  *   `TOPOLOGY_CONFLICT`. Operations on a missing queue fail with `QUEUE_NOT_FOUND`; after
@@ -150,6 +151,12 @@ export interface TransportFeatures {
   quorumQueues: boolean;
   /** `listBindings` is implemented. */
   listBindings: boolean;
+  /**
+   * Every queue has a memory bound: a publish routed to a full queue is refused whole with
+   * `PUBLISH_NACKED` (the embedded broker). RabbitMQ has none per queue; its memory alarm
+   * blocks publishers instead, and a publish then fails with `PUBLISH_TIMEOUT`.
+   */
+  queueBound: boolean;
 }
 
 export interface Transport {

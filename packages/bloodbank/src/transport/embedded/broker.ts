@@ -1,4 +1,5 @@
 import { AppError } from '@33god/core';
+import { embeddedLimitsFromEnv } from '../config.js';
 import type {
   BindingInfo,
   ExchangeOptions,
@@ -40,6 +41,8 @@ export interface EmbeddedBrokerStats {
   consumers: number;
   /** Ready messages in all queues. */
   messages: number;
+  /** Body bytes of the ready messages in all queues. */
+  bytes: number;
   /** Allocated queue slots (bounded: shrinks when queues drain). */
   queueSlots: number;
   /** Cached routing decisions (bounded per exchange). */
@@ -57,6 +60,8 @@ export class EmbeddedQueue {
   readonly name: string;
   readonly options: QueueOptions;
   readonly messages = new Deque<StoredMessage>();
+  /** Body bytes of the ready messages; kept with `messages` by the broker. */
+  bytes = 0;
   readonly consumers: ConsumerSlot[] = [];
   /** Identity of the transport that owns an exclusive queue. */
   readonly owner: object | undefined;
@@ -76,6 +81,30 @@ export class EmbeddedQueue {
 
 /** Deliveries handed out in one dispatch turn before yielding to I/O. */
 const DISPATCH_BATCH = 512;
+
+/**
+ * The broker's safety bound on every queue, whatever its own `maxLength` says: the most
+ * ready messages, and the most body bytes, one queue holds before publishes to it are refused.
+ */
+export interface EmbeddedBrokerLimits {
+  maxQueueMessages: number;
+  maxQueueBytes: number;
+}
+
+export const DEFAULT_EMBEDDED_LIMITS: Readonly<EmbeddedBrokerLimits> = Object.freeze({
+  maxQueueMessages: 1_000_000,
+  maxQueueBytes: 256 * 1024 * 1024,
+});
+
+function checkLimits(limits: Partial<EmbeddedBrokerLimits>): EmbeddedBrokerLimits {
+  const out = { ...DEFAULT_EMBEDDED_LIMITS, ...limits };
+  for (const [k, v] of Object.entries(out)) {
+    if (!Number.isSafeInteger(v) || v < 1) {
+      throw new AppError('CONFIG_INVALID', `${k} must be a whole number >= 1, got ${v}`);
+    }
+  }
+  return out;
+}
 
 function normaliseQueueOptions(o: QueueOptions): QueueOptions {
   const out: QueueOptions = {
@@ -116,6 +145,12 @@ function sameQueueOptions(a: QueueOptions, b: QueueOptions): string | null {
  * redelivered), per-queue and per-message TTL, dead-lettering with `x-death`,
  * `max-length` (drop-head) and exclusive/auto-delete queues.
  *
+ * Memory is bounded: beyond `limits` (ready messages and body bytes per queue) a publish
+ * that would route to a full queue is refused whole with `PUBLISH_NACKED`, so a store
+ * that falls behind slows its publishers instead of growing the process until it dies.
+ * Requeues and dead letters are never refused: they move a message the broker already
+ * holds, and refusing them would lose it.
+ *
  * What it does not do: nothing survives the process (durable only means "lives
  * as long as the broker object"); no `headers` exchanges, exchange-to-exchange
  * bindings, priorities or streams; like RabbitMQ, a per-message TTL is only
@@ -127,6 +162,11 @@ function sameQueueOptions(a: QueueOptions, b: QueueOptions): string | null {
 export class EmbeddedBroker {
   readonly #exchanges = new Map<string, ExchangeRecord>();
   readonly #queues = new Map<string, EmbeddedQueue>();
+  readonly limits: Readonly<EmbeddedBrokerLimits>;
+
+  constructor(limits: Partial<EmbeddedBrokerLimits> = {}) {
+    this.limits = Object.freeze(checkLimits(limits));
+  }
 
   // --- topology ---
 
@@ -227,6 +267,7 @@ export class EmbeddedBroker {
     this.#queues.delete(name);
     for (const ex of this.#exchanges.values()) ex.router.removeQueue(name);
     q.messages.clear();
+    q.bytes = 0;
     for (const c of q.consumers) c.active = false;
     q.consumers.length = 0;
     this.#clearExpiry(q);
@@ -236,6 +277,7 @@ export class EmbeddedBroker {
     const q = this.requireQueue(name);
     const n = q.messages.length;
     q.messages.clear();
+    q.bytes = 0;
     this.#clearExpiry(q);
     return n;
   }
@@ -248,10 +290,12 @@ export class EmbeddedBroker {
   /** Counts for health pages and for tests that check nothing grows without bound. */
   stats(): EmbeddedBrokerStats {
     let messages = 0;
+    let bytes = 0;
     let slots = 0;
     let consumers = 0;
     for (const q of this.#queues.values()) {
       messages += q.messages.length;
+      bytes += q.bytes;
       slots += q.messages.capacity;
       consumers += q.consumers.length;
     }
@@ -262,6 +306,7 @@ export class EmbeddedBroker {
       queues: this.#queues.size,
       consumers,
       messages,
+      bytes,
       queueSlots: slots,
       routeCacheEntries,
     };
@@ -271,7 +316,8 @@ export class EmbeddedBroker {
 
   /**
    * Routes and enqueues synchronously; consumers are served on a later turn.
-   * Returns the number of queues that took a copy.
+   * Returns the number of queues that took a copy. Refused whole (no queue takes it)
+   * with `PUBLISH_NACKED` when one of them is at the broker's limits.
    */
   publish(message: OutgoingMessage): number {
     const exchange = message.exchange;
@@ -295,6 +341,7 @@ export class EmbeddedBroker {
       }
       return 0;
     }
+    for (const q of targets) this.#checkRoom(q, message.body.length);
     // The caller may reuse its buffer once publish returned; RabbitMQ would have copied it too.
     const body = Buffer.from(message.body);
     // Headers are copied for the same reason; values are JSON-like, one level is what callers touch.
@@ -329,6 +376,42 @@ export class EmbeddedBroker {
     return [];
   }
 
+  /** Throws when taking one more message of `size` bytes would put `q` over the limits. */
+  #checkRoom(q: EmbeddedQueue, size: number): void {
+    const { maxQueueMessages, maxQueueBytes } = this.limits;
+    // A drop-head `maxLength` makes room itself: count what the queue holds after it did.
+    const max = q.options.maxLength;
+    const dropped = max === undefined ? 0 : Math.max(0, q.messages.length + 1 - max);
+    let freed = 0;
+    for (let i = 0; i < dropped; i++) freed += q.messages.at(i)?.body.length ?? 0;
+    const count = q.messages.length + 1 - dropped;
+    if (count > maxQueueMessages) {
+      throw queueFull(q, `it holds ${q.messages.length} messages, the limit is ${maxQueueMessages}`, {
+        limit: 'messages',
+        max: maxQueueMessages,
+      });
+    }
+    if (q.bytes - freed + size > maxQueueBytes) {
+      throw queueFull(
+        q,
+        `it holds ${q.bytes} bytes, this message has ${size}, the limit is ${maxQueueBytes} bytes`,
+        { limit: 'bytes', max: maxQueueBytes },
+      );
+    }
+  }
+
+  #push(q: EmbeddedQueue, m: StoredMessage, atHead = false): void {
+    if (atHead) q.messages.unshift(m);
+    else q.messages.push(m);
+    q.bytes += m.body.length;
+  }
+
+  #shift(q: EmbeddedQueue): StoredMessage | undefined {
+    const m = q.messages.shift();
+    if (m) q.bytes -= m.body.length;
+    return m;
+  }
+
   #enqueue(
     q: EmbeddedQueue,
     body: Buffer,
@@ -344,11 +427,11 @@ export class EmbeddedBroker {
       if (Number.isFinite(n) && n >= 0) ttls.push(n);
     }
     if (ttls.length > 0) expiresAt = Date.now() + Math.min(...ttls);
-    q.messages.push({ body, exchange, routingKey, properties, redelivered: false, expiresAt });
+    this.#push(q, { body, exchange, routingKey, properties, redelivered: false, expiresAt });
     const max = q.options.maxLength;
     if (max !== undefined) {
       while (q.messages.length > max) {
-        const dropped = q.messages.shift();
+        const dropped = this.#shift(q);
         if (dropped) this.deadLetter(q, dropped, 'maxlen');
       }
     }
@@ -377,7 +460,7 @@ export class EmbeddedBroker {
   take(q: EmbeddedQueue): StoredMessage | undefined {
     const now = Date.now();
     for (;;) {
-      const m = q.messages.shift();
+      const m = this.#shift(q);
       if (!m) return undefined;
       if (m.expiresAt !== undefined && now > m.expiresAt) {
         this.deadLetter(q, m, 'expired');
@@ -427,7 +510,7 @@ export class EmbeddedBroker {
     if (outcome === 'requeue') {
       if (!q.deleted) {
         m.redelivered = true;
-        q.messages.unshift(m);
+        this.#push(q, m, true);
         this.#armExpiry(q);
       }
     } else if (outcome === 'reject') {
@@ -458,7 +541,7 @@ export class EmbeddedBroker {
       }
       const slot = this.#nextSlot(q);
       if (!slot) break;
-      const m = q.messages.shift()!;
+      const m = this.#shift(q)!;
       if (m.expiresAt !== undefined && now > m.expiresAt) {
         this.deadLetter(q, m, 'expired');
         continue;
@@ -514,7 +597,7 @@ export class EmbeddedBroker {
     for (;;) {
       const head = q.messages.peekFirst();
       if (!head || head.expiresAt === undefined || now <= head.expiresAt) break;
-      q.messages.shift();
+      this.#shift(q);
       this.deadLetter(q, head, 'expired');
     }
     this.#armExpiry(q);
@@ -586,10 +669,21 @@ function addDeath(existing: unknown, death: DeathRecord): DeathRecord[] {
   return list;
 }
 
+function queueFull(q: EmbeddedQueue, why: string, extra: Record<string, unknown>): AppError {
+  return new AppError(
+    'PUBLISH_NACKED',
+    `queue '${q.name}' is full: ${why}; the embedded broker refused the publish (no queue took it)`,
+    { extra: { queue: q.name, ...extra } },
+  );
+}
+
 let shared: EmbeddedBroker | undefined;
 
-/** The process-wide broker: every embedded transport without an explicit broker uses it. */
+/**
+ * The process-wide broker: every embedded transport without an explicit broker uses it.
+ * Its limits come from the environment (`embeddedLimitsFromEnv`).
+ */
 export function sharedEmbeddedBroker(): EmbeddedBroker {
-  shared ??= new EmbeddedBroker();
+  shared ??= new EmbeddedBroker(embeddedLimitsFromEnv());
   return shared;
 }

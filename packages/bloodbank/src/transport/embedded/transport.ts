@@ -36,6 +36,7 @@ export const EMBEDDED_FEATURES: TransportFeatures = Object.freeze({
   durableAcrossProcessRestart: false,
   quorumQueues: false,
   listBindings: true,
+  queueBound: true,
 });
 
 /** A transport connected to an in-process broker; see `EmbeddedBroker` for the semantics. */

@@ -52,6 +52,7 @@ export const RABBITMQ_FEATURES: TransportFeatures = Object.freeze({
   durableAcrossProcessRestart: true,
   quorumQueues: true,
   listBindings: true,
+  queueBound: false,
 });
 
 /**
