@@ -23,6 +23,7 @@ import type { Browser, Page } from 'playwright-core';
 import { type CandybarServer, startCandybar } from '../../src/index.js';
 import { waitFor } from '../helpers.js';
 import { buildWebApp, collectPageErrors, launch, screenshot, text } from './browser.js';
+import { takeOne } from './deliveries.js';
 
 const READER = `reader-${randomBytes(12).toString('hex')}`;
 const OPERATOR = `operator-${randomBytes(12).toString('hex')}`;
@@ -157,29 +158,8 @@ describe('candybar login and scopes, every part with tokens (embedded broker)', 
     return event_id;
   }
 
-  async function takeFromOrders(
-    eventId: string,
-    settle: (d: Delivery) => Promise<void> = async (d) => d.ack(),
-  ): Promise<Delivery> {
-    let done!: (d: Delivery) => void;
-    let fail!: (e: unknown) => void;
-    const got = new Promise<Delivery>((resolveGot, rejectGot) => {
-      done = resolveGot;
-      fail = rejectGot;
-    });
-    const consumer = await transport.consume(ordersQueue, (d) => {
-      const env = JSON.parse(d.body.toString('utf8')) as { event_id: string };
-      if (env.event_id !== eventId) return d.ack();
-      settle(d).then(() => done(d), fail);
-    });
-    const timer = setTimeout(() => fail(new Error(`${eventId} not delivered`)), 10_000);
-    try {
-      return await got;
-    } finally {
-      clearTimeout(timer);
-      await consumer.cancel();
-    }
-  }
+  const takeFromOrders = (eventId: string, settle?: (d: Delivery) => Promise<void>) =>
+    takeOne(transport, ordersQueue, eventId, settle);
 
   /** A fresh browser (no cookies) at `path`, logged in with `token` through the login page. */
   async function logIn(token: string, path: string): Promise<Page> {

@@ -23,6 +23,7 @@ import type { Browser, Page } from 'playwright-core';
 import { type CandybarServer, startCandybar } from '../../src/index.js';
 import { waitFor } from '../helpers.js';
 import { buildWebApp, collectPageErrors, launch, screenshot, text } from './browser.js';
+import { takeOne } from './deliveries.js';
 
 const AMQP_URL = process.env.TEST_AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672';
 
@@ -146,34 +147,8 @@ for (const backend of backends) {
       assert.equal(res.status, 202, await res.clone().text());
       return (await res.json()) as { event_id: string; correlation_id: string };
     }
-
-    /**
-     * Consumes the orders queue until one event arrives (others are acked), hands that
-     * delivery to `settle` (default: ack) while the consumer is still open, then cancels.
-     */
-    async function takeFromOrders(
-      eventId: string,
-      settle: (d: Delivery) => Promise<void> = async (d) => d.ack(),
-    ): Promise<Delivery> {
-      let done!: (d: Delivery) => void;
-      let fail!: (e: unknown) => void;
-      const got = new Promise<Delivery>((resolveGot, rejectGot) => {
-        done = resolveGot;
-        fail = rejectGot;
-      });
-      const consumer = await transport.consume(ordersQueue, (d) => {
-        const env = JSON.parse(d.body.toString('utf8')) as { event_id: string };
-        if (env.event_id !== eventId) return d.ack();
-        settle(d).then(() => done(d), fail);
-      });
-      const timer = setTimeout(() => fail(new Error(`${eventId} not delivered`)), 10_000);
-      try {
-        return await got;
-      } finally {
-        clearTimeout(timer);
-        await consumer.cancel();
-      }
-    }
+    const takeFromOrders = (eventId: string, settle?: (d: Delivery) => Promise<void>) =>
+      takeOne(transport, ordersQueue, eventId, settle);
 
     async function openLive(path: string): Promise<Page> {
       const page = await browser.newPage({ viewport: { width: 1500, height: 950 } });
