@@ -177,9 +177,22 @@ function isAlive(owner: LockOwner): boolean {
   if (owner.pid === process.pid) return heldHere.has(owner.id);
   try {
     process.kill(owner.pid, 0);
-    return true;
   } catch (err) {
     return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+  // A killed owner stays a zombie until its parent reaps it, and signal 0 still reaches it.
+  return !isZombie(owner.pid);
+}
+
+/** Linux: the process has exited and waits to be reaped (state Z or X in /proc/<pid>/stat). */
+function isZombie(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // the command name is in parentheses and may itself hold spaces or parentheses
+    const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
+    return state === 'Z' || state === 'X';
+  } catch {
+    return false;
   }
 }
 

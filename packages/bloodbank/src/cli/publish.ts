@@ -8,11 +8,13 @@ import {
   completeEnvelope,
   defaultSchemasDir,
   HOLYFIELDS_SCHEMAS,
+  newEventId,
   type ProblemDocument,
   readEnv,
 } from '@33god/core';
 import { loadSchemaTree } from '@33god/holyfields';
 import { transportPublisher } from '../gateway/publisher.js';
+import { retryPublish } from '../sdk/publish-retry.js';
 import { openTransport } from '../sdk/transport.js';
 import { BLOODBANK_EXCHANGE } from '../topology/config.js';
 import { redactUrl } from '../transport/rabbitmq/url.js';
@@ -20,12 +22,24 @@ import type { Transport } from '../transport/transport.js';
 import { type CliIo, EXIT, guarded, stdio, UsageError } from './command.js';
 import { networkReason } from './health.js';
 
+/** Default of --retry-for, in seconds. */
+const DEFAULT_RETRY_FOR_S = 30;
+/** The longest a Retry-After answer makes the command wait before sending again. */
+const RETRY_WAIT_CAP_S = 10;
+
 export const PUBLISH_USAGE = `bb publish <event_type> --payload JSON|@file [--correlation-id ID] [--causation-id ID]
-           [--gateway URL | --amqp-url URL] [--token TOKEN] [--exchange NAME]
+           [--gateway URL | --amqp-url URL] [--token TOKEN] [--exchange NAME] [--retry-for SECONDS]
 
 Publishes one event and prints its id once the broker confirmed it. Through the gateway
 (default ${'$'}BLOODBANK_URL, http://127.0.0.1:8682) or, with --amqp-url, straight to RabbitMQ
-(validated against HOLYFIELDS_SCHEMAS first).`;
+(validated against HOLYFIELDS_SCHEMAS first).
+
+The event id is made here, so a retry carries the same one and consumers deduplicate it.
+When the gateway answers 503 or 429, or cannot be reached, the command waits Retry-After
+seconds (at most ${RETRY_WAIT_CAP_S}; 1 when absent) and sends again, printing one line to stderr
+per retry, for up to --retry-for seconds (default ${DEFAULT_RETRY_FOR_S}; 0: no retry). With --amqp-url a
+refusal the broker calls retryable (queue full, no confirm, connection lost) is retried with
+backoff within the same time. Any other error fails at once.`;
 
 function readPayload(spec: string): Record<string, unknown> {
   let text = spec;
@@ -49,6 +63,14 @@ function readPayload(spec: string): Record<string, unknown> {
     throw new AppError('INVALID_REQUEST', '--payload must be a JSON object');
   }
   return value as Record<string, unknown>;
+}
+
+/** Seconds to wait from a Retry-After header (seconds or HTTP date), capped; 1 when unusable. */
+function retryAfterSeconds(header: string | null): number {
+  if (header === null) return 1;
+  let seconds = /^\d+$/.test(header.trim()) ? Number(header) : (Date.parse(header) - Date.now()) / 1000;
+  if (!Number.isFinite(seconds)) seconds = 1;
+  return Math.min(Math.max(seconds, 0), RETRY_WAIT_CAP_S);
 }
 
 /** Waits for the transport's first connection, so an unreachable broker fails in seconds. */
@@ -87,6 +109,7 @@ export async function run(argv: string[], io: CliIo = stdio): Promise<number> {
         'amqp-url': { type: 'string' },
         token: { type: 'string' },
         exchange: { type: 'string' },
+        'retry-for': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
     });
@@ -99,8 +122,15 @@ export async function run(argv: string[], io: CliIo = stdio): Promise<number> {
     if (values.gateway !== undefined && values['amqp-url'] !== undefined) {
       throw new UsageError('give --gateway or --amqp-url, not both');
     }
+    const retryFor = values['retry-for'] === undefined ? DEFAULT_RETRY_FOR_S : Number(values['retry-for']);
+    if (!Number.isFinite(retryFor) || retryFor < 0) {
+      throw new UsageError('--retry-for takes a number of seconds, 0 or more');
+    }
+    const deadline = Date.now() + retryFor * 1000;
     const payload = readPayload(values.payload ?? '{}');
     const partial = {
+      // Made here, not by the gateway, so that every retry carries the same id.
+      event_id: newEventId(),
       event_type: eventType,
       payload,
       ...(values['correlation-id'] ? { correlation_id: values['correlation-id'] } : {}),
@@ -122,7 +152,20 @@ export async function run(argv: string[], io: CliIo = stdio): Promise<number> {
       try {
         await waitConnected(transport, amqpUrl);
         const exchange = values.exchange ?? readEnv(BLOODBANK_EXCHANGE, io.env)!;
-        await transportPublisher(transport, exchange).publishEnvelope(envelope);
+        const publisher = transportPublisher(transport, exchange);
+        const attempt = () => publisher.publishEnvelope(envelope);
+        try {
+          await attempt();
+        } catch (error) {
+          await retryPublish(
+            attempt,
+            error,
+            retryFor * 1000,
+            () => false,
+            (err, waitMs) =>
+              io.err(`bb publish: ${(err as Error).message}; retrying ${envelope.event_id} in ${waitMs} ms`),
+          );
+        }
       } finally {
         await transport.close();
       }
@@ -134,23 +177,33 @@ export async function run(argv: string[], io: CliIo = stdio): Promise<number> {
     const headers: Record<string, string> = { 'content-type': 'application/json' };
     const token = values.token ?? readEnv(BB_TOKEN, io.env);
     if (token) headers.authorization = `Bearer ${token}`;
+    // With a token the gateway names the source after its principal; a caller cannot claim another.
+    const request = JSON.stringify({
+      ...partial,
+      source: token ? { trigger_type: 'cli' } : { app: 'bb-cli', trigger_type: 'cli' },
+    });
     let res: Response;
-    try {
-      res = await fetch(new URL('/events', base), {
-        method: 'POST',
-        headers,
-        // With a token the gateway names the source after its principal; a caller cannot claim another.
-        body: JSON.stringify({
-          ...partial,
-          source: token ? { trigger_type: 'cli' } : { app: 'bb-cli', trigger_type: 'cli' },
-        }),
-        signal: AbortSignal.timeout(15_000),
-      });
-    } catch (err) {
-      throw new AppError(
-        'SERVICE_UNAVAILABLE',
-        `cannot reach the gateway at ${base} (${networkReason(err)})`,
-      );
+    for (;;) {
+      let refusal: string;
+      let waitS = 1;
+      try {
+        res = await fetch(new URL('/events', base), {
+          method: 'POST',
+          headers,
+          body: request,
+          signal: AbortSignal.timeout(15_000),
+        });
+        if (res.status !== 503 && res.status !== 429) break;
+        refusal = `the gateway answered ${res.status}`;
+        waitS = retryAfterSeconds(res.headers.get('retry-after'));
+        if (Date.now() + waitS * 1000 > deadline) break;
+        await res.body?.cancel();
+      } catch (err) {
+        refusal = `cannot reach the gateway at ${base} (${networkReason(err)})`;
+        if (Date.now() + waitS * 1000 > deadline) throw new AppError('SERVICE_UNAVAILABLE', refusal);
+      }
+      io.err(`bb publish: ${refusal}; retrying ${partial.event_id} in ${waitS} s`);
+      await new Promise((resolve) => setTimeout(resolve, waitS * 1000));
     }
     const body = (await res.json().catch(() => ({}))) as Record<string, unknown>;
     if (res.status !== 202) {

@@ -6,7 +6,8 @@ import type { Transport } from '../transport/transport.js';
 /**
  * What the gateway needs to put an envelope on the bus: a confirmed publish. The SDK's
  * `Bus` satisfies it (`bus.publishEnvelope`); `transportPublisher` is the same thing made
- * straight from a transport.
+ * straight from a transport. It must not retry a refused publish: the gateway answers 503
+ * with Retry-After and its client retries, so a `Bus` given here needs `publishRetryMs: 0`.
  */
 export interface EnvelopePublisher {
   publishEnvelope(envelope: EventEnvelope, options?: { headers?: Record<string, unknown> }): Promise<unknown>;

@@ -32,6 +32,7 @@ import { InFlight } from '../transport/inflight.js';
 import type { Delivery, MessageProperties, Transport } from '../transport/transport.js';
 import { BLOODBANK_PUBLISH_TIMEOUT_MS, BLOODBANK_UNKNOWN_TYPES } from './config.js';
 import { type BusLogger, defaultLogger } from './logger.js';
+import { isRetryablePublishError, retryPublish } from './publish-retry.js';
 import { Semaphore } from './semaphore.js';
 import { SubscriptionStream } from './stream.js';
 import { openTransport } from './transport.js';
@@ -52,6 +53,9 @@ import type {
 
 /** A consumer may stop this often while holding a message before it is dead-lettered. */
 const DEFAULT_MAX_REDELIVERIES = 10;
+
+/** How long `publish` keeps resending a publish the broker refused for now. */
+const DEFAULT_PUBLISH_RETRY_MS = 30_000;
 
 export interface ConnectOptions {
   /** `amqp://` or `amqps://` URL. Default `AMQP_URL`; neither: the embedded in-process broker. */
@@ -74,6 +78,12 @@ export interface ConnectOptions {
   unknownTypes?: UnknownTypePolicy;
   /** Longest wait for a broker confirm (when the bus opens the transport). */
   publishTimeoutMs?: number;
+  /**
+   * How long `publish`/`publishEnvelope` keep resending the same envelope (same `event_id`)
+   * after a retryable refusal (PUBLISH_NACKED, PUBLISH_TIMEOUT, BROKER_UNAVAILABLE), with
+   * backoff from 50 ms doubling to 2 s. Default 30 000; 0 fails at the first refusal.
+   */
+  publishRetryMs?: number;
   /** The service registry, for `deadLetters.queues()`. */
   registry?: TopologyRegistry;
   logger?: BusLogger;
@@ -84,6 +94,9 @@ export interface ConnectOptions {
 export async function connect<M = AnyEventMap>(options: ConnectOptions): Promise<Bus<M>> {
   if (!options.app)
     throw new AppError('CONFIG_INVALID', 'connect() needs `app`, the name events are published under');
+  const publishRetryMs = options.publishRetryMs ?? DEFAULT_PUBLISH_RETRY_MS;
+  if (!Number.isFinite(publishRetryMs) || publishRetryMs < 0)
+    throw new AppError('CONFIG_INVALID', 'connect() needs `publishRetryMs` to be a number of ms, 0 or more');
   const env = options.env ?? process.env;
   const topology = resolveTopologyOptions(
     options.exchange === undefined ? options.topology : { ...options.topology, exchange: options.exchange },
@@ -108,6 +121,7 @@ export async function connect<M = AnyEventMap>(options: ConnectOptions): Promise
     topology,
     schemas,
     unknownTypes,
+    publishRetryMs,
     registry: options.registry,
     logger: options.logger ?? defaultLogger(),
   });
@@ -120,6 +134,7 @@ interface BusInit {
   topology: ResolvedTopologyOptions;
   schemas: EventSchemas | undefined;
   unknownTypes: UnknownTypePolicy;
+  publishRetryMs: number;
   registry: TopologyRegistry | undefined;
   logger: BusLogger;
 }
@@ -132,6 +147,7 @@ class BusImpl<M> implements Bus<M> {
   readonly #owned: boolean;
   readonly #schemas: EventSchemas | undefined;
   readonly #unknownTypes: UnknownTypePolicy;
+  readonly #publishRetryMs: number;
   readonly #logger: BusLogger;
   readonly #exchange: string;
   readonly #publishes = new InFlight();
@@ -148,6 +164,7 @@ class BusImpl<M> implements Bus<M> {
     this.#owned = init.owned;
     this.#schemas = init.schemas;
     this.#unknownTypes = init.unknownTypes;
+    this.#publishRetryMs = init.publishRetryMs;
     this.#logger = init.logger;
     this.#exchange = init.topology.exchange;
     const ops: Parameters<typeof createDeadLetterOperations>[1] = {
@@ -241,15 +258,25 @@ class BusImpl<M> implements Bus<M> {
     const properties: MessageProperties = message.properties;
     properties.persistent = true;
     if (options?.headers) properties.headers = { ...properties.headers, ...options.headers };
+    const publish = {
+      exchange: this.#exchange,
+      routingKey: message.routingKey,
+      body: message.body,
+      properties,
+      mandatory: true,
+    };
     this.#publishes.enter();
     try {
-      await this.transport.publish({
-        exchange: this.#exchange,
-        routingKey: message.routingKey,
-        body: message.body,
-        properties,
-        mandatory: true,
-      });
+      await this.transport.publish(publish);
+    } catch (error) {
+      // Only a refused publish pays for the retry; the same message goes again, same event id.
+      if (this.#publishRetryMs === 0 || !isRetryablePublishError(error)) throw error;
+      await retryPublish(
+        () => this.transport.publish(publish),
+        error,
+        this.#publishRetryMs,
+        () => this.#closed,
+      );
     } finally {
       this.#publishes.leave();
     }

@@ -83,7 +83,16 @@ describe('CLI: publish, health, serve (embedded)', () => {
       const down = io();
       assert.equal(
         await publish(
-          ['test.event.created', '--payload', '{"message":"x"}', '--gateway', `http://127.0.0.1:${port}`],
+          // --retry-for 0: the retry itself is publish-retry.test.ts's; this is the one-line error
+          [
+            'test.event.created',
+            '--payload',
+            '{"message":"x"}',
+            '--gateway',
+            `http://127.0.0.1:${port}`,
+            '--retry-for',
+            '0',
+          ],
           down.io,
         ),
         1,

@@ -34,6 +34,9 @@ describe('SDK across a broker restart', () => {
       transport,
       topology: names.topology,
       publishTimeoutMs: 2000,
+      // This test is about the outage reaching the publisher; riding it out is the default
+      // (publish-retry.embedded.test.ts), which would hide it here.
+      publishRetryMs: 0,
     });
     const confirmed = new Set<string>();
     const received = new Set<string>();
