@@ -288,7 +288,10 @@ for (const backend of backends) {
     });
 
     test('503 with Retry-After when the broker connection is gone', T, async () => {
-      const h = await harness(backend);
+      // No dead-letter monitor: it starts in the background, and closing the transport while
+      // it declares its queue hung this test about once in five CI runs on RabbitMQ (cause not
+      // found; the monitor is not what this test is about).
+      const h = await harness(backend, { deadLetterMonitor: false });
       try {
         await h.transport.close();
         const res = await h.post('/publish', valid);
