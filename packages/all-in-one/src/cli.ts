@@ -50,9 +50,15 @@ export async function main(argv: string[]): Promise<number> {
     console.error(formatError(err));
     return 1;
   }
-  const { broker, database } = stack.mode;
+  const { broker, brokerStorage, database } = stack.mode;
+  const storage =
+    brokerStorage === 'durable'
+      ? ' (durable)'
+      : brokerStorage === 'memory'
+        ? ' (in memory: a crash loses its queues)'
+        : '';
   console.log(
-    `\n33GOD event infrastructure is up — broker: ${broker}, database: ${database}${values.demo ? ', demo traffic on' : ''}\n`,
+    `\n33GOD event infrastructure is up — broker: ${broker}${storage}, database: ${database}${values.demo ? ', demo traffic on' : ''}\n`,
   );
   const width = Math.max(...stack.parts.map((p) => p.name.length));
   for (const p of stack.parts) console.log(`  ${p.name.padEnd(width)}  ${p.url.padEnd(24)}  ${p.note}`);

@@ -3,10 +3,14 @@ import { type AddressInfo, createServer } from 'node:net';
 import { join } from 'node:path';
 import {
   BLOODBANK_DLX,
+  BLOODBANK_EMBEDDED_STORAGE,
   BLOODBANK_EXCHANGE,
   createTransport,
+  type EmbeddedBroker,
+  embeddedLimitsFromEnv,
   type Gateway,
   gatewayOptionsFromEnv,
+  openEmbeddedBroker,
   startGateway,
   type Transport,
 } from '@33god/bloodbank';
@@ -83,7 +87,12 @@ export interface PartInfo {
 }
 
 export interface RunningStack {
-  readonly mode: { broker: 'embedded' | 'rabbitmq'; database: 'embedded' | 'postgresql' };
+  readonly mode: {
+    broker: 'embedded' | 'rabbitmq';
+    /** The embedded broker's storage (none with RabbitMQ). */
+    brokerStorage: 'durable' | 'memory' | null;
+    database: 'embedded' | 'postgresql';
+  };
   readonly parts: readonly PartInfo[];
   /** Tokens are configured: every part asks for one (but on its public routes). */
   readonly auth: boolean;
@@ -148,14 +157,32 @@ export async function startStack(options: StackOptions = {}): Promise<RunningSta
   // dispatcher's state file (when it runs) live there. Taken before anything opens a file in it,
   // released after everything has closed.
   const dispatcherRuns = Boolean(dispatcherConfig.hookToken || options.demo);
+  // The embedded broker keeps its journal in the data directory unless told to keep it in memory.
+  const brokerStorage = amqpUrl
+    ? null
+    : options.inMemory
+      ? 'memory'
+      : readEnv(BLOODBANK_EMBEDDED_STORAGE, env)!;
   const ownsDataDir =
-    !options.inMemory && (!databaseUrl || (dispatcherRuns && !env.INFRA_DISPATCH_STATE_PATH));
+    !options.inMemory &&
+    (!databaseUrl || brokerStorage === 'durable' || (dispatcherRuns && !env.INFRA_DISPATCH_STATE_PATH));
   const dataDirLock = ownsDataDir ? await lockDataDir(dataDir) : null;
   if (dataDirLock) cleanups.push(() => dataDirLock.release());
 
   try {
     // Parts start without a reachable broker and catch up when it comes (503 on /health meanwhile).
-    const transport = await createTransport(amqpUrl ? { url: amqpUrl, initialConnect: 'retry' } : {});
+    let broker: EmbeddedBroker | null = null;
+    if (brokerStorage) {
+      broker = await openEmbeddedBroker({
+        storage: brokerStorage,
+        dataDir: join(dataDir, 'bloodbank'),
+        ...embeddedLimitsFromEnv(env),
+      });
+      cleanups.push(() => broker!.close());
+    }
+    const transport = await createTransport(
+      amqpUrl ? { url: amqpUrl, initialConnect: 'retry' } : { broker: broker! },
+    );
     cleanups.push(() => transport.close());
 
     const store = await startCandystore({
@@ -247,7 +274,6 @@ export async function startStack(options: StackOptions = {}): Promise<RunningSta
       cleanups.push(() => demo!.stop());
     }
 
-    const broker = transport.kind;
     const database = databaseUrl ? 'postgresql' : 'embedded';
     const parts: PartInfo[] = [
       {
@@ -284,7 +310,7 @@ export async function startStack(options: StackOptions = {}): Promise<RunningSta
 
     let closed = false;
     return {
-      mode: { broker, database },
+      mode: { broker: transport.kind, brokerStorage, database },
       parts,
       auth: access.tokens.length > 0,
       transport,
@@ -299,11 +325,16 @@ export async function startStack(options: StackOptions = {}): Promise<RunningSta
         if (demo) await demo.stop();
         await gateway.close();
         if (dispatcher) await dispatcher.close();
-        await waitForQueueToDrain(transport, storeOptions.queue ?? 'candystore.events', 10_000);
+        // A broker that keeps its queues (RabbitMQ, the durable embedded one) needs no drain:
+        // the store takes up the backlog at the next start. In memory, the store gets 10 s.
+        if (!transport.features.durableAcrossProcessRestart) {
+          await waitForQueueToDrain(transport, storeOptions.queue ?? 'candystore.events', 10_000);
+        }
         await store.close();
         await dashboard.close();
         if (sink) await sink.close();
         await transport.close();
+        await broker?.close();
         // Not after a failed close (the database may still be open): the process's exit removes it.
         await dataDirLock?.release();
       },

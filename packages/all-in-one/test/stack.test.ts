@@ -55,7 +55,10 @@ function boundAddresses(stack: RunningStack): string[] {
   return servers.map((a) => (typeof a === 'string' ? a : a.address));
 }
 
-async function exerciseStack(env: NodeJS.ProcessEnv, expect: { broker: string; database: string }) {
+async function exerciseStack(
+  env: NodeJS.ProcessEnv,
+  expect: { broker: string; brokerStorage: string | null; database: string },
+) {
   const stack = await startStack({
     demo: true,
     inMemory: true,
@@ -127,7 +130,8 @@ describe('all-in-one stack with demo traffic', { timeout: 240_000 }, () => {
   const baseEnv: NodeJS.ProcessEnv = { PATH: process.env.PATH, LOG_LEVEL: 'silent', STACK_DATA_DIR: dataDir };
 
   it('runs on the embedded broker and database', { timeout: 120_000 }, async () => {
-    await exerciseStack(baseEnv, { broker: 'embedded', database: 'embedded' });
+    // inMemory: the embedded broker keeps its queues in memory too.
+    await exerciseStack(baseEnv, { broker: 'embedded', brokerStorage: 'memory', database: 'embedded' });
   });
 
   it('with AUTH_TOKENS: a read token reads, anonymous callers get 401, and the demo still runs', {
@@ -233,7 +237,7 @@ describe('all-in-one stack with demo traffic', { timeout: 240_000 }, () => {
           CANDYSTORE_QUEUE: `test.${id}.candystore`,
           INFRA_DISPATCH_QUEUE: `test.${id}.dispatcher`,
         },
-        { broker: 'rabbitmq', database: 'postgresql' },
+        { broker: 'rabbitmq', brokerStorage: null, database: 'postgresql' },
       );
     } finally {
       await admin.query(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`);

@@ -83,6 +83,13 @@ export const CANDYSTORE_RETENTION_DAYS = envVar({
   parse: parse.int(1, 365_000),
 });
 
+export const CANDYSTORE_INGEST_PAUSED = envVar({
+  name: 'CANDYSTORE_INGEST_PAUSED',
+  doc: 'Declare the ingest queue but take nothing from it: events wait in the broker until the store starts without it (maintenance; the fault tests use it to build a backlog). `/health` says so.',
+  default: 'false',
+  parse: parse.bool,
+});
+
 export const CANDYSTORE_PUBLISH_PERSISTED = envVar({
   name: 'CANDYSTORE_PUBLISH_PERSISTED',
   doc: 'Publish one candystore.event.persisted summary per committed batch.',

@@ -2,6 +2,7 @@ export {
   AMQP_MANAGEMENT_URL,
   BLOODBANK_EMBEDDED_MAX_QUEUE_BYTES,
   BLOODBANK_EMBEDDED_MAX_QUEUE_MESSAGES,
+  BLOODBANK_EMBEDDED_STORAGE,
   embeddedLimitsFromEnv,
   transportOptionsFromEnv,
 } from './config.js';
@@ -12,11 +13,14 @@ export {
   type DeathRecord,
   EmbeddedBroker,
   type EmbeddedBrokerLimits,
+  type EmbeddedBrokerOptions,
   type EmbeddedBrokerStats,
   sharedEmbeddedBroker,
 } from './embedded/broker.js';
+export { type EmbeddedStorage, type OpenEmbeddedBrokerOptions, openEmbeddedBroker } from './embedded/open.js';
 export {
   createEmbeddedTransport,
+  DURABLE_EMBEDDED_FEATURES,
   EMBEDDED_FEATURES,
   type EmbeddedTransportOptions,
 } from './embedded/transport.js';

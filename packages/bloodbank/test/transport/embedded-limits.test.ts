@@ -34,9 +34,9 @@ function queueFull(queue: string, limit: 'messages' | 'bytes', max: number) {
 const body = (s: string) => Buffer.from(s);
 
 describe('embedded broker memory bounds', () => {
-  it('defaults to 1 000 000 messages and 256 MiB a queue, and reads both from the environment', () => {
+  it('defaults to 100 000 messages and 64 MiB a queue, and reads both from the environment', () => {
     assert.deepEqual(new EmbeddedBroker().limits, DEFAULT_EMBEDDED_LIMITS);
-    assert.deepEqual(embeddedLimitsFromEnv({}), { maxQueueMessages: 1_000_000, maxQueueBytes: 268_435_456 });
+    assert.deepEqual(embeddedLimitsFromEnv({}), { maxQueueMessages: 100_000, maxQueueBytes: 67_108_864 });
     assert.deepEqual(
       embeddedLimitsFromEnv({
         BLOODBANK_EMBEDDED_MAX_QUEUE_MESSAGES: '10',

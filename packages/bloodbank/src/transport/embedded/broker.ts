@@ -9,31 +9,32 @@ import type {
   QueueInfo,
   QueueOptions,
 } from '../transport.js';
-import { Deque } from './deque.js';
+import { addDeath, type DeathReason } from './dead-letter.js';
+import type { BrokerJournal, JournalContents } from './journal.js';
+import { checkLimits, type EmbeddedBrokerLimits } from './limits.js';
+import {
+  type ConsumerSlot,
+  EmbeddedQueue,
+  normaliseQueueOptions,
+  type StoredMessage,
+  sameQueueOptions,
+} from './queue.js';
 import { ExchangeRouter } from './router.js';
 
-/** One copy of a message in one queue. Body and properties are shared, never mutated. */
-export interface StoredMessage {
-  readonly body: Buffer;
-  readonly exchange: string;
-  readonly routingKey: string;
-  readonly properties: MessageProperties;
-  redelivered: boolean;
-  /** Epoch milliseconds after which the message is dead ('expired'), or undefined. */
-  readonly expiresAt: number | undefined;
-}
+export type { DeathReason, DeathRecord } from './dead-letter.js';
+export type { EmbeddedBrokerLimits } from './limits.js';
+export { DEFAULT_EMBEDDED_LIMITS } from './limits.js';
+export type { ConsumerSlot, StoredMessage } from './queue.js';
+export { EmbeddedQueue } from './queue.js';
 
-/** A consumer as the broker sees it: a credit window and a way to hand a message over. */
-export interface ConsumerSlot {
-  readonly tag: string;
-  readonly prefetch: number;
-  unacked: number;
-  active: boolean;
-  /** Called from the broker's dispatch turn, never from inside `publish`. */
-  deliver(queue: EmbeddedQueue, message: StoredMessage): void;
+export interface EmbeddedBrokerOptions extends Partial<EmbeddedBrokerLimits> {
+  /**
+   * Makes the broker durable: durable exchanges, queues and bindings, and the persistent
+   * messages of durable queues, are written to it, and a publish is confirmed only once its
+   * copies are on disk. See `openEmbeddedBroker`, which reads a journal back at start.
+   */
+  journal?: BrokerJournal;
 }
-
-export type DeathReason = 'rejected' | 'expired' | 'maxlen';
 
 export interface EmbeddedBrokerStats {
   exchanges: number;
@@ -56,86 +57,8 @@ interface ExchangeRecord {
   readonly router: ExchangeRouter;
 }
 
-export class EmbeddedQueue {
-  readonly name: string;
-  readonly options: QueueOptions;
-  readonly messages = new Deque<StoredMessage>();
-  /** Body bytes of the ready messages; kept with `messages` by the broker. */
-  bytes = 0;
-  readonly consumers: ConsumerSlot[] = [];
-  /** Identity of the transport that owns an exclusive queue. */
-  readonly owner: object | undefined;
-  deleted = false;
-  hadConsumer = false;
-  nextConsumer = 0;
-  pumpScheduled = false;
-  expiryTimer: NodeJS.Timeout | undefined;
-  expiryAt = Number.POSITIVE_INFINITY;
-
-  constructor(name: string, options: QueueOptions, owner: object | undefined) {
-    this.name = name;
-    this.options = options;
-    this.owner = owner;
-  }
-}
-
 /** Deliveries handed out in one dispatch turn before yielding to I/O. */
 const DISPATCH_BATCH = 512;
-
-/**
- * The broker's safety bound on every queue, whatever its own `maxLength` says: the most
- * ready messages, and the most body bytes, one queue holds before publishes to it are refused.
- */
-export interface EmbeddedBrokerLimits {
-  maxQueueMessages: number;
-  maxQueueBytes: number;
-}
-
-export const DEFAULT_EMBEDDED_LIMITS: Readonly<EmbeddedBrokerLimits> = Object.freeze({
-  maxQueueMessages: 1_000_000,
-  maxQueueBytes: 256 * 1024 * 1024,
-});
-
-function checkLimits(limits: Partial<EmbeddedBrokerLimits>): EmbeddedBrokerLimits {
-  const out = { ...DEFAULT_EMBEDDED_LIMITS, ...limits };
-  for (const [k, v] of Object.entries(out)) {
-    if (!Number.isSafeInteger(v) || v < 1) {
-      throw new AppError('CONFIG_INVALID', `${k} must be a whole number >= 1, got ${v}`);
-    }
-  }
-  return out;
-}
-
-function normaliseQueueOptions(o: QueueOptions): QueueOptions {
-  const out: QueueOptions = {
-    durable: o.durable ?? true,
-    queueType: o.queueType ?? 'classic',
-    autoDelete: o.autoDelete ?? false,
-    exclusive: o.exclusive ?? false,
-  };
-  if (o.messageTtlMs !== undefined) out.messageTtlMs = o.messageTtlMs;
-  if (o.deadLetterExchange !== undefined) out.deadLetterExchange = o.deadLetterExchange;
-  if (o.deadLetterRoutingKey !== undefined) out.deadLetterRoutingKey = o.deadLetterRoutingKey;
-  if (o.maxLength !== undefined) out.maxLength = o.maxLength;
-  return out;
-}
-
-function sameQueueOptions(a: QueueOptions, b: QueueOptions): string | null {
-  const keys: (keyof QueueOptions)[] = [
-    'durable',
-    'queueType',
-    'autoDelete',
-    'exclusive',
-    'messageTtlMs',
-    'deadLetterExchange',
-    'deadLetterRoutingKey',
-    'maxLength',
-  ];
-  for (const k of keys) {
-    if (a[k] !== b[k]) return `${k} is ${String(a[k])}, the declaration asks for ${String(b[k])}`;
-  }
-  return null;
-}
 
 /**
  * An in-process message broker with RabbitMQ's semantics for everything the
@@ -151,10 +74,13 @@ function sameQueueOptions(a: QueueOptions, b: QueueOptions): string | null {
  * Requeues and dead letters are never refused: they move a message the broker already
  * holds, and refusing them would lose it.
  *
- * What it does not do: nothing survives the process (durable only means "lives
- * as long as the broker object"); no `headers` exchanges, exchange-to-exchange
- * bindings, priorities or streams; like RabbitMQ, a per-message TTL is only
- * enforced when the message reaches the head of its queue.
+ * With a `journal` (see `openEmbeddedBroker`) it is durable, as RabbitMQ is: durable
+ * exchanges, queues and bindings and the persistent messages of durable queues survive a
+ * crash, a publish is confirmed once its copies are on disk, and a copy is handed to a
+ * consumer once its delivery mark is, so a crash redelivers it marked `redelivered`. Without
+ * one nothing survives the process. Not supported: `headers` exchanges, exchange-to-exchange
+ * bindings, priorities, streams; like RabbitMQ, a per-message TTL is only enforced when the
+ * message reaches the head of its queue.
  *
  * Several transports share one broker (see `sharedEmbeddedBroker`), so every part of
  * the all-in-one process sees the same queues.
@@ -163,9 +89,62 @@ export class EmbeddedBroker {
   readonly #exchanges = new Map<string, ExchangeRecord>();
   readonly #queues = new Map<string, EmbeddedQueue>();
   readonly limits: Readonly<EmbeddedBrokerLimits>;
+  readonly journal: BrokerJournal | undefined;
+  #nextSeq = 1;
 
-  constructor(limits: Partial<EmbeddedBrokerLimits> = {}) {
+  constructor(options: EmbeddedBrokerOptions = {}) {
+    const { journal, ...limits } = options;
     this.limits = Object.freeze(checkLimits(limits));
+    this.journal = journal;
+  }
+
+  get durable(): boolean {
+    return this.journal !== undefined;
+  }
+
+  /** Closes the journal once everything written so far is on disk (transports close first). */
+  async close(): Promise<void> {
+    await this.journal?.close();
+  }
+
+  /**
+   * Rebuilds what a journal holds (before anything else touches the broker): durable
+   * exchanges, queues and bindings, then every queue's messages in order, those handed out
+   * before marked redelivered. Expired ones are dead-lettered as the queues are armed.
+   */
+  restore(contents: JournalContents): void {
+    const journal = this.journal;
+    if (!journal) throw new AppError('TOPOLOGY_CONFLICT', 'only a durable broker restores a journal');
+    for (const e of contents.exchanges) {
+      this.#exchanges.set(e.name, {
+        name: e.name,
+        type: e.type,
+        options: { durable: true, internal: e.internal, alternateExchange: e.alternateExchange },
+        router: new ExchangeRouter(e.type),
+      });
+    }
+    for (const { name, options } of contents.queues) {
+      this.#queues.set(name, new EmbeddedQueue(name, normaliseQueueOptions(options), undefined, true));
+    }
+    for (const b of contents.bindings) {
+      if (this.#queues.has(b.queue)) this.#exchanges.get(b.exchange)?.router.bind(b.queue, b.pattern);
+    }
+    for (const q of this.#queues.values()) {
+      for (const m of contents.messagesOf(q.name)) {
+        if (m.seq >= this.#nextSeq) this.#nextSeq = m.seq + 1;
+        this.#push(q, {
+          seq: m.seq,
+          body: m.body,
+          exchange: m.exchange,
+          routingKey: m.routingKey,
+          properties: m.properties,
+          redelivered: m.delivered,
+          expiresAt: m.expiresAt,
+          journaled: true,
+        });
+      }
+      this.schedule(q);
+    }
   }
 
   // --- topology ---
@@ -198,11 +177,21 @@ export class EmbeddedBroker {
       return;
     }
     this.#exchanges.set(name, { name, type, options: wanted, router: new ExchangeRouter(type) });
+    if (wanted.durable) {
+      this.journal?.saveExchange({
+        name,
+        type,
+        internal: wanted.internal,
+        alternateExchange: wanted.alternateExchange,
+      });
+    }
   }
 
   deleteExchange(name: string): void {
     if (name === '') return;
+    const ex = this.#exchanges.get(name);
     this.#exchanges.delete(name);
+    if (ex?.options.durable) this.journal?.removeExchange(name);
   }
 
   hasExchange(name: string): boolean {
@@ -222,8 +211,11 @@ export class EmbeddedBroker {
         throw new AppError('TOPOLOGY_CONFLICT', `queue '${name}' exists with other arguments: ${diff}`);
       return this.#info(existing);
     }
-    const q = new EmbeddedQueue(name, wanted, wanted.exclusive ? owner : undefined);
+    // Like RabbitMQ: a durable queue survives a restart, an exclusive one belongs to its connection.
+    const journaled = this.durable && wanted.durable === true && wanted.exclusive !== true;
+    const q = new EmbeddedQueue(name, wanted, wanted.exclusive ? owner : undefined, journaled);
     this.#queues.set(name, q);
+    if (journaled) this.journal?.saveQueue(name, wanted);
     return this.#info(q);
   }
 
@@ -243,12 +235,15 @@ export class EmbeddedBroker {
   }
 
   bindQueue(queue: string, exchange: string, pattern: string): void {
-    this.requireQueue(queue);
-    this.#requireBindableExchange(exchange).router.bind(queue, pattern);
+    const q = this.requireQueue(queue);
+    const ex = this.#requireBindableExchange(exchange);
+    ex.router.bind(queue, pattern);
+    if (q.journaled && ex.options.durable) this.journal?.saveBinding({ queue, exchange, pattern });
   }
 
   unbindQueue(queue: string, exchange: string, pattern: string): void {
     this.#exchanges.get(exchange)?.router.unbind(queue, pattern);
+    if (this.#queues.get(queue)?.journaled) this.journal?.removeBinding({ queue, exchange, pattern });
   }
 
   listBindings(queue: string): BindingInfo[] {
@@ -271,11 +266,14 @@ export class EmbeddedBroker {
     for (const c of q.consumers) c.active = false;
     q.consumers.length = 0;
     this.#clearExpiry(q);
+    if (q.journaled) this.journal?.removeQueue(name);
   }
 
   purgeQueue(name: string): number {
     const q = this.requireQueue(name);
     const n = q.messages.length;
+    // Delivered, unacked copies stay (as on RabbitMQ) and are forgotten when settled.
+    for (let i = 0; i < n; i++) this.#forget(q, q.messages.at(i)!);
     q.messages.clear();
     q.bytes = 0;
     this.#clearExpiry(q);
@@ -315,11 +313,12 @@ export class EmbeddedBroker {
   // --- publishing ---
 
   /**
-   * Routes and enqueues synchronously; consumers are served on a later turn.
-   * Returns the number of queues that took a copy. Refused whole (no queue takes it)
-   * with `PUBLISH_NACKED` when one of them is at the broker's limits.
+   * Routes and enqueues synchronously; consumers are served on a later turn. Refused whole
+   * (no queue takes it) with `PUBLISH_NACKED` when one of them is at the broker's limits.
+   * Returns, on a durable broker, the promise that every journaled copy is on disk (the
+   * publish is confirmed when it resolves), else undefined: confirmed at once.
    */
-  publish(message: OutgoingMessage): number {
+  publish(message: OutgoingMessage): Promise<void> | undefined {
     const exchange = message.exchange;
     if (exchange !== '') {
       const ex = this.#exchanges.get(exchange);
@@ -339,7 +338,7 @@ export class EmbeddedBroker {
           `no queue is bound to exchange '${exchange}' for routing key '${message.routingKey}'`,
         );
       }
-      return 0;
+      return undefined;
     }
     for (const q of targets) this.#checkRoom(q, message.body.length);
     // The caller may reuse its buffer once publish returned; RabbitMQ would have copied it too.
@@ -347,8 +346,16 @@ export class EmbeddedBroker {
     // Headers are copied for the same reason; values are JSON-like, one level is what callers touch.
     const given = message.properties ?? {};
     const properties = given.headers ? { ...given, headers: { ...given.headers } } : given;
-    for (const q of targets) this.#enqueue(q, body, exchange, message.routingKey, properties);
-    return targets.length;
+    const seq = this.#nextSeq++;
+    let written: Promise<void>[] | undefined;
+    for (const q of targets) {
+      const w = this.#enqueue(q, seq, body, exchange, message.routingKey, properties);
+      if (!w) continue;
+      written ??= [];
+      written.push(w);
+    }
+    if (!written) return undefined;
+    return written.length === 1 ? written[0] : Promise.all(written).then(() => undefined);
   }
 
   #route(exchange: string, routingKey: string): EmbeddedQueue[] {
@@ -412,13 +419,15 @@ export class EmbeddedBroker {
     return m;
   }
 
+  /** Returns the journal write of the copy, when it is journaled. */
   #enqueue(
     q: EmbeddedQueue,
+    seq: number,
     body: Buffer,
     exchange: string,
     routingKey: string,
     properties: MessageProperties,
-  ): void {
+  ): Promise<void> | undefined {
     let expiresAt: number | undefined;
     const ttls: number[] = [];
     if (q.options.messageTtlMs !== undefined) ttls.push(q.options.messageTtlMs);
@@ -427,7 +436,20 @@ export class EmbeddedBroker {
       if (Number.isFinite(n) && n >= 0) ttls.push(n);
     }
     if (ttls.length > 0) expiresAt = Date.now() + Math.min(...ttls);
-    this.#push(q, { body, exchange, routingKey, properties, redelivered: false, expiresAt });
+    const journaled = q.journaled && properties.persistent === true;
+    const m: StoredMessage = {
+      seq,
+      body,
+      exchange,
+      routingKey,
+      properties,
+      redelivered: false,
+      expiresAt,
+      journaled,
+    };
+    // Written before any dead-lettering below, so a crash never keeps the drop without the copy.
+    const written = journaled ? this.journal?.putMessage(q.name, m) : undefined;
+    this.#push(q, m);
     const max = q.options.maxLength;
     if (max !== undefined) {
       while (q.messages.length > max) {
@@ -436,6 +458,12 @@ export class EmbeddedBroker {
       }
     }
     this.schedule(q);
+    return written;
+  }
+
+  /** The copy left its queue for good: the journal forgets it. */
+  #forget(q: EmbeddedQueue, m: StoredMessage): void {
+    if (m.journaled && q.journaled) this.journal?.removeMessage(q.name, m.seq);
   }
 
   // --- consuming ---
@@ -492,6 +520,7 @@ export class EmbeddedBroker {
       const m = q.messages.at(i);
       if (!m || (m.expiresAt !== undefined && now > m.expiresAt)) continue;
       // RabbitMQ delivers and requeues to peek, so the message counts as delivered once.
+      if (!m.redelivered) void this.markDelivered(q, m)?.catch(() => {});
       m.redelivered = true;
       read++;
       if (!visit(m)) break;
@@ -515,6 +544,8 @@ export class EmbeddedBroker {
       }
     } else if (outcome === 'reject') {
       this.deadLetter(q, m, 'rejected');
+    } else {
+      this.#forget(q, m);
     }
     this.schedule(q);
   }
@@ -534,6 +565,8 @@ export class EmbeddedBroker {
     if (q.deleted) return;
     const now = Date.now();
     let handed = 0;
+    let batch: [ConsumerSlot, StoredMessage][] | undefined;
+    let marked: Promise<void> | undefined;
     while (q.messages.length > 0) {
       if (handed >= DISPATCH_BATCH) {
         this.schedule(q);
@@ -548,9 +581,54 @@ export class EmbeddedBroker {
       }
       slot.unacked++;
       handed++;
-      slot.deliver(q, m);
+      const mark = m.redelivered ? undefined : this.markDelivered(q, m);
+      if (mark) marked = mark;
+      if (!marked && !q.handover) slot.deliver(q, m);
+      else {
+        batch ??= [];
+        batch.push([slot, m]);
+      }
     }
     this.#armExpiry(q);
+    if (batch) this.#handOverLater(q, batch, marked);
+  }
+
+  /**
+   * A durable broker hands a copy over once its delivery mark is on disk (so a crash after the
+   * hand-over brings it back marked redelivered), in order behind any batch still waiting.
+   * A consumer that went away meanwhile gets nothing: its copies go back to the queue's head.
+   */
+  #handOverLater(
+    q: EmbeddedQueue,
+    batch: [ConsumerSlot, StoredMessage][],
+    marked: Promise<void> | undefined,
+  ): void {
+    const before = q.handover;
+    const after = Promise.all([before, marked?.catch(() => {})]).then(() => {
+      if (q.handover === after) q.handover = undefined;
+      const back: [ConsumerSlot, StoredMessage][] = [];
+      for (const [slot, m] of batch) {
+        if (slot.active && !q.deleted) slot.deliver(q, m);
+        else back.push([slot, m]);
+      }
+      for (let i = back.length - 1; i >= 0; i--) {
+        const [slot, m] = back[i]!;
+        slot.unacked--;
+        if (q.deleted) continue;
+        this.#push(q, m, true);
+      }
+      if (back.length > 0) this.schedule(q);
+    });
+    q.handover = after;
+  }
+
+  /**
+   * Writes the delivery mark of a journaled copy; the promise resolves once it is on disk.
+   * Undefined when there is nothing to write.
+   */
+  markDelivered(q: EmbeddedQueue, m: StoredMessage): Promise<void> | undefined {
+    if (!m.journaled || !q.journaled) return undefined;
+    return this.journal?.markDelivered(q.name, m.seq);
   }
 
   #nextSlot(q: EmbeddedQueue): ConsumerSlot | undefined {
@@ -608,6 +686,12 @@ export class EmbeddedBroker {
    * `x-death` bookkeeping, or drops it when the queue has none (as RabbitMQ does).
    */
   deadLetter(q: EmbeddedQueue, m: StoredMessage, reason: DeathReason): void {
+    this.#deadLetterCopies(q, m, reason);
+    // After the copies were written: a crash between the two keeps both, never neither.
+    this.#forget(q, m);
+  }
+
+  #deadLetterCopies(q: EmbeddedQueue, m: StoredMessage, reason: DeathReason): void {
     const dlx = q.options.deadLetterExchange;
     if (dlx === undefined) return;
     const routingKey = q.options.deadLetterRoutingKey ?? m.routingKey;
@@ -630,7 +714,9 @@ export class EmbeddedBroker {
     // RabbitMQ drops the per-message TTL when dead-lettering so the copy does not expire again at once.
     const { expiration: _dropped, ...rest } = m.properties;
     const properties: MessageProperties = { ...rest, headers };
-    for (const target of targets) this.#enqueue(target, m.body, dlx, routingKey, properties);
+    const seq = this.#nextSeq++;
+    for (const target of targets)
+      void this.#enqueue(target, seq, m.body, dlx, routingKey, properties)?.catch(() => {});
   }
 
   #requireBindableExchange(name: string): ExchangeRecord {
@@ -643,30 +729,6 @@ export class EmbeddedBroker {
   #info(q: EmbeddedQueue): QueueInfo {
     return { name: q.name, messageCount: q.messages.length, consumerCount: q.consumers.length };
   }
-}
-
-export interface DeathRecord {
-  count: number;
-  reason: DeathReason;
-  queue: string;
-  /** Seconds since the epoch (AMQP timestamp). */
-  time: number;
-  exchange: string;
-  'routing-keys': string[];
-}
-
-/** RabbitMQ keeps one entry per (queue, reason), most recent first, with a running count. */
-function addDeath(existing: unknown, death: DeathRecord): DeathRecord[] {
-  const list = Array.isArray(existing) ? [...(existing as DeathRecord[])] : [];
-  const i = list.findIndex((d) => d && d.queue === death.queue && d.reason === death.reason);
-  if (i >= 0) {
-    const prev = list[i]!;
-    list.splice(i, 1);
-    list.unshift({ ...prev, count: (Number(prev.count) || 0) + 1, time: death.time });
-  } else {
-    list.unshift(death);
-  }
-  return list;
 }
 
 function queueFull(q: EmbeddedQueue, why: string, extra: Record<string, unknown>): AppError {

@@ -39,6 +39,12 @@ export const EMBEDDED_FEATURES: TransportFeatures = Object.freeze({
   queueBound: true,
 });
 
+/** The features of a transport on a durable embedded broker (`openEmbeddedBroker`). */
+export const DURABLE_EMBEDDED_FEATURES: TransportFeatures = Object.freeze({
+  ...EMBEDDED_FEATURES,
+  durableAcrossProcessRestart: true,
+});
+
 /** A transport connected to an in-process broker; see `EmbeddedBroker` for the semantics. */
 export function createEmbeddedTransport(options: EmbeddedTransportOptions = {}): Transport {
   return new EmbeddedTransport(options.broker ?? sharedEmbeddedBroker());
@@ -114,7 +120,7 @@ interface ConsumerRecord extends Consumer {
 
 class EmbeddedTransport implements Transport {
   readonly kind = 'embedded' as const;
-  readonly features = EMBEDDED_FEATURES;
+  readonly features: TransportFeatures;
   readonly broker: EmbeddedBroker;
   #state: TransportState = 'connected';
   readonly #listeners = new StateListeners<TransportState>();
@@ -125,6 +131,7 @@ class EmbeddedTransport implements Transport {
 
   constructor(broker: EmbeddedBroker) {
     this.broker = broker;
+    this.features = broker.durable ? DURABLE_EMBEDDED_FEATURES : EMBEDDED_FEATURES;
   }
 
   get state(): TransportState {
@@ -187,7 +194,9 @@ class EmbeddedTransport implements Transport {
 
   async publish(message: OutgoingMessage): Promise<void> {
     this.#live();
-    this.broker.publish(message);
+    // A durable broker confirms once the copies are on disk (group commit).
+    const written = this.broker.publish(message);
+    if (written) await written;
   }
 
   async consume(queue: string, handler: DeliveryHandler, options: ConsumeOptions = {}): Promise<Consumer> {
@@ -261,6 +270,7 @@ class EmbeddedTransport implements Transport {
     const q = this.broker.requireQueue(queue);
     const m = this.broker.take(q);
     if (!m) return null;
+    await this.broker.markDelivered(q, m)?.catch(() => {});
     const d = new EmbeddedDelivery(this, q, null, m);
     this.#open.add(d);
     return d;

@@ -1,0 +1,205 @@
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { AppError } from '@33god/core';
+import { type Database, open, type RootDatabase } from 'lmdb';
+import type { MessageProperties, QueueOptions } from '../transport.js';
+import type {
+  BrokerJournal,
+  JournalBinding,
+  JournalContents,
+  JournalExchange,
+  JournalMessage,
+} from './journal.js';
+
+/** How a message is stored: short member names, the body as bytes. */
+interface MessageRecord {
+  b: Buffer;
+  x: string;
+  k: string;
+  p: MessageProperties;
+  e: number | null;
+}
+
+type TopologyKey = ['e', string] | ['q', string] | ['b', string, string, string];
+type MessageKey = [string, number];
+
+/**
+ * The durable embedded broker's journal in an LMDB environment (lmdb-js): a memory-mapped
+ * B+tree with copy-on-write pages, so a crash at any moment leaves the last committed
+ * transaction intact and there is no log to replay or compact. lmdb-js gathers every write of
+ * one event-loop turn into one transaction, committed and fsync'd on its own thread (group
+ * commit); a write's promise resolves when its transaction is on disk.
+ *
+ * Three tables: `topology` (durable exchanges, queues, bindings), `messages` (one record per
+ * queue copy, keyed by queue and publish order) and `delivered` (marks of copies handed out).
+ */
+export class LmdbJournal implements BrokerJournal {
+  readonly location: string;
+  readonly #root: RootDatabase;
+  readonly #topology: Database<unknown, TopologyKey>;
+  readonly #messages: Database<MessageRecord, MessageKey>;
+  readonly #delivered: Database<true, MessageKey>;
+  #failure: Error | undefined;
+  #closed = false;
+
+  private constructor(location: string, root: RootDatabase) {
+    this.location = location;
+    this.#root = root;
+    this.#topology = root.openDB({ name: 'topology' });
+    this.#messages = root.openDB({ name: 'messages' });
+    this.#delivered = root.openDB({ name: 'delivered' });
+  }
+
+  /** Opens (creating it if needed) the journal in `dir`. */
+  static open(dir: string): LmdbJournal {
+    try {
+      mkdirSync(dir, { recursive: true });
+      // overlappingSync off: a write's promise resolves only once its commit is fsync'd.
+      const root = open({
+        path: join(dir, 'journal.mdb'),
+        compression: false,
+        overlappingSync: false,
+        maxDbs: 4,
+      });
+      return new LmdbJournal(dir, root);
+    } catch (err) {
+      throw new AppError(
+        'CONFIG_INVALID',
+        `cannot open the embedded broker's journal in ${dir}: ${(err as Error).message}`,
+        { cause: err },
+      );
+    }
+  }
+
+  get failure(): Error | undefined {
+    return this.#failure;
+  }
+
+  read(): JournalContents {
+    const exchanges: JournalExchange[] = [];
+    const queues: { name: string; options: QueueOptions }[] = [];
+    const bindings: JournalBinding[] = [];
+    for (const { key, value } of this.#topology.getRange({})) {
+      const k = key as TopologyKey;
+      if (k[0] === 'e') exchanges.push(value as JournalExchange);
+      else if (k[0] === 'q') queues.push({ name: k[1], options: value as QueueOptions });
+      else bindings.push({ queue: k[1], exchange: k[2], pattern: k[3] });
+    }
+    return {
+      exchanges,
+      queues,
+      bindings,
+      messagesOf: (queue) => this.#messagesOf(queue),
+    };
+  }
+
+  *#messagesOf(queue: string): Iterable<JournalMessage> {
+    // One scan of the marks rather than one lookup per message.
+    const delivered = new Set<number>();
+    for (const key of this.#delivered.getKeys(range(queue))) delivered.add(key[1]);
+    for (const { key, value } of this.#messages.getRange(range(queue))) {
+      const seq = key[1];
+      yield {
+        seq,
+        body: value.b,
+        exchange: value.x,
+        routingKey: value.k,
+        properties: value.p,
+        expiresAt: value.e ?? undefined,
+        delivered: delivered.has(seq),
+      };
+    }
+  }
+
+  saveExchange(exchange: JournalExchange): void {
+    this.#lazy(() => this.#topology.put(['e', exchange.name], { ...exchange }));
+  }
+
+  removeExchange(name: string): void {
+    if (this.#closed) return;
+    this.#lazy(() => this.#topology.remove(['e', name]));
+    for (const key of this.#topology.getKeys({ start: ['b'], end: ['c'] })) {
+      if ((key as TopologyKey)[2] === name) this.#lazy(() => this.#topology.remove(key));
+    }
+  }
+
+  saveQueue(name: string, options: QueueOptions): void {
+    this.#lazy(() => this.#topology.put(['q', name], { ...options }));
+  }
+
+  removeQueue(name: string): void {
+    if (this.#closed) return;
+    this.#lazy(() => this.#topology.remove(['q', name]));
+    for (const key of this.#topology.getKeys({ start: ['b'], end: ['c'] })) {
+      if ((key as TopologyKey)[1] === name) this.#lazy(() => this.#topology.remove(key));
+    }
+    this.clearQueue(name);
+  }
+
+  saveBinding(b: JournalBinding): void {
+    this.#lazy(() => this.#topology.put(['b', b.queue, b.exchange, b.pattern], true));
+  }
+
+  removeBinding(b: JournalBinding): void {
+    this.#lazy(() => this.#topology.remove(['b', b.queue, b.exchange, b.pattern]));
+  }
+
+  async putMessage(queue: string, m: Omit<JournalMessage, 'delivered'>): Promise<void> {
+    const record: MessageRecord = {
+      b: m.body,
+      x: m.exchange,
+      k: m.routingKey,
+      p: m.properties,
+      e: m.expiresAt ?? null,
+    };
+    await this.#awaited(() => this.#messages.put([queue, m.seq], record));
+  }
+
+  removeMessage(queue: string, seq: number): void {
+    this.#lazy(() => this.#messages.remove([queue, seq]));
+    this.#lazy(() => this.#delivered.remove([queue, seq]));
+  }
+
+  async markDelivered(queue: string, seq: number): Promise<void> {
+    await this.#awaited(() => this.#delivered.put([queue, seq], true));
+  }
+
+  clearQueue(queue: string): void {
+    if (this.#closed) return;
+    for (const key of this.#messages.getKeys(range(queue))) this.#lazy(() => this.#messages.remove(key));
+    for (const key of this.#delivered.getKeys(range(queue))) this.#lazy(() => this.#delivered.remove(key));
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    await this.#root.flushed;
+    await this.#root.close();
+  }
+
+  #lazy(write: () => Promise<unknown>): void {
+    // After close (a broker timer firing late) there is nothing left to write to.
+    if (this.#closed) return;
+    write().catch((err: Error) => {
+      this.#failure ??= err;
+    });
+  }
+
+  async #awaited(write: () => Promise<unknown>): Promise<void> {
+    try {
+      if (this.#closed) throw new Error('the journal is closed');
+      await write();
+    } catch (err) {
+      this.#failure ??= err as Error;
+      throw new AppError(
+        'PUBLISH_NACKED',
+        `the embedded broker could not write to its journal in ${this.location}: ${(err as Error).message}`,
+        { cause: err },
+      );
+    }
+  }
+}
+
+function range(queue: string): { start: MessageKey; end: MessageKey } {
+  return { start: [queue, 0], end: [queue, Number.MAX_SAFE_INTEGER] };
+}
