@@ -101,9 +101,26 @@ export const parse = {
 
 export const AMQP_URL = envVar({
   name: 'AMQP_URL',
-  doc: 'RabbitMQ URL (amqp:// or amqps://). Unset: the embedded in-process broker.',
-  parse: parse.url(['amqp', 'amqps']),
+  doc: 'RabbitMQ URL (amqp:// or amqps://), or the nodes of one cluster as a comma-separated list of them (connected one at a time, the next after a loss). Unset: the embedded in-process broker.',
+  parse: parseBrokerUrlList,
 });
+
+/**
+ * The shape of a broker URL list; the transport checks each URL fully. An empty entry or one
+ * that is not amqp:// or amqps:// is INVALID_BROKER_URL naming it, without its password.
+ */
+function parseBrokerUrlList(raw: string, name: string): string {
+  const entries = raw.split(',').map((e) => e.trim());
+  entries.forEach((entry, i) => {
+    const which = entries.length === 1 ? name : `${name} entry ${i + 1} of ${entries.length}`;
+    if (entry === '') throw new AppError('INVALID_BROKER_URL', `${which} is empty`);
+    if (!/^amqps?:\/\//i.test(entry)) {
+      const shown = entry.replace(/(\/\/[^:/@]*:)[^@/]*@/, '$1***@');
+      throw new AppError('INVALID_BROKER_URL', `${which} must be an amqp:// or amqps:// URL, got '${shown}'`);
+    }
+  });
+  return entries.join(',');
+}
 
 export const DATABASE_URL = envVar({
   name: 'DATABASE_URL',

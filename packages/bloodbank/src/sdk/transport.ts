@@ -1,11 +1,14 @@
 import { transportOptionsFromEnv } from '../transport/config.js';
 import { createTransport } from '../transport/create.js';
-import { parseAmqpUrl } from '../transport/rabbitmq/url.js';
+import { parseBrokerUrls } from '../transport/rabbitmq/nodes.js';
 import type { Transport } from '../transport/transport.js';
 
-/** Checks the URL before anything connects, so a typo reads as what it is (INVALID_BROKER_URL). */
+/**
+ * Checks the URL (or the comma-separated node list) before anything connects, so a typo reads
+ * as what it is (INVALID_BROKER_URL, naming the bad entry of a list).
+ */
 export function checkBrokerUrl(url: string): void {
-  parseAmqpUrl(url, 0);
+  parseBrokerUrls(url, 0);
 }
 
 /**

@@ -163,6 +163,11 @@ export interface Transport {
   readonly kind: 'rabbitmq' | 'embedded';
   readonly features: TransportFeatures;
   readonly state: TransportState;
+  /**
+   * RabbitMQ: the node connected to, or being connected to while reconnecting, as a redacted
+   * URL (`amqp://user@host:port/vhost`, never the password); for /health and logs. Embedded: unset.
+   */
+  readonly node?: string;
   onStateChange(listener: (state: TransportState, error?: Error) => void): () => void;
 
   assertExchange(name: string, type: ExchangeType, options?: ExchangeOptions): Promise<void>;

@@ -100,7 +100,12 @@ export function logConnectionState(
     if (now - lastWarnAt < intervalMs) return;
     lastWarnAt = now;
     log.warn(
-      { state: transport.state, failed_attempts: failures, err: err?.message ?? 'not connected' },
+      {
+        state: transport.state,
+        node: transport.node,
+        failed_attempts: failures,
+        err: err?.message ?? 'not connected',
+      },
       'broker not connected; retrying in the background',
     );
   };
@@ -108,7 +113,7 @@ export function logConnectionState(
   return transport.onStateChange((state, err) => {
     if (state === 'disconnected') warn(err);
     else if (state === 'connected') {
-      if (failures > 0) log.info({ failed_attempts: failures }, 'broker connected');
+      if (failures > 0) log.info({ failed_attempts: failures, node: transport.node }, 'broker connected');
       failures = 0;
       lastWarnAt = Number.NEGATIVE_INFINITY;
     }

@@ -15,7 +15,10 @@ import {
   whenConnected,
 } from '../../src/transport/index.js';
 
-const TEST_AMQP_URL = process.env.TEST_AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672';
+// One node: the proxy stands in front of one (TEST_AMQP_URL may list a cluster's nodes).
+const TEST_AMQP_URL = (process.env.TEST_AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672')
+  .split(',')[0]!
+  .trim();
 const rand = () => randomBytes(6).toString('hex');
 
 const fast = { reconnect: { initialDelayMs: 50, maxDelayMs: 300 } };

@@ -13,7 +13,8 @@ import {
 } from '../../src/transport/index.js';
 
 const run = promisify(execFile);
-const url = process.env.TEST_AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672';
+// One node: these tests alter one URL or restart one broker (TEST_AMQP_URL may list a cluster's nodes).
+const url = (process.env.TEST_AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672').split(',')[0]!.trim();
 const rand = () => randomBytes(6).toString('hex');
 
 async function connectError(u: string, extra: { connectTimeoutMs?: number } = {}): Promise<AppError> {

@@ -7,7 +7,10 @@ import { test } from 'node:test';
 import amqplib from 'amqplib';
 import { coalesceWrites } from '../../src/transport/rabbitmq/transport.js';
 
-const TEST_AMQP_URL = process.env.TEST_AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672';
+// One node: raw amqplib takes one URL (TEST_AMQP_URL may list a cluster's nodes).
+const TEST_AMQP_URL = (process.env.TEST_AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672')
+  .split(',')[0]!
+  .trim();
 
 async function writesFor(coalesce: boolean): Promise<{ writes: number; got: number }> {
   const conn = await amqplib.connect(TEST_AMQP_URL);

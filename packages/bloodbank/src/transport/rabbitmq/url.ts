@@ -14,9 +14,9 @@ export interface BrokerAddress {
   readonly display: string;
 }
 
-/** Replaces the password of anything URL-like so it can be shown. */
+/** Replaces the password of anything URL-like (every URL of a comma-separated list) so it can be shown. */
 export function redactUrl(raw: string): string {
-  return raw.replace(/(\/\/[^:/@]*:)[^@/]*@/, '$1***@');
+  return raw.replace(/(\/\/[^:/@,]*:)[^@/,]*@/g, '$1***@');
 }
 
 /**

@@ -1,0 +1,226 @@
+import { AppError } from '@33god/core';
+import type amqplib from 'amqplib';
+import type { OutgoingMessage } from '../transport.js';
+import type { Slot } from './channels.js';
+import { amqpCode, type Connection, errText } from './connection.js';
+import { toAmqpPublishOptions } from './mapping.js';
+
+interface PendingPublish {
+  readonly exchange: string;
+  readonly routingKey: string;
+  readonly body: Buffer;
+  readonly deadline: number;
+  returned: boolean;
+  done: boolean;
+  resolve(): void;
+  reject(err: unknown): void;
+}
+
+/**
+ * Publishing with confirms on one confirm channel, confirms pipelined. A publish resolves
+ * only on the broker's ack; it rejects on a nack (PUBLISH_NACKED), a return
+ * (PUBLISH_UNROUTABLE), a missing exchange (EXCHANGE_NOT_FOUND), no answer in time
+ * (PUBLISH_TIMEOUT), or the channel or connection going away first (BROKER_UNAVAILABLE:
+ * the message may or may not have reached the broker, the caller retries).
+ */
+export class Publisher {
+  readonly #connection: Connection;
+  readonly #checkExchange: (name: string) => Promise<boolean>;
+  readonly #timeoutMs: number;
+  #pub: Slot<amqplib.ConfirmChannel> | undefined;
+  #pubOpening: Promise<Slot<amqplib.ConfirmChannel>> | undefined;
+  readonly #pending = new Set<PendingPublish>();
+  readonly #knownExchanges = new Set<string>(['']);
+  readonly #checking = new Map<string, Promise<boolean>>();
+  #sweeper: NodeJS.Timeout | undefined;
+
+  constructor(connection: Connection, checkExchange: (name: string) => Promise<boolean>, timeoutMs: number) {
+    this.#connection = connection;
+    this.#checkExchange = checkExchange;
+    this.#timeoutMs = timeoutMs;
+  }
+
+  get pendingCount(): number {
+    return this.#pending.size;
+  }
+
+  /** The open publish channel, if any (for close). */
+  get slot(): Slot | undefined {
+    return this.#pub;
+  }
+
+  exchangeExists(name: string): void {
+    this.#knownExchanges.add(name);
+  }
+
+  exchangeDeleted(name: string): void {
+    this.#knownExchanges.delete(name);
+  }
+
+  startSweeper(): void {
+    this.#sweeper = setInterval(() => this.#sweepTimeouts(), Math.min(250, this.#timeoutMs / 4));
+    this.#sweeper.unref();
+  }
+
+  stopSweeper(): void {
+    if (this.#sweeper) clearInterval(this.#sweeper);
+  }
+
+  /** The connection is gone: every publish awaiting its confirm fails with BROKER_UNAVAILABLE. */
+  connectionLost(): void {
+    this.#pub = undefined;
+    this.#pubOpening = undefined;
+    this.failAll(
+      () => new AppError('BROKER_UNAVAILABLE', 'the connection to the broker was lost before it confirmed'),
+    );
+  }
+
+  async open(conn: amqplib.ChannelModel): Promise<Slot<amqplib.ConfirmChannel>> {
+    const ch = await conn.createConfirmChannel();
+    const slot: Slot<amqplib.ConfirmChannel> = { ch, open: true };
+    let channelError: unknown;
+    ch.on('error', (err: unknown) => {
+      channelError = err;
+    });
+    ch.on('return', (msg: amqplib.Message) => this.#onReturn(msg));
+    ch.on('close', () => {
+      slot.open = false;
+      if (this.#pub === slot) this.#pub = undefined;
+      // A channel error (an exchange deleted behind our back) fails only what was in
+      // flight on it; the next publish opens a new channel on the same connection.
+      const text = channelError === undefined ? '' : errText(channelError);
+      const missing = amqpCode(channelError) === 404 ? /exchange '([^']*)'/.exec(text)?.[1] : undefined;
+      if (missing !== undefined) this.#knownExchanges.delete(missing);
+      this.failAll((p) =>
+        p.exchange === missing
+          ? new AppError('EXCHANGE_NOT_FOUND', `exchange '${p.exchange}' does not exist`)
+          : new AppError('BROKER_UNAVAILABLE', 'the publish channel closed before the broker confirmed'),
+      );
+    });
+    this.#pub = slot;
+    return slot;
+  }
+
+  async #channel(): Promise<Slot<amqplib.ConfirmChannel>> {
+    if (this.#pub?.open) return this.#pub;
+    const conn = this.#connection.require();
+    this.#pubOpening ??= this.open(conn)
+      .catch((err: unknown) => {
+        throw this.#connection.mapError(err, 'opening the publish channel');
+      })
+      .finally(() => {
+        this.#pubOpening = undefined;
+      });
+    return this.#pubOpening;
+  }
+
+  async publish(message: OutgoingMessage): Promise<void> {
+    this.#connection.require();
+    const { exchange, routingKey } = message;
+    // Publishing to a missing exchange makes the broker close the channel, failing every
+    // other publish in flight on it; one passive check per exchange name avoids that.
+    if (!this.#knownExchanges.has(exchange)) {
+      let check = this.#checking.get(exchange);
+      if (!check) {
+        // A burst of first publishes to one exchange shares one passive check.
+        check = this.#checkExchange(exchange).finally(() => this.#checking.delete(exchange));
+        this.#checking.set(exchange, check);
+      }
+      if (!(await check)) throw new AppError('EXCHANGE_NOT_FOUND', `exchange '${exchange}' does not exist`);
+      this.#knownExchanges.add(exchange);
+    }
+    // The open channel is used as is: one await fewer per publish on the hot path.
+    const slot = this.#pub?.open ? this.#pub : await this.#channel();
+    return new Promise<void>((resolve, reject) => {
+      const entry: PendingPublish = {
+        exchange,
+        routingKey,
+        body: message.body,
+        deadline: Date.now() + this.#timeoutMs,
+        returned: false,
+        done: false,
+        resolve,
+        reject,
+      };
+      this.#pending.add(entry);
+      try {
+        slot.ch.publish(
+          exchange,
+          routingKey,
+          message.body,
+          toAmqpPublishOptions(message.properties, message.mandatory ?? true),
+          (err: unknown) => this.#onConfirm(entry, err),
+        );
+      } catch (err) {
+        this.#settle(entry, this.#connection.mapError(err, 'publishing'));
+      }
+    });
+  }
+
+  #onConfirm(entry: PendingPublish, err: unknown): void {
+    if (entry.done) return;
+    // 'channel closed' is not the broker's answer: the channel's close handler (or the
+    // connection's) settles the entry with the reason it knows.
+    if (err && errText(err) !== 'message nacked') return;
+    if (err) {
+      this.#settle(
+        entry,
+        new AppError('PUBLISH_NACKED', `the broker refused the message for '${entry.routingKey}'`),
+      );
+    } else if (entry.returned) {
+      this.#settle(
+        entry,
+        new AppError(
+          'PUBLISH_UNROUTABLE',
+          `no queue is bound to exchange '${entry.exchange}' for routing key '${entry.routingKey}'`,
+        ),
+      );
+    } else {
+      this.#settle(entry);
+    }
+  }
+
+  /**
+   * RabbitMQ sends basic.return before the ack of the same message, and routability
+   * depends only on exchange and key, so the oldest unreturned publish with the same
+   * exchange, key and body is the one that came back.
+   */
+  #onReturn(msg: amqplib.Message): void {
+    for (const p of this.#pending) {
+      if (
+        !p.returned &&
+        !p.done &&
+        p.exchange === msg.fields.exchange &&
+        p.routingKey === msg.fields.routingKey &&
+        p.body.equals(msg.content)
+      ) {
+        p.returned = true;
+        return;
+      }
+    }
+  }
+
+  #settle(entry: PendingPublish, err?: AppError): void {
+    if (entry.done) return;
+    entry.done = true;
+    this.#pending.delete(entry);
+    if (err) entry.reject(err);
+    else entry.resolve();
+  }
+
+  failAll(makeError: (p: PendingPublish) => AppError): void {
+    for (const p of [...this.#pending]) this.#settle(p, makeError(p));
+  }
+
+  #sweepTimeouts(): void {
+    const now = Date.now();
+    // Entries are in publish order, so the first one not yet due ends the sweep.
+    for (const p of this.#pending) {
+      if (p.deadline > now) break;
+      this.#settle(
+        p,
+        new AppError('PUBLISH_TIMEOUT', `the broker did not confirm within ${this.#timeoutMs} ms`),
+      );
+    }
+  }
+}
