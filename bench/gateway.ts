@@ -5,6 +5,8 @@
  *   Fastify POST route (both p50 and p99 reported);
  * - the same with auth on (a bearer token checked by the door, its scope, source.app and the
  *   registry's produces list checked by the pipeline) vs the same with auth off and vs (a);
+ * - the same with a W3C `traceparent` header (OpenTelemetry export off) vs the same without it,
+ *   same gateway, same rounds;
  * - POST /events/batch of 500 events vs (a) in events per second;
  * - gateway RSS under that load vs the no-op Fastify server's RSS under its load;
  * - RabbitMQ's management HTTP publish endpoint, when the plugin answers, vs (a).
@@ -59,7 +61,8 @@ function child(
       [...GATEWAY_NODE_FLAGS, join(here, '_gateway-server.mjs'), mode, amqpUrl, exchange],
       {
         stdio: ['ignore', 'pipe', 'inherit'],
-        env: { ...process.env, LOG_LEVEL: 'silent', BENCH_TOKEN: TOKEN },
+        // Tracing export off: the traced figure measures the trace context, not an exporter.
+        env: { ...process.env, LOG_LEVEL: 'silent', BENCH_TOKEN: TOKEN, OTEL_EXPORTER_OTLP_ENDPOINT: '' },
       },
     );
     let out = '';
@@ -246,6 +249,8 @@ export const suite: BenchSuite = async (ctx: BenchContext): Promise<BenchResult[
     let amqp: Load | null = null;
     let single: Load | null = null;
     let authed: Load | null = null;
+    let traced: Load | null = null;
+    const tracedCpu = { seconds: 0, requests: 0 };
     const offCpu = { seconds: 0, requests: 0 };
     const onCpu = { seconds: 0, requests: 0 };
     let batch: Load;
@@ -270,23 +275,36 @@ export const suite: BenchSuite = async (ctx: BenchContext): Promise<BenchResult[
         onCpu.requests += load.total;
         return load;
       };
+      // The same gateway as auth off, every request with the caller's trace context.
+      const traceparent = `00-${randomBytes(16).toString('hex')}-${randomBytes(8).toString('hex')}-01`;
+      const withTrace = async () => {
+        const cpu = processCpuSeconds(gw.proc.pid!);
+        const load = await cannon(`${gw.url}/events`, one, seconds, { traceparent });
+        tracedCpu.seconds += processCpuSeconds(gw.proc.pid!) - cpu;
+        tracedCpu.requests += load.total;
+        return load;
+      };
       for (let round = 1; round <= ROUNDS; round++) {
         const raw = await rawAmqp(ctx.amqpUrl, exchange, seconds);
         let load: Load;
         let on: Load;
+        let tr: Load;
         if (round % 2 === 1) {
           load = await authOff();
+          tr = await withTrace();
           on = await authOn();
         } else {
           on = await authOn();
+          tr = await withTrace();
           load = await authOff();
         }
         ctx.log(
-          `round ${round}: raw amqplib ${raw.perSecond.toFixed(0)}/s p99 ${raw.p99.toFixed(1)} ms; POST /events ${load.perSecond.toFixed(0)}/s p50 ${load.p50} ms p99 ${load.p99} ms; with auth ${on.perSecond.toFixed(0)}/s p50 ${on.p50} ms p99 ${on.p99} ms (${on.errors} not 2xx)`,
+          `round ${round}: raw amqplib ${raw.perSecond.toFixed(0)}/s p99 ${raw.p99.toFixed(1)} ms; POST /events ${load.perSecond.toFixed(0)}/s p50 ${load.p50} ms p99 ${load.p99} ms; with traceparent ${tr.perSecond.toFixed(0)}/s p99 ${tr.p99} ms; with auth ${on.perSecond.toFixed(0)}/s p50 ${on.p50} ms p99 ${on.p99} ms (${on.errors} not 2xx)`,
         );
         if (!amqp || raw.perSecond > amqp.perSecond) amqp = raw;
         if (!single || load.perSecond > single.perSecond) single = load;
         if (!authed || on.perSecond > authed.perSecond) authed = on;
+        if (!traced || tr.perSecond > traced.perSecond) traced = tr;
       }
       ctx.log('gateway POST /events/batch of 500');
       const events = Array.from({ length: 500 }, (_, i) => ({
@@ -312,10 +330,10 @@ export const suite: BenchSuite = async (ctx: BenchContext): Promise<BenchResult[
       await stop(gw.proc);
       await stop(gwAuth.proc);
     }
-    if (!amqp || !single || !authed) throw new Error('no round ran');
-    if (single.errors > 0 || batch.errors > 0 || authed.errors > 0) {
+    if (!amqp || !single || !authed || !traced) throw new Error('no round ran');
+    if (single.errors > 0 || batch.errors > 0 || authed.errors > 0 || traced.errors > 0) {
       ctx.log(
-        `warning: ${single.errors} single, ${authed.errors} auth-on and ${batch.errors} batch requests did not answer 2xx`,
+        `warning: ${single.errors} single, ${traced.errors} traced, ${authed.errors} auth-on and ${batch.errors} batch requests did not answer 2xx`,
       );
     }
 
@@ -333,6 +351,20 @@ export const suite: BenchSuite = async (ctx: BenchContext): Promise<BenchResult[
         'events/s',
         'POST /events with auth off, same rounds',
         single.perSecond,
+      ),
+      result(
+        `POST /events with a traceparent header, OTel export off (best of ${ROUNDS} interleaved rounds; target >= 0.97)`,
+        traced.perSecond,
+        'events/s',
+        'POST /events without it, same gateway and rounds',
+        single.perSecond,
+      ),
+      result(
+        `gateway CPU per POST /events with a traceparent header, over all ${ROUNDS} rounds (lower is better)`,
+        (tracedCpu.seconds * 1e6) / Math.max(1, tracedCpu.requests),
+        'µs',
+        'the same without it',
+        (offCpu.seconds * 1e6) / Math.max(1, offCpu.requests),
       ),
       result(
         'POST /events with auth on (target >= 0.5)',

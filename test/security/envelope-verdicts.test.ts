@@ -19,7 +19,15 @@ import { rid, waitFor } from '../faults/support.js';
  * is completed by the gateway and the SDK, so only malformed members are listed here.
  */
 
-type Case = { name: string; accepted: boolean; mutate: (e: Record<string, unknown>) => void };
+type Case = {
+  name: string;
+  accepted: boolean;
+  mutate: (e: Record<string, unknown>) => void;
+  /** The refusal, when not 422 INVALID_ENVELOPE (the store dead-letters either way). */
+  refusal?: string;
+};
+
+const TRACEPARENT = '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01';
 
 const CASES: Case[] = [
   { name: 'a complete envelope', accepted: true, mutate: () => {} },
@@ -73,12 +81,45 @@ const CASES: Case[] = [
     accepted: false,
     mutate: (e) => Object.assign(e, { causation_id: 'because' }),
   },
+  {
+    name: 'a W3C trace context',
+    accepted: true,
+    mutate: (e) => Object.assign(e, { traceparent: TRACEPARENT, tracestate: 'congo=t61rcWkgMzE' }),
+  },
+  {
+    name: 'traceparent with an all-zero trace id',
+    accepted: false,
+    refusal: '400 INVALID_TRACE_CONTEXT',
+    mutate: (e) => Object.assign(e, { traceparent: `00-${'0'.repeat(32)}-00f067aa0ba902b7-01` }),
+  },
+  {
+    name: 'tracestate with a key twice',
+    accepted: false,
+    refusal: '400 INVALID_TRACE_CONTEXT',
+    mutate: (e) => Object.assign(e, { traceparent: TRACEPARENT, tracestate: 'a=1,a=2' }),
+  },
   { name: 'payload an array', accepted: false, mutate: (e) => Object.assign(e, { payload: [1, 2] }) },
   { name: 'payload null', accepted: false, mutate: (e) => Object.assign(e, { payload: null }) },
   {
     name: 'U+0000 in a payload string',
     accepted: false,
     mutate: (e) => Object.assign(e, { payload: { text: 'a\u0000b' } }),
+  },
+  {
+    // PostgreSQL's jsonb refuses it ("Unicode low surrogate must follow a high surrogate").
+    name: 'a lone UTF-16 surrogate in a payload string',
+    accepted: false,
+    mutate: (e) => Object.assign(e, { payload: { text: 'a\ud800b' } }),
+  },
+  {
+    name: 'a lone surrogate in a payload key',
+    accepted: false,
+    mutate: (e) => Object.assign(e, { payload: { 'k\udc00': 1 } }),
+  },
+  {
+    name: 'an emoji (a surrogate pair) in a payload string',
+    accepted: true,
+    mutate: (e) => Object.assign(e, { payload: { text: 'ok \ud83d\ude00' } }),
   },
 ];
 
@@ -171,10 +212,10 @@ describe('one door: the same verdict at every entry point', () => {
         if (id !== 'nope' && (await store.store.get(id))) return 'accepted';
         const dead = await transport.peek(`${queue}.dlq`, 100).catch(() => []);
         const mine = dead.find((d) => d.body.toString('utf8') === text);
-        return mine ? '422 INVALID_ENVELOPE' : undefined;
+        return mine ? (c.refusal ?? '422 INVALID_ENVELOPE') : undefined;
       });
 
-      const expected = c.accepted ? 'accepted' : '422 INVALID_ENVELOPE';
+      const expected = c.accepted ? 'accepted' : (c.refusal ?? '422 INVALID_ENVELOPE');
       assert.deepEqual(
         verdicts,
         { gateway: expected, batch: expected, sdk: expected, store: expected },

@@ -1,4 +1,5 @@
 import {
+  AppError,
   accessConfigFromEnv,
   BLOODBANK_URL,
   CANDYSTORE_URL,
@@ -24,6 +25,30 @@ export const CANDYBAR_HOST = envVar({
   parse: parse.string,
 });
 
+export const CANDYBAR_TRACE_URL = envVar({
+  name: 'CANDYBAR_TRACE_URL',
+  doc: "Link from a chain to an external trace UI: an http(s) URL template containing `{trace_id}` (e.g. http://127.0.0.1:16686/trace/{trace_id}). Unset: the chain view links to the dashboard's own event list only.",
+  parse: (raw, name) => parseTraceUrl(raw, name),
+});
+
+/** A trace UI link template: http(s), with `{trace_id}` where the 32 hex digits go. */
+export function parseTraceUrl(raw: string, name = 'traceUrl'): string {
+  let ok = raw.includes('{trace_id}');
+  try {
+    const u = new URL(raw.replaceAll('{trace_id}', '0'));
+    ok &&= u.protocol === 'http:' || u.protocol === 'https:';
+  } catch {
+    ok = false;
+  }
+  if (!ok) {
+    throw new AppError(
+      'CONFIG_INVALID',
+      `${name} must be an http(s) URL containing {trace_id}, got '${raw}'`,
+    );
+  }
+  return raw;
+}
+
 // CANDYSTORE_URL and BLOODBANK_URL are declared in @33god/core (the bb CLI reads them too).
 
 /**
@@ -40,6 +65,8 @@ export function candybarOptionsFromEnv(env: NodeJS.ProcessEnv = process.env): Ca
     access: accessConfigFromEnv(env),
   };
   // no default: the server finds the project's own registry
+  const traceUrl = readEnv(CANDYBAR_TRACE_URL, env);
+  if (traceUrl !== undefined) options.traceUrl = traceUrl;
   const registryPath = readEnv(SERVICES_REGISTRY, env);
   if (registryPath !== undefined) options.registryPath = registryPath;
   return options;

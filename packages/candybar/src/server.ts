@@ -12,6 +12,7 @@ import {
 import fastifyStatic from '@fastify/static';
 import fastifyWebsocket from '@fastify/websocket';
 import Fastify, { type FastifyInstance, LogController } from 'fastify';
+import { parseTraceUrl } from './config.js';
 import { registerAccess } from './http/access.js';
 import { sendProblem } from './http/problem.js';
 import { httpProxy } from './http/proxy.js';
@@ -43,6 +44,8 @@ export interface CandybarOptions {
   /** Per-service timeout of the health probes (ms). */
   healthTimeoutMs?: number;
   logLevel?: string;
+  /** An external trace UI: a URL template with `{trace_id}` (CANDYBAR_TRACE_URL). */
+  traceUrl?: string;
 }
 
 export interface CandybarServer {
@@ -62,6 +65,7 @@ export async function startCandybar(options: CandybarOptions = {}): Promise<Cand
   const staticDir = resolve(options.staticDir ?? DEFAULT_STATIC_DIR);
   const proxyTimeoutMs = options.proxyTimeoutMs ?? 10_000;
   const healthTimeoutMs = options.healthTimeoutMs ?? 1500;
+  const traceUrl = options.traceUrl === undefined ? null : parseTraceUrl(options.traceUrl);
 
   // Errors are logged by the error handler; a line per request (the page polls every few
   // hundred ms) would bury them.
@@ -131,6 +135,7 @@ export async function startCandybar(options: CandybarOptions = {}): Promise<Cand
     store_url: storeUrl,
     bus_url: busUrl,
     registry_path: registryPath,
+    trace_url: traceUrl,
   }));
 
   // Liveness only: what the backends say is behind `read` (/api/health/services, the proxies).

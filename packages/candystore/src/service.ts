@@ -4,7 +4,9 @@ import {
   BLOODBANK_EXCHANGE,
   createTransport,
   logConnectionState,
+  type Tracer,
   type Transport,
+  tracerFromEnv,
   type WhenConnected,
   whenConnected,
 } from '@33god/bloodbank';
@@ -28,6 +30,7 @@ import {
   CANDYSTORE_BATCH_SIZE,
   CANDYSTORE_DATA_DIR,
   CANDYSTORE_HOST,
+  CANDYSTORE_INGEST_PAUSED,
   CANDYSTORE_PORT,
   CANDYSTORE_PUBLISH_PERSISTED,
   CANDYSTORE_QUEUE,
@@ -50,6 +53,11 @@ import { openStore, type StoreOptions } from './storage/open.js';
 import { StoreTail } from './stream/tail.js';
 
 export interface CandystoreOptions {
+  /**
+   * Records `deliver` and `handle` spans of the ingest. Default: OpenTelemetry when
+   * OTEL_EXPORTER_OTLP_ENDPOINT is set (loaded at start), else none.
+   */
+  tracer?: Tracer;
   /** PostgreSQL URL; without it the embedded PGlite is used. */
   databaseUrl?: string;
   /** PGlite data directory; `null` keeps it in memory. Default `.data/candystore`. */
@@ -79,6 +87,8 @@ export interface CandystoreOptions {
   publishSummaries?: boolean;
   /** Consume the ingest queue (default true). False: query API only. */
   ingest?: boolean;
+  /** Declare the ingest queue but do not consume it: events wait in the broker (maintenance). */
+  ingestPaused?: boolean;
   logger?: FastifyBaseLogger;
   logLevel?: string;
   /**
@@ -144,6 +154,7 @@ export function optionsFromEnv(env: NodeJS.ProcessEnv = process.env): Candystore
   o.dataDir = readEnv(CANDYSTORE_DATA_DIR, env) ?? defaultDataDir();
   const amqp = readEnv(AMQP_URL, env);
   if (amqp) o.amqpUrl = amqp;
+  if (readEnv(CANDYSTORE_INGEST_PAUSED, env)) o.ingestPaused = true;
   o.replayLeaseMs = readEnv(CANDYSTORE_REPLAY_LEASE_MS, env)!;
   o.replayMaxRunning = readEnv(CANDYSTORE_REPLAY_MAX_RUNNING, env)!;
   o.stream = {
@@ -226,6 +237,8 @@ export async function startCandystore(options: CandystoreOptions = {}): Promise<
     log,
   );
   const cleanup: (() => Promise<void>)[] = [() => store.close()];
+  const tracer = options.tracer ?? (await tracerFromEnv('candystore'));
+  cleanup.push(() => tracer.flush().catch(() => {}));
   const fail = async (err: unknown): Promise<never> => {
     for (const c of cleanup.reverse()) await c().catch(() => {});
     throw err;
@@ -258,9 +271,11 @@ export async function startCandystore(options: CandystoreOptions = {}): Promise<
           batchSize: options.batchSize ?? 500,
           batchMaxWaitMs: options.batchMaxWaitMs ?? 5,
           publishSummaries: options.publishSummaries ?? true,
+          paused: options.ingestPaused === true,
           metrics,
           log,
           onCommit: () => tail.poke(),
+          tracer,
         });
   const replayer = new Replayer(store, transport, metrics, log, replayOptions);
 
@@ -277,6 +292,7 @@ export async function startCandystore(options: CandystoreOptions = {}): Promise<
       database.error = err.message.includes('no answer') ? err.message : 'database not reachable';
     });
     const broker: HealthReport['broker'] = { ok: transport.state === 'connected', state: transport.state };
+    if (transport.node) broker.node = transport.node;
     let lag: number | null = null;
     if (broker.ok) {
       await withTimeout(transport.checkQueue(queue), 2000)
@@ -300,6 +316,7 @@ export async function startCandystore(options: CandystoreOptions = {}): Promise<
       broker,
       ingest: {
         queue,
+        ...(options.ingestPaused ? { paused: true } : {}),
         lag,
         last_commit_at: ingester?.lastCommitAt?.toISOString() ?? null,
         database_error: held && {

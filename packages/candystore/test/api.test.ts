@@ -132,6 +132,7 @@ for (const backend of BACKENDS) {
         'routing_key',
         'source',
         'timestamp',
+        'trace_id',
         'version',
       ]);
       assert.equal(typeof r.body.position, 'string');

@@ -15,6 +15,8 @@ import { AppError } from './errors.js';
  * | correlation_id      | extension `correlationid`                                      |
  * | causation_id        | extension `causationid`                                        |
  * | payload             | data (datacontenttype application/json)                        |
+ * | traceparent         | extension `traceparent` (Distributed Tracing extension)        |
+ * | tracestate          | extension `tracestate` (Distributed Tracing extension)         |
  * | other members       | an extension of the same name when it is a valid extension     |
  * |                     | name holding a string, else inside extension `envelopeext`     |
  * |                     | (JSON)                                                         |

@@ -2,6 +2,7 @@ import { type EnvelopeAmqpProperties, type EventEnvelope, envelopeAmqpProperties
 import { AppError, type Violation } from './errors.js';
 import { isUuid } from './ids.js';
 import { eventTypeProblem } from './routing.js';
+import { parseTraceparent, tracestateProblem } from './trace.js';
 
 /**
  * The one envelope codec: the structural rules every event meets wherever it enters or
@@ -91,14 +92,46 @@ export function envelopeViolations(value: unknown, options: EnvelopeRuleOptions)
       if (complete && link === 'correlation_id') missing(link);
     } else if (id !== null && !isUuid(id)) add(link, 'must be a UUID or null', 'format');
   }
+
+  if (value.traceparent !== undefined && parseTraceparent(value.traceparent) === null) {
+    add('traceparent', TRACEPARENT_MESSAGE, TRACE_CONTEXT_KEYWORD);
+  }
+  if (value.tracestate !== undefined) {
+    const problem = tracestateProblem(value.tracestate);
+    if (problem !== null) add('tracestate', problem, TRACE_CONTEXT_KEYWORD);
+    else if (value.traceparent === undefined) {
+      add('tracestate', 'is carried only with a traceparent', TRACE_CONTEXT_KEYWORD);
+    }
+  }
   return out;
 }
 
-/** Throws INVALID_ENVELOPE with every violation when there is any. */
+/** The keyword of the violations about `traceparent` and `tracestate`. */
+export const TRACE_CONTEXT_KEYWORD = 'trace-context';
+
+const TRACEPARENT_MESSAGE =
+  'must be a W3C traceparent: 00-<32 hex trace id>-<16 hex span id>-<2 hex flags>, lowercase, ids not all zero';
+
+/**
+ * The code of an envelope refused for `violations`: INVALID_TRACE_CONTEXT (400) when its
+ * trace context is all that is wrong, INVALID_ENVELOPE (422) otherwise.
+ */
+export function envelopeErrorCode(
+  violations: readonly Violation[],
+): 'INVALID_TRACE_CONTEXT' | 'INVALID_ENVELOPE' {
+  return violations.length > 0 && violations.every((v) => v.keyword === TRACE_CONTEXT_KEYWORD)
+    ? 'INVALID_TRACE_CONTEXT'
+    : 'INVALID_ENVELOPE';
+}
+
+/**
+ * Throws INVALID_ENVELOPE with every violation when there is any (INVALID_TRACE_CONTEXT when
+ * a malformed `traceparent`/`tracestate` is all that is wrong, as the gateway answers).
+ */
 export function assertEnvelope(value: unknown, options: EnvelopeRuleOptions): void {
   const violations = envelopeViolations(value, options);
   if (violations.length > 0) {
-    throw new AppError('INVALID_ENVELOPE', describe(violations), { violations });
+    throw new AppError(envelopeErrorCode(violations), describe(violations), { violations });
   }
 }
 
@@ -121,22 +154,68 @@ export interface EnvelopeMessage {
 export function encodeEnvelope(envelope: EventEnvelope<unknown>): EnvelopeMessage {
   assertEnvelope(envelope, { mode: 'complete' });
   const body = Buffer.from(JSON.stringify(envelope));
-  if (body.includes(NUL_ESCAPE)) {
-    throw new AppError('INVALID_ENVELOPE', 'a string holds U+0000, which the event store cannot keep', {
-      violations: [
-        {
-          pointer: '',
-          message: 'must not contain U+0000 (\\u0000) in any string: PostgreSQL cannot store it',
-          keyword: 'pattern',
-        },
-      ],
-    });
+  const unstorable = unstorableText(body, envelope);
+  if (unstorable) {
+    throw new AppError(
+      'INVALID_ENVELOPE',
+      `a string holds ${unstorable.what}, which the event store cannot keep`,
+      {
+        violations: [unstorable.violation],
+      },
+    );
   }
   return { routingKey: envelope.event_type, body, properties: envelopeAmqpProperties(envelope) };
 }
 
 // JSON.stringify writes U+0000 as this escape; a raw NUL byte cannot appear in valid JSON.
 const NUL_ESCAPE = Buffer.from('\\u0000');
+// A lone UTF-16 surrogate can only appear in JSON as an escape (JSON.stringify writes one so;
+// other encoders may escape a valid pair too, which the walk below tells apart).
+const SURROGATE_ESCAPE = /\\u[dD][89a-fA-F]/;
+
+const NUL_VIOLATION: Violation = {
+  pointer: '',
+  message: 'must not contain U+0000 (\\u0000) in any string: PostgreSQL cannot store it',
+  keyword: 'pattern',
+};
+
+/**
+ * What in a JSON document PostgreSQL's jsonb refuses, so the store would dead-letter an event
+ * its publisher saw confirmed: U+0000, and a lone UTF-16 surrogate (a string that is not
+ * valid Unicode). Both checks start from a scan of the bytes; only a document holding a
+ * surrogate escape is walked.
+ */
+function unstorableText(body: Buffer, doc: unknown): { what: string; violation: Violation } | null {
+  if (body.includes(NUL_ESCAPE)) return { what: 'U+0000', violation: NUL_VIOLATION };
+  if (!SURROGATE_ESCAPE.test(body.toString('latin1'))) return null;
+  const pointer = loneSurrogateAt(doc, '');
+  if (pointer === null) return null;
+  return {
+    what: 'a lone UTF-16 surrogate',
+    violation: {
+      pointer,
+      message:
+        'must be valid Unicode: a lone UTF-16 surrogate (\\ud800-\\udfff without its pair) cannot be stored by PostgreSQL',
+      keyword: 'pattern',
+    },
+  };
+}
+
+// With the u flag a surrogate pair is one code point: only a lone surrogate matches.
+const LONE_SURROGATE = /\p{Cs}/u;
+
+/** The JSON pointer of the first string (key or value) that is not well-formed Unicode. */
+function loneSurrogateAt(value: unknown, pointer: string): string | null {
+  if (typeof value === 'string') return LONE_SURROGATE.test(value) ? pointer : null;
+  if (value === null || typeof value !== 'object') return null;
+  for (const [k, v] of Object.entries(value)) {
+    const here = `${pointer}/${k.replaceAll('~', '~0').replaceAll('/', '~1')}`;
+    if (LONE_SURROGATE.test(k)) return here;
+    const found = loneSurrogateAt(v, here);
+    if (found !== null) return found;
+  }
+  return null;
+}
 
 export type DecodedMessage =
   | { ok: true; envelope: EventEnvelope; text: string }
@@ -160,12 +239,9 @@ export function decodeEnvelope(body: Buffer): DecodedMessage {
     };
   }
   const violations = envelopeViolations(doc, { mode: 'complete' });
-  if (violations.length === 0 && body.includes(NUL_ESCAPE)) {
-    violations.push({
-      pointer: '',
-      message: 'must not contain U+0000 (\\u0000) in any string: PostgreSQL cannot store it',
-      keyword: 'pattern',
-    });
+  if (violations.length === 0) {
+    const unstorable = unstorableText(body, doc);
+    if (unstorable) violations.push(unstorable.violation);
   }
   if (violations.length > 0) {
     return { ok: false, code: 'INVALID_ENVELOPE', reason: describe(violations), violations };

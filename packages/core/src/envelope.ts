@@ -28,6 +28,10 @@ export interface EventEnvelope<P = Record<string, unknown>> {
   correlation_id: string | null;
   causation_id?: string | null;
   payload: P;
+  /** W3C Trace Context `traceparent` (`core/trace.ts`); the gateway and the SDK always set it. */
+  traceparent?: string;
+  /** W3C Trace Context `tracestate`, carried as received (at most 32 members, 512 characters). */
+  tracestate?: string;
   [extension: string]: unknown;
 }
 
@@ -104,6 +108,9 @@ export const AMQP_HEADERS = {
   replayId: 'x-replay-id',
   /** Set by the retry middleware: how many attempts the message has had. */
   attempts: 'x-attempts',
+  /** The envelope's W3C trace context, under the names the spec and OpenTelemetry use. */
+  traceparent: 'traceparent',
+  tracestate: 'tracestate',
 } as const;
 
 /** The AMQP message properties an envelope travels with. The body is always the JSON envelope. */
@@ -125,6 +132,10 @@ export function envelopeAmqpProperties(env: EventEnvelope<unknown>): EnvelopeAmq
   };
   if (env.correlation_id) headers[AMQP_HEADERS.correlationId] = env.correlation_id;
   if (env.causation_id) headers[AMQP_HEADERS.causationId] = env.causation_id;
+  if (typeof env.traceparent === 'string') {
+    headers[AMQP_HEADERS.traceparent] = env.traceparent;
+    if (typeof env.tracestate === 'string') headers[AMQP_HEADERS.tracestate] = env.tracestate;
+  }
   const props: EnvelopeAmqpProperties = {
     messageId: env.event_id,
     type: env.event_type,

@@ -39,9 +39,11 @@ export {
   type EnvelopeMessage,
   type EnvelopeRuleOptions,
   encodeEnvelope,
+  envelopeErrorCode,
   envelopeViolations,
   MAX_SOURCE_MEMBER_LENGTH,
   MAX_VERSION_LENGTH,
+  TRACE_CONTEXT_KEYWORD,
 } from './codec.js';
 export {
   AMQP_URL,
@@ -100,3 +102,21 @@ export {
   topicMatches,
   topicMatchSteps,
 } from './routing.js';
+export {
+  acceptedTraceparent,
+  acceptedTracestate,
+  childOf,
+  formatTraceparent,
+  isCanonicalTraceparent,
+  newSpanId,
+  newTrace,
+  newTraceId,
+  parseTraceparent,
+  TRACEPARENT,
+  TRACESTATE,
+  TRACESTATE_MAX_LENGTH,
+  TRACESTATE_MAX_MEMBERS,
+  type TraceContext,
+  traceIdOf,
+  tracestateProblem,
+} from './trace.js';

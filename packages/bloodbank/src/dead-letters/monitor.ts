@@ -1,4 +1,10 @@
-import { completeEnvelope, type EventEnvelope } from '@33god/core';
+import {
+  childOf,
+  completeEnvelope,
+  type EventEnvelope,
+  formatTraceparent,
+  parseTraceparent,
+} from '@33god/core';
 import type { BloodbankMessageDlqV1Payload } from '@33god/events';
 import type { Consumer, Delivery, Transport } from '../transport/transport.js';
 import type { DeadLetterReasonCode } from './dead-letter.js';
@@ -79,7 +85,7 @@ export function deadLetterEvent(letter: DeadLetter, app: string): EventEnvelope<
   };
   const firstFailedAt = timestamp(letter.firstFailureAt);
   if (firstFailedAt !== undefined) payload.first_failed_at = firstFailedAt;
-  return completeEnvelope<DeadLetterEventPayload>(
+  const envelope = completeEnvelope<DeadLetterEventPayload>(
     {
       event_type: DLQ_EVENT_TYPE,
       // The dead letter stays in the chain of the event that failed.
@@ -89,6 +95,14 @@ export function deadLetterEvent(letter: DeadLetter, app: string): EventEnvelope<
     },
     { app, trigger_type: 'event' },
   );
+  // ...and in its trace: a child of the failed event's span, with its tracestate.
+  const failed = parseTraceparent(letter.envelope?.traceparent);
+  if (failed) {
+    envelope.traceparent = formatTraceparent(childOf(failed));
+    const state = letter.envelope?.tracestate;
+    if (typeof state === 'string') envelope.tracestate = state;
+  }
+  return envelope;
 }
 
 export interface DeadLetterMonitorOptions {

@@ -1,13 +1,17 @@
 import { hostname } from 'node:os';
 import {
   AppError,
+  acceptedTraceparent,
+  acceptedTracestate,
   completeEnvelope,
   type EventEnvelope,
   type EventSource,
+  envelopeErrorCode,
   envelopeViolations as envelopeRules,
   isUuid,
   type Violation,
 } from '@33god/core';
+import type { RequestTrace } from './pipeline.js';
 
 /** What the request contributes to an envelope beyond its body. */
 export interface EnvelopeContext {
@@ -43,11 +47,35 @@ export function envelopeViolations(input: unknown, prefix = ''): Violation[] {
   return envelopeRules(input, { mode: 'input', prefix });
 }
 
-/** Throws INVALID_ENVELOPE with every violation, else returns the completed envelope. */
+/**
+ * The trace context of a request's `traceparent`/`tracestate` headers, or undefined. An
+ * invalid `traceparent` is ignored (the spec: start a new trace), and its `tracestate` with
+ * it; an invalid `tracestate` alone is dropped. Only the envelope's own members are refused.
+ */
+export function requestTrace(
+  headers: Record<string, string | string[] | undefined>,
+): RequestTrace | undefined {
+  const raw = headers.traceparent;
+  const parent = acceptedTraceparent(raw);
+  if (parent === undefined) return undefined;
+  return { parent, traceparent: raw as string, tracestate: acceptedTracestate(headers.tracestate) };
+}
+
+/**
+ * Throws INVALID_ENVELOPE (422) with every violation, or INVALID_TRACE_CONTEXT (400) when a
+ * malformed `traceparent`/`tracestate` member is all that is wrong; else completes it.
+ */
 export function toEnvelope(input: unknown, ctx: EnvelopeContext, prefix = ''): EventEnvelope {
   const violations = envelopeViolations(input, prefix);
   if (violations.length > 0) {
-    throw new AppError('INVALID_ENVELOPE', 'the event envelope is not valid', { violations });
+    const code = envelopeErrorCode(violations);
+    throw new AppError(
+      code,
+      code === 'INVALID_TRACE_CONTEXT'
+        ? "the envelope's trace context is malformed (leave it out to start a new trace)"
+        : 'the event envelope is not valid',
+      { violations },
+    );
   }
   return completeChecked(input as Partial<EventEnvelope>, ctx);
 }

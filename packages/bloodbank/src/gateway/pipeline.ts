@@ -1,8 +1,20 @@
-import { AppError, type EventEnvelope, type Principal, topicMatches, type Violation } from '@33god/core';
+import {
+  AppError,
+  type EventEnvelope,
+  formatTraceparent,
+  isCanonicalTraceparent,
+  newTrace,
+  type Principal,
+  parseTraceparent,
+  type TraceContext,
+  topicMatches,
+  type Violation,
+} from '@33god/core';
 import type { FastifyBaseLogger, FastifyRequest } from 'fastify';
 import type { RateLimiter } from '../auth/rate-limit.js';
 import type { GatewayMetrics } from '../metrics/gateway-metrics.js';
 import type { UnknownTypePolicy } from '../sdk/types.js';
+import { NOOP_TRACER, type Span, type Tracer } from '../tracing/tracer.js';
 import type { Transport } from '../transport/transport.js';
 import { asBrokerError } from './errors.js';
 import type { EnvelopePublisher } from './publisher.js';
@@ -55,6 +67,19 @@ export interface PipelineOptions {
   limiter?: RateLimiter | null | undefined;
   unknownTypes: UnknownTypePolicy;
   log: FastifyBaseLogger;
+  /** Records a `publish` span per event when OpenTelemetry is on. Default: the no-op tracer. */
+  tracer?: Tracer;
+}
+
+/**
+ * The trace context of the HTTP request (`traceparent` and `tracestate` headers), already
+ * checked: an invalid header never gets this far (a new trace is started instead).
+ */
+export interface RequestTrace {
+  readonly parent: TraceContext;
+  /** The header as received, reused as is when it is already canonical version 00. */
+  readonly traceparent: string;
+  readonly tracestate: string | undefined;
 }
 
 /**
@@ -123,9 +148,9 @@ export class PublishPipeline {
   }
 
   /** Checks one event and publishes it: the way in for everything but a batch. */
-  async submit(envelope: EventEnvelope, entry: Entry): Promise<void> {
+  async submit(envelope: EventEnvelope, entry: Entry, trace?: RequestTrace): Promise<void> {
     this.checkOne(envelope, entry);
-    await this.publish(envelope);
+    await this.publish(envelope, trace);
   }
 
   /**
@@ -184,23 +209,68 @@ export class PublishPipeline {
    * Publishes an event `check` accepted, with a broker confirm; 503 (BROKER_UNAVAILABLE and
    * friends) when it cannot. Everything else goes through `submit`.
    */
-  async publish(envelope: EventEnvelope): Promise<void> {
+  async publish(envelope: EventEnvelope, trace?: RequestTrace): Promise<void> {
     const t = this.#o.transport;
     if (t && t.state !== 'connected') {
       throw new AppError('BROKER_UNAVAILABLE', `the broker connection is ${t.state}`);
     }
+    const span = this.#traceContext(envelope, trace);
     const started = process.hrtime.bigint();
     this.#inFlight++;
     try {
       await this.#o.publisher.publishEnvelope(envelope);
     } catch (err) {
-      throw asBrokerError(err);
+      const failure = asBrokerError(err);
+      span?.end(failure);
+      throw failure;
     } finally {
       if (--this.#inFlight === 0) for (const done of this.#idle.splice(0)) done();
     }
+    span?.end();
     const m = this.#o.metrics;
     m.confirmLatency.observe(Number(process.hrtime.bigint() - started) / 1e9);
     m.published.inc({ event_type: this.#label(envelope.event_type) });
+  }
+
+  /**
+   * Gives the envelope its trace context (docs/gateway.md, "Trace context"). The envelope's
+   * own `traceparent` (body member or CloudEvents extension, checked by the codec) wins over
+   * the request's headers: it names the event's origin, the headers only the HTTP hop. With
+   * neither, a new trace starts. Without OpenTelemetry the context passes through as received
+   * (the gateway records no span whose id it could put there); with it, the envelope carries
+   * the gateway's `publish` span, a child of what came in.
+   */
+  #traceContext(envelope: EventEnvelope, trace: RequestTrace | undefined): Span | null {
+    const own = envelope.traceparent;
+    const tracer = this.#o.tracer ?? NOOP_TRACER;
+    if (!tracer.recording) {
+      if (own !== undefined) {
+        // A later version's extra fields are not ours to pass on: written as version 00. (The
+        // codec refused anything unparsable at the door; a new trace is the spec's fallback.)
+        if (!isCanonicalTraceparent(own))
+          envelope.traceparent = formatTraceparent(parseTraceparent(own) ?? newTrace());
+      } else if (trace) {
+        envelope.traceparent = isCanonicalTraceparent(trace.traceparent)
+          ? trace.traceparent
+          : formatTraceparent(trace.parent);
+        if (trace.tracestate !== undefined) envelope.tracestate = trace.tracestate;
+      } else {
+        envelope.traceparent = formatTraceparent(newTrace());
+      }
+      return null;
+    }
+    let parent: TraceContext | null = null;
+    if (own !== undefined) parent = parseTraceparent(own);
+    else if (trace) {
+      parent = trace.parent;
+      if (trace.tracestate !== undefined) envelope.tracestate = trace.tracestate;
+    }
+    const span = tracer.startSpan('publish', parent, {
+      event_id: envelope.event_id,
+      event_type: envelope.event_type,
+    });
+    envelope.traceparent = formatTraceparent(span.context);
+    return span;
   }
 
   /** Resolves when no publish is waiting for its confirm (graceful shutdown). */

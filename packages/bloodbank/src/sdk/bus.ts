@@ -2,11 +2,16 @@ import {
   AMQP_URL,
   AppError,
   assertEnvelope,
+  childOf,
   completeEnvelope,
   type EventEnvelope,
   encodeEnvelope,
+  formatTraceparent,
   HOLYFIELDS_SCHEMAS,
+  newTrace,
+  parseTraceparent,
   readEnv,
+  type TraceContext,
 } from '@33god/core';
 import { loadSchemaTree } from '@33god/holyfields';
 import { attemptOf } from '../dead-letters/headers.js';
@@ -19,6 +24,7 @@ import { decodeEnvelope } from '../middleware/decode.js';
 import { errorClassOf, errorReasonOf, RequeueSignal } from '../middleware/errors.js';
 import { redeliveryGuard } from '../middleware/redelivery.js';
 import { retry } from '../middleware/retry.js';
+import { currentHandleSpan, tracing } from '../middleware/tracing.js';
 import { compose, type MessageContext } from '../middleware/types.js';
 import { applyPlan, ensureExchanges } from '../topology/apply.js';
 import {
@@ -28,6 +34,7 @@ import {
 } from '../topology/options.js';
 import { planQueue } from '../topology/plan.js';
 import type { TopologyRegistry } from '../topology/registry.js';
+import { type Span, type Tracer, tracerFromEnv } from '../tracing/tracer.js';
 import { InFlight } from '../transport/inflight.js';
 import type { Delivery, MessageProperties, Transport } from '../transport/transport.js';
 import { BLOODBANK_PUBLISH_TIMEOUT_MS, BLOODBANK_UNKNOWN_TYPES } from './config.js';
@@ -88,6 +95,11 @@ export interface ConnectOptions {
   registry?: TopologyRegistry;
   logger?: BusLogger;
   env?: NodeJS.ProcessEnv;
+  /**
+   * Records `publish`, `deliver` and `handle` spans. Default: OpenTelemetry when
+   * OTEL_EXPORTER_OTLP_ENDPOINT is set (loaded here, once), else the no-op tracer.
+   */
+  tracer?: Tracer;
 }
 
 /** Connects to the bus: opens (or adopts) a transport and loads the schemas. */
@@ -114,7 +126,9 @@ export async function connect<M = AnyEventMap>(options: ConnectOptions): Promise
     opened.publishTimeoutMs = options.publishTimeoutMs ?? readEnv(BLOODBANK_PUBLISH_TIMEOUT_MS, env)!;
     transport = await openTransport(opened);
   }
+  const tracer = options.tracer ?? (await tracerFromEnv(options.app, env));
   return new BusImpl<M>({
+    tracer,
     app: options.app,
     transport,
     owned,
@@ -137,6 +151,7 @@ interface BusInit {
   publishRetryMs: number;
   registry: TopologyRegistry | undefined;
   logger: BusLogger;
+  tracer: Tracer;
 }
 
 class BusImpl<M> implements Bus<M> {
@@ -149,6 +164,7 @@ class BusImpl<M> implements Bus<M> {
   readonly #unknownTypes: UnknownTypePolicy;
   readonly #publishRetryMs: number;
   readonly #logger: BusLogger;
+  readonly #tracer: Tracer;
   readonly #exchange: string;
   readonly #publishes = new InFlight();
   readonly #subscriptions = new Set<Subscription>();
@@ -166,6 +182,7 @@ class BusImpl<M> implements Bus<M> {
     this.#unknownTypes = init.unknownTypes;
     this.#publishRetryMs = init.publishRetryMs;
     this.#logger = init.logger;
+    this.#tracer = init.tracer;
     this.#exchange = init.topology.exchange;
     const ops: Parameters<typeof createDeadLetterOperations>[1] = {
       topology: init.topology,
@@ -207,13 +224,59 @@ class BusImpl<M> implements Bus<M> {
     if (correlationId !== null) partial.correlation_id = correlationId;
     const causationId = options.causationId !== undefined ? options.causationId : (parent?.event_id ?? null);
     if (causationId !== null) partial.causation_id = causationId;
+    const span = this.#traceContext(partial, parent, options.causedBy === undefined);
     const envelope = completeEnvelope(partial, {
       app: this.app,
       trigger_type: parent ? 'event' : 'api',
     });
-    this.#validate(envelope);
-    await this.publishEnvelope(envelope, options.headers ? { headers: options.headers } : undefined);
+    try {
+      this.#validate(envelope);
+      await this.publishEnvelope(envelope, options.headers ? { headers: options.headers } : undefined);
+    } catch (err) {
+      span?.end(err);
+      throw err;
+    }
+    span?.end();
     return envelope;
+  }
+
+  /**
+   * The trace context of an event published now, beside its correlation: a `traceparent`
+   * given as an extension is kept; otherwise the event is a child of the event being
+   * handled (same trace id, a new span id, its `tracestate`), or the root of a new trace.
+   * With OpenTelemetry on, the new span is a recorded `publish` span whose parent is the
+   * running `handle` span.
+   */
+  #traceContext(
+    partial: Partial<EventEnvelope<unknown>>,
+    parent: EventEnvelope<unknown> | undefined,
+    inHandler: boolean,
+  ): Span | null {
+    const given = partial.traceparent;
+    if (given !== undefined && !this.#tracer.recording) return null;
+    let from: TraceContext | null = null;
+    if (given !== undefined) {
+      from = parseTraceparent(given);
+      // Left as given, so the codec refuses it with the same words as everywhere else.
+      if (from === null) return null;
+    } else {
+      from =
+        (inHandler ? currentHandleSpan() : undefined) ??
+        (parent ? parseTraceparent(parent.traceparent) : null);
+      if (from !== null && partial.tracestate === undefined && typeof parent?.tracestate === 'string') {
+        partial.tracestate = parent.tracestate;
+      }
+    }
+    if (!this.#tracer.recording) {
+      partial.traceparent = formatTraceparent(from ? childOf(from) : newTrace());
+      return null;
+    }
+    const span = this.#tracer.startSpan('publish', from, {
+      event_type: partial.event_type,
+      destination: this.#exchange,
+    });
+    partial.traceparent = formatTraceparent(span.context);
+    return span;
   }
 
   #validate(envelope: EventEnvelope<unknown>): void {
@@ -341,6 +404,7 @@ class BusImpl<M> implements Bus<M> {
             ),
         }),
         decodeEnvelope(),
+        ...(this.#tracer.recording ? [tracing(this.#tracer)] : []),
         correlation(),
         ...(options.middleware ?? []),
       ],
@@ -447,6 +511,7 @@ class BusImpl<M> implements Bus<M> {
     if (this.#closed) return;
     await this.drain();
     this.#closed = true;
+    await this.#tracer.flush().catch(() => {});
     if (this.#owned) await this.transport.close();
   }
 

@@ -2,7 +2,7 @@
 // whatever the dead letter's headers hold (the gateway refuses an event that breaks it).
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { AppError, completeEnvelope, encodeEnvelope } from '@33god/core';
+import { AppError, completeEnvelope, encodeEnvelope, parseTraceparent } from '@33god/core';
 import { BloodbankMessageDlqV1Event } from '@33god/events';
 import { deadLetterMessage, deadLetterReasonCode } from '../../src/dead-letters/dead-letter.js';
 import { describeDeadLetter } from '../../src/dead-letters/describe.js';
@@ -57,6 +57,25 @@ describe('bloodbank.message.dlq event', () => {
     assert.ok(e.payload.first_failed_at);
     assert.equal(e.causation_id, env.event_id);
     assert.equal(e.correlation_id, env.correlation_id);
+  });
+
+  test('the dead-letter event continues the failed event trace: a child span, its tracestate', () => {
+    const traceparent = '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01';
+    const env = completeEnvelope(
+      { event_type: 'job.run.requested', payload: {}, traceparent, tracestate: 'congo=1' },
+      { app: 'test' },
+    );
+    const { body, properties } = encodeEnvelope(env);
+    const e = deadLetterEvent(deadLettered(delivery(body, properties), new Error('boom'), 3), 'test');
+    assertSchema(e);
+    const ctx = parseTraceparent(e.traceparent);
+    assert.ok(ctx);
+    assert.equal(ctx.traceId, '4bf92f3577b34da6a3ce929d0e0e4736');
+    assert.notEqual(ctx.spanId, '00f067aa0ba902b7');
+    assert.equal(e.tracestate, 'congo=1');
+    // Without a trace context in the failed event, the dead-letter event names none.
+    const plain = deadLetterEvent(deadLettered(job().failed, new Error('boom'), 3), 'test');
+    assert.equal(plain.traceparent, undefined);
   });
 
   test('a body that is no envelope is not_json and names no event', () => {

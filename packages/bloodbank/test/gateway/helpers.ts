@@ -142,6 +142,9 @@ export async function harness(backend: Backend, options: GatewayOptions = {}): P
       await gateway.close();
       await readBack.close();
       await transport.deleteExchange(exchange).catch(() => {});
+      // the alternate exchange and queue the gateway declared beside it
+      await transport.deleteQueue(`${exchange}.unroutable`).catch(() => {});
+      await transport.deleteExchange(`${exchange}.unroutable`).catch(() => {});
       await transport.close();
     },
   };

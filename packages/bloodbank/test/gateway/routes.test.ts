@@ -56,6 +56,9 @@ for (const backend of backends) {
           causation_id: '01936f4e-8c2a-7b3d-9e4f-5a6b7c8d9e02',
           payload: { message: 'hello' },
           meeting_id: 'ext-kept',
+          // A full envelope has its trace context (without one the gateway starts a trace).
+          traceparent: '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01',
+          tracestate: 'congo=t61rcWkgMzE',
         };
         const res = await h.post('/events', envelope);
         assert.equal(res.status, 202);
@@ -133,6 +136,7 @@ for (const backend of backends) {
           correlation_id: '0190aaaa-bbbb-7ccc-8ddd-000000000011',
           causation_id: null,
           payload: { message: 'structured' },
+          traceparent: '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00',
         };
         const structured = await fetch(`${h.url}/events`, {
           method: 'POST',

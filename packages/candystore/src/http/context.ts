@@ -6,7 +6,8 @@ import type { StoreTail } from '../stream/tail.js';
 export interface HealthReport {
   status: 'ok' | 'degraded';
   database: { ok: boolean; kind: string; error?: string };
-  broker: { ok: boolean; state: string; error?: string };
+  /** `node`: RabbitMQ's node connected (or being connected) to, redacted. */
+  broker: { ok: boolean; state: string; node?: string; error?: string };
   ingest: {
     queue: string;
     /** Messages waiting in the ingest queue; null when the broker could not say. */

@@ -160,6 +160,15 @@ export function parsePayloadParams(query: Query): PayloadFilter[] {
   return out;
 }
 
+/** A W3C trace id: 32 hex digits, not all zero (upper case accepted, stored lower case). */
+export function parseTraceId(raw: string, name: string): string {
+  const id = raw.toLowerCase();
+  if (id.length !== 32 || !/^[0-9a-f]{32}$/.test(id) || /^0+$/.test(id)) {
+    throw invalid('INVALID_FILTER', name, 'must be a W3C trace id: 32 hex digits, not all zero');
+  }
+  return id;
+}
+
 /** The filter parameters shared by /events and /stream. */
 export function parseFilter(query: Query, options: { time: boolean; payloadText: boolean }): EventFilter {
   const f: EventFilter = {};
@@ -171,6 +180,8 @@ export function parseFilter(query: Query, options: { time: boolean; payloadText:
   if (corr !== undefined) f.correlationId = parseUuid(corr, 'correlation_id', 'INVALID_CORRELATION_ID');
   const cause = single(query, 'causation_id');
   if (cause !== undefined) f.causationId = parseUuid(cause, 'causation_id');
+  const trace = single(query, 'trace_id');
+  if (trace !== undefined) f.traceId = parseTraceId(trace, 'trace_id');
   if (options.time) {
     const since = single(query, 'since');
     if (since !== undefined) f.since = parseTime(since, 'since');
@@ -210,6 +221,8 @@ export function parseReplayFilter(body: Record<string, unknown>): EventFilter {
   if (corr !== undefined) f.correlationId = parseUuid(corr, 'filter/correlation_id');
   const cause = str('causation_id');
   if (cause !== undefined) f.causationId = parseUuid(cause, 'filter/causation_id');
+  const trace = str('trace_id');
+  if (trace !== undefined) f.traceId = parseTraceId(trace, 'filter/trace_id');
   const payload = body.payload;
   if (payload !== undefined) {
     if (payload === null || typeof payload !== 'object' || Array.isArray(payload)) {

@@ -21,6 +21,7 @@ export const storedEventSchema = {
     'headers',
     'received_at',
     'replay_id',
+    'trace_id',
   ],
   properties: {
     position: { type: 'string', description: 'Global store position (a 64-bit integer as a string)' },
@@ -39,6 +40,12 @@ export const storedEventSchema = {
       type: ['string', 'null'],
       description: 'Set when the event first arrived as a replayed copy',
     },
+    trace_id: {
+      type: ['string', 'null'],
+      description: "W3C trace id of the event's traceparent (32 hex digits); null without one",
+    },
+    traceparent: { type: 'string', description: 'W3C Trace Context traceparent, as stored' },
+    tracestate: { type: 'string', description: 'W3C Trace Context tracestate, as stored' },
   },
 } as const;
 
@@ -58,6 +65,7 @@ const filterProps = {
   source: { type: 'string', description: 'source.app' },
   correlation_id: { type: 'string', description: 'UUID' },
   causation_id: { type: 'string', description: 'UUID' },
+  trace_id: { type: 'string', description: 'W3C trace id (32 hex digits)' },
 } as const;
 
 const payloadParams = {

@@ -1,5 +1,20 @@
-import { type Delivery, deadLetter, ensureExchanges, ensureQueue, type Transport } from '@33god/bloodbank';
-import { AMQP_HEADERS, completeEnvelope, type EventEnvelope, encodeEnvelope } from '@33god/core';
+import {
+  type Delivery,
+  deadLetter,
+  ensureExchanges,
+  ensureQueue,
+  NOOP_TRACER,
+  type Span,
+  type Tracer,
+  type Transport,
+} from '@33god/bloodbank';
+import {
+  AMQP_HEADERS,
+  completeEnvelope,
+  type EventEnvelope,
+  encodeEnvelope,
+  parseTraceparent,
+} from '@33god/core';
 import type { CandystoreEventPersistedV1Payload } from '@33god/events';
 import type { FastifyBaseLogger } from 'fastify';
 import type { StoreMetrics } from '../metrics.js';
@@ -25,13 +40,19 @@ export interface IngesterOptions {
   publishSummaries: boolean;
   metrics: StoreMetrics;
   log: FastifyBaseLogger;
+  /** Declare the queue but do not consume it (CANDYSTORE_INGEST_PAUSED). */
+  paused?: boolean;
   /** Called after every commit (wakes the live stream). */
   onCommit?: (stored: readonly AppendedEvent[]) => void;
+  /** Records a `deliver` span per event and a `handle` span per commit attempt (OpenTelemetry on). */
+  tracer?: Tracer;
 }
 
 interface Pending {
   delivery: Delivery;
   event: NewEvent;
+  /** Open from arrival until the delivery is acked or dead-lettered (a recording tracer only). */
+  span?: Span | null;
 }
 
 const HANDLER_NAME = 'candystore.ingest';
@@ -85,8 +106,11 @@ export class Ingester {
   #stopping = false;
   #wake: (() => void) | null = null;
 
+  readonly #tracer: Tracer;
+
   constructor(options: IngesterOptions) {
     this.#o = options;
+    this.#tracer = options.tracer ?? NOOP_TRACER;
   }
 
   /** Declares the exchange, the queue bound to `#`, its dead-letter queue, then consumes. */
@@ -99,6 +123,7 @@ export class Ingester {
     // not expire into the dead letters.
     await ensureExchanges(transport, { exchange, dlx });
     await ensureQueue(transport, queue, ['#'], { exchange, dlx }, { retry: false, messageTtlMs: null });
+    if (this.#o.paused) return;
     // Four batches: the broker keeps delivering while one commits and the acks of the last
     // are on their way. With two, the buffer ran dry after one commit in six and the next
     // waited for the broker (mean gap between commits 6 ms against 1.8 ms with four).
@@ -123,7 +148,7 @@ export class Ingester {
       return;
     }
     const replayId = d.properties.headers?.[AMQP_HEADERS.replayId];
-    this.#buffer.push({
+    const pending: Pending = {
       delivery: d,
       event: {
         envelope: parsed.envelope,
@@ -132,7 +157,16 @@ export class Ingester {
         headers: jsonHeaders(d.properties.headers),
         replayId: replayId === undefined || replayId === null ? null : String(replayId),
       },
-    });
+    };
+    if (this.#tracer.recording) {
+      const env = parsed.envelope;
+      pending.span = this.#tracer.startSpan('deliver', parseTraceparent(env.traceparent), {
+        event_id: env.event_id,
+        event_type: env.event_type,
+        destination: this.#o.queue,
+      });
+    }
+    this.#buffer.push(pending);
     if (this.#buffer.length >= this.#o.batchSize) void this.#flush();
     else this.#timer ??= setTimeout(() => void this.#flush(), this.#o.batchMaxWaitMs);
   }
@@ -186,18 +220,38 @@ export class Ingester {
     }
   }
 
+  /** `handle` spans of one commit attempt, children of each event's `deliver` span. */
+  #handleSpans(batch: readonly Pending[]): (Span | null)[] | null {
+    if (!this.#tracer.recording) return null;
+    return batch.map((p) =>
+      p.span
+        ? this.#tracer.startSpan('handle', p.span.context, {
+            event_id: p.event.envelope.event_id,
+            event_type: p.event.envelope.event_type,
+            destination: this.#o.queue,
+          })
+        : null,
+    );
+  }
+
   async #commit(batch: Pending[]): Promise<void> {
     let delay = RETRY_FIRST_MS;
     for (;;) {
       const started = performance.now();
+      const handles = this.#handleSpans(batch);
       try {
         const result = await this.#o.store.append(batch.map((p) => p.event));
         const seconds = (performance.now() - started) / 1000;
         for (const p of batch) p.delivery.ack();
+        if (handles) {
+          for (const h of handles) h?.end();
+          for (const p of batch) endSpan(p);
+        }
         this.#committed(result.stored, result.duplicates, seconds);
         this.#recovered();
         return;
       } catch (err) {
+        if (handles) for (const h of handles) h?.end(err);
         this.#o.metrics.insertFailures.inc();
         if (classifyAppendError(err) === 'isolate') {
           await this.#isolatePoison(batch, err);
@@ -206,7 +260,10 @@ export class Ingester {
         this.#holding(err);
         if (this.#stopping) {
           // requeued, not dead-lettered: the next consumer gets them once the database answers
-          for (const p of batch) p.delivery.nack({ requeue: true });
+          for (const p of batch) {
+            p.delivery.nack({ requeue: true });
+            endSpan(p, err);
+          }
           return;
         }
         const wait = jittered(delay);
@@ -262,6 +319,7 @@ export class Ingester {
     if (batch.length === 1) {
       const e = new UnstorableEventError(err instanceof Error ? err.message : String(err));
       await this.#deadLetter(batch[0]!.delivery, e);
+      endSpan(batch[0]!, e);
       return;
     }
     const mid = Math.ceil(batch.length / 2);
@@ -351,4 +409,10 @@ export class InvalidEnvelopeError extends Error {
 
 export class UnstorableEventError extends Error {
   override name = 'UnstorableEventError';
+}
+
+/** Ends an event's `deliver` span once, when its delivery is settled. */
+function endSpan(p: Pending, error?: unknown): void {
+  p.span?.end(error);
+  p.span = null;
 }

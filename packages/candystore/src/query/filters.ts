@@ -58,6 +58,7 @@ export function filterToSql(filter: EventFilter, first = 1): SqlWhere {
   if (filter.correlationId !== undefined)
     conditions.push(`correlation_id = ${p(filter.correlationId)}::uuid`);
   if (filter.causationId !== undefined) conditions.push(`causation_id = ${p(filter.causationId)}::uuid`);
+  if (filter.traceId !== undefined) conditions.push(`trace_id = ${p(filter.traceId)}`);
   if (filter.since !== undefined)
     conditions.push(`"timestamp" >= ${p(filter.since.toISOString())}::timestamptz`);
   if (filter.until !== undefined)
@@ -89,6 +90,7 @@ export function matchesFilter(filter: EventFilter, e: StoredEvent): boolean {
   if (filter.source !== undefined && e.source.app !== filter.source) return false;
   if (filter.correlationId !== undefined && e.correlation_id !== filter.correlationId) return false;
   if (filter.causationId !== undefined && e.causation_id !== filter.causationId) return false;
+  if (filter.traceId !== undefined && e.trace_id !== filter.traceId) return false;
   if (filter.since !== undefined || filter.until !== undefined) {
     const t = Date.parse(e.timestamp);
     if (filter.since !== undefined && t < filter.since.getTime()) return false;

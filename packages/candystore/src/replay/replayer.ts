@@ -448,6 +448,10 @@ export class Replayer {
     };
     if (row.correlation_id) headers[AMQP_HEADERS.correlationId] = row.correlation_id;
     if (row.causation_id) headers[AMQP_HEADERS.causationId] = row.causation_id;
+    if (row.traceparent) {
+      headers[AMQP_HEADERS.traceparent] = row.traceparent;
+      if (row.tracestate) headers[AMQP_HEADERS.tracestate] = row.tracestate;
+    }
     const toQueue = 'queue' in target;
     return {
       exchange: toQueue ? '' : target.exchange,

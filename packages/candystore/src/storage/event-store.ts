@@ -36,6 +36,9 @@ export interface ReplayRow {
   source_app: string;
   correlation_id: string | null;
   causation_id: string | null;
+  /** The envelope's W3C trace context, for the message headers (null without one). */
+  traceparent: string | null;
+  tracestate: string | null;
   /** RFC 3339 UTC */
   ts: string;
   /** The envelope as JSON text. */
@@ -471,6 +474,8 @@ function toReplayRow(r: ReplayRowParts): ReplayRow {
     source_app: r.source_app,
     correlation_id: r.correlation_id,
     causation_id: r.causation_id,
+    traceparent: r.traceparent,
+    tracestate: r.tracestate,
     ts: r.ts,
     body: `${body}}`,
   };
@@ -536,6 +541,7 @@ interface RawRow {
   received_at: Date | string;
   replay_id: string | null;
   extensions?: Record<string, unknown> | null;
+  trace_id?: string | null;
 }
 
 function toIso(v: Date | string): string {
@@ -543,7 +549,7 @@ function toIso(v: Date | string): string {
 }
 
 function toStored(r: RawRow): StoredEventWithExtensions {
-  return {
+  const stored: StoredEventWithExtensions = {
     position: String(r.position),
     event_id: r.event_id,
     event_type: r.event_type,
@@ -557,8 +563,15 @@ function toStored(r: RawRow): StoredEventWithExtensions {
     headers: r.headers,
     received_at: toIso(r.received_at),
     replay_id: r.replay_id,
+    trace_id: r.trace_id ?? null,
     extensions: r.extensions ?? null,
   };
+  const ext = r.extensions;
+  if (ext) {
+    if (typeof ext.traceparent === 'string') stored.traceparent = ext.traceparent;
+    if (typeof ext.tracestate === 'string') stored.tracestate = ext.tracestate;
+  }
+  return stored;
 }
 
 /** The public StoredEvent shape (no extensions). */

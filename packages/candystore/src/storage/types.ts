@@ -15,6 +15,11 @@ export interface StoredEvent {
   headers: Record<string, unknown>;
   received_at: string;
   replay_id: string | null;
+  /** The W3C trace id of the event's `traceparent`; null when it came without one. */
+  trace_id: string | null;
+  /** The envelope's W3C trace context members, when present. */
+  traceparent?: string;
+  tracestate?: string;
 }
 
 /** A stored event plus what a replay needs to rebuild the original body. */
@@ -64,6 +69,8 @@ export interface EventFilter {
   source?: string;
   correlationId?: string;
   causationId?: string;
+  /** W3C trace id: 32 lowercase hex digits. */
+  traceId?: string;
   /** Event time window on `timestamp`: since inclusive, until exclusive. */
   since?: Date;
   until?: Date;

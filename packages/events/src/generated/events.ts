@@ -82,6 +82,10 @@ export const AgentTaskCompletedV1Event = z.looseObject({
   correlation_id: Uuid.nullable(),
   /** The event_id of the event that caused this one. */
   causation_id: Uuid.nullable().optional(),
+  /** W3C Trace Context traceparent (version 00 is written; later versions are read as the spec says). Trace and span ids are never all zero. */
+  traceparent: z.string().regex(new RegExp("^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}(-.*)?$", 'u')).optional(),
+  /** W3C Trace Context tracestate carried with traceparent: at most 32 key=value list members. */
+  tracestate: z.string().refine((v) => [...v].length <= 512, 'must have at most 512 characters').optional(),
 });
 export type AgentTaskCompletedV1Event = z.infer<typeof AgentTaskCompletedV1Event>;
 
@@ -130,6 +134,10 @@ export const BloodbankHealthStatusV1Event = z.looseObject({
   correlation_id: Uuid.nullable(),
   /** The event_id of the event that caused this one. */
   causation_id: Uuid.nullable().optional(),
+  /** W3C Trace Context traceparent (version 00 is written; later versions are read as the spec says). Trace and span ids are never all zero. */
+  traceparent: z.string().regex(new RegExp("^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}(-.*)?$", 'u')).optional(),
+  /** W3C Trace Context tracestate carried with traceparent: at most 32 key=value list members. */
+  tracestate: z.string().refine((v) => [...v].length <= 512, 'must have at most 512 characters').optional(),
 });
 export type BloodbankHealthStatusV1Event = z.infer<typeof BloodbankHealthStatusV1Event>;
 
@@ -177,6 +185,10 @@ export const BloodbankMessageDlqV1Event = z.looseObject({
   correlation_id: Uuid.nullable(),
   /** The event_id of the event that caused this one. */
   causation_id: Uuid.nullable().optional(),
+  /** W3C Trace Context traceparent (version 00 is written; later versions are read as the spec says). Trace and span ids are never all zero. */
+  traceparent: z.string().regex(new RegExp("^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}(-.*)?$", 'u')).optional(),
+  /** W3C Trace Context tracestate carried with traceparent: at most 32 key=value list members. */
+  tracestate: z.string().refine((v) => [...v].length <= 512, 'must have at most 512 characters').optional(),
 });
 export type BloodbankMessageDlqV1Event = z.infer<typeof BloodbankMessageDlqV1Event>;
 
@@ -218,6 +230,10 @@ export const CandystoreEventPersistedV1Event = z.looseObject({
   correlation_id: Uuid.nullable(),
   /** The event_id of the event that caused this one. */
   causation_id: Uuid.nullable().optional(),
+  /** W3C Trace Context traceparent (version 00 is written; later versions are read as the spec says). Trace and span ids are never all zero. */
+  traceparent: z.string().regex(new RegExp("^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}(-.*)?$", 'u')).optional(),
+  /** W3C Trace Context tracestate carried with traceparent: at most 32 key=value list members. */
+  tracestate: z.string().refine((v) => [...v].length <= 512, 'must have at most 512 characters').optional(),
 });
 export type CandystoreEventPersistedV1Event = z.infer<typeof CandystoreEventPersistedV1Event>;
 
@@ -237,6 +253,10 @@ export const EventEnvelope = z.looseObject({
   causation_id: Uuid.nullable().optional(),
   /** Event-specific data, described by the event type's schema. */
   payload: z.record(z.string(), z.unknown()),
+  /** W3C Trace Context traceparent (version 00 is written; later versions are read as the spec says). Trace and span ids are never all zero. */
+  traceparent: z.string().regex(new RegExp("^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}(-.*)?$", 'u')).optional(),
+  /** W3C Trace Context tracestate carried with traceparent: at most 32 key=value list members. */
+  tracestate: z.string().refine((v) => [...v].length <= 512, 'must have at most 512 characters').optional(),
 });
 export type EventEnvelope = z.infer<typeof EventEnvelope>;
 
@@ -270,6 +290,10 @@ export const HolyfieldsSchemaUpdatedV1Event = z.looseObject({
   correlation_id: Uuid.nullable(),
   /** The event_id of the event that caused this one. */
   causation_id: Uuid.nullable().optional(),
+  /** W3C Trace Context traceparent (version 00 is written; later versions are read as the spec says). Trace and span ids are never all zero. */
+  traceparent: z.string().regex(new RegExp("^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}(-.*)?$", 'u')).optional(),
+  /** W3C Trace Context tracestate carried with traceparent: at most 32 key=value list members. */
+  tracestate: z.string().refine((v) => [...v].length <= 512, 'must have at most 512 characters').optional(),
 });
 export type HolyfieldsSchemaUpdatedV1Event = z.infer<typeof HolyfieldsSchemaUpdatedV1Event>;
 
@@ -322,6 +346,10 @@ export const InfraDispatchCompletedV1Event = z.looseObject({
   correlation_id: Uuid.nullable(),
   /** The event_id of the event that caused this one. */
   causation_id: Uuid.nullable().optional(),
+  /** W3C Trace Context traceparent (version 00 is written; later versions are read as the spec says). Trace and span ids are never all zero. */
+  traceparent: z.string().regex(new RegExp("^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}(-.*)?$", 'u')).optional(),
+  /** W3C Trace Context tracestate carried with traceparent: at most 32 key=value list members. */
+  tracestate: z.string().refine((v) => [...v].length <= 512, 'must have at most 512 characters').optional(),
 });
 export type InfraDispatchCompletedV1Event = z.infer<typeof InfraDispatchCompletedV1Event>;
 
@@ -376,6 +404,10 @@ export const InfraDispatchFailedV1Event = z.looseObject({
   correlation_id: Uuid.nullable(),
   /** The event_id of the event that caused this one. */
   causation_id: Uuid.nullable().optional(),
+  /** W3C Trace Context traceparent (version 00 is written; later versions are read as the spec says). Trace and span ids are never all zero. */
+  traceparent: z.string().regex(new RegExp("^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}(-.*)?$", 'u')).optional(),
+  /** W3C Trace Context tracestate carried with traceparent: at most 32 key=value list members. */
+  tracestate: z.string().refine((v) => [...v].length <= 512, 'must have at most 512 characters').optional(),
 });
 export type InfraDispatchFailedV1Event = z.infer<typeof InfraDispatchFailedV1Event>;
 
@@ -428,6 +460,10 @@ export const InfraDispatchSkippedV1Event = z.looseObject({
   correlation_id: Uuid.nullable(),
   /** The event_id of the event that caused this one. */
   causation_id: Uuid.nullable().optional(),
+  /** W3C Trace Context traceparent (version 00 is written; later versions are read as the spec says). Trace and span ids are never all zero. */
+  traceparent: z.string().regex(new RegExp("^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}(-.*)?$", 'u')).optional(),
+  /** W3C Trace Context tracestate carried with traceparent: at most 32 key=value list members. */
+  tracestate: z.string().refine((v) => [...v].length <= 512, 'must have at most 512 characters').optional(),
 });
 export type InfraDispatchSkippedV1Event = z.infer<typeof InfraDispatchSkippedV1Event>;
 
@@ -461,6 +497,10 @@ export const MeetingConvergedV1Event = z.looseObject({
   correlation_id: Uuid.nullable(),
   /** The event_id of the event that caused this one. */
   causation_id: Uuid.nullable().optional(),
+  /** W3C Trace Context traceparent (version 00 is written; later versions are read as the spec says). Trace and span ids are never all zero. */
+  traceparent: z.string().regex(new RegExp("^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}(-.*)?$", 'u')).optional(),
+  /** W3C Trace Context tracestate carried with traceparent: at most 32 key=value list members. */
+  tracestate: z.string().refine((v) => [...v].length <= 512, 'must have at most 512 characters').optional(),
 });
 export type MeetingConvergedV1Event = z.infer<typeof MeetingConvergedV1Event>;
 
@@ -486,6 +526,10 @@ export const TestEventCreatedV1Event = z.looseObject({
   correlation_id: Uuid.nullable(),
   /** The event_id of the event that caused this one. */
   causation_id: Uuid.nullable().optional(),
+  /** W3C Trace Context traceparent (version 00 is written; later versions are read as the spec says). Trace and span ids are never all zero. */
+  traceparent: z.string().regex(new RegExp("^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}(-.*)?$", 'u')).optional(),
+  /** W3C Trace Context tracestate carried with traceparent: at most 32 key=value list members. */
+  tracestate: z.string().refine((v) => [...v].length <= 512, 'must have at most 512 characters').optional(),
 });
 export type TestEventCreatedV1Event = z.infer<typeof TestEventCreatedV1Event>;
 
@@ -523,6 +567,10 @@ export const WebhookGithubV1Event = z.looseObject({
   correlation_id: Uuid.nullable(),
   /** The event_id of the event that caused this one. */
   causation_id: Uuid.nullable().optional(),
+  /** W3C Trace Context traceparent (version 00 is written; later versions are read as the spec says). Trace and span ids are never all zero. */
+  traceparent: z.string().regex(new RegExp("^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}(-.*)?$", 'u')).optional(),
+  /** W3C Trace Context tracestate carried with traceparent: at most 32 key=value list members. */
+  tracestate: z.string().refine((v) => [...v].length <= 512, 'must have at most 512 characters').optional(),
 });
 export type WebhookGithubV1Event = z.infer<typeof WebhookGithubV1Event>;
 
@@ -564,6 +612,10 @@ export const WebhookPlaneV1Event = z.looseObject({
   correlation_id: Uuid.nullable(),
   /** The event_id of the event that caused this one. */
   causation_id: Uuid.nullable().optional(),
+  /** W3C Trace Context traceparent (version 00 is written; later versions are read as the spec says). Trace and span ids are never all zero. */
+  traceparent: z.string().regex(new RegExp("^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}(-.*)?$", 'u')).optional(),
+  /** W3C Trace Context tracestate carried with traceparent: at most 32 key=value list members. */
+  tracestate: z.string().refine((v) => [...v].length <= 512, 'must have at most 512 characters').optional(),
 });
 export type WebhookPlaneV1Event = z.infer<typeof WebhookPlaneV1Event>;
 
@@ -597,6 +649,10 @@ export const WorktreeCreatedV1Event = z.looseObject({
   correlation_id: Uuid.nullable(),
   /** The event_id of the event that caused this one. */
   causation_id: Uuid.nullable().optional(),
+  /** W3C Trace Context traceparent (version 00 is written; later versions are read as the spec says). Trace and span ids are never all zero. */
+  traceparent: z.string().regex(new RegExp("^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}(-.*)?$", 'u')).optional(),
+  /** W3C Trace Context tracestate carried with traceparent: at most 32 key=value list members. */
+  tracestate: z.string().refine((v) => [...v].length <= 512, 'must have at most 512 characters').optional(),
 });
 export type WorktreeCreatedV1Event = z.infer<typeof WorktreeCreatedV1Event>;
 

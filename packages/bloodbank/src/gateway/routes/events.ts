@@ -3,12 +3,19 @@ import {
   binaryHttpToEnvelope,
   cloudEventToEnvelope,
   type EventEnvelope,
+  envelopeErrorCode,
   hasBinaryCloudEventHeaders,
   type Principal,
   type Violation,
 } from '@33god/core';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { acceptedId, completeChecked, envelopeViolations, toEnvelope } from '../envelope-input.js';
+import {
+  acceptedId,
+  completeChecked,
+  envelopeViolations,
+  requestTrace,
+  toEnvelope,
+} from '../envelope-input.js';
 import { batchRefusal, type Entry, type PolicyCode, type PublishPipeline } from '../pipeline.js';
 import { acceptedSchema, batchAcceptedSchema, envelopeSchema, problemResponses } from './openapi.js';
 
@@ -65,7 +72,7 @@ export async function eventRoutes(app: FastifyInstance, o: EventRoutesOptions): 
   const publishOne = async (request: FastifyRequest, reply: FastifyReply, input: () => unknown) => {
     const principal = pipeline.authenticate(request);
     const envelope = toEnvelope(input(), context(request, principal));
-    await pipeline.submit(envelope, entry(principal));
+    await pipeline.submit(envelope, entry(principal), requestTrace(request.headers));
     echoIds(reply, envelope);
     return reply.code(202).send(accepted(envelope));
   };
@@ -170,12 +177,13 @@ export async function eventRoutes(app: FastifyInstance, o: EventRoutesOptions): 
       if (violations.length > 0) {
         // An event the policy refuses makes the batch a 403 (with every event's pointers).
         throw new AppError(
-          batchRefusal(refused) ?? (envelopeLevel ? 'INVALID_ENVELOPE' : 'SCHEMA_VIOLATION'),
+          batchRefusal(refused) ?? (envelopeLevel ? envelopeErrorCode(violations) : 'SCHEMA_VIOLATION'),
           `${new Set(violations.map((v) => v.pointer.split('/')[1])).size} of ${body.length} events are not valid; nothing was published`,
           { violations },
         );
       }
-      const results = await Promise.allSettled(envelopes.map((e) => pipeline.publish(e)));
+      const trace = requestTrace(request.headers);
+      const results = await Promise.allSettled(envelopes.map((e) => pipeline.publish(e, trace)));
       const failed = results.findIndex((r) => r.status === 'rejected');
       if (failed >= 0) {
         const reason = (results[failed] as PromiseRejectedResult).reason;

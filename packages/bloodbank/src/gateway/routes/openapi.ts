@@ -18,6 +18,16 @@ export const envelopeSchema = {
     correlation_id: { type: ['string', 'null'], format: 'uuid' },
     causation_id: { type: ['string', 'null'], format: 'uuid' },
     payload: { type: 'object', additionalProperties: true, examples: [{ message: 'test' }] },
+    traceparent: {
+      type: 'string',
+      description:
+        'W3C traceparent; wins over the traceparent header. Malformed: 400 INVALID_TRACE_CONTEXT. Absent (and no header): a new trace.',
+      examples: ['00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01'],
+    },
+    tracestate: {
+      type: 'string',
+      description: 'W3C tracestate (needs traceparent): at most 32 members, 512 characters',
+    },
   },
   additionalProperties: true,
 } as const;

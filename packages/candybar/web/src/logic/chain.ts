@@ -253,3 +253,16 @@ export function groupCorrelations(events: readonly StoredEvent[]): {
   const all = [...groups.values()].sort((a, b) => Date.parse(b.last) - Date.parse(a.last));
   return { chains: all.filter((g) => g.count > 1), singles: all.filter((g) => g.count === 1) };
 }
+
+/** The distinct trace ids of a chain's events, in order of first appearance. */
+export function chainTraceIds(events: readonly { trace_id?: string | null }[]): string[] {
+  const out: string[] = [];
+  for (const e of events) if (e.trace_id && !out.includes(e.trace_id)) out.push(e.trace_id);
+  return out;
+}
+
+/** The external trace UI's link for `traceId`, from a `{trace_id}` template; null without one. */
+export function traceLink(template: string | null | undefined, traceId: string): string | null {
+  if (!template) return null;
+  return template.replaceAll('{trace_id}', encodeURIComponent(traceId));
+}

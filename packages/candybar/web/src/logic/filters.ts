@@ -8,12 +8,14 @@ export interface StreamFilter {
   /** `source.app`, case-insensitive substring. */
   source?: string;
   correlation?: string;
+  /** W3C trace id (32 hex digits). */
+  trace?: string;
   /** Case-insensitive text anywhere in the payload. */
   text?: string;
 }
 
 export function isEmptyFilter(f: StreamFilter): boolean {
-  return !f.type && !f.source && !f.correlation && !f.text;
+  return !f.type && !f.source && !f.correlation && !f.trace && !f.text;
 }
 
 /**
@@ -32,6 +34,8 @@ export function compileFilter(f: StreamFilter): (e: StoredEvent) => boolean {
   if (source) checks.push((e) => (e.source?.app ?? '').toLowerCase().includes(source));
   const corr = f.correlation?.trim().toLowerCase();
   if (corr) checks.push((e) => (e.correlation_id ?? '').toLowerCase() === corr);
+  const trace = f.trace?.trim().toLowerCase();
+  if (trace) checks.push((e) => e.trace_id === trace);
   const text = f.text?.trim().toLowerCase();
   if (text) {
     // Stringifying is the expensive part; remember it per event object.
@@ -55,6 +59,7 @@ export function toStoreQuery(f: StreamFilter, limit: number): URLSearchParams {
   const type = f.type?.trim();
   if (type) q.set('type', type.includes('*') || type.includes('#') ? type : `${type}.#`);
   if (f.correlation?.trim()) q.set('correlation_id', f.correlation.trim());
+  if (f.trace?.trim()) q.set('trace_id', f.trace.trim().toLowerCase());
   q.set('limit', String(limit));
   q.set('order', 'desc');
   return q;

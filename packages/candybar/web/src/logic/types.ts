@@ -25,6 +25,10 @@ export interface StoredEvent {
   headers?: Record<string, unknown>;
   received_at?: string;
   replay_id?: string | null;
+  /** W3C trace id of the event's traceparent (Candystore's `trace_id`). */
+  trace_id?: string | null;
+  traceparent?: string;
+  tracestate?: string;
 }
 
 export interface EventPage {

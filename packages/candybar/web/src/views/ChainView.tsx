@@ -6,12 +6,14 @@ import { useApi, useKeys, useLatest } from '../hooks.js';
 import {
   buildChain,
   type ChainRow,
+  chainTraceIds,
   flattenChain,
   formatDuration,
   groupCorrelations,
   serviceColor,
   summarizeChain,
   timeTicks,
+  traceLink,
 } from '../logic/chain.js';
 import { KEY_Escape } from '../logic/keys.js';
 import { withParams } from '../logic/routes.js';
@@ -84,6 +86,8 @@ export function ChainView({ route, navigate }: ViewProps) {
     return flattenChain(roots);
   }, [chain]);
   const summary = useMemo(() => summarizeChain(rows), [rows]);
+  const traceIds = useMemo(() => chainTraceIds(rows.map((r) => r.event ?? {})), [rows]);
+  const info = useApi<{ trace_url?: string | null }>(id ? '/api/info' : null);
   const selectedId = route.params.event ?? null;
   const selectedRow = rows.find((r) => r.eventId === selectedId) ?? null;
   const latestRows = useLatest(rows);
@@ -157,6 +161,9 @@ export function ChainView({ route, navigate }: ViewProps) {
                 />
               )}
             </div>
+            {traceIds.length > 0 && (
+              <TraceLinks traceIds={traceIds} template={info.data?.trace_url ?? null} />
+            )}
             <TreeDiagram
               rows={rows}
               selected={selectedId}
@@ -218,6 +225,34 @@ export function ChainView({ route, navigate }: ViewProps) {
           )}
         </div>
       )}
+    </div>
+  );
+}
+
+/** The chain's trace(s): to the event list filtered by trace id, and to the trace UI when configured. */
+function TraceLinks({ traceIds, template }: { traceIds: string[]; template: string | null }) {
+  return (
+    <div className="chain-trace small" data-testid="chain-trace" style={{ padding: '6px 14px' }}>
+      {traceIds.map((t) => {
+        const external = traceLink(template, t);
+        return (
+          <div key={t} data-testid="chain-trace-id" data-trace-id={t}>
+            <span className="muted">trace </span>
+            <code className="mono">{t}</code>{' '}
+            <a href={`#/stream?trace=${encodeURIComponent(t)}`} data-testid="trace-events-link">
+              events in this trace
+            </a>
+            {external && (
+              <>
+                {' · '}
+                <a href={external} target="_blank" rel="noopener noreferrer" data-testid="trace-ui-link">
+                  open in trace UI
+                </a>
+              </>
+            )}
+          </div>
+        );
+      })}
     </div>
   );
 }

@@ -24,7 +24,7 @@ declare global {
 }
 
 function filterFromParams(p: Record<string, string>): StreamFilter {
-  return { type: p.type, source: p.source, correlation: p.corr, text: p.q };
+  return { type: p.type, source: p.source, correlation: p.corr, trace: p.trace, text: p.q };
 }
 
 /**
@@ -188,6 +188,12 @@ export function StreamView({ route, navigate }: ViewProps) {
           placeholder="correlation id"
           value={filter.correlation}
           onChange={(v) => setParam({ corr: v })}
+        />
+        <FilterInput
+          label="trace"
+          placeholder="trace id"
+          value={filter.trace}
+          onChange={(v) => setParam({ trace: v })}
         />
         <FilterInput
           label="payload"

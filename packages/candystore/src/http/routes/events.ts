@@ -20,6 +20,7 @@ const LIST_PARAMS = [
   'source',
   'correlation_id',
   'causation_id',
+  'trace_id',
   'since',
   'until',
   'limit',

@@ -6,7 +6,16 @@ import type { ApiContext } from '../context.js';
 import { parseBoolean, parseFilter, parsePosition, type Query, rejectUnknown, single } from '../params.js';
 import { streamSchema } from '../schemas.js';
 
-const STREAM_PARAMS = ['type', 'source', 'correlation_id', 'causation_id', 'payload_text', 'from', 'batch'];
+const STREAM_PARAMS = [
+  'type',
+  'source',
+  'correlation_id',
+  'causation_id',
+  'trace_id',
+  'payload_text',
+  'from',
+  'batch',
+];
 
 export function streamRoutes(app: FastifyInstance, ctx: ApiContext): void {
   const { maxPerClient, maxTotal, ...sessionLimits } = ctx.stream;
