@@ -21,6 +21,10 @@ export const COMMANDS: Record<string, { summary: string; load: () => Promise<Cli
     summary: 'run the HTTP gateway (publish API, webhooks, /health, /metrics, /docs)',
     load: () => import('./cli/serve.js'),
   },
+  push: {
+    summary: 'run the registry push subscriptions (signed CloudEvents POSTed to HTTP endpoints)',
+    load: () => import('./cli/push.js'),
+  },
   publish: {
     summary: 'publish one event through the gateway or straight to the broker',
     load: () => import('./cli/publish.js'),

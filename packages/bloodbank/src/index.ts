@@ -90,7 +90,19 @@ export {
   redeliveryGuard,
 } from './middleware/redelivery.js';
 export { type RetryOptions, retry } from './middleware/retry.js';
+export { currentHandleSpan, tracing } from './middleware/tracing.js';
 export { compose, type MessageContext, type MessageHandler, type Middleware } from './middleware/types.js';
+// --- push subscriptions (docs/push.md) ---
+export type { CircuitBreakerOptions } from './push/circuit-breaker.js';
+export {
+  BLOODBANK_PUSH,
+  type PushSubscriptionConfig,
+  resolvePushSubscriptions,
+} from './push/config.js';
+export { PushMetrics, type PushState } from './push/metrics.js';
+export { type PushService, type PushServiceOptions, startPushService } from './push/service.js';
+export { decodeWebhookSecret, signWebhook } from './push/signature.js';
+export type { PushFailure, PushSubscriptionStatus } from './push/worker.js';
 export { type ConnectOptions, connect } from './sdk/bus.js';
 // --- SDK ---
 export {
@@ -159,10 +171,21 @@ export {
   type TopologyPlan,
 } from './topology/plan.js';
 export type { TopologyRegistry, TopologyService } from './topology/registry.js';
+// --- tracing (docs/gateway.md, "Trace context") ---
+export {
+  NOOP_TRACER,
+  OTEL_EXPORTER_OTLP_ENDPOINT,
+  type Span,
+  type SpanAttributes,
+  type SpanName,
+  type Tracer,
+  tracerFromEnv,
+} from './tracing/tracer.js';
 export {
   AMQP_MANAGEMENT_URL,
   BLOODBANK_EMBEDDED_MAX_QUEUE_BYTES,
   BLOODBANK_EMBEDDED_MAX_QUEUE_MESSAGES,
+  BLOODBANK_EMBEDDED_STORAGE,
   type ConnectionLogger,
   type CreateTransportOptions,
   createEmbeddedTransport,
@@ -171,13 +194,18 @@ export {
   DEFAULT_EMBEDDED_LIMITS,
   type DeathReason,
   type DeathRecord,
+  DURABLE_EMBEDDED_FEATURES,
   EMBEDDED_FEATURES,
   EmbeddedBroker,
   type EmbeddedBrokerLimits,
+  type EmbeddedBrokerOptions,
   type EmbeddedBrokerStats,
+  type EmbeddedStorage,
   type EmbeddedTransportOptions,
   embeddedLimitsFromEnv,
   logConnectionState,
+  type OpenEmbeddedBrokerOptions,
+  openEmbeddedBroker,
   RABBITMQ_FEATURES,
   type RabbitMqTransportOptions,
   redactUrl,

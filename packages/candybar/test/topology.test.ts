@@ -47,6 +47,7 @@ describe('registry normalization (original 20-service file)', { timeout: 10_000 
       consumes: [],
       endpoints: {},
       queue: 'q.a',
+      push: null,
     });
   });
 

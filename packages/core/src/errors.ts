@@ -19,6 +19,7 @@ export const ERROR_CATALOGUE = {
   INVALID_CURSOR: { status: 400, title: 'Invalid cursor' },
   INVALID_FILTER: { status: 400, title: 'Invalid filter' },
   INVALID_CORRELATION_ID: { status: 400, title: 'Invalid correlation id' },
+  INVALID_TRACE_CONTEXT: { status: 400, title: 'Invalid trace context' },
   NOT_FOUND: { status: 404, title: 'Not found' },
   BODY_TOO_LARGE: { status: 413, title: 'Request body too large' },
   BATCH_TOO_LARGE: { status: 413, title: 'Batch has too many events' },
@@ -87,6 +88,11 @@ export const ERROR_CATALOGUE = {
   DISPATCH_REJECTED: { status: 502, title: 'OpenClaw rejected the dispatch' },
   DISPATCH_FAILED: { status: 502, title: 'OpenClaw dispatch failed', retryable: true },
   DISPATCH_STATE_INVALID: { status: 500, title: 'Dispatch state file cannot be read or written' },
+
+  // --- push subscriptions ---
+  PUSH_CONFIG_INVALID: { status: 500, title: 'Push subscription is misconfigured' },
+  PUSH_DELIVERY_FAILED: { status: 502, title: 'Push delivery failed', retryable: true },
+  PUSH_DELIVERY_REJECTED: { status: 502, title: 'Push endpoint rejected the event' },
 
   // --- configuration and last resort ---
   CONFIG_INVALID: { status: 500, title: 'Invalid configuration' },

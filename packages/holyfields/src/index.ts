@@ -18,8 +18,10 @@ export {
 export {
   consumersOf,
   loadServiceRegistry,
+  type PushSettings,
   parseServiceRegistry,
   producersOf,
+  pushProblems,
   type QueueSettings,
   type ServiceDefinition,
   type ServiceRegistry,

@@ -21,6 +21,7 @@ import {
   PLANE_WEBHOOK_SECRET,
 } from '../gateway/config.js';
 import { type GatewayOptions, startGateway } from '../gateway/server.js';
+import { BLOODBANK_PUSH } from '../push/config.js';
 import { BLOODBANK_UNKNOWN_TYPES } from '../sdk/config.js';
 import { BLOODBANK_DLX, BLOODBANK_EXCHANGE } from '../topology/config.js';
 import { type CliIo, EXIT, guarded, stdio } from './command.js';
@@ -45,7 +46,8 @@ Runs the HTTP gateway (POST /events, /events/batch, /publish, /webhooks/:provide
 (unset: embedded broker), BLOODBANK_PORT, BLOODBANK_HOST (default 127.0.0.1), HOLYFIELDS_SCHEMAS,
 SERVICES_REGISTRY, BLOODBANK_UNKNOWN_TYPES, AUTH_TOKENS, AUTH_TOKENS_FILE, BLOODBANK_AUTH_TOKENS,
 ALLOW_UNAUTHENTICATED, ALLOWED_HOSTS, ALLOWED_ORIGINS, BLOODBANK_RATE_LIMIT, BLOODBANK_BODY_LIMIT,
-BLOODBANK_BATCH_MAX, PLANE_WEBHOOK_SECRET, GITHUB_WEBHOOK_SECRET. Without tokens it listens on
+BLOODBANK_BATCH_MAX, PLANE_WEBHOOK_SECRET, GITHUB_WEBHOOK_SECRET, BLOODBANK_PUSH (the registry's
+push subscriptions run here unless false; docs/push.md). Without tokens it listens on
 loopback only; docs/gateway.md lists the scope each route needs.`;
 
 /** Gateway options from the environment (defaults first, then validation by each envVar). */
@@ -69,6 +71,8 @@ export function gatewayOptionsFromEnv(env: NodeJS.ProcessEnv): GatewayOptions {
     },
     logLevel: readEnv(LOG_LEVEL, env)!,
     access: accessConfigFromEnv(env),
+    push: readEnv(BLOODBANK_PUSH, env)!,
+    env,
   };
   const amqpUrl = readEnv(AMQP_URL, env);
   if (amqpUrl) options.amqpUrl = amqpUrl;

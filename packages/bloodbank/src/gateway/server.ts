@@ -22,10 +22,16 @@ import { parseRateLimit, type RateLimit, RateLimiter } from '../auth/rate-limit.
 import { type DeadLetterMonitor, startDeadLetterMonitor } from '../dead-letters/monitor.js';
 import { createDeadLetterOperations, type DeadLetterOperations } from '../dead-letters/operations.js';
 import { GatewayMetrics } from '../metrics/gateway-metrics.js';
+import type { RetryPolicy } from '../middleware/backoff.js';
+import type { CircuitBreakerOptions } from '../push/circuit-breaker.js';
+import { type PushSubscriptionConfig, resolvePushSubscriptions } from '../push/config.js';
+import { PushMetrics } from '../push/metrics.js';
+import { type PushService, startPushService } from '../push/service.js';
 import { openTransport } from '../sdk/transport.js';
 import type { UnknownTypePolicy } from '../sdk/types.js';
 import { ensureExchanges } from '../topology/apply.js';
 import type { TopologyOptions } from '../topology/options.js';
+import { type Tracer, tracerFromEnv } from '../tracing/tracer.js';
 import type { Transport } from '../transport/transport.js';
 import { WebhookIngestor } from '../webhooks/ingest.js';
 import { DEFAULT_PROVIDERS, type WebhookProvider } from '../webhooks/providers.js';
@@ -100,9 +106,23 @@ export interface GatewayOptions {
    * true; gateways compete on its queue, so each dead letter is reported once.
    */
   deadLetterMonitor?: boolean;
+  /**
+   * Run the registry's push subscriptions in this process (docs/push.md). Default true: they
+   * start when the registry has any (a misconfigured one refuses the start with
+   * PUSH_CONFIG_INVALID); false leaves them to `bloodbank push`. An object tunes the retry
+   * policy and the circuit breaker.
+   */
+  push?: boolean | { retry?: Partial<RetryPolicy>; breaker?: CircuitBreakerOptions };
+  /** Where `secret_env` of push subscriptions is read. Default `process.env`. */
+  env?: NodeJS.ProcessEnv;
   /** `source.app` of events that name none when tokens are off. Default `bloodbank-gateway`. */
   app?: string;
   logLevel?: string;
+  /**
+   * Records a `publish` span per event. Default: OpenTelemetry when OTEL_EXPORTER_OTLP_ENDPOINT
+   * is set (loaded at start), else the no-op tracer.
+   */
+  tracer?: Tracer;
 }
 
 export interface Gateway {
@@ -113,6 +133,8 @@ export interface Gateway {
   readonly schemas: SchemaStore;
   readonly metrics: GatewayMetrics;
   readonly transport: Transport | undefined;
+  /** The push subscriptions this gateway runs, if any. */
+  readonly push: PushService | null;
   /** Stops accepting requests, waits for in-flight publishes, closes what the gateway opened. */
   close(): Promise<void>;
 }
@@ -171,10 +193,21 @@ export async function buildGateway(
     log: app.log,
   });
   await store.load();
+  // Checked before anything listens: a misconfigured push subscription refuses the start.
+  let pushConfigs: PushSubscriptionConfig[] = [];
+  try {
+    if (options.push !== false && store.services)
+      pushConfigs = resolvePushSubscriptions(store.services, options.env ?? process.env);
+  } catch (err) {
+    if (ownTransport) await transport?.close();
+    throw err;
+  }
 
   const guard = new AccessGuard(accessConfig(options));
   const rate = typeof options.rateLimit === 'string' ? parseRateLimit(options.rateLimit) : options.rateLimit;
+  const tracer = options.tracer ?? (await tracerFromEnv('bloodbank-gateway', options.env));
   const pipeline = new PublishPipeline({
+    tracer,
     store,
     metrics,
     publisher,
@@ -245,11 +278,13 @@ export async function buildGateway(
   );
 
   await app.register(eventRoutes, { pipeline, batchMax, defaultApp: options.app ?? 'bloodbank-gateway' });
+  let push: PushService | null = null;
   await app.register(healthRoutes, {
     transport,
     store,
     metrics,
     exchange,
+    push: () => push?.status() ?? [],
     statusOnly: (request) => guard.enabled && request.principal === null,
   });
   await app.register(schemaRoutes, { store });
@@ -296,6 +331,24 @@ export async function buildGateway(
     });
     cleanups.push(off);
   }
+  if (pushConfigs.length > 0) {
+    if (!transport) app.log.warn('push subscriptions need a transport; this gateway has only a publisher');
+    else {
+      const tuning = typeof options.push === 'object' ? options.push : {};
+      push = await startPushService({
+        transport,
+        registry: { services: [] },
+        subscriptions: pushConfigs,
+        topology,
+        logger: app.log,
+        metrics: new PushMetrics(metrics.registry),
+        ...(tuning.retry ? { retry: tuning.retry } : {}),
+        ...(tuning.breaker ? { breaker: tuning.breaker } : {}),
+      });
+      const running = push;
+      cleanups.push(() => running.stop());
+    }
+  }
   const interval = options.healthIntervalMs ?? 30_000;
   if (interval > 0) {
     const host = hostname();
@@ -317,6 +370,9 @@ export async function buildGateway(
     schemas: store,
     metrics,
     transport,
+    get push() {
+      return push;
+    },
     get url() {
       return url;
     },
@@ -348,6 +404,7 @@ export async function buildGateway(
           clearInterval(sweep);
         }
         await pipeline.drained();
+        await tracer.flush().catch(() => {});
         if (ownTransport) await transport?.close();
       })();
       return closing;

@@ -40,6 +40,16 @@ export function isRetryable(err: unknown): boolean {
   return true;
 }
 
+/**
+ * How long the failed side asked to be left alone before the next attempt, in ms: an
+ * `AppError` whose `extra.retry_after_ms` holds it (a push endpoint's `Retry-After`).
+ */
+export function retryAfterOf(err: unknown): number | undefined {
+  if (!isAppError(err)) return undefined;
+  const ms = err.extra.retry_after_ms;
+  return typeof ms === 'number' && Number.isFinite(ms) && ms > 0 ? ms : undefined;
+}
+
 /** The class recorded in `x-dead-letter-error-class`: the catalogue code for an AppError, else the error's name. */
 export function errorClassOf(err: unknown): string {
   if (isAppError(err)) return err.code;

@@ -2,7 +2,7 @@ import { DEAD_LETTER_HEADERS as H, headerString, withoutBrokerDeath } from '../d
 import { retryQueueName } from '../topology/names.js';
 import type { Transport } from '../transport/transport.js';
 import { backoffDelay, type RetryPolicy, tierFor } from './backoff.js';
-import { errorReasonOf, isRetryable, RequeueSignal } from './errors.js';
+import { errorReasonOf, isRetryable, RequeueSignal, retryAfterOf } from './errors.js';
 import type { MessageContext, Middleware } from './types.js';
 
 export interface RetryOptions {
@@ -20,7 +20,9 @@ export interface RetryOptions {
 /**
  * Retries a failed message later instead of in a loop: a copy goes to the retry
  * queue of its tier with a per-message expiration of the backoff delay, and comes
- * back to its own queue (only) when that expires. The original is acked by the
+ * back to its own queue (only) when that expires. An error that asks for a later retry
+ * (`retryAfterOf`, e.g. a push endpoint's 429 with Retry-After) waits at least that long,
+ * bounded by the largest tier. The original is acked by the
  * consumer only after the broker confirmed the copy. Errors that must not be
  * retried, and the last attempt's error, pass through to the dead-letter middleware.
  */
@@ -32,7 +34,10 @@ export function retry(options: RetryOptions): Middleware {
     } catch (err) {
       if (err instanceof RequeueSignal) throw err;
       if (message.attempt >= options.policy.maxAttempts || !decide(err)) throw err;
-      const delayMs = backoffDelay(options.policy, message.attempt, options.random);
+      const delayMs = Math.max(
+        backoffDelay(options.policy, message.attempt, options.random),
+        Math.min(retryAfterOf(err) ?? 0, options.tiersMs[options.tiersMs.length - 1] ?? 0),
+      );
       await scheduleRetry(options.transport, message, err, delayMs, options.tiersMs);
       options.onRetry?.({ message, error: err, delayMs });
     }

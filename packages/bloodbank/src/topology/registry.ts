@@ -15,6 +15,15 @@ export interface TopologyService {
     readonly queueType?: QueueType;
     readonly maxAttempts?: number;
   };
+  /** HTTP push subscription (docs/push.md); its routing keys are already in `routingKeys`. */
+  readonly push?: {
+    readonly url: string;
+    readonly routingKeys?: readonly string[];
+    readonly concurrency?: number;
+    readonly timeoutMs?: number;
+    readonly secretEnv?: string;
+    readonly ordered?: boolean;
+  };
 }
 
 export interface TopologyRegistry {

@@ -30,10 +30,22 @@ export function toViewRegistry(reg: ServiceRegistry): Registry {
       consumes: s.consumes,
       endpoints: s.endpoints,
       queue: s.queues[0] ?? null,
+      push: s.push
+        ? { url: displayUrl(s.push.url), ordered: s.push.ordered, concurrency: s.push.concurrency ?? null }
+        : null,
     })),
     layers: reg.layers,
     eventSubscriptions: reg.eventSubscriptions,
   };
+}
+
+function displayUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    return `${u.protocol}//${u.host}${u.pathname}`;
+  } catch {
+    return '(invalid URL)';
+  }
 }
 
 /**

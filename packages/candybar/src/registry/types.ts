@@ -22,6 +22,15 @@ export interface RegistryService {
   endpoints: Record<string, string>;
   /** The first queue, for services that have exactly one. */
   queue: string | null;
+  /** The service's HTTP push subscription (docs/push.md); its state comes from the gateway's /health. */
+  push: RegistryPush | null;
+}
+
+export interface RegistryPush {
+  /** Scheme, host and path only: credentials, query and fragment may hold tokens. */
+  url: string;
+  ordered: boolean;
+  concurrency: number | null;
 }
 
 export interface ExchangeInfo {

@@ -19,6 +19,8 @@ export interface CatalogEntry {
   example?: unknown;
   producers: string[];
   consumers: string[];
+  /** Consumers fed by an HTTP push subscription, with the endpoint (scheme, host and path only). */
+  push: { service: string; url: string }[];
 }
 
 /** Who publishes and who receives each event type, by topic-pattern match against the registry. */
@@ -32,12 +34,28 @@ export function catalogEntries(schemas: SchemaRegistry, services?: ServiceRegist
       schema: info.schema,
       producers: services ? ids(servicesFor(services, info, producersOf, 'produces')) : [],
       consumers: services ? ids(servicesFor(services, info, consumersOf, 'consumes')) : [],
+      push: [],
     };
+    if (services) {
+      for (const s of servicesFor(services, info, consumersOf, 'consumes'))
+        if (s.push) e.push.push({ service: s.id, url: endpointOf(s.push.url) });
+      e.push.sort((a, b) => (a.service < b.service ? -1 : a.service > b.service ? 1 : 0));
+    }
     if (info.title) e.title = info.title;
     if (info.description) e.description = info.description;
     if (info.examples.length > 0) e.example = info.examples[0];
     return e;
   });
+}
+
+/** A push URL as the catalog shows it: credentials, query and fragment may hold tokens. */
+function endpointOf(url: string): string {
+  try {
+    const u = new URL(url);
+    return `${u.protocol}//${u.host}${u.pathname}`;
+  } catch {
+    return '(invalid URL)';
+  }
 }
 
 function ids(list: ServiceDefinition[]): string[] {
@@ -75,7 +93,11 @@ export function catalogHtml(entries: readonly CatalogEntry[], title = 'Holyfield
     (e) => `<section id="${anchor(`${e.eventType}-v${e.version}`)}">
 <h2><code>${esc(e.eventType)}</code> <small>v${e.version} · ${e.kind} schema · ${esc(e.file)}</small></h2>
 ${e.title ? `<p><strong>${esc(e.title)}</strong></p>` : ''}${e.description ? `<p>${esc(e.description)}</p>` : ''}
-<dl><dt>Producers</dt><dd class="producers">${list(e.producers)}</dd><dt>Consumers</dt><dd class="consumers">${list(e.consumers)}</dd></dl>
+<dl><dt>Producers</dt><dd class="producers">${list(e.producers)}</dd><dt>Consumers</dt><dd class="consumers">${list(e.consumers)}</dd>${
+      e.push.length === 0
+        ? ''
+        : `<dt>Push subscriptions</dt><dd class="push">${e.push.map((p) => `<code>${esc(p.service)}</code> → <code>${esc(p.url)}</code>`).join(', ')}</dd>`
+    }</dl>
 <details open><summary>Example</summary><pre>${e.example === undefined ? 'no example in the schema' : esc(JSON.stringify(e.example, null, 2))}</pre></details>
 <details><summary>Schema</summary><pre>${esc(JSON.stringify(e.schema, null, 2))}</pre></details>
 </section>`,

@@ -12,6 +12,18 @@ export interface QueueSettings {
   maxAttempts?: number;
 }
 
+/** A service's HTTP push subscription (`push:` in the registry; docs/push.md). */
+export interface PushSettings {
+  url: string;
+  /** `push.routing_keys` alone (they are also merged into the service's `routingKeys`). */
+  routingKeys: string[];
+  concurrency?: number;
+  timeoutMs?: number;
+  /** Name of the environment variable holding the signing secret. */
+  secretEnv?: string;
+  ordered: boolean;
+}
+
 export interface ServiceDefinition {
   /** The key under `services:`. */
   id: string;
@@ -32,6 +44,8 @@ export interface ServiceDefinition {
   consumes: string[];
   endpoints: Record<string, string>;
   queue: QueueSettings;
+  /** Present when the service is fed by an HTTP push subscription. */
+  push?: PushSettings;
 }
 
 export interface ServiceRegistry {
@@ -111,6 +125,14 @@ interface RawService {
     queue_type?: 'classic' | 'quorum';
     max_attempts?: number;
   };
+  push?: {
+    url?: string;
+    routing_keys?: string[] | null;
+    concurrency?: number;
+    timeout_ms?: number;
+    secret_env?: string;
+    ordered?: boolean;
+  };
 }
 
 interface RawRegistry {
@@ -143,6 +165,7 @@ function normalize(raw: RawRegistry): ServiceRegistry {
       if (q?.message_ttl_ms !== undefined) def.queue.messageTtlMs = q.message_ttl_ms;
       if (q?.queue_type !== undefined) def.queue.queueType = q.queue_type;
       if (q?.max_attempts !== undefined) def.queue.maxAttempts = q.max_attempts;
+      if (s.push) addPush(id, def, s.push);
       return def;
     })
     .sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
@@ -175,10 +198,71 @@ function normalize(raw: RawRegistry): ServiceRegistry {
   return reg;
 }
 
-/** What the JSON Schema cannot say: a queue belongs to one service. */
+/**
+ * A push subscription consumes the service's one queue (`<id>.push` when it names none), bound
+ * to the service's routing keys and the push's own.
+ */
+function addPush(id: string, def: ServiceDefinition, raw: NonNullable<RawService['push']>): void {
+  const push: PushSettings = {
+    url: raw.url ?? '',
+    routingKeys: [...(raw.routing_keys ?? [])],
+    ordered: raw.ordered ?? false,
+  };
+  if (raw.concurrency !== undefined) push.concurrency = raw.concurrency;
+  if (raw.timeout_ms !== undefined) push.timeoutMs = raw.timeout_ms;
+  if (raw.secret_env !== undefined) push.secretEnv = raw.secret_env;
+  def.push = push;
+  if (def.queues.length === 0) def.queues.push(`${id}.push`);
+  for (const key of push.routingKeys) if (!def.routingKeys.includes(key)) def.routingKeys.push(key);
+}
+
+/** Problems of one push subscription the JSON Schema cannot say, each naming its registry path. */
+export function pushProblems(service: {
+  readonly id: string;
+  readonly queues: readonly string[];
+  readonly routingKeys: readonly string[];
+  readonly push?: { readonly url: string } | undefined;
+}): Violation[] {
+  const push = service.push;
+  if (!push) return [];
+  const path = `services.${service.id}.push`;
+  const pointer = `/services/${service.id}/push`;
+  const out: Violation[] = [];
+  const bad = (member: string, message: string) =>
+    out.push({
+      pointer: member ? `${pointer}/${member}` : pointer,
+      message: `${path}${member ? `.${member}` : ''} ${message}`,
+      keyword: 'push',
+    });
+  if (!push.url) bad('url', 'is required: the endpoint events are POSTed to');
+  else {
+    let url: URL | null = null;
+    try {
+      url = new URL(push.url);
+    } catch {
+      bad('url', 'is not a URL');
+    }
+    if (url && url.protocol !== 'http:' && url.protocol !== 'https:')
+      bad('url', `must be an http:// or https:// URL, not ${url.protocol}//`);
+  }
+  if (service.queues.length !== 1)
+    bad(
+      '',
+      `needs the service to have one queue, it has ${service.queues.length} (${service.queues.join(', ')})`,
+    );
+  if (service.routingKeys.length === 0)
+    bad(
+      'routing_keys',
+      "or the service's routing_keys must name at least one binding: nothing would reach the queue",
+    );
+  return out;
+}
+
+/** What the JSON Schema cannot say: a queue belongs to one service; push subscriptions make sense. */
 function semanticProblems(reg: ServiceRegistry): Violation[] {
   const owner = new Map<string, string>();
   const out: Violation[] = [];
+  for (const s of reg.services) out.push(...pushProblems(s));
   for (const s of reg.services) {
     for (const q of s.queues) {
       const other = owner.get(q);

@@ -1,18 +1,28 @@
 import { hostname } from 'node:os';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { GatewayMetrics } from '../../metrics/gateway-metrics.js';
+import type { PushSubscriptionStatus } from '../../push/worker.js';
 import type { Transport } from '../../transport/transport.js';
 import type { SchemaStore } from '../schema-store.js';
 
 export interface HealthReport {
   status: 'ok' | 'degraded';
-  broker: { connected: boolean; kind: 'rabbitmq' | 'embedded'; state: string; latency_ms: number | null };
+  broker: {
+    connected: boolean;
+    kind: 'rabbitmq' | 'embedded';
+    state: string;
+    latency_ms: number | null;
+    /** RabbitMQ: the node connected (or being connected) to, redacted; one of AMQP_URL's list. */
+    node?: string;
+  };
   schemas: number;
   services: number;
   registry: { schemas: number; services: number | null; loaded_at: string; last_reload_error: unknown };
   uptime_s: number;
   instance: string;
   errors: string[];
+  /** The push subscriptions this process runs (docs/push.md); only on /health. */
+  push?: PushSubscriptionStatus[];
 }
 
 const started = Date.now();
@@ -60,7 +70,13 @@ export async function healthReport(
   if (reg.last_reload_error) errors.push(`last schema reload failed: ${reg.last_reload_error.message}`);
   return {
     status: connected && reg.schemas > 0 ? 'ok' : 'degraded',
-    broker: { connected, kind: transport?.kind ?? 'rabbitmq', state, latency_ms: latency },
+    broker: {
+      connected,
+      kind: transport?.kind ?? 'rabbitmq',
+      state,
+      latency_ms: latency,
+      ...(transport?.node ? { node: transport.node } : {}),
+    },
     schemas: reg.schemas,
     services: reg.services ?? 0,
     registry: {
@@ -80,6 +96,8 @@ export interface HealthRoutesOptions {
   store: SchemaStore;
   metrics: GatewayMetrics;
   exchange: string;
+  /** The push subscriptions' states, shown under `push` when there are any. */
+  push?: () => PushSubscriptionStatus[];
   /**
    * Whether this caller sees only `{status}`: anonymous callers when tokens are configured, since
    * the detail names the broker, the instance and the last reload error.
@@ -100,6 +118,13 @@ export async function healthRoutes(app: FastifyInstance, o: HealthRoutesOptions)
     },
     async (request, reply) => {
       const report = await healthReport(o.transport, o.store, o.exchange);
+      const push = o.push?.() ?? [];
+      if (push.length > 0) {
+        // A paused subscription is the endpoint's trouble, not the gateway's: reported, not degraded.
+        report.push = push;
+        for (const p of push)
+          if (p.state === 'paused') report.errors.push(`push subscription ${p.service} is paused`);
+      }
       // A reload that failed keeps the old tree serving, so it is reported but not degraded.
       reply.code(report.status === 'ok' ? 200 : 503);
       return o.statusOnly(request) ? { status: report.status } : report;

@@ -3,6 +3,7 @@ import { live } from '../api/live.js';
 import { useApi, useKeys, useRegistry, useTick } from '../hooks.js';
 import { KEY_Escape } from '../logic/keys.js';
 import { type LayoutNode, layoutTopology } from '../logic/layout.js';
+import { type PushStatus, pushById, pushLabel } from '../logic/push.js';
 import { formatRate, RateCounter } from '../logic/rates.js';
 import { exchangeName, type Registry, type RegistryService } from '../logic/registry.js';
 import { withParams } from '../logic/routes.js';
@@ -26,6 +27,9 @@ export function TopologyView({ route, navigate }: ViewProps) {
   const taps = useMemo(() => (registry ? catchAllConsumers(registry) : []), [registry]);
   const health = useApi<{ services: ServiceHealth[] }>('/api/health/services', 10_000);
   const dlq = useApi<DlqSummary>('/api/bus/dead-letters', 15_000);
+  const hasPush = registry?.services.some((s) => s.push) ?? false;
+  // The gateway's own /health lists its push subscriptions' states (only needed when there are some).
+  const busHealth = useApi<{ push?: unknown }>(hasPush ? '/api/bus/health' : null, 10_000);
   const rates = useRef(new RateCounter(10));
   const [pulses, setPulses] = useState<Record<string, number>>({});
   const [hover, setHover] = useState<string | null>(null);
@@ -72,6 +76,7 @@ export function TopologyView({ route, navigate }: ViewProps) {
 
   const now = Date.now();
   const healthById = new Map((health.data?.services ?? []).map((h) => [h.id, h]));
+  const pushStatus = pushById(busHealth.data);
   const focus = hover ?? selected;
   const connected = new Set<string>();
   if (focus) {
@@ -237,6 +242,7 @@ export function TopologyView({ route, navigate }: ViewProps) {
                 node={n}
                 service={serviceMap.get(n.id)}
                 health={healthById.get(n.id)}
+                push={pushStatus.get(n.id)}
                 inRate={rates.current.rate(`in:${n.id}`, now)}
                 outRate={rates.current.rate(`out:${n.id}`, now)}
                 selected={selected === n.id}
@@ -253,6 +259,8 @@ export function TopologyView({ route, navigate }: ViewProps) {
             index={index}
             service={selectedService}
             health={healthById.get(selectedService.id)}
+            push={pushStatus.get(selectedService.id)}
+            pushError={busHealth.error}
             dlq={dlq.data}
             dlqError={dlq.error}
             rates={rates.current}
@@ -269,6 +277,7 @@ function NodeBox(props: {
   node: LayoutNode;
   service: RegistryService | undefined;
   health: ServiceHealth | undefined;
+  push: PushStatus | undefined;
   inRate: number;
   outRate: number;
   selected: boolean;
@@ -337,10 +346,69 @@ function NodeBox(props: {
           {rateText}
         </text>
       )}
+      {s.push && (
+        <text
+          className={`push-badge ${props.push?.state ?? 'unknown'}`}
+          x={n.w - 10}
+          y={n.h - 7}
+          textAnchor="end"
+          data-push={props.push?.state ?? 'unknown'}
+        >
+          <title>{`push → ${s.push.url}`}</title>
+          {pushLabel(props.push)}
+        </text>
+      )}
       <circle className={`health ${health}`} cx={n.w - 12} cy={12} r={5} data-health={health}>
         <title>{`health: ${health}${props.health?.detail ? ` (${props.health.detail})` : ''}`}</title>
       </circle>
     </g>
+  );
+}
+
+function PushSection(props: {
+  config: NonNullable<RegistryService['push']>;
+  status: PushStatus | undefined;
+  error: string | null;
+}) {
+  const { config, status } = props;
+  return (
+    <div data-testid="push-section">
+      <h3>Push subscription</h3>
+      <div className="mono small" data-push-url>
+        POST {config.url}
+      </div>
+      <div className="chips">
+        <span
+          className={`chip push-state ${status?.state ?? 'unknown'}`}
+          data-push-state={status?.state ?? 'unknown'}
+        >
+          {status?.state ??
+            (props.error ? 'state unknown (gateway not reachable)' : 'not reported by the gateway')}
+        </span>
+        {config.ordered && <span className="chip">ordered by correlation</span>}
+        {status && <span className="chip">{status.signed ? 'signed' : 'unsigned'}</span>}
+      </div>
+      {status && (
+        <div className="small">
+          {status.delivered} delivered · {status.failed} failed · {status.rejected} rejected
+          {status.consecutive_failures > 0 ? ` · ${status.consecutive_failures} failures in a row` : ''}
+          {status.probe_at ? ` · next probe ${new Date(status.probe_at).toLocaleTimeString()}` : ''}
+        </div>
+      )}
+      {status && status.recent_failures.length > 0 && (
+        <table className="grid" data-testid="push-failures">
+          <tbody>
+            {status.recent_failures.slice(0, 5).map((f) => (
+              <tr key={`${f.at}-${f.reason}`}>
+                <td className="mono small">{new Date(f.at).toLocaleTimeString()}</td>
+                <td className="mono small">{f.status ?? '—'}</td>
+                <td className="small">{f.reason}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
+    </div>
   );
 }
 
@@ -353,6 +421,8 @@ function NodePanel(props: {
   index: TopologyIndex;
   service: RegistryService;
   health: ServiceHealth | undefined;
+  push: PushStatus | undefined;
+  pushError: string | null;
   dlq: DlqSummary | null;
   dlqError: string | null;
   rates: RateCounter;
@@ -398,6 +468,8 @@ function NodePanel(props: {
       ) : (
         <span className="muted">not probed yet</span>
       )}
+
+      {s.push && <PushSection config={s.push} status={props.push} error={props.pushError} />}
 
       <h3>Traffic (last 10 s)</h3>
       <div>
