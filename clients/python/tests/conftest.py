@@ -1,0 +1,1 @@
+from .support import gateway, stub  # noqa: F401  (fixtures)
