@@ -168,6 +168,11 @@ export interface Transport {
    * URL (`amqp://user@host:port/vhost`, never the password); for /health and logs. Embedded: unset.
    */
   readonly node?: string;
+  /**
+   * The durable embedded broker's journal: where it is, and the first write that failed (a
+   * full or read-only disk), for /health. Unset for every other broker.
+   */
+  readonly journal?: { readonly location: string; readonly error: string | null };
   onStateChange(listener: (state: TransportState, error?: Error) => void): () => void;
 
   assertExchange(name: string, type: ExchangeType, options?: ExchangeOptions): Promise<void>;

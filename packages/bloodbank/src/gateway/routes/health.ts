@@ -14,6 +14,8 @@ export interface HealthReport {
     latency_ms: number | null;
     /** RabbitMQ: the node connected (or being connected) to, redacted; one of AMQP_URL's list. */
     node?: string;
+    /** The durable embedded broker's journal and its first failed write. */
+    journal?: { location: string; error: string | null };
   };
   schemas: number;
   services: number;
@@ -64,18 +66,21 @@ export async function healthReport(
   const latency = transport ? await probeBroker(transport, exchange) : null;
   const connected = state === 'connected' && (transport === undefined || latency !== null);
   if (state !== 'connected') errors.push(`broker connection is ${state}`);
+  const journal = transport?.journal;
+  if (journal?.error) errors.push(`the embedded broker could not write its journal: ${journal.error}`);
   else if (!connected) errors.push('the broker did not answer a check within 2 s');
   const reg = store.status;
   if (reg.schemas === 0) errors.push('no schemas loaded');
   if (reg.last_reload_error) errors.push(`last schema reload failed: ${reg.last_reload_error.message}`);
   return {
-    status: connected && reg.schemas > 0 ? 'ok' : 'degraded',
+    status: connected && reg.schemas > 0 && !journal?.error ? 'ok' : 'degraded',
     broker: {
       connected,
       kind: transport?.kind ?? 'rabbitmq',
       state,
       latency_ms: latency,
       ...(transport?.node ? { node: transport.node } : {}),
+      ...(journal ? { journal } : {}),
     },
     schemas: reg.schemas,
     services: reg.services ?? 0,

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { AppError } from '@33god/core';
+import { AppError, isAppError } from '@33god/core';
 import { InFlight, StateListeners } from '../inflight.js';
 import type {
   BindingInfo,
@@ -138,6 +138,11 @@ class EmbeddedTransport implements Transport {
     return this.#state;
   }
 
+  get journal(): { location: string; error: string | null } | undefined {
+    const j = this.broker.journal;
+    return j ? { location: j.location, error: j.failure?.message ?? null } : undefined;
+  }
+
   onStateChange(listener: (state: TransportState, error?: Error) => void): () => void {
     return this.#listeners.add(listener);
   }
@@ -196,7 +201,19 @@ class EmbeddedTransport implements Transport {
     this.#live();
     // A durable broker confirms once the copies are on disk (group commit).
     const written = this.broker.publish(message);
-    if (written) await written;
+    if (written) {
+      await written.catch((err: Error) => {
+        throw isAppError(err)
+          ? err
+          : new AppError(
+              'PUBLISH_NACKED',
+              `the embedded broker could not write its journal: ${err.message}`,
+              {
+                cause: err,
+              },
+            );
+      });
+    }
   }
 
   async consume(queue: string, handler: DeliveryHandler, options: ConsumeOptions = {}): Promise<Consumer> {
