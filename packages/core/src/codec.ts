@@ -172,6 +172,8 @@ const NUL_ESCAPE = Buffer.from('\\u0000');
 // A lone UTF-16 surrogate can only appear in JSON as an escape (JSON.stringify writes one so;
 // other encoders may escape a valid pair too, which the walk below tells apart).
 const SURROGATE_ESCAPE = /\\u[dD][89a-fA-F]/;
+const SURROGATE_LOWER = Buffer.from('\\ud');
+const SURROGATE_UPPER = Buffer.from('\\uD');
 
 const NUL_VIOLATION: Violation = {
   pointer: '',
@@ -187,6 +189,8 @@ const NUL_VIOLATION: Violation = {
  */
 function unstorableText(body: Buffer, doc: unknown): { what: string; violation: Violation } | null {
   if (body.includes(NUL_ESCAPE)) return { what: 'U+0000', violation: NUL_VIOLATION };
+  // Two native byte searches on the common path; the string and the regex only after a hit.
+  if (!body.includes(SURROGATE_LOWER) && !body.includes(SURROGATE_UPPER)) return null;
   if (!SURROGATE_ESCAPE.test(body.toString('latin1'))) return null;
   const pointer = loneSurrogateAt(doc, '');
   if (pointer === null) return null;
