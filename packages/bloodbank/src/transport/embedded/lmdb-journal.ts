@@ -28,7 +28,7 @@ type MessageKey = [string, number];
  * B+tree with copy-on-write pages, so a crash at any moment leaves the last committed
  * transaction intact and there is no log to replay or compact. lmdb-js gathers every write of
  * one event-loop turn into one transaction, committed and fsync'd on its own thread (group
- * commit); a write's promise resolves when its transaction is on disk.
+ * commit); the promises this journal returns resolve once their transaction is on disk.
  *
  * Three tables: `topology` (durable exchanges, queues, bindings), `messages` (one record per
  * queue copy, keyed by queue and publish order) and `delivered` (marks of copies handed out).
@@ -54,11 +54,13 @@ export class LmdbJournal implements BrokerJournal {
   static open(dir: string): LmdbJournal {
     try {
       mkdirSync(dir, { recursive: true });
-      // overlappingSync off: a write's promise resolves only once its commit is fsync'd.
+      // Overlapping sync: the next transaction commits while the last one is being flushed,
+      // and a confirm waits for `flushed` (on disk). Measured end to end (npm run bench --
+      // durable): 0.79 of the in-memory broker, against 0.67 with each commit syncing in turn.
       const root = open({
         path: join(dir, 'journal.mdb'),
         compression: false,
-        overlappingSync: false,
+        overlappingSync: true,
         maxDbs: 4,
       });
       return new LmdbJournal(dir, root);
@@ -189,6 +191,8 @@ export class LmdbJournal implements BrokerJournal {
     try {
       if (this.#closed) throw new Error('the journal is closed');
       await write();
+      // Committed; with overlapping sync the flush to disk follows, and is what a confirm waits for.
+      await this.#root.flushed;
     } catch (err) {
       this.#failure ??= err as Error;
       throw new AppError(
