@@ -106,6 +106,27 @@ const CASES: Case[] = [
     mutate: (e) => Object.assign(e, { payload: { text: 'a\u0000b' } }),
   },
   {
+    // Date.parse rolls it over to 2 March; PostgreSQL refuses it ("date/time field value out of range").
+    name: 'timestamp on 30 February',
+    accepted: false,
+    mutate: (e) => Object.assign(e, { timestamp: '2026-02-30T10:00:00Z' }),
+  },
+  {
+    name: 'timestamp in year 0000',
+    accepted: false,
+    mutate: (e) => Object.assign(e, { timestamp: '0000-06-01T10:00:00Z' }),
+  },
+  {
+    name: 'timestamp with a -23:59 offset (valid RFC 3339, beyond PostgreSQL)',
+    accepted: false,
+    mutate: (e) => Object.assign(e, { timestamp: '2026-06-01T10:00:00-23:59' }),
+  },
+  {
+    name: 'timestamp on 29 February of a leap year',
+    accepted: true,
+    mutate: (e) => Object.assign(e, { timestamp: '2024-02-29T10:00:00+14:00' }),
+  },
+  {
     // PostgreSQL's jsonb refuses it ("Unicode low surrogate must follow a high surrogate").
     name: 'a lone UTF-16 surrogate in a payload string',
     accepted: false,

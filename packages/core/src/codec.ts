@@ -13,6 +13,32 @@ import { parseTraceparent, tracestateProblem } from './trace.js';
 
 /** RFC 3339 date-time, with `T`, `t` or a space between date and time (as JSON Schema's `date-time`). */
 const RFC3339 = /^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:[Zz]|[+-]\d{2}:\d{2})$/;
+
+const DAYS_IN_MONTH = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+
+/**
+ * An RFC 3339 date-time that names a real instant PostgreSQL can store: a day that exists in
+ * its month (no 30 February; Date.parse rolls it over to March), hours, minutes and seconds in
+ * range, an offset within ±15:59, and a year from 0001 (PostgreSQL has no year 0). Anything else would be
+ * accepted with a 202 and then dead-lettered by the store.
+ */
+function isStorableDateTime(text: string): boolean {
+  if (!RFC3339.test(text)) return false;
+  const year = Number(text.slice(0, 4));
+  const month = Number(text.slice(5, 7));
+  const day = Number(text.slice(8, 10));
+  if (year < 1 || month < 1 || month > 12 || day < 1) return false;
+  const leap = year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0);
+  if (day > (month === 2 && leap ? 29 : DAYS_IN_MONTH[month - 1]!)) return false;
+  if (Number(text.slice(11, 13)) > 23 || Number(text.slice(14, 16)) > 59 || Number(text.slice(17, 19)) > 59) {
+    return false;
+  }
+  const zone = /[+-](\d{2}):(\d{2})$/.exec(text);
+  // PostgreSQL takes offsets up to ±15:59 (RFC 3339 allows ±23:59).
+  if (zone && (Number(zone[1]) > 15 || Number(zone[2]) > 59)) return false;
+  return !Number.isNaN(Date.parse(text));
+}
+
 export const MAX_VERSION_LENGTH = 64;
 export const MAX_SOURCE_MEMBER_LENGTH = 256;
 
@@ -53,11 +79,7 @@ export function envelopeViolations(value: unknown, options: EnvelopeRuleOptions)
 
   if (value.timestamp === undefined) {
     if (complete) missing('timestamp');
-  } else if (
-    typeof value.timestamp !== 'string' ||
-    !RFC3339.test(value.timestamp) ||
-    Number.isNaN(Date.parse(value.timestamp))
-  ) {
+  } else if (typeof value.timestamp !== 'string' || !isStorableDateTime(value.timestamp)) {
     add('timestamp', 'must be an RFC 3339 date-time', 'format');
   }
 
