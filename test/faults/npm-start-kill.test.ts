@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
-import { randomUUID } from 'node:crypto';
+import { createHmac, randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
@@ -8,7 +10,74 @@ import { npmStart, untilUp } from '../../packages/all-in-one/test/npm-start.js';
 import { waitFor } from './support.js';
 
 // `npm start` in embedded mode (durable broker, PGlite) killed with SIGKILL under load, then
-// started again on the same data directory: every event it answered 202 for is stored, once.
+// started again on the same data directory: every event it answered 202 for is stored, once,
+// and every dead letter it held before a kill is still there after it. The dead letters are
+// the dispatcher's: a ready Plane ticket whose dispatch a stand-in OpenClaw refuses with 400.
+
+const PLANE_SECRET = 'kill-test-plane-secret';
+const DISPATCH_QUEUE = 'infra_dispatcher.plane';
+
+/** An OpenClaw stand-in that refuses every dispatch (a final 4xx: dead-lettered at once). */
+async function refusingOpenClaw(): Promise<{ url: string; server: Server }> {
+  const server = createServer((req, res) => {
+    req.resume();
+    req.on('end', () =>
+      res.writeHead(400, { 'content-type': 'application/json' }).end('{"error":"refused by the test"}'),
+    );
+  });
+  server.listen(0, '127.0.0.1');
+  await new Promise((r) => server.once('listening', r));
+  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/hooks/agent`, server };
+}
+
+function readyTicket(issueId: string): string {
+  const label = (name: string) => ({ id: randomUUID(), name, color: '#aabbcc' });
+  return JSON.stringify({
+    event: 'issue',
+    action: 'updated',
+    webhook_id: randomUUID(),
+    workspace_id: randomUUID(),
+    data: {
+      id: issueId,
+      name: `Kill-test ticket ${issueId.slice(0, 8)}`,
+      sequence_id: 1,
+      project: randomUUID(),
+      project_detail: { id: randomUUID(), identifier: 'INFRA', name: 'Infra' },
+      state: { id: randomUUID(), name: 'Todo', group: 'unstarted', color: '#3a3a3a' },
+      labels: ['ready', 'automation:go', 'comp:bloodbank'].map(label),
+      priority: 'medium',
+      updated_at: new Date().toISOString(),
+    },
+  });
+}
+
+/** The event ids of the dispatcher's dead letters, as the gateway lists them. */
+async function deadLetterIds(gateway: string): Promise<Set<string>> {
+  const res = await fetch(`${gateway}/dead-letters/${DISPATCH_QUEUE}?limit=500`);
+  if (res.status !== 200) return new Set();
+  const page = (await res.json()) as { items: { event_id: string | null }[] };
+  return new Set(page.items.map((i) => i.event_id ?? ''));
+}
+
+/** Sends one signed ready ticket and waits until its event is a dead letter; returns its id. */
+async function deadLetterOne(gateway: string): Promise<string> {
+  const raw = readyTicket(randomUUID());
+  const res = await fetch(`${gateway}/webhooks/plane`, {
+    method: 'POST',
+    headers: {
+      'content-type': 'application/json',
+      'x-plane-delivery': randomUUID(),
+      'x-plane-signature': createHmac('sha256', PLANE_SECRET).update(raw).digest('hex'),
+    },
+    body: raw,
+  });
+  const body = (await res.json()) as { event_id?: string; event_ids?: string[] };
+  assert.equal(res.status, 202, JSON.stringify(body));
+  const id = body.event_id ?? body.event_ids?.[0];
+  assert.ok(id, `the webhook's event id: ${JSON.stringify(body)}`);
+  await waitFor(`dead letter ${id}`, 60_000, async () => (await deadLetterIds(gateway)).has(id), 200);
+  return id;
+}
 
 type Run = ReturnType<typeof npmStart>;
 const runs: Run[] = [];
@@ -109,27 +178,56 @@ async function assertStoredOnce(store: string, accepted: Set<string>): Promise<v
 }
 
 describe('npm start killed with SIGKILL', { timeout: 1_200_000 }, () => {
-  it('stores every event answered 202 exactly once, three kills in a row under 64 publishers', async () => {
+  it('stores every event answered 202 exactly once and keeps every dead letter, three kills in a row under 64 publishers', async () => {
     const dataDir = mkdtempSync(join(tmpdir(), 'kill-test-'));
     dirs.push(dataDir);
+    const openclaw = await refusingOpenClaw();
+    const env = {
+      OPENCLAW_HOOK_TOKEN: 'kill-test-token',
+      OPENCLAW_HOOK_URL: openclaw.url,
+      PLANE_WEBHOOK_SECRET: PLANE_SECRET,
+      INFRA_RUN_CHECKS: 'false',
+    };
     const accepted = new Set<string>();
-    for (let round = 0; round < 3; round++) {
-      const run = start(dataDir);
-      await untilUp(run);
-      const before = accepted.size;
-      let stop = false;
-      const publishing = load(urlOf(run, 'gateway \\(Bloodbank\\)'), accepted, () => stop);
-      await waitFor('2,000 more events accepted', 120_000, () => accepted.size >= before + 2_000, 100);
-      await kill(run); // while the publishers are still at it
-      stop = true;
-      await publishing;
-    }
-    const last = start(dataDir);
-    await untilUp(last);
+    const deadLetters: string[] = [];
     try {
-      await assertStoredOnce(urlOf(last, 'store \\(Candystore\\)'), accepted);
+      for (let round = 0; round < 3; round++) {
+        const run = start(dataDir, env);
+        await untilUp(run);
+        const gateway = urlOf(run, 'gateway \\(Bloodbank\\)');
+        // Every dead letter held before the last kill is still listed after the restart.
+        const kept = await deadLetterIds(gateway);
+        assert.deepEqual(
+          deadLetters.filter((id) => !kept.has(id)),
+          [],
+          `dead letters lost by kill ${round}`,
+        );
+        deadLetters.push(await deadLetterOne(gateway));
+        const before = accepted.size;
+        let stop = false;
+        const publishing = load(gateway, accepted, () => stop);
+        await waitFor('2,000 more events accepted', 120_000, () => accepted.size >= before + 2_000, 100);
+        await kill(run); // while the publishers are still at it
+        stop = true;
+        await publishing;
+      }
+      const last = start(dataDir, env);
+      await untilUp(last);
+      try {
+        const kept = await deadLetterIds(urlOf(last, 'gateway \\(Bloodbank\\)'));
+        assert.deepEqual(
+          deadLetters.filter((id) => !kept.has(id)),
+          [],
+          'dead letters lost by kill 3',
+        );
+        assert.equal(deadLetters.length, 3);
+        await assertStoredOnce(urlOf(last, 'store \\(Candystore\\)'), accepted);
+      } finally {
+        await kill(last);
+      }
     } finally {
-      await kill(last);
+      openclaw.server.closeAllConnections();
+      openclaw.server.close();
     }
   });
 
