@@ -1,7 +1,8 @@
+import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { after } from 'node:test';
+import { after, describe, it } from 'node:test';
 import { runTransportContract, runTransportRestartContract } from '../../src/testkit/index.js';
 import {
   createEmbeddedTransport,
@@ -58,4 +59,34 @@ runTransportRestartContract('embedded (durable broker, journal closed without dr
     await current.close();
     current = await durableBroker(restartDir);
   },
+});
+
+describe('durable embedded broker: what a restart keeps', () => {
+  it('keeps durable queues, drops non-durable, exclusive and auto-delete ones, and transient messages', async () => {
+    const dir = join(root, 'kinds');
+    let broker = await durableBroker(dir);
+    let t = createEmbeddedTransport({ broker });
+    await t.assertQueue('kept', { durable: true });
+    await t.assertQueue('transient-queue', { durable: false });
+    await t.assertQueue('exclusive', { durable: true, exclusive: true });
+    await t.assertQueue('auto-delete', { durable: true, autoDelete: true });
+    for (const persistent of [true, false]) {
+      await t.publish({
+        exchange: '',
+        routingKey: 'kept',
+        body: Buffer.from(String(persistent)),
+        properties: { persistent },
+      });
+    }
+    await t.close({ drainTimeoutMs: 0 });
+    await broker.close();
+    broker = await durableBroker(dir);
+    t = createEmbeddedTransport({ broker });
+    assert.equal((await t.checkQueue('kept'))?.messageCount, 1, 'the persistent message only');
+    for (const gone of ['transient-queue', 'exclusive', 'auto-delete'])
+      assert.equal(await t.checkQueue(gone), null, gone);
+    const [d] = await t.peek('kept', 1);
+    assert.equal(d?.body.toString(), 'true');
+    await t.close();
+  });
 });

@@ -211,8 +211,11 @@ export class EmbeddedBroker {
         throw new AppError('TOPOLOGY_CONFLICT', `queue '${name}' exists with other arguments: ${diff}`);
       return this.#info(existing);
     }
-    // Like RabbitMQ: a durable queue survives a restart, an exclusive one belongs to its connection.
-    const journaled = this.durable && wanted.durable === true && wanted.exclusive !== true;
+    // A durable queue survives a restart; an exclusive one belongs to its connection, and an
+    // auto-delete one to its consumers, which died with the process: back without them, it
+    // would fill up unread until the broker refused every publish routed to it.
+    const journaled =
+      this.durable && wanted.durable === true && wanted.exclusive !== true && wanted.autoDelete !== true;
     const q = new EmbeddedQueue(name, wanted, wanted.exclusive ? owner : undefined, journaled);
     this.#queues.set(name, q);
     if (journaled) this.journal?.saveQueue(name, wanted);
