@@ -18,8 +18,13 @@ export function parseEnvelope(body: Buffer): EventEnvelope {
 
 /** Decodes the body into `message.event`; a body that is not an envelope fails permanently. */
 export function decodeEnvelope(): Middleware {
-  return (next) => async (message) => {
-    message.event = parseEnvelope(message.delivery.body);
-    await next(message);
+  // Not an async function: one promise less per message, the same settled outcome.
+  return (next) => (message) => {
+    try {
+      message.event = parseEnvelope(message.delivery.body);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    return next(message);
   };
 }

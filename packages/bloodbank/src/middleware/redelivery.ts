@@ -1,7 +1,7 @@
 import { DEAD_LETTER_HEADERS as H, headerNumber, withoutBrokerDeath } from '../dead-letters/headers.js';
 import type { Transport } from '../transport/transport.js';
 import { NonRetryableError, RequeueSignal } from './errors.js';
-import type { Middleware } from './types.js';
+import type { MessageContext, Middleware } from './types.js';
 
 export interface RedeliveryGuardOptions {
   transport: Transport;
@@ -25,9 +25,11 @@ export class ConsumerStoppedError extends NonRetryableError {}
  * Must run inside the dead-letter middleware and outside retry.
  */
 export function redeliveryGuard(options: RedeliveryGuardOptions): Middleware {
-  return (next) => async (message) => {
+  return (next) => (message) =>
+    // A first delivery (nearly all of them) goes straight on, without a promise of its own.
+    message.delivery.redelivered ? guard(message) : next(message);
+  async function guard(message: MessageContext): Promise<void> {
     const { delivery, queue } = message;
-    if (!delivery.redelivered) return next(message);
     const count = (headerNumber(delivery.properties.headers, H.redeliveries) ?? 0) + 1;
     if (count > options.maxRedeliveries) {
       throw new ConsumerStoppedError(
@@ -51,5 +53,5 @@ export function redeliveryGuard(options: RedeliveryGuardOptions): Middleware {
       // rather than let the dead-letter middleware take a broker hiccup for a poison message.
       throw new RequeueSignal();
     }
-  };
+  }
 }

@@ -1,6 +1,6 @@
 import { AppError, type EventEnvelope, envelopeToCloudEvent } from '@33god/core';
 import { type HttpAnswer, HttpTimeoutError, type PushHttpClient } from './http-client.js';
-import { signWebhook } from './signature.js';
+import { signWebhook, type WebhookKey } from './signature.js';
 
 /** Characters of the endpoint's answer kept in a dead letter's reason. */
 export const REASON_BODY_CHARS = 256;
@@ -19,7 +19,7 @@ export interface DeliveryRequest {
  */
 export function deliveryRequest(
   event: EventEnvelope<unknown>,
-  key: Buffer | null,
+  key: WebhookKey | null,
   now: () => number = Date.now,
 ): DeliveryRequest {
   const body = Buffer.from(JSON.stringify(envelopeToCloudEvent(event)));
@@ -31,12 +31,15 @@ export function deliveryRequest(
     'webhook-timestamp': String(timestamp),
   };
   if (key) headers['webhook-signature'] = signWebhook(key, event.event_id, timestamp, body);
-  for (const member of ['traceparent', 'tracestate'] as const) {
-    const value = event[member];
-    if (typeof value === 'string' && value.length > 0 && value.length <= 512 && !/[\r\n]/.test(value))
-      headers[member] = value;
-  }
+  const { traceparent, tracestate } = event;
+  if (fitsOneLine(traceparent)) headers.traceparent = traceparent;
+  if (fitsOneLine(tracestate)) headers.tracestate = tracestate;
   return { headers, body };
+}
+
+/** A trace-context member that can travel as a header: a string of 1-512 characters on one line. */
+function fitsOneLine(value: unknown): value is string {
+  return typeof value === 'string' && value.length > 0 && value.length <= 512 && !/[\r\n]/.test(value);
 }
 
 /**

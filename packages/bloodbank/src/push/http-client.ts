@@ -75,30 +75,46 @@ export class PushHttpClient {
         else resolve(answer!);
       };
       headers['content-length'] = String(body.length);
-      const req = this.#request({ ...this.#target, headers }, (res) => {
-        const kept: Buffer[] = [];
+      // The fixed options copied member by member (a spread per request shows in a profile).
+      const t = this.#target;
+      const options: http.RequestOptions = {
+        protocol: t.protocol,
+        hostname: t.hostname,
+        port: t.port,
+        path: t.path,
+        method: 'POST',
+        agent: this.#agent,
+        headers,
+      };
+      if (t.auth !== undefined) options.auth = t.auth;
+      const req = this.#request(options, (res) => {
+        const keep = this.#keep;
+        const max = this.#max;
+        // Most answers (a 2xx) have no body: nothing is collected until a chunk comes.
+        let kept: Buffer[] | null = null;
         let keptBytes = 0;
         let read = 0;
         const answer = (): HttpAnswer => ({
           status: res.statusCode ?? 0,
           retryAfter: res.headers['retry-after'],
-          body: Buffer.concat(kept).toString('utf8'),
+          body: kept === null ? '' : Buffer.concat(kept).toString('utf8'),
         });
         res.on('data', (chunk: Buffer) => {
           read += chunk.length;
-          if (keptBytes < this.#keep) {
-            const part = chunk.subarray(0, this.#keep - keptBytes);
-            kept.push(part);
+          if (keptBytes < keep) {
+            const part = chunk.subarray(0, keep - keptBytes);
+            if (kept === null) kept = [part];
+            else kept.push(part);
             keptBytes += part.length;
           }
-          if (read > this.#max) {
+          if (read > max) {
             // Enough: the status is known; the rest is not worth a connection's time.
             finish(null, answer());
             res.destroy();
           }
         });
         res.on('end', () => finish(null, answer()));
-        res.on('error', (err) => finish(err));
+        res.on('error', finish);
         res.on('close', () => {
           if (!res.complete) finish(new Error('the endpoint closed the connection mid-answer'));
         });
@@ -108,7 +124,7 @@ export class PushHttpClient {
         finish(error);
         req.destroy(error);
       }, this.#timeoutMs);
-      req.on('error', (err) => finish(err));
+      req.on('error', finish);
       req.end(body);
     });
   }

@@ -1,4 +1,4 @@
-import { createHmac } from 'node:crypto';
+import { createHmac, type KeyObject } from 'node:crypto';
 
 /**
  * Standard Webhooks signing (https://www.standardwebhooks.com): the signed content is
@@ -17,8 +17,14 @@ export function decodeWebhookSecret(secret: string): Buffer | null {
   return key.length > 0 ? key : null;
 }
 
+/**
+ * An HMAC key: the decoded secret, or (cheaper per delivery, made once with `createSecretKey`)
+ * a KeyObject of it.
+ */
+export type WebhookKey = Buffer | KeyObject;
+
 /** The `webhook-signature` header value of one delivery. */
-export function signWebhook(key: Buffer, id: string, timestampSeconds: number, body: Buffer): string {
+export function signWebhook(key: WebhookKey, id: string, timestampSeconds: number, body: Buffer): string {
   const mac = createHmac('sha256', key).update(`${id}.${timestampSeconds}.`).update(body).digest('base64');
   return `v1,${mac}`;
 }

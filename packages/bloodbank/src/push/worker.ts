@@ -1,3 +1,4 @@
+import { createSecretKey, type KeyObject } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { type EventEnvelope, isAppError } from '@33god/core';
 import type { RetryPolicy } from '../middleware/backoff.js';
@@ -62,6 +63,8 @@ export class PushWorker {
   readonly config: PushSubscriptionConfig;
   readonly #options: PushWorkerOptions;
   readonly #client: PushHttpClient;
+  /** The signing key, made once (a Buffer key is imported again by every HMAC). */
+  readonly #key: KeyObject | null;
   readonly #breaker: CircuitBreaker;
   readonly #middleware;
   readonly #meters: ReturnType<PushMetrics['forService']> | undefined;
@@ -81,6 +84,7 @@ export class PushWorker {
     this.#options = options;
     this.config = options.config;
     this.#breaker = new CircuitBreaker(options.breaker);
+    this.#key = this.config.secret ? createSecretKey(this.config.secret) : null;
     this.#client = new PushHttpClient(this.config.url, {
       maxSockets: this.config.concurrency,
       timeoutMs: this.config.timeoutMs,
@@ -127,7 +131,7 @@ export class PushWorker {
   }
 
   readonly #handle = async (event: EventEnvelope): Promise<void> => {
-    const request = deliveryRequest(event, this.config.secret);
+    const request = deliveryRequest(event, this.#key);
     const started = performance.now();
     try {
       await deliver(this.#client, request);
