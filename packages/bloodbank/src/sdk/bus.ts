@@ -26,13 +26,12 @@ import { redeliveryGuard } from '../middleware/redelivery.js';
 import { retry } from '../middleware/retry.js';
 import { currentHandleSpan, tracing } from '../middleware/tracing.js';
 import { compose, type MessageContext } from '../middleware/types.js';
-import { applyPlan, ensureExchanges } from '../topology/apply.js';
+import { ensureExchanges, ensureQueue } from '../topology/apply.js';
 import {
   type ResolvedTopologyOptions,
   resolveTopologyOptions,
   type TopologyOptions,
 } from '../topology/options.js';
-import { planQueue } from '../topology/plan.js';
 import type { TopologyRegistry } from '../topology/registry.js';
 import { type Span, type Tracer, tracerFromEnv } from '../tracing/tracer.js';
 import { InFlight } from '../transport/inflight.js';
@@ -367,7 +366,10 @@ class BusImpl<M> implements Bus<M> {
     }
     if (options.declare !== false) {
       await ensureExchanges(this.transport, this.topology);
-      await applyPlan(this.transport, planQueue(queue, patterns, this.topology, options.queue));
+      // Only what is missing: a queue `bloodbank topology apply` made from the registry (its
+      // TTL, its type) must not be declared again with this consumer's defaults, which the
+      // broker refuses (TOPOLOGY_CONFLICT).
+      await ensureQueue(this.transport, queue, patterns, this.topology, options.queue);
     }
     this.#queues.add(queue);
     const name = options.handlerName ?? (handler.name || queue);

@@ -77,7 +77,10 @@ export interface SubscribeOptions {
   maxRedeliveries?: number;
   /** Recorded on dead letters. Default: the handler function's name, else the queue. */
   handlerName?: string;
-  /** Declare the queue, its dead-letter and retry queues and its bindings first. Default true. */
+  /**
+   * Declare the queue, its dead-letter and retry queues (those that do not exist yet; an
+   * existing queue keeps its arguments) and its bindings first. Default true.
+   */
   declare?: boolean;
   /** Per-queue settings (TTL, queue type) when declaring. */
   queue?: QueueSettings;

@@ -43,8 +43,20 @@ export function runTransportRestartContract(name: string, harness: RestartHarnes
   describe(`transport restart contract: ${name}`, () => {
     after(async () => {
       const t = await harness.open();
-      for (const q of names.queues) await t.deleteQueue(q).catch(() => {});
-      for (const e of names.exchanges) await t.deleteExchange(e).catch(() => {});
+      // Right after a restart the broker may still refuse (its queues are being recovered):
+      // each deletion is tried again for a few seconds rather than leaving the name behind.
+      const retried = async (del: () => Promise<void>) => {
+        for (let attempt = 0; ; attempt++) {
+          try {
+            return await del();
+          } catch (err) {
+            if (attempt >= 10) throw err;
+            await sleep(500);
+          }
+        }
+      };
+      for (const q of names.queues) await retried(() => t.deleteQueue(q)).catch(() => {});
+      for (const e of names.exchanges) await retried(() => t.deleteExchange(e)).catch(() => {});
       await t.close({ drainTimeoutMs: 0 });
     });
 
