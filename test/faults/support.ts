@@ -1,4 +1,5 @@
 import { createServer } from 'node:net';
+import { DEFAULT_RETRY_TIERS_MS, dlqName, retryQueueName } from '@33god/bloodbank';
 import amqp from 'amqplib';
 
 /**
@@ -56,13 +57,29 @@ export async function freePort(): Promise<number> {
 }
 
 /**
- * Deletes queues and exchanges this test declared on RabbitMQ; missing ones are fine. Waits
- * up to 30 s for the broker, which another test may be restarting.
+ * Deletes queues and exchanges this test declared on RabbitMQ, and what the parts under test
+ * declared beside them by themselves: each queue's dead-letter queue and retry-delay queues
+ * (the default tiers), each exchange's alternate exchange and queue (`<name>.unroutable`) and
+ * dead-letter monitor queue (`<name>.monitor`). Missing ones are fine. Waits up to 30 s for
+ * the broker, which another test may be restarting.
  */
 export async function deleteFromRabbit(
-  queues: readonly string[],
-  exchanges: readonly string[],
+  queuesDeclared: readonly string[],
+  exchangesDeclared: readonly string[],
 ): Promise<void> {
+  const queues = new Set<string>();
+  for (const q of queuesDeclared) {
+    queues.add(q);
+    queues.add(dlqName(q));
+    for (const tier of DEFAULT_RETRY_TIERS_MS) queues.add(retryQueueName(q, tier));
+  }
+  const exchanges = new Set<string>();
+  for (const x of exchangesDeclared) {
+    exchanges.add(x);
+    exchanges.add(`${x}.unroutable`);
+    queues.add(`${x}.unroutable`);
+    queues.add(`${x}.monitor`);
+  }
   const conn = await waitFor(
     'RabbitMQ to accept a connection for the cleanup',
     30_000,

@@ -9,7 +9,7 @@ import { createHmac, randomBytes, randomUUID } from 'node:crypto';
 import { request } from 'node:http';
 import { after, before, describe, it } from 'node:test';
 import { type RunningStack, startStack } from '@33god/all-in-one';
-import { createTransport } from '@33god/bloodbank';
+import { createTransport, DEFAULT_RETRY_TIERS_MS, retryQueueName } from '@33god/bloodbank';
 import { isAppError } from '@33god/core';
 import pg from 'pg';
 import WebSocket from 'ws';
@@ -139,7 +139,9 @@ describe('attacks on the whole system (RabbitMQ, PostgreSQL, tokens on)', { time
       `${dlx}.monitor`,
       `${exchange}.unroutable`,
     ];
-    for (const q of queues) for (const name of [q, `${q}.dlq`]) await t.deleteQueue(name).catch(() => {});
+    for (const q of queues)
+      for (const name of [q, `${q}.dlq`, ...DEFAULT_RETRY_TIERS_MS.map((tier) => retryQueueName(q, tier))])
+        await t.deleteQueue(name).catch(() => {});
     for (const x of [exchange, dlx, `${exchange}.unroutable`]) await t.deleteExchange(x).catch(() => {});
     await t.close();
   });

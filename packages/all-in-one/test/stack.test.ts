@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { type RunningStack, startStack } from '@33god/all-in-one';
-import { createTransport } from '@33god/bloodbank';
+import { createTransport, DEFAULT_RETRY_TIERS_MS, retryQueueName } from '@33god/bloodbank';
 import pg from 'pg';
 
 // The all-in-one stack with demo traffic, as `npm start -- --demo` runs it: every part in
@@ -255,7 +255,8 @@ describe('all-in-one stack with demo traffic', { timeout: 240_000 }, () => {
         `${exchange}.unroutable`,
       ];
       for (const q of queues) {
-        for (const name of [q, `${q}.dlq`]) await t.deleteQueue(name).catch(() => {});
+        for (const name of [q, `${q}.dlq`, ...DEFAULT_RETRY_TIERS_MS.map((tier) => retryQueueName(q, tier))])
+          await t.deleteQueue(name).catch(() => {});
       }
       for (const x of [exchange, dlx, `${exchange}.unroutable`]) await t.deleteExchange(x).catch(() => {});
       await t.close();

@@ -136,17 +136,31 @@ export async function waitFor(
   }
 }
 
-/** Deletes exchanges a test declared (the Transport contract has no exchange deletion). */
+/**
+ * Deletes exchanges a test declared (the Transport contract has no exchange deletion), and what
+ * the parts declare beside each of them by themselves (`ensureExchanges`): the alternate
+ * exchange `<name>.unroutable` with its queue, and the dead-letter monitor's queue
+ * `<name>.monitor` (when the name is the dead-letter exchange). Missing ones are fine.
+ */
 export async function deleteExchanges(names: readonly string[]): Promise<void> {
   const conn = await amqplib.connect(TEST_AMQP_URL);
+  conn.on('error', () => {});
+  // One channel per deletion: a refused one closes its channel, not the rest of the cleanup.
+  const attempt = async (del: (ch: amqplib.Channel) => Promise<unknown>) => {
+    const ch = await conn.createChannel();
+    ch.on('error', () => {});
+    await del(ch).catch(() => {});
+    await ch.close().catch(() => {});
+  };
   try {
     for (const name of names) {
-      const ch = await conn.createChannel();
-      await ch.deleteExchange(name).catch(() => {});
-      await ch.close().catch(() => {});
+      await attempt((ch) => ch.deleteQueue(`${name}.unroutable`));
+      await attempt((ch) => ch.deleteQueue(`${name}.monitor`));
+      await attempt((ch) => ch.deleteExchange(name));
+      await attempt((ch) => ch.deleteExchange(`${name}.unroutable`));
     }
   } finally {
-    await conn.close();
+    await conn.close().catch(() => {});
   }
 }
 

@@ -301,7 +301,7 @@ for (const backend of backends) {
         assert.equal(health.status, 503);
         assert.equal(((await health.json()) as { status: string }).status, 'degraded');
       } finally {
-        await h.gateway.close();
+        await h.close();
       }
     });
   });

@@ -140,12 +140,16 @@ export async function harness(backend: Backend, options: GatewayOptions = {}): P
       }),
     async close() {
       await gateway.close();
+      // A test that closed the transport (the broker gone) still leaves nothing on the broker.
+      const cleaner = transport.state === 'closed' ? await backend.transport() : transport;
       await readBack.close();
-      await transport.deleteExchange(exchange).catch(() => {});
+      await cleaner.deleteQueue(readBack.queue).catch(() => {});
+      await cleaner.deleteExchange(exchange).catch(() => {});
       // the alternate exchange and queue the gateway declared beside it
-      await transport.deleteQueue(`${exchange}.unroutable`).catch(() => {});
-      await transport.deleteExchange(`${exchange}.unroutable`).catch(() => {});
-      await transport.close();
+      await cleaner.deleteQueue(`${exchange}.unroutable`).catch(() => {});
+      await cleaner.deleteExchange(`${exchange}.unroutable`).catch(() => {});
+      await cleaner.close();
+      if (cleaner !== transport) await transport.close().catch(() => {});
     },
   };
 }

@@ -158,6 +158,9 @@ describe('gateway across a broker restart (rabbitmq)', () => {
       );
       await rch.deleteQueue(queue);
       await rch.deleteExchange(exchange);
+      // the alternate exchange and its queue, which the gateway declares beside its exchange
+      await rch.deleteQueue(`${exchange}.unroutable`);
+      await rch.deleteExchange(`${exchange}.unroutable`);
     } finally {
       await conn.close();
     }

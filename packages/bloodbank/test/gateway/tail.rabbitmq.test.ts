@@ -24,6 +24,7 @@ async function until(what: string, ok: () => boolean, timeoutMs = 10_000): Promi
 describe('bb tail and bb publish --amqp-url (rabbitmq)', () => {
   test('tail prints one readable line per matching event and cleans up on Ctrl-C', T, async () => {
     const exchange = `test.${rand()}.events`;
+    const dlx = `test.${rand()}.dlx`;
     const conn = await amqplib.connect(AMQP_URL);
     const ch = await conn.createChannel();
     await ch.assertExchange(exchange, 'topic', { durable: false });
@@ -35,7 +36,8 @@ describe('bb tail and bb publish --amqp-url (rabbitmq)', () => {
     const done = tail(['test.#', '--exchange', exchange], { ...t.io, interrupted });
     try {
       await until('tail to start', () => t.err.some((l) => l.startsWith('tailing')));
-      const p = io({ HOLYFIELDS_SCHEMAS: SCHEMAS_DIR });
+      // bb publish declares the bus's exchanges beside this one (ensureExchanges): with this dlx, not the default's
+      const p = io({ HOLYFIELDS_SCHEMAS: SCHEMAS_DIR, BLOODBANK_DLX: dlx });
       const corr = '0190aaaa-bbbb-7ccc-8ddd-00000000abcd';
       assert.equal(
         await publish(
@@ -69,7 +71,9 @@ describe('bb tail and bb publish --amqp-url (rabbitmq)', () => {
     }
     assert.equal(await done, 0);
     assert.equal(t.out.length, 1);
-    await ch.deleteExchange(exchange);
+    // and what bb publish declared beside it: the alternate exchange with its queue, the dead letters
+    for (const q of [`${exchange}.unroutable`, `${dlx}.monitor`]) await ch.deleteQueue(q);
+    for (const x of [exchange, `${exchange}.unroutable`, dlx]) await ch.deleteExchange(x);
     await conn.close();
   });
 

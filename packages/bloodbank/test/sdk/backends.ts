@@ -3,7 +3,7 @@
 import { randomBytes } from 'node:crypto';
 import amqp from 'amqplib';
 import { dlqName, retryQueueName } from '../../src/topology/names.js';
-import type { TopologyOptions } from '../../src/topology/options.js';
+import { DEFAULT_RETRY_TIERS_MS, type TopologyOptions } from '../../src/topology/options.js';
 import { EmbeddedBroker } from '../../src/transport/embedded/broker.js';
 import { createEmbeddedTransport } from '../../src/transport/embedded/transport.js';
 import * as transports from '../../src/transport/index.js';
@@ -86,27 +86,78 @@ export class TestNames {
     return q;
   }
 
+  /**
+   * Every queue this test may have declared: a tool that declares with the default retry
+   * tiers (the CLI's `topology apply`) makes those beside this topology's own.
+   */
   allQueues(): string[] {
     const t = this.topology;
     const out = [t.unroutable, t.monitorQueue];
+    const tiers = new Set([...this.tiers, ...DEFAULT_RETRY_TIERS_MS]);
     for (const q of this.#queues)
-      out.push(q, dlqName(q), ...this.tiers.map((tier) => retryQueueName(q, tier)));
+      out.push(q, dlqName(q), ...[...tiers].map((tier) => retryQueueName(q, tier)));
     return out;
   }
 
   async cleanup(backend: Backend['name'], transport?: Transport): Promise<void> {
     if (backend !== 'rabbitmq') return;
-    const conn = await amqp.connect(AMQP_TEST_URL);
-    try {
-      const ch = await conn.createChannel();
-      for (const q of this.allQueues()) await ch.deleteQueue(q);
-      const t = this.topology;
-      for (const ex of [t.exchange, t.dlx, t.unroutable]) await ch.deleteExchange(ex);
-      await ch.close();
-    } finally {
-      await conn.close();
-    }
+    const t = this.topology;
+    await deleteTestTopology(this.prefix, this.allQueues(), [t.exchange, t.dlx, t.unroutable]);
     void transport;
+  }
+}
+
+/**
+ * Deletes a test's queues and exchanges from the test broker: the names given, and every
+ * queue and exchange whose name starts with `<prefix>.` that the management API lists (what a
+ * part under test declared by itself: retry tiers, dead-letter, unroutable and monitor queues).
+ * Missing ones are fine; without the management API the names given are all there is.
+ */
+export async function deleteTestTopology(
+  prefix: string,
+  queues: readonly string[],
+  exchanges: readonly string[],
+  amqpUrl: string = AMQP_TEST_URL,
+): Promise<void> {
+  const q = new Set(queues);
+  const x = new Set(exchanges);
+  const u = new URL(amqpUrl);
+  const auth = `Basic ${Buffer.from(`${decodeURIComponent(u.username || 'guest')}:${decodeURIComponent(u.password || 'guest')}`).toString('base64')}`;
+  for (const [kind, into] of [
+    ['queues', q],
+    ['exchanges', x],
+  ] as const) {
+    try {
+      const res = await fetch(`http://${u.hostname}:15672/api/${kind}/%2F?columns=name`, {
+        headers: { authorization: auth },
+        signal: AbortSignal.timeout(3000),
+      });
+      if (!res.ok) continue;
+      for (const { name } of (await res.json()) as { name: string }[]) {
+        if (name.startsWith(`${prefix}.`)) into.add(name);
+      }
+    } catch {
+      // no management API: the names given
+    }
+  }
+  const conn = await amqp.connect(amqpUrl);
+  conn.on('error', () => {});
+  try {
+    // A channel per deletion: a refused one closes its channel, not the rest of the cleanup.
+    for (const name of q) {
+      const ch = await conn.createChannel();
+      ch.on('error', () => {});
+      await ch.deleteQueue(name).catch(() => {});
+      await ch.close().catch(() => {});
+    }
+    for (const name of x) {
+      const ch = await conn.createChannel();
+      ch.on('error', () => {});
+      await ch.deleteExchange(name).catch(() => {});
+      await ch.close().catch(() => {});
+    }
+  } finally {
+    await conn.close().catch(() => {});
   }
 }
 

@@ -127,7 +127,13 @@ for (const backend of backends) {
       await gateway?.close();
       await store?.close();
       if (transport) {
-        const queues = [...(topology?.plan.queues.map((q) => q.name) ?? []), storeQueue, `${storeQueue}.dlq`];
+        // and the dead-letter monitor's queue, which the gateway declares itself (monitorQueue: false above)
+        const queues = [
+          ...(topology?.plan.queues.map((q) => q.name) ?? []),
+          storeQueue,
+          `${storeQueue}.dlq`,
+          `${dlx}.monitor`,
+        ];
         for (const q of queues) await transport.deleteQueue(q).catch(() => undefined);
         for (const ex of topology?.plan.exchanges.map((e) => e.name) ?? []) {
           await transport.deleteExchange(ex).catch(() => undefined);
