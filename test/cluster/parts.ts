@@ -7,6 +7,7 @@ import { once } from 'node:events';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { resolve } from 'node:path';
+import { readyPlaneTicket } from '../faults/support.js';
 
 const ROOT = resolve(import.meta.dirname, '..', '..');
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -167,28 +168,6 @@ export interface Load {
   stop(): Promise<void>;
 }
 
-/** A Plane `issue updated` webhook body for a ticket the dispatcher takes (ready, automation:go). */
-export function planeTicket(issueId: string): string {
-  const label = (name: string) => ({ id: randomUUID(), name, color: '#aabbcc' });
-  return JSON.stringify({
-    event: 'issue',
-    action: 'updated',
-    webhook_id: randomUUID(),
-    workspace_id: randomUUID(),
-    data: {
-      id: issueId,
-      name: `Cluster-test ticket ${issueId.slice(0, 8)}`,
-      sequence_id: 1,
-      project: randomUUID(),
-      project_detail: { id: randomUUID(), identifier: 'INFRA', name: 'Infra' },
-      state: { id: randomUUID(), name: 'Todo', group: 'unstarted', color: '#3a3a3a' },
-      labels: ['ready', 'automation:go', 'comp:bloodbank'].map(label),
-      priority: 'medium',
-      updated_at: new Date().toISOString(),
-    },
-  });
-}
-
 /**
  * `eventsPerSecond` events (each with its own event_id) spread over the gateways in turn, and
  * a signed ready Plane ticket every `ticketEveryMs` (0: none). A request that is refused or gets no
@@ -257,7 +236,7 @@ export function startLoad(o: {
 
   const ticket = async () => {
     const issueId = randomUUID();
-    const raw = planeTicket(issueId);
+    const raw = readyPlaneTicket(issueId, 'Cluster-test ticket');
     const id = await send('/webhooks/plane', raw, {
       'x-plane-delivery': randomUUID(),
       'x-plane-event': 'issue',

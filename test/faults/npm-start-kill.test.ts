@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { npmStart, untilUp } from '../../packages/all-in-one/test/npm-start.js';
-import { waitFor } from './support.js';
+import { readyPlaneTicket, waitFor } from './support.js';
 
 // `npm start` in embedded mode (durable broker, PGlite) killed with SIGKILL under load, then
 // started again on the same data directory: every event it answered 202 for is stored, once,
@@ -30,27 +30,6 @@ async function refusingOpenClaw(): Promise<{ url: string; server: Server }> {
   return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/hooks/agent`, server };
 }
 
-function readyTicket(issueId: string): string {
-  const label = (name: string) => ({ id: randomUUID(), name, color: '#aabbcc' });
-  return JSON.stringify({
-    event: 'issue',
-    action: 'updated',
-    webhook_id: randomUUID(),
-    workspace_id: randomUUID(),
-    data: {
-      id: issueId,
-      name: `Kill-test ticket ${issueId.slice(0, 8)}`,
-      sequence_id: 1,
-      project: randomUUID(),
-      project_detail: { id: randomUUID(), identifier: 'INFRA', name: 'Infra' },
-      state: { id: randomUUID(), name: 'Todo', group: 'unstarted', color: '#3a3a3a' },
-      labels: ['ready', 'automation:go', 'comp:bloodbank'].map(label),
-      priority: 'medium',
-      updated_at: new Date().toISOString(),
-    },
-  });
-}
-
 /** The event ids of the dispatcher's dead letters, as the gateway lists them. */
 async function deadLetterIds(gateway: string): Promise<Set<string>> {
   const res = await fetch(`${gateway}/dead-letters/${DISPATCH_QUEUE}?limit=500`);
@@ -61,7 +40,7 @@ async function deadLetterIds(gateway: string): Promise<Set<string>> {
 
 /** Sends one signed ready ticket and waits until its event is a dead letter; returns its id. */
 async function deadLetterOne(gateway: string): Promise<string> {
-  const raw = readyTicket(randomUUID());
+  const raw = readyPlaneTicket(randomUUID(), 'Kill-test ticket');
   const res = await fetch(`${gateway}/webhooks/plane`, {
     method: 'POST',
     headers: {

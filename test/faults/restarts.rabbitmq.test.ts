@@ -23,7 +23,15 @@ import { join, resolve } from 'node:path';
 import { test } from 'node:test';
 import { createTransport, dlqName, retryQueueName, type Transport } from '@33god/bloodbank';
 import pg from 'pg';
-import { deleteFromRabbit, freePort, freshDatabase, rid, TEST_AMQP_URL, waitFor } from './support.js';
+import {
+  deleteFromRabbit,
+  freePort,
+  freshDatabase,
+  readyPlaneTicket,
+  rid,
+  TEST_AMQP_URL,
+  waitFor,
+} from './support.js';
 
 const ROOT = resolve(import.meta.dirname, '..', '..');
 const LOCK = '/tmp/33god-restart.lock';
@@ -236,27 +244,6 @@ interface LoadStats {
   readyTickets: Map<string, string>;
 }
 
-function planeTicket(issueId: string): Record<string, unknown> {
-  const label = (name: string) => ({ id: randomUUID(), name, color: '#aabbcc' });
-  return {
-    event: 'issue',
-    action: 'updated',
-    webhook_id: randomUUID(),
-    workspace_id: randomUUID(),
-    data: {
-      id: issueId,
-      name: `Restart-test ticket ${issueId.slice(0, 8)}`,
-      sequence_id: 1,
-      project: randomUUID(),
-      project_detail: { id: randomUUID(), identifier: 'INFRA', name: 'Infra' },
-      state: { id: randomUUID(), name: 'Todo', group: 'unstarted', color: '#3a3a3a' },
-      labels: ['ready', 'automation:go', 'comp:bloodbank'].map(label),
-      priority: 'medium',
-      updated_at: new Date().toISOString(),
-    },
-  };
-}
-
 function startLoad(gatewayUrl: string): { stats: LoadStats; stop(): Promise<void> } {
   const stats: LoadStats = {
     sent: 0,
@@ -303,7 +290,7 @@ function startLoad(gatewayUrl: string): { stats: LoadStats; stop(): Promise<void
   const ticket = async () => {
     stats.ticketsSent++;
     const issueId = randomUUID();
-    const raw = JSON.stringify(planeTicket(issueId));
+    const raw = readyPlaneTicket(issueId, 'Restart-test ticket');
     const id = await post('/webhooks/plane', raw, {
       'content-type': 'application/json',
       'x-plane-delivery': randomUUID(),

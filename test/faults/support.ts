@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { createServer } from 'node:net';
 import { DEFAULT_RETRY_TIERS_MS, dlqName, retryQueueName } from '@33god/bloodbank';
 import amqp from 'amqplib';
@@ -136,4 +137,29 @@ export function problemDefect(status: number, contentType: string | undefined, b
   }
   if (d.status !== status) return `member 'status' is ${JSON.stringify(d.status)}, the answer was ${status}`;
   return null;
+}
+
+/**
+ * The body of a Plane `issue updated` webhook for a ticket the dispatcher takes (labels
+ * `ready`, `automation:go`, `comp:bloodbank`), as raw JSON text: sign these bytes.
+ */
+export function readyPlaneTicket(issueId: string, title = 'Test ticket'): string {
+  const label = (name: string) => ({ id: randomUUID(), name, color: '#aabbcc' });
+  return JSON.stringify({
+    event: 'issue',
+    action: 'updated',
+    webhook_id: randomUUID(),
+    workspace_id: randomUUID(),
+    data: {
+      id: issueId,
+      name: `${title} ${issueId.slice(0, 8)}`,
+      sequence_id: 1,
+      project: randomUUID(),
+      project_detail: { id: randomUUID(), identifier: 'INFRA', name: 'Infra' },
+      state: { id: randomUUID(), name: 'Todo', group: 'unstarted', color: '#3a3a3a' },
+      labels: ['ready', 'automation:go', 'comp:bloodbank'].map(label),
+      priority: 'medium',
+      updated_at: new Date().toISOString(),
+    },
+  });
 }
