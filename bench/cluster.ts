@@ -33,6 +33,7 @@ import {
 import { ingestPause, refusalWindow, startLoad } from '../test/cluster/parts.js';
 import { processCpuSeconds } from './cpu.js';
 import { cleanBroker } from './e2e/broker.js';
+import { adminQuery, databaseUrlFor } from './e2e/database.js';
 import { EVENT_TYPE, hammer } from './e2e/load.js';
 import { type Child, startPart, stopChild, waitFor, withoutRestarts } from './e2e/procs.js';
 import { type BenchContext, type BenchResult, type BenchSuite, result } from './types.js';
@@ -95,23 +96,6 @@ interface Round {
   eventsPerSecond: number;
   accepted: number;
   cpu: CpuPerEvent;
-}
-
-function databaseUrlFor(adminUrl: string, db: string): string {
-  const u = new URL(adminUrl);
-  u.pathname = `/${db}`;
-  return u.toString();
-}
-
-async function adminQuery(url: string, sql: string): Promise<void> {
-  const admin = new pg.Client({ connectionString: url });
-  admin.on('error', () => {});
-  await admin.connect();
-  try {
-    await admin.query(sql);
-  } finally {
-    await admin.end();
-  }
 }
 
 async function storedCount(db: pg.Pool): Promise<number> {

@@ -8,15 +8,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createEmbeddedTransport, openEmbeddedBroker } from '@33god/bloodbank';
-import { EVENT_TYPE, hammer } from './e2e/load.js';
+import { EVENT_TYPE, hammer, storedViaApi } from './e2e/load.js';
 import { baseEnv, RssSampler, startChild, stopChild, waitFor } from './e2e/procs.js';
 import { type BenchContext, type BenchResult, type BenchSuite, result } from './types.js';
-
-async function storedViaApi(storeUrl: string): Promise<number> {
-  const res = await fetch(`${storeUrl}/stats?bucket=86400`);
-  const s = (await res.json()) as { by_type: { key: string; count: number }[] };
-  return s.by_type.filter((b) => b.key === EVENT_TYPE).reduce((n, b) => n + b.count, 0);
-}
 
 interface StackRun {
   eventsPerSecond: number;

@@ -27,8 +27,9 @@ import { completeEnvelope, type EventEnvelope, envelopeAmqpProperties } from '@3
 import amqplib from 'amqplib';
 import pg from 'pg';
 import { cleanBroker } from './e2e/broker.js';
+import { adminQuery, databaseUrlFor } from './e2e/database.js';
 import { type LatencyRun, measureLiveLatency } from './e2e/latency.js';
-import { CONNECTIONS, EVENT_TYPE, hammer, startSideLoad } from './e2e/load.js';
+import { CONNECTIONS, EVENT_TYPE, hammer, startSideLoad, storedViaApi } from './e2e/load.js';
 import {
   baseEnv,
   type Child,
@@ -47,41 +48,12 @@ import { type BenchContext, type BenchResult, type BenchSuite, RAW_AMQP_SOCKET, 
 
 const IDLE_REF = 'idle no-op Fastify server (same launcher), peak RSS';
 
-function databaseUrlFor(adminUrl: string, db: string): string {
-  const u = new URL(adminUrl);
-  u.pathname = `/${db}`;
-  return u.toString();
-}
-
-async function adminQuery(url: string, sql: string): Promise<void> {
-  const admin = new pg.Client({ connectionString: url });
-  admin.on('error', () => {});
-  await admin.connect();
-  try {
-    await admin.query(sql);
-  } finally {
-    await admin.end().catch(() => {});
-  }
-}
-
 /** Rows of the bench's event type committed in the store's database. */
 async function committed(db: pg.Pool): Promise<number> {
   const r = await db.query<{ n: number }>('SELECT count(*)::int AS n FROM events WHERE event_type = $1', [
     EVENT_TYPE,
   ]);
   return r.rows[0]!.n;
-}
-
-async function json<T>(url: string): Promise<T> {
-  const res = await fetch(url);
-  if (!res.ok) throw new Error(`${url} answered ${res.status}`);
-  return (await res.json()) as T;
-}
-
-/** Bench events stored by a store, through its public `/stats` (the embedded database has no other door). */
-async function storedViaApi(storeUrl: string): Promise<number> {
-  const s = await json<{ by_type: { key: string; count: number }[] }>(`${storeUrl}/stats?bucket=86400`);
-  return s.by_type.filter((b) => b.key === EVENT_TYPE).reduce((n, b) => n + b.count, 0);
 }
 
 function envelopes(count: number): EventEnvelope<{ message: string }>[] {

@@ -208,3 +208,11 @@ export function startSideLoad(o: {
     },
   };
 }
+
+/** Bench events stored by a store, through its public `/stats` (the embedded database has no other door). */
+export async function storedViaApi(storeUrl: string): Promise<number> {
+  const res = await fetch(`${storeUrl}/stats?bucket=86400`);
+  if (!res.ok) throw new Error(`${storeUrl}/stats answered ${res.status}`);
+  const s = (await res.json()) as { by_type: { key: string; count: number }[] };
+  return s.by_type.filter((b) => b.key === EVENT_TYPE).reduce((n, b) => n + b.count, 0);
+}

@@ -29,7 +29,6 @@ class FullDiskJournal implements BrokerJournal {
   }
   removeMessage(): void {}
   async markDelivered(): Promise<void> {}
-  clearQueue(): void {}
   async close(): Promise<void> {}
 }
 

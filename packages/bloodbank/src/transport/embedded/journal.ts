@@ -62,8 +62,6 @@ export interface BrokerJournal {
   removeMessage(queue: string, seq: number): void;
   /** Resolves once the mark is on disk, so that a crash after the hand-over redelivers it marked. */
   markDelivered(queue: string, seq: number): Promise<void>;
-  /** Forgets every message of a queue (purge). */
-  clearQueue(queue: string): void;
 
   /** The first write that failed since the journal opened, if any (for `/health`). */
   readonly failure: Error | undefined;

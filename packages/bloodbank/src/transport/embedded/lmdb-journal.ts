@@ -135,7 +135,7 @@ export class LmdbJournal implements BrokerJournal {
     for (const key of this.#topology.getKeys({ start: ['b'], end: ['c'] })) {
       if ((key as TopologyKey)[1] === name) this.#lazy(() => this.#topology.remove(key));
     }
-    this.clearQueue(name);
+    this.#clearQueue(name);
   }
 
   saveBinding(b: JournalBinding): void {
@@ -166,7 +166,8 @@ export class LmdbJournal implements BrokerJournal {
     await this.#awaited(() => this.#delivered.put([queue, seq], true));
   }
 
-  clearQueue(queue: string): void {
+  /** Forgets every message of a queue and its delivery marks. */
+  #clearQueue(queue: string): void {
     if (this.#closed) return;
     for (const key of this.#messages.getKeys(range(queue))) this.#lazy(() => this.#messages.remove(key));
     for (const key of this.#delivered.getKeys(range(queue))) this.#lazy(() => this.#delivered.remove(key));
