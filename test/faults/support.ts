@@ -108,7 +108,13 @@ export async function deleteFromRabbit(
 /** Something in a body that only a stack trace or a leaked source path would contain. */
 export function leak(body: string): string | null {
   const patterns: [RegExp, string][] = [
-    [/\bat [^\n]*\(?[^\s()]+:\d+:\d+\)?/, 'a stack frame'],
+    // A V8 frame: "at fn (where:1:2)" or "at where:1:2", where a path, a URL or node:, never
+    // any words before a line:column (a refusal may quote "at most 64" beside an echoed
+    // "T99:99:99Z" from the request).
+    [
+      /\bat (?:(?:async |new )?[\w$.<>[\] ]+ \()?(?:file:\/\/|node:|\/|[A-Za-z]:\\|<anonymous>)[^\s()"]*:\d+:\d+/,
+      'a stack frame',
+    ],
     [/(?:\/work\/|\/home\/|\/usr\/|\/tmp\/|node_modules|[A-Za-z]:\\)/, 'a file path'],
     [/\.(?:ts|js|mjs|cjs):\d+/, 'a source location'],
   ];
