@@ -26,6 +26,7 @@ import { loadServiceRegistry } from '@33god/holyfields';
 import pg from 'pg';
 import type { CliIo } from '../../packages/bloodbank/src/cli/command.js';
 import { main as bloodbank } from '../../packages/bloodbank/src/cli.js';
+import { Part, startOpenClaw } from '../faults/parts.js';
 import { freePort, freshDatabase, rid, waitFor } from '../faults/support.js';
 import {
   amqpUrl,
@@ -41,7 +42,7 @@ import {
   startCluster,
   stopCluster,
 } from './harness.js';
-import { ingestPause, Part, refusalWindow, startLoad, startOpenClaw } from './parts.js';
+import { ingestPause, refusalReasons, refusalWindow, startLoad, watchBrokerStates } from './parts.js';
 
 const ROOT = resolve(import.meta.dirname, '..', '..');
 const REGISTRY = join(ROOT, 'services', 'registry.yaml');
@@ -242,6 +243,7 @@ test('two gateways, two stores and a dispatcher on the cluster: node and process
   const planned = await plannedTopology();
   let verify: Transport | null = null;
   let load: ReturnType<typeof startLoad> | null = null;
+  let brokerStates: ReturnType<typeof watchBrokerStates> | null = null;
   let downNode = 0;
   const delivered = new Map<string, number>();
   const faults: Fault[] = [];
@@ -335,6 +337,7 @@ test('two gateways, two stores and a dispatcher on the cluster: node and process
 
     for (const p of parts) p.start();
     await allHealthy();
+    brokerStates = watchBrokerStates([gatewayA.healthUrl, gatewayB.healthUrl]);
 
     load = startLoad({
       gateways: [`http://127.0.0.1:${ports.gatewayA}`, `http://127.0.0.1:${ports.gatewayB}`],
@@ -361,6 +364,7 @@ test('two gateways, two stores and a dispatcher on the cluster: node and process
     partsFault.until = Date.now();
 
     await load.stop();
+    await brokerStates.stop();
     const acceptedIds = [...load.accepted];
     const storedCounts = async () => {
       const r = await client.query<{ event_id: string; n: number }>(
@@ -421,6 +425,9 @@ test('two gateways, two stores and a dispatcher on the cluster: node and process
               : `publishing refused for ${w.refusedMs} ms (first refusal to first 202; ${w.refusals} requests refused or unanswered)`
           }; slowest 202 ${w.slowestAcceptedMs} ms`,
         );
+        for (const r of refusalReasons(load.answers, g, f.at, f.until).slice(0, 4)) lines.push(`      ${r}`);
+        lines.push(`      broker as its /health said: ${brokerStates.timeline(g, f.at, f.until).join('; ')}`);
+        for (const l of [gatewayA, gatewayB][g]!.linesBetween(f.at, f.until, 8)) lines.push(`      log ${l}`);
       }
       lines.push(
         `    ingest paused ${ingestPause(commitTimes, f.at, f.until)} ms (longest time without a commit after the fault)`,
@@ -464,6 +471,7 @@ test('two gateways, two stores and a dispatcher on the cluster: node and process
     throw err;
   } finally {
     await load?.stop().catch(() => {});
+    await brokerStates?.stop().catch(() => {});
     for (const p of parts) await p.stop().catch(() => {});
     if (downNode) await restartNode(downNode).catch(() => {});
     await client.end().catch(() => {});

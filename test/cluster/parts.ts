@@ -1,149 +1,10 @@
-// What the cluster load suite runs beside the cluster: each part as its own `serve` process
-// (from the sources, configured only by its environment), a local OpenClaw stand-in, and a
-// steady publish load through several gateways that records every answer with its time.
-import { type ChildProcess, spawn } from 'node:child_process';
+// The cluster load suite's load: a steady publish load through several gateways that records
+// every answer with its time and reason, what each gateway's /health said about its broker
+// meanwhile, and the refusal and ingest-pause figures drawn from them (also used by the bench).
 import { createHmac, randomUUID } from 'node:crypto';
-import { once } from 'node:events';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { resolve } from 'node:path';
 import { readyPlaneTicket } from '../faults/support.js';
 
-const ROOT = resolve(import.meta.dirname, '..', '..');
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/** One part, run as `<part> serve` from its sources, as its bin runs the compiled CLI. */
-export class Part {
-  #child: ChildProcess | null = null;
-  #output: string[] = [];
-  starts = 0;
-
-  constructor(
-    readonly name: string,
-    readonly cli: string,
-    readonly env: NodeJS.ProcessEnv,
-    readonly healthUrl: string,
-  ) {}
-
-  start(): void {
-    const code = `import(${JSON.stringify(resolve(ROOT, this.cli))}).then((m) => m.main(process.argv.slice(1))).then((c) => { process.exitCode = c; })`;
-    const child = spawn(process.execPath, ['--conditions=source', '--import', 'tsx', '-e', code, 'serve'], {
-      cwd: ROOT,
-      env: this.env,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    const keep = (chunk: Buffer) => {
-      for (const line of chunk.toString('utf8').split('\n')) if (line.trim()) this.#output.push(line);
-      if (this.#output.length > 80) this.#output.splice(0, this.#output.length - 80);
-    };
-    child.stdout?.on('data', keep);
-    child.stderr?.on('data', keep);
-    this.#child = child;
-    this.starts++;
-  }
-
-  get pid(): number | undefined {
-    return this.alive ? this.#child?.pid : undefined;
-  }
-
-  get alive(): boolean {
-    return this.#child !== null && this.#child.exitCode === null && this.#child.signalCode === null;
-  }
-
-  /** Resolves once /health answers 200; fails at once when the process exited. */
-  async healthy(timeoutMs: number): Promise<void> {
-    const deadline = Date.now() + timeoutMs;
-    let last = '';
-    for (;;) {
-      if (!this.alive) throw new Error(`${this.name} exited:\n${this.tail()}`);
-      try {
-        const res = await fetch(this.healthUrl, { signal: AbortSignal.timeout(2000) });
-        last = `${res.status} ${(await res.text()).slice(0, 300)}`;
-        if (res.status === 200) return;
-      } catch (err) {
-        last = String(err);
-      }
-      if (Date.now() > deadline) {
-        throw new Error(
-          `${this.name} did not answer /health with 200 within ${timeoutMs} ms (last: ${last})`,
-        );
-      }
-      await sleep(200);
-    }
-  }
-
-  /** SIGKILL: no drain, no goodbye. */
-  async kill9(): Promise<void> {
-    const child = this.#child;
-    if (!child || !this.alive) return;
-    const exited = once(child, 'exit');
-    child.kill('SIGKILL');
-    await exited;
-  }
-
-  /** SIGTERM, then SIGKILL after 10 s. */
-  async stop(): Promise<void> {
-    const child = this.#child;
-    if (!child || !this.alive) return;
-    const exited = once(child, 'exit');
-    child.kill('SIGTERM');
-    const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
-    await exited;
-    clearTimeout(timer);
-  }
-
-  tail(): string {
-    return this.#output.slice(-30).join('\n');
-  }
-}
-
-// --- OpenClaw stand-in -----------------------------------------------------------------
-
-export interface OpenClawStandIn {
-  url: string;
-  token: string;
-  /** Requests received, by session key (`hook:infra:<issue id>`). */
-  bySession: Map<string, number>;
-  close(): Promise<void>;
-}
-
-/** Takes every authorised hook request, counts it by session and answers 200 after `answerMs`. */
-export async function startOpenClaw(token: string, answerMs = 50): Promise<OpenClawStandIn> {
-  const bySession = new Map<string, number>();
-  const server: Server = createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
-      if (req.headers.authorization !== `Bearer ${token}`) {
-        res.writeHead(401).end();
-        return;
-      }
-      let session = '?';
-      try {
-        session = String(
-          (JSON.parse(Buffer.concat(chunks).toString('utf8')) as { sessionKey?: string }).sessionKey,
-        );
-      } catch {}
-      bySession.set(session, (bySession.get(session) ?? 0) + 1);
-      setTimeout(() => {
-        res.writeHead(200, { 'content-type': 'application/json' });
-        res.end(JSON.stringify({ ok: true, runId: randomUUID() }));
-      }, answerMs);
-    });
-  });
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const { port } = server.address() as AddressInfo;
-  return {
-    url: `http://127.0.0.1:${port}/hooks/agent`,
-    token,
-    bySession,
-    close: async () => {
-      server.closeAllConnections();
-      await new Promise<void>((r) => server.close(() => r()));
-    },
-  };
-}
 
 // --- load ------------------------------------------------------------------------------
 
@@ -154,6 +15,8 @@ export interface Answer {
   answeredAt: number;
   /** HTTP status, or 0 when no answer came (connection refused, reset, timeout). */
   status: number;
+  /** A refusal's problem code and detail, or the fetch error when no answer came. */
+  why?: string;
 }
 
 export interface Load {
@@ -194,6 +57,7 @@ export function startLoad(o: {
   const post = async (gateway: number, path: string, body: string, headers: Record<string, string>) => {
     const sentAt = Date.now();
     let status = 0;
+    let why: string | undefined;
     let eventId: string | null = null;
     try {
       const res = await fetch(`${o.gateways[gateway]}${path}`, {
@@ -205,10 +69,12 @@ export function startLoad(o: {
       const text = await res.text();
       status = res.status;
       if (status === 202) eventId = (JSON.parse(text) as { event_id: string }).event_id;
-    } catch {
+      else why = problemSummary(text);
+    } catch (err) {
       status = 0;
+      why = err instanceof Error ? `${err.name}: ${err.message}` : String(err);
     }
-    load.answers.push({ gateway, sentAt, answeredAt: Date.now(), status });
+    load.answers.push({ gateway, sentAt, answeredAt: Date.now(), status, ...(why ? { why } : {}) });
     return eventId;
   };
 
@@ -274,6 +140,88 @@ export function startLoad(o: {
     await Promise.all([...inflight]);
   };
   return load;
+}
+
+/** "CODE: detail" of a problem document, or the start of a body that is not one. */
+function problemSummary(text: string): string {
+  try {
+    const doc = JSON.parse(text) as { code?: string; detail?: string };
+    if (doc.code) return `${doc.code}: ${doc.detail ?? ''}`;
+  } catch {}
+  return text.slice(0, 120);
+}
+
+/**
+ * The refusals of one gateway in `[at, until)` grouped by reason, most frequent first:
+ * "12 × BROKER_UNAVAILABLE: …".
+ */
+export function refusalReasons(
+  answers: readonly Answer[],
+  gateway: number,
+  at: number,
+  until: number,
+): string[] {
+  const counts = new Map<string, number>();
+  for (const a of answers) {
+    if (a.gateway !== gateway || a.status === 202 || a.answeredAt < at || a.sentAt >= until) continue;
+    const key = `${a.status || 'no answer'} ${a.why ?? ''}`.trim();
+    counts.set(key, (counts.get(key) ?? 0) + 1);
+  }
+  return [...counts.entries()].sort((x, y) => y[1] - x[1]).map(([k, n]) => `${n} × ${k}`);
+}
+
+// --- broker state as each gateway reports it -------------------------------------------------
+
+/** One reading of a part's `/health` broker section. */
+export interface BrokerReading {
+  at: number;
+  /** "connected c1@…", "disconnected c2@…", or "no answer". */
+  state: string;
+}
+
+/**
+ * Reads each `/health` URL every `everyMs` and keeps the changes of its broker state and node,
+ * so a fault's report can say when each part lost its node, where it went, and when it was
+ * connected again.
+ */
+export function watchBrokerStates(urls: readonly string[], everyMs = 200) {
+  const readings: BrokerReading[][] = urls.map(() => []);
+  let running = true;
+  const watchOne = async (i: number) => {
+    while (running) {
+      let state = 'no answer';
+      try {
+        const res = await fetch(urls[i]!, { signal: AbortSignal.timeout(1500) });
+        const doc = (await res.json()) as {
+          broker?: { state?: string; node?: string; connected?: boolean; error?: string };
+        };
+        const b = doc.broker ?? {};
+        const probe = b.state === 'connected' && b.connected === false ? ' (no answer to the probe)' : '';
+        state = `${b.state ?? '?'}${probe} ${b.node ?? ''}${b.error ? ` (${b.error})` : ''}`.trim();
+      } catch {}
+      const list = readings[i]!;
+      if (list.at(-1)?.state !== state) list.push({ at: Date.now(), state });
+      await sleep(everyMs);
+    }
+  };
+  const loops = urls.map((_, i) => watchOne(i));
+  return {
+    readings,
+    /** The changes of part `i` in `[at, until)`, as "+0.12 s disconnected c1@…" lines. */
+    timeline(i: number, at: number, until: number): string[] {
+      const list = readings[i]!;
+      const before = list.filter((r) => r.at < at).at(-1);
+      const lines = before ? [`before: ${before.state}`] : [];
+      for (const r of list) {
+        if (r.at >= at && r.at < until) lines.push(`+${((r.at - at) / 1000).toFixed(2)} s ${r.state}`);
+      }
+      return lines;
+    },
+    async stop() {
+      running = false;
+      await Promise.all(loops);
+    },
+  };
 }
 
 /**

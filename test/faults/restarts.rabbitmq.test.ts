@@ -12,17 +12,15 @@
 // event says `possible_duplicate`.
 // The test holds the shared restart lock (/tmp/33god-restart.lock) from start to end.
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { createHmac, randomUUID } from 'node:crypto';
-import { once } from 'node:events';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { test } from 'node:test';
 import { createTransport, dlqName, retryQueueName, type Transport } from '@33god/bloodbank';
 import pg from 'pg';
+import { Part, startOpenClaw } from './parts.js';
 import {
   deleteFromRabbit,
   freePort,
@@ -33,95 +31,11 @@ import {
   waitFor,
 } from './support.js';
 
-const ROOT = resolve(import.meta.dirname, '..', '..');
 const LOCK = '/tmp/33god-restart.lock';
 const PLANE_SECRET = 'restart-test-plane-secret';
 const HOOK_TOKEN = 'restart-test-hook-token';
 const RATE = 150;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-// --- child processes -------------------------------------------------------------------
-
-/** One part, run as `<part> serve` from its sources, as its bin runs the compiled CLI. */
-class Part {
-  #child: ChildProcess | null = null;
-  #output: string[] = [];
-  starts = 0;
-
-  constructor(
-    readonly name: string,
-    readonly cli: string,
-    readonly env: NodeJS.ProcessEnv,
-    readonly healthUrl: string,
-  ) {}
-
-  start(): void {
-    const code = `import(${JSON.stringify(resolve(ROOT, this.cli))}).then((m) => m.main(process.argv.slice(1))).then((c) => { process.exitCode = c; })`;
-    const child = spawn(process.execPath, ['--conditions=source', '--import', 'tsx', '-e', code, 'serve'], {
-      cwd: ROOT,
-      env: this.env,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    const keep = (chunk: Buffer) => {
-      for (const line of chunk.toString('utf8').split('\n')) if (line.trim()) this.#output.push(line);
-      if (this.#output.length > 60) this.#output.splice(0, this.#output.length - 60);
-    };
-    child.stdout?.on('data', keep);
-    child.stderr?.on('data', keep);
-    this.#child = child;
-    this.starts++;
-  }
-
-  get alive(): boolean {
-    return this.#child !== null && this.#child.exitCode === null && this.#child.signalCode === null;
-  }
-
-  async healthy(timeoutMs: number): Promise<void> {
-    const deadline = Date.now() + timeoutMs;
-    let last = '';
-    for (;;) {
-      // a part that exited will not become healthy: fail at once, with what it said
-      if (!this.alive) throw new Error(`${this.name} exited:\n${this.tail()}`);
-      try {
-        const res = await fetch(this.healthUrl, { signal: AbortSignal.timeout(2000) });
-        last = `${res.status} ${(await res.text()).slice(0, 300)}`;
-        if (res.status === 200) return;
-      } catch (err) {
-        last = String(err);
-      }
-      if (Date.now() > deadline) {
-        throw new Error(
-          `${this.name} did not answer /health with 200 within ${timeoutMs} ms (last: ${last})`,
-        );
-      }
-      await sleep(200);
-    }
-  }
-
-  /** SIGKILL: no drain, no goodbye. */
-  async kill9(): Promise<void> {
-    const child = this.#child;
-    if (!child || !this.alive) return;
-    const exited = once(child, 'exit');
-    child.kill('SIGKILL');
-    await exited;
-  }
-
-  /** SIGTERM, then SIGKILL after 10 s. */
-  async stop(): Promise<void> {
-    const child = this.#child;
-    if (!child || !this.alive) return;
-    const exited = once(child, 'exit');
-    child.kill('SIGTERM');
-    const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
-    await exited;
-    clearTimeout(timer);
-  }
-
-  tail(): string {
-    return this.#output.slice(-25).join('\n');
-  }
-}
 
 /** Runs a command to completion; no pipes (a server it restarts would inherit them). */
 function run(cmd: string, args: string[], timeoutMs = 120_000): Promise<void> {
@@ -181,55 +95,6 @@ function sendingIn(statePath: string): Set<string> {
       .filter(([, records]) => records.some((r) => r.sending === true))
       .map(([issue]) => issue),
   );
-}
-
-// --- OpenClaw stand-in -----------------------------------------------------------------
-
-async function startOpenClaw(): Promise<{
-  url: string;
-  bySession: Map<string, number>;
-  /** Requests received and not answered yet. */
-  inFlight(): number;
-  close(): Promise<void>;
-}> {
-  const bySession = new Map<string, number>();
-  let unanswered = 0;
-  const server: Server = createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
-      let session = '?';
-      try {
-        session = String(
-          (JSON.parse(Buffer.concat(chunks).toString('utf8')) as { sessionKey?: string }).sessionKey,
-        );
-      } catch {}
-      if (req.headers.authorization === `Bearer ${HOOK_TOKEN}`) {
-        // Taken (the agent run starts now); the answer comes a little later, as a real gateway's would.
-        bySession.set(session, (bySession.get(session) ?? 0) + 1);
-        unanswered++;
-        setTimeout(() => {
-          unanswered--;
-          res.writeHead(200, { 'content-type': 'application/json' });
-          res.end(JSON.stringify({ ok: true, runId: randomUUID() }));
-        }, OPENCLAW_ANSWER_MS);
-      } else {
-        res.writeHead(401).end();
-      }
-    });
-  });
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const { port } = server.address() as AddressInfo;
-  return {
-    url: `http://127.0.0.1:${port}/hooks/agent`,
-    bySession,
-    inFlight: () => unanswered,
-    close: async () => {
-      server.closeAllConnections();
-      await new Promise<void>((r) => server.close(() => r()));
-    },
-  };
 }
 
 // --- load ------------------------------------------------------------------------------
@@ -344,7 +209,7 @@ test('under steady load: RabbitMQ, PostgreSQL, store, dispatcher and gateway res
   const verifyQueue = `test.${id}.verify`;
   const dir = mkdtempSync(join(tmpdir(), 'faults-restarts-'));
   const db = await freshDatabase('restarts');
-  const openclaw = await startOpenClaw();
+  const openclaw = await startOpenClaw(HOOK_TOKEN, OPENCLAW_ANSWER_MS);
   const [gatewayPort, storePort, dispatcherPort] = [await freePort(), await freePort(), await freePort()];
 
   const base: NodeJS.ProcessEnv = {

@@ -293,6 +293,7 @@ export async function startCandystore(options: CandystoreOptions = {}): Promise<
     });
     const broker: HealthReport['broker'] = { ok: transport.state === 'connected', state: transport.state };
     if (transport.node) broker.node = transport.node;
+    if (transport.lastError) broker.error = transport.lastError;
     let lag: number | null = null;
     if (broker.ok) {
       await withTimeout(transport.checkQueue(queue), 2000)

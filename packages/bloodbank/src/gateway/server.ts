@@ -33,6 +33,7 @@ import { ensureExchanges } from '../topology/apply.js';
 import type { TopologyOptions } from '../topology/options.js';
 import { type Tracer, tracerFromEnv } from '../tracing/tracer.js';
 import type { Transport } from '../transport/transport.js';
+import { logConnectionState } from '../transport/when-connected.js';
 import { WebhookIngestor } from '../webhooks/ingest.js';
 import { DEFAULT_PROVIDERS, type WebhookProvider } from '../webhooks/providers.js';
 import { webhookRoutes } from '../webhooks/routes.js';
@@ -327,8 +328,10 @@ export async function buildGateway(
     metrics.brokerConnected.set(transport.state === 'connected' ? 1 : 0);
     const off = transport.onStateChange((state) => {
       metrics.brokerConnected.set(state === 'connected' ? 1 : 0);
-      app.log.info({ state }, 'broker connection state');
     });
+    // The same log lines as the store's and the dispatcher's: each loss and failed attempt
+    // (rate-limited) with the node and the cause, and the reconnect.
+    cleanups.push(logConnectionState(transport, app.log));
     cleanups.push(off);
   }
   if (pushConfigs.length > 0) {

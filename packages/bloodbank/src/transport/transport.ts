@@ -169,6 +169,11 @@ export interface Transport {
    */
   readonly node?: string;
   /**
+   * RabbitMQ, while not connected: why the connection was lost or the last attempt failed
+   * (redacted), for /health. Unset while connected, and for the embedded broker.
+   */
+  readonly lastError?: string;
+  /**
    * The durable embedded broker's journal: where it is, and the first write that failed (a
    * full or read-only disk), for /health. Unset for every other broker.
    */

@@ -3,7 +3,7 @@
 // is reported (redacted). Failover between live nodes runs on the cluster
 // (test/cluster/contract.cluster.test.ts).
 import assert from 'node:assert/strict';
-import { createServer, type Server } from 'node:net';
+import { connect, createServer, type Server, type Socket } from 'node:net';
 import { after, describe, it } from 'node:test';
 import { AMQP_URL, type AppError, isAppError, readEnv } from '@33god/core';
 import { waitFor } from '../../src/testkit/index.js';
@@ -36,6 +36,54 @@ async function refusal(u: string): Promise<AppError> {
     return err;
   }
   assert.fail(`'${u}' should have been refused`);
+}
+
+/**
+ * A node that accepts connections but answers nothing else (booting, overloaded, on the
+ * minority side of a partition), played by a proxy in front of the shared broker that lets the
+ * connection handshake and heartbeats through (AMQP channel 0) and drops every frame on
+ * another channel, so `channel.open` never gets its answer.
+ */
+async function silentNode(): Promise<{ port: number; close(): Promise<void> }> {
+  const sockets = new Set<Socket>();
+  const server = createServer((client) => {
+    const upstream = connect(port, '127.0.0.1');
+    sockets.add(client).add(upstream);
+    for (const s of [client, upstream]) {
+      s.on('error', () => {});
+      s.on('close', () => {
+        client.destroy();
+        upstream.destroy();
+      });
+    }
+    upstream.pipe(client);
+    // The 8-byte protocol header, then frames: type (1), channel (2), size (4), payload, 0xCE.
+    let pending = Buffer.alloc(0);
+    let headerSent = false;
+    client.on('data', (chunk: Buffer) => {
+      pending = Buffer.concat([pending, chunk]);
+      if (!headerSent) {
+        if (pending.length < 8) return;
+        upstream.write(pending.subarray(0, 8));
+        pending = pending.subarray(8);
+        headerSent = true;
+      }
+      while (pending.length >= 7) {
+        const end = 7 + pending.readUInt32BE(3) + 1;
+        if (pending.length < end) return;
+        if (pending.readUInt16BE(1) === 0) upstream.write(pending.subarray(0, end));
+        pending = pending.subarray(end);
+      }
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+  return {
+    port: (server.address() as { port: number }).port,
+    close: async () => {
+      for (const s of sockets) s.destroy();
+      await new Promise((r) => server.close(r));
+    },
+  };
 }
 
 describe('AMQP_URL with a list of nodes', () => {
@@ -90,6 +138,81 @@ describe('AMQP_URL with a list of nodes', () => {
     assert.equal(t.state, 'connected');
     assert.equal(t.node, `amqp://guest@127.0.0.1:${port}/`);
     assert.ok(await t.checkExchange('amq.topic'));
+  });
+
+  it('gives up a node that accepts the connection but never opens a channel, for the next one', {
+    timeout: 30_000,
+  }, async () => {
+    const silent = await silentNode();
+    closers.push(() => silent.close());
+    const silentUrl = `amqp://guest:guest@127.0.0.1:${silent.port}`;
+
+    // Alone, it never becomes connected, and says why.
+    const stuck = await createRabbitMqTransport({
+      url: silentUrl,
+      initialConnect: 'retry',
+      restoreTimeoutMs: 300,
+      reconnect: { initialDelayMs: 20, maxDelayMs: 50 },
+    });
+    closers.push(() => stuck.close());
+    await waitFor(() => stuck.lastError !== undefined, 'a failed attempt', 10_000);
+    const why = stuck.lastError ?? '';
+    assert.equal(stuck.state === 'connected', false);
+    assert.match(
+      why,
+      new RegExp(
+        `127\\.0\\.0\\.1:${silent.port}/ accepted the connection but did not finish opening the publish channel within 300 ms`,
+      ),
+    );
+    await stuck.close();
+
+    // First in a list: skipped for the next node once the restore takes too long, also when
+    // the connection to the next node is lost later and the silent node comes round again.
+    const connectionName = `test-node-list-silent-${process.pid}`;
+    const t = await createRabbitMqTransport({
+      url: `${silentUrl},${url}`,
+      restoreTimeoutMs: 300,
+      connectionName,
+    });
+    closers.push(() => t.close());
+    assert.equal(t.state, 'connected');
+    assert.equal(t.node, `amqp://guest@127.0.0.1:${port}/`);
+    assert.equal(t.lastError, undefined);
+    const q = `test.node-list.silent.${process.pid}.${Date.now()}`;
+    await t.assertQueue(q, { autoDelete: false, durable: false });
+    try {
+      // The management API lists a new connection with its name after its next stats round.
+      let mine: string[] = [];
+      await waitFor(
+        async () => {
+          const res = await fetch('http://127.0.0.1:15672/api/connections', {
+            headers: { authorization: `Basic ${Buffer.from('guest:guest').toString('base64')}` },
+          });
+          const all = (await res.json()) as {
+            name: string;
+            client_properties?: { connection_name?: string };
+          }[];
+          mine = all
+            .filter((c) => c.client_properties?.connection_name === connectionName)
+            .map((c) => c.name);
+          return mine.length > 0;
+        },
+        'the connection listed by the management API',
+        15_000,
+      );
+      for (const name of mine) {
+        await fetch(`http://127.0.0.1:15672/api/connections/${encodeURIComponent(name)}`, {
+          method: 'DELETE',
+          headers: { authorization: `Basic ${Buffer.from('guest:guest').toString('base64')}` },
+        });
+      }
+      await waitFor(() => t.state !== 'connected', 'the loss noticed', 10_000);
+      await waitFor(() => t.state === 'connected', 'connected again, past the silent node', 15_000);
+      assert.equal(t.node, `amqp://guest@127.0.0.1:${port}/`);
+      assert.ok(await t.checkQueue(q), 'the queue is there');
+    } finally {
+      await t.deleteQueue(q);
+    }
   });
 
   it('listBindings asks the management API given for the node connected to', {

@@ -14,6 +14,8 @@ export interface HealthReport {
     latency_ms: number | null;
     /** RabbitMQ: the node connected (or being connected) to, redacted; one of AMQP_URL's list. */
     node?: string;
+    /** RabbitMQ, while not connected: why the connection was lost or the last attempt failed. */
+    error?: string;
     /** The durable embedded broker's journal and its first failed write. */
     journal?: { location: string; error: string | null };
   };
@@ -65,7 +67,10 @@ export async function healthReport(
   const state = transport?.state ?? 'connected';
   const latency = transport ? await probeBroker(transport, exchange) : null;
   const connected = state === 'connected' && (transport === undefined || latency !== null);
-  if (state !== 'connected') errors.push(`broker connection is ${state}`);
+  if (state !== 'connected') {
+    const why = transport?.lastError;
+    errors.push(`broker connection is ${state}${why ? ` (${why})` : ''}`);
+  }
   const journal = transport?.journal;
   if (journal?.error) errors.push(`the embedded broker could not write its journal: ${journal.error}`);
   else if (!connected) errors.push('the broker did not answer a check within 2 s');
@@ -80,6 +85,7 @@ export async function healthReport(
       state,
       latency_ms: latency,
       ...(transport?.node ? { node: transport.node } : {}),
+      ...(transport?.lastError ? { error: transport.lastError } : {}),
       ...(journal ? { journal } : {}),
     },
     schemas: reg.schemas,

@@ -8,7 +8,16 @@ import { type BrokerAddress, describeConnectError } from './url.js';
 export interface ConnectionOptions {
   readonly nodes: NodeList;
   readonly connectTimeoutMs: number;
-  /** Reconnect backoff: first delay, ×2 per failed attempt with ±20 % jitter, up to `max`. */
+  /**
+   * How long `Recovery.restore` may take on a new connection before that node is given up for
+   * the next: a node that accepts connections but does not answer declarations (booting,
+   * overloaded, on the minority side of a partition) must not hold the transport.
+   */
+  readonly restoreTimeoutMs: number;
+  /**
+   * Reconnect backoff: the first delay for each node of a round, ×2 for each round in which
+   * every node failed (±20 % jitter), up to `max`. With one node: ×2 per failed attempt.
+   */
   readonly backoff: { readonly initial: number; readonly max: number };
   readonly connectionName: string;
   /** A failed first connection keeps retrying in the background instead of rejecting. */
@@ -19,10 +28,11 @@ export interface ConnectionOptions {
 export interface Recovery {
   /**
    * Runs on every new connection before it is reported `connected`: re-declare what the
-   * transport owns, reopen the publish channel, resume the consumers. A rejection abandons
-   * that connection and the next attempt starts over.
+   * transport owns, reopen the publish channel, resume the consumers, naming each step with
+   * `step` (a failure or a timeout says where it stopped). A rejection abandons that
+   * connection and the next attempt starts over.
    */
-  restore(conn: amqplib.ChannelModel): Promise<void>;
+  restore(conn: amqplib.ChannelModel, step: (what: string) => void): Promise<void>;
   /** The connection is gone: fail what waited on it and forget its channels. */
   lost(): void;
 }
@@ -56,6 +66,7 @@ export class Connection {
   readonly #recovery: Recovery;
   readonly #listeners = new StateListeners<TransportState>();
   #state: TransportState = 'connecting';
+  #lastError: string | undefined;
   #conn: amqplib.ChannelModel | undefined;
   #reconnectTimer: NodeJS.Timeout | undefined;
   #attempt = 0;
@@ -74,6 +85,11 @@ export class Connection {
     return this.#conn;
   }
 
+  /** Why the connection was lost or the last attempt failed; unset while connected. */
+  get lastError(): string | undefined {
+    return this.#state === 'connected' ? undefined : this.#lastError;
+  }
+
   /** The node connected to, or being connected to while reconnecting. */
   get node(): BrokerAddress {
     return this.#o.nodes.current;
@@ -84,6 +100,7 @@ export class Connection {
   }
 
   #setState(state: TransportState, error?: Error): void {
+    if (error) this.#lastError = error.message;
     if (this.#state === state) return;
     this.#state = state;
     this.#listeners.emit(state, error);
@@ -144,12 +161,37 @@ export class Connection {
     conn.on('error', () => {});
     conn.on('close', (err?: Error) => this.#onLost(conn, addr, err));
     this.#conn = conn;
+    let step = 'starting';
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () =>
+          reject(
+            new AppError(
+              'BROKER_UNAVAILABLE',
+              `${addr.display} accepted the connection but did not finish ${step} within ${this.#o.restoreTimeoutMs} ms`,
+            ),
+          ),
+        this.#o.restoreTimeoutMs,
+      );
+    });
     try {
-      await this.#recovery.restore(conn);
+      await Promise.race([
+        this.#recovery.restore(conn, (what) => {
+          step = what;
+        }),
+        timedOut,
+      ]);
     } catch (err) {
+      const failure = isAppError(err) ? err : this.mapError(err, `${step} on ${addr.display}`);
+      // Forgotten first: its close must not count as the loss of a working connection.
       this.#conn = undefined;
-      await conn.close().catch(() => {});
-      throw isAppError(err) ? err : this.mapError(err, `restoring the topology on ${addr.display}`);
+      await boundedClose(conn.close());
+      throw failure.code === 'BROKER_UNAVAILABLE' && !failure.message.includes(addr.display)
+        ? new AppError('BROKER_UNAVAILABLE', `${addr.display}, ${step}: ${failure.message}`, { cause: err })
+        : failure;
+    } finally {
+      clearTimeout(timer);
     }
   }
 
@@ -166,7 +208,10 @@ export class Connection {
 
   #scheduleReconnect(): void {
     if (this.#state === 'closed' || this.#reconnectTimer) return;
-    const base = Math.min(this.#o.backoff.max, this.#o.backoff.initial * 2 ** this.#attempt);
+    // Every node of the list gets a quick try before the delay grows: after one node dies,
+    // the next one is usually fine.
+    const round = Math.floor(this.#attempt / this.#o.nodes.nodes.length);
+    const base = Math.min(this.#o.backoff.max, this.#o.backoff.initial * 2 ** round);
     const delay = Math.min(this.#o.backoff.max, base * (0.8 + Math.random() * 0.4));
     this.#attempt++;
     this.#reconnectTimer = setTimeout(() => {

@@ -62,10 +62,11 @@ export class Consumers {
     };
   }
 
-  /** Reopens every consumer on a new connection. */
-  async resume(conn: amqplib.ChannelModel): Promise<void> {
+  /** Reopens every consumer on a new connection, naming each with `step`. */
+  async resume(conn: amqplib.ChannelModel, step: (what: string) => void = () => {}): Promise<void> {
     for (const c of [...this.#records]) {
       if (c.cancelled) continue;
+      step(`resuming the consumer of '${c.queue}'`);
       try {
         await this.#open(conn, c);
       } catch (err) {

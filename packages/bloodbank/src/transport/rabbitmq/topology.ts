@@ -23,6 +23,11 @@ export class Topology {
     this.#channels = channels;
   }
 
+  /** How many declarations `redeclare` makes. */
+  get size(): number {
+    return this.#steps.length;
+  }
+
   /**
    * Declares everything owned, in order, on a new connection. A classic queue whose node is
    * down (and its bindings) is skipped: it still exists, with its bindings, and comes back with

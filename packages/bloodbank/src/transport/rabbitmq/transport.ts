@@ -47,6 +47,11 @@ export interface RabbitMqTransportOptions {
   publishTimeoutMs?: number;
   /** Time allowed for one connection attempt. Default 5 000. */
   connectTimeoutMs?: number;
+  /**
+   * How long re-declaring, reopening the publish channel and resuming the consumers on a new
+   * connection may take before that node is given up for the next one. Default 15 s.
+   */
+  restoreTimeoutMs?: number;
   /** AMQP heartbeat in seconds (a silent dead connection is noticed after two). Default 10. */
   heartbeatSeconds?: number;
   /** Reconnect backoff: first delay, growing ×2 with ±20 % jitter up to the maximum. */
@@ -101,6 +106,7 @@ class RabbitMqTransport implements Transport {
       {
         nodes,
         connectTimeoutMs,
+        restoreTimeoutMs: options.restoreTimeoutMs ?? 15_000,
         backoff: {
           initial: options.reconnect?.initialDelayMs ?? 100,
           max: options.reconnect?.maxDelayMs ?? 5_000,
@@ -109,10 +115,12 @@ class RabbitMqTransport implements Transport {
         retryInitialConnect: options.initialConnect === 'retry',
       },
       {
-        restore: async (conn) => {
+        restore: async (conn, step) => {
+          step(`re-declaring ${this.#topology.size} exchanges, queues and bindings`);
           await this.#topology.redeclare(conn);
+          step('opening the publish channel');
           await this.#publisher.open(conn);
-          await this.#consumers.resume(conn);
+          await this.#consumers.resume(conn, step);
         },
         lost: () => {
           this.#publisher.connectionLost();
@@ -145,6 +153,10 @@ class RabbitMqTransport implements Transport {
   /** The node connected to (or being connected to), redacted. */
   get node(): string {
     return this.#connection.node.display;
+  }
+
+  get lastError(): string | undefined {
+    return this.#connection.lastError;
   }
 
   onStateChange(listener: (state: TransportState, error?: Error) => void): () => void {
