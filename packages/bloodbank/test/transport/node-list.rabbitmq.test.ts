@@ -3,7 +3,7 @@
 // is reported (redacted). Failover between live nodes runs on the cluster
 // (test/cluster/contract.cluster.test.ts).
 import assert from 'node:assert/strict';
-import { connect, createServer, type Server, type Socket } from 'node:net';
+import { createServer, type Server } from 'node:net';
 import { after, describe, it } from 'node:test';
 import { AMQP_URL, type AppError, isAppError, readEnv } from '@33god/core';
 import { waitFor } from '../../src/testkit/index.js';
@@ -14,6 +14,7 @@ import {
   logConnectionState,
   type TransportState,
 } from '../../src/transport/index.js';
+import { startAmqpProxy } from './fixtures/amqp-proxy.js';
 
 const url = (process.env.TEST_AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672').split(',')[0]!.trim();
 const port = Number(new URL(url).port || 5672);
@@ -40,51 +41,11 @@ async function refusal(u: string): Promise<AppError> {
 
 /**
  * A node that accepts connections but answers nothing else (booting, overloaded, on the
- * minority side of a partition), played by a proxy in front of the shared broker that lets the
- * connection handshake and heartbeats through (AMQP channel 0) and drops every frame on
- * another channel, so `channel.open` never gets its answer.
+ * minority side of a partition): the connection handshake and heartbeats (AMQP channel 0) go
+ * through to the shared broker, every frame on another channel is dropped, so `channel.open`
+ * never gets its answer.
  */
-async function silentNode(): Promise<{ port: number; close(): Promise<void> }> {
-  const sockets = new Set<Socket>();
-  const server = createServer((client) => {
-    const upstream = connect(port, '127.0.0.1');
-    sockets.add(client).add(upstream);
-    for (const s of [client, upstream]) {
-      s.on('error', () => {});
-      s.on('close', () => {
-        client.destroy();
-        upstream.destroy();
-      });
-    }
-    upstream.pipe(client);
-    // The 8-byte protocol header, then frames: type (1), channel (2), size (4), payload, 0xCE.
-    let pending = Buffer.alloc(0);
-    let headerSent = false;
-    client.on('data', (chunk: Buffer) => {
-      pending = Buffer.concat([pending, chunk]);
-      if (!headerSent) {
-        if (pending.length < 8) return;
-        upstream.write(pending.subarray(0, 8));
-        pending = pending.subarray(8);
-        headerSent = true;
-      }
-      while (pending.length >= 7) {
-        const end = 7 + pending.readUInt32BE(3) + 1;
-        if (pending.length < end) return;
-        if (pending.readUInt16BE(1) === 0) upstream.write(pending.subarray(0, end));
-        pending = pending.subarray(end);
-      }
-    });
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
-  return {
-    port: (server.address() as { port: number }).port,
-    close: async () => {
-      for (const s of sockets) s.destroy();
-      await new Promise((r) => server.close(r));
-    },
-  };
-}
+const silentNode = () => startAmqpProxy(port, (frame) => frame.channel === 0);
 
 describe('AMQP_URL with a list of nodes', () => {
   const closers: (() => Promise<void>)[] = [];

@@ -4,6 +4,7 @@ import { randomBytes } from 'node:crypto';
 import { after, describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import { type AppError, isAppError } from '@33god/core';
+import amqplib from 'amqplib';
 import { waitFor } from '../../src/testkit/index.js';
 import {
   createRabbitMqTransport,
@@ -11,6 +12,7 @@ import {
   type Transport,
   type TransportState,
 } from '../../src/transport/index.js';
+import { startAmqpProxy } from './fixtures/amqp-proxy.js';
 
 const run = promisify(execFile);
 // One node: these tests alter one URL or restart one broker (TEST_AMQP_URL may list a cluster's nodes).
@@ -164,6 +166,59 @@ describe('RabbitMQ transport: failures on a live connection', () => {
     assert.ok(codes.has('PUBLISH_TIMEOUT'), `outcomes: ${[...codes].join(', ')}`);
     for (const c of codes) assert.ok(c === 'ok' || c === 'PUBLISH_TIMEOUT', `unexpected ${c}`);
     await t.deleteQueue(q);
+  });
+
+  it('a nacked publish retires its channel: the next publish goes out on a new one, at most one a second', {
+    timeout: 20_000,
+  }, async () => {
+    // RabbitMQ 3.10 nacks every publish of a channel whose first publish to a quorum queue came
+    // during that queue's leader election; only a new channel gets out of it (measured on the
+    // test cluster, docs/bloodbank-transport.md). Here a full queue that refuses publishes
+    // (x-overflow reject-publish) makes the broker nack on demand.
+    const brokerPort = Number(new URL(url).port || 5672);
+    const proxy = await startAmqpProxy(brokerPort);
+    const t = await createRabbitMqTransport({ url: `amqp://guest:guest@127.0.0.1:${proxy.port}` });
+    transports.push(t);
+    const q = `test.${rand()}.full`;
+    const raw = await amqplib.connect(url);
+    try {
+      const ch = await raw.createChannel();
+      await ch.assertQueue(q, {
+        durable: false,
+        arguments: { 'x-max-length': 1, 'x-overflow': 'reject-publish' },
+      });
+      await ch.close();
+      const opened = () => proxy.methods.get('20.10') ?? 0;
+      const closed = () => proxy.methods.get('20.40') ?? 0;
+      const send = (n: number) => t.publish({ exchange: '', routingKey: q, body: Buffer.from(String(n)) });
+      const nacked = (e: unknown) => isAppError(e) && e.code === 'PUBLISH_NACKED';
+
+      await t.purgeQueue(q); // the admin channel is open before counting
+      await send(1);
+      const before = { opened: opened(), closed: closed() };
+      await assert.rejects(send(2), nacked);
+      await t.purgeQueue(q);
+      await send(3);
+      assert.equal(opened(), before.opened + 1, 'the publish after the nack opened a new channel');
+      await waitFor(() => closed() === before.closed + 1, 'the nacked channel closed', 5_000);
+      assert.equal(
+        (await t.checkQueue(q))?.messageCount,
+        1,
+        'the publish on the new channel is in the queue',
+      );
+
+      // A queue that refuses on purpose nacks on every channel: a burst of nacks opens at most
+      // one channel a second.
+      const started = Date.now();
+      const burst = opened();
+      for (let i = 0; i < 20; i++) await assert.rejects(send(10 + i), nacked);
+      const seconds = Math.ceil((Date.now() - started) / 1000);
+      assert.ok(opened() - burst <= seconds + 1, `${opened() - burst} channels for 20 nacks in ${seconds} s`);
+    } finally {
+      await t.deleteQueue(q).catch(() => {});
+      await raw.close().catch(() => {});
+      await proxy.close();
+    }
   });
 
   it('listBindings with an unreachable management API says so', { timeout: 15_000 }, async () => {
