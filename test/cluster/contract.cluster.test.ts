@@ -10,7 +10,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { type AppError, isAppError } from '@33god/core';
 import type { CliIo } from '../../packages/bloodbank/src/cli/command.js';
 import { main } from '../../packages/bloodbank/src/cli.js';
@@ -32,24 +32,11 @@ import {
   nodeOf,
   queueLeader,
   restartNode,
-  startCluster,
-  stopCluster,
+  useCluster,
 } from './harness.js';
 
 const rand = () => randomBytes(5).toString('hex');
-let startedHere = false;
-
-before(async () => {
-  // A start that fails halfway still leaves nodes to stop: ours until the harness says it reused one.
-  startedHere = true;
-  const r = await startCluster();
-  startedHere = !r.reused;
-  console.log(`# cluster ${r.reused ? 'reused' : `formed in ${r.ms} ms (nodes booted in ${r.bootMs} ms)`}`);
-});
-
-after(async () => {
-  if (startedHere) await stopCluster();
-});
+useCluster();
 
 const connect = (extra: { connectionName?: string; publishTimeoutMs?: number } = {}): Promise<Transport> =>
   createRabbitMqTransport({

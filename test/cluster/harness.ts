@@ -2,6 +2,7 @@
 // the script (so the cluster is driven exactly as by hand) and reads its JSON answer.
 import { execFile } from 'node:child_process';
 import { join } from 'node:path';
+import { after, before } from 'node:test';
 import { promisify } from 'node:util';
 
 const run = promisify(execFile);
@@ -35,6 +36,26 @@ async function cluster(args: string[], timeoutMs: number): Promise<string> {
 /** Starts the cluster, or reuses the one running; `reused` says which, `ms` how long it took. */
 export async function startCluster(): Promise<{ reused: boolean; ms: number; bootMs?: number }> {
   return JSON.parse(await cluster(['start'], 300_000));
+}
+
+/**
+ * Registers the suite's `before` and `after`: the cluster is started when it is not running
+ * and stopped afterwards (nodes gone, data removed); one started beforehand is reused and left
+ * running. `startedHere()` says which, for a suite that must then take back what it declared.
+ */
+export function useCluster(): { startedHere(): boolean } {
+  let here = false;
+  before(async () => {
+    // A start that fails halfway still leaves nodes to stop: ours until the harness says it reused one.
+    here = true;
+    const r = await startCluster();
+    here = !r.reused;
+    console.log(`# cluster ${r.reused ? 'reused' : `formed in ${r.ms} ms (nodes booted in ${r.bootMs} ms)`}`);
+  });
+  after(async () => {
+    if (here) await stopCluster();
+  });
+  return { startedHere: () => here };
 }
 
 /** Stops every node and removes the cluster's data directory. */

@@ -20,7 +20,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import { createTransport, planTopology, resolveTopologyOptions, type Transport } from '@33god/bloodbank';
 import { loadServiceRegistry } from '@33god/holyfields';
 import pg from 'pg';
@@ -39,8 +39,7 @@ import {
   nodeName,
   queueLeader,
   restartNode,
-  startCluster,
-  stopCluster,
+  useCluster,
 } from './harness.js';
 import { ingestPause, refusalReasons, refusalWindow, startLoad, watchBrokerStates } from './parts.js';
 
@@ -62,18 +61,7 @@ const nodeList = (order: readonly number[]) => ({
 });
 const nodeNumber = (name: string | null): number => Number(/^c(\d)@/.exec(name ?? '')?.[1] ?? 0);
 
-let startedHere = false;
-
-before(async () => {
-  startedHere = true;
-  const r = await startCluster();
-  startedHere = !r.reused;
-  console.log(`# cluster ${r.reused ? 'reused' : `formed in ${r.ms} ms (nodes booted in ${r.bootMs} ms)`}`);
-});
-
-after(async () => {
-  if (startedHere) await stopCluster();
-});
+const cluster = useCluster();
 
 interface QueueRow {
   name: string;
@@ -313,7 +301,7 @@ test('two gateways, two stores and a dispatcher on the cluster: node and process
 
   try {
     await client.connect();
-    if (!startedHere) await deletePlanned(planned);
+    if (!cluster.startedHere()) await deletePlanned(planned);
     await applyTopology();
     await checkReplicated(planned.queues);
     console.log(
@@ -479,7 +467,7 @@ test('two gateways, two stores and a dispatcher on the cluster: node and process
     await verify?.deleteQueue(verifyQueue).catch(() => {});
     await verify?.close().catch(() => {});
     // A reused cluster keeps running: take back what this suite declared on it.
-    if (!startedHere) await deletePlanned(planned).catch(() => {});
+    if (!cluster.startedHere()) await deletePlanned(planned).catch(() => {});
     await db.drop().catch(() => {});
     rmSync(dir, { recursive: true, force: true });
   }
