@@ -22,13 +22,22 @@
 // are found by their pid files, or by this directory in their command line, and signalled by pid.
 import { execFile, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import {
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
+import { dirname, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 
 export const CLUSTER_DIR = process.env.BLOODBANK_CLUSTER_DIR ?? '/tmp/33god-cluster';
 const SBIN = '/usr/lib/rabbitmq/bin';
 const NODES = [1, 2, 3];
+const ROOT = join(dirname(new URL(import.meta.url).pathname), '..');
 
 export const node = (n) => ({
   n,
@@ -158,6 +167,8 @@ function writeNodeFiles(n) {
     ].join('\n'),
   );
   writeFileSync(join(d.dir, 'enabled_plugins'), '[rabbitmq_management].\n');
+  // The deployment's own advanced.config: what the tests and the bench measure is what deploy/ runs.
+  copyFileSync(join(ROOT, 'deploy', 'rabbitmq', 'advanced.config'), join(d.dir, 'advanced.config'));
 }
 
 function writeClusterFiles() {
