@@ -10,6 +10,7 @@ import { type GenerateLanguage, generateFiles, writeGenerated } from './generate
 import { lintTree } from './lint/lint.js';
 import { loadServiceRegistry } from './registry/service-registry.js';
 import { loadSchemaTree, readSchemaTree } from './schema/registry.js';
+import { parseJsonFile } from './schema/tree.js';
 
 const USAGE = `usage: holyfields <command> [options]
 
@@ -118,19 +119,30 @@ async function validate(args: string[], io: Io): Promise<number> {
   for (const file of positionals) {
     let events: unknown[];
     try {
-      const parsed: unknown = JSON.parse(await readFile(file, 'utf8'));
-      events = Array.isArray(parsed) ? parsed : [parsed];
-    } catch (err) {
-      const why = (err as NodeJS.ErrnoException).code
-        ? 'cannot be read'
-        : `malformed JSON: ${(err as Error).message}`;
-      io.out(`${file}: ${why}`);
+      // As schema files are read: UTF-8, no duplicate keys, nesting the validators can walk.
+      const parsed = parseJsonFile(await readFile(file));
+      if ('error' in parsed) {
+        io.out(`${file}: ${parsed.error}`);
+        failed++;
+        continue;
+      }
+      events = Array.isArray(parsed.json) ? parsed.json : [parsed.json];
+    } catch {
+      io.out(`${file}: cannot be read`);
       failed++;
       continue;
     }
     events.forEach((event, i) => {
       const where = events.length > 1 ? `${file}[${i}]` : file;
-      const r = registry.validate(event);
+      let r: ReturnType<typeof registry.validate>;
+      try {
+        r = registry.validate(event);
+      } catch (err) {
+        // A recursive schema walks as deep as the event: a stack overflow is this event's problem.
+        io.out(`${where}: cannot be validated: ${err instanceof Error ? err.message : String(err)}`);
+        failed++;
+        return;
+      }
       const type = (event as Record<string, unknown> | null)?.[registry.discriminator];
       for (const v of r.violations) io.out(`${where}: ${v.pointer || '/'}: ${v.message}`);
       if (!r.known && typeof type === 'string' && policy !== 'allow') {

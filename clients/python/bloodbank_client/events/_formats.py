@@ -5,11 +5,15 @@ import re
 from datetime import date, datetime
 from typing import Any
 
-_UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
-_DATE_TIME = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$")
-_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-_URI = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:[^\s]*$")
-_EMAIL = re.compile(r"^[^\s@]+@[^\s@]+\.[^\s@]+$")
+_UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\Z")
+_DATE_TIME = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?([Zz]|[+-][0-9]{2}:[0-9]{2})\Z")
+_DATE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}\Z")
+_URI = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:[^\s]*\Z")
+# As ajv-formats checks `format: email` (ASCII only, so no Unicode case folding).
+_EMAIL = re.compile(
+    r"^[a-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[a-z0-9!#$%&'*+/=?^_`{|}~-]+)*@(?:[a-z0-9](?:[a-z0-9-]*[a-z0-9])?\.)+[a-z0-9](?:[a-z0-9-]*[a-z0-9])?\Z",
+    re.IGNORECASE | re.ASCII,
+)
 
 
 def uuid(v: str) -> str:
@@ -45,6 +49,56 @@ def email(v: str) -> str:
     if not _EMAIL.match(v):
         raise ValueError("must be an email address")
     return v
+
+
+def multiple_of(m: float):
+    def check(v: float) -> float:
+        # As Ajv (the registry's validator) decides: the quotient is an integer in double precision.
+        try:
+            ok = float(v / m).is_integer()
+        except OverflowError:
+            ok = False
+        if not ok:
+            raise ValueError(f"must be a multiple of {m}")
+        return v
+
+    return check
+
+
+def _kind(v: Any) -> str:
+    if isinstance(v, bool):
+        return "boolean"
+    if isinstance(v, (int, float)):
+        return "number"
+    return type(v).__name__
+
+
+def exact(*values: Any) -> Any:
+    """A Literal of numbers or booleans as JSON compares them: true is not 1, 1 is not true."""
+    from pydantic import BeforeValidator
+
+    def check(v: Any) -> Any:
+        if any(_kind(v) == _kind(x) and v == x for x in values):
+            return v
+        raise ValueError(f"must be one of {values!r}")
+
+    return BeforeValidator(check)
+
+
+def _json_members(cls: Any, data: Any) -> Any:
+    if isinstance(data, dict):
+        aliases = {f.alias or n for n, f in cls.model_fields.items()}
+        for n in cls.model_fields:
+            if n in data and n not in aliases:
+                raise ValueError(f"unexpected member {n!r}")
+    return data
+
+
+def json_members() -> Any:
+    """Refuses a member named like a field's Python name (`class_` for `class`): Pydantic would drop it silently."""
+    from pydantic import model_validator
+
+    return model_validator(mode="before")(_json_members)
 
 
 def matches(pattern: str):

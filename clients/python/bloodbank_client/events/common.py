@@ -33,7 +33,7 @@ NonNegativeInt = Annotated[StrictInt, Field(ge=0)]
 
 #: {domain}.{entity}.{action}: lowercase words separated by dots; also the routing key.
 
-CommonTypesEventType = Annotated[StrictStr, Field(max_length=255), AfterValidator(_formats.matches("^[a-z0-9][a-z0-9_-]*(\\.[a-z0-9][a-z0-9_-]*)+$"))]
+CommonTypesEventType = Annotated[StrictStr, Field(max_length=255), AfterValidator(_formats.matches("^[a-z0-9][a-z0-9_-]*(\\.[a-z0-9][a-z0-9_-]*)+\\Z"))]
 
 
 class EventEnvelope(BaseModel):
@@ -47,5 +47,5 @@ class EventEnvelope(BaseModel):
     correlation_id: Union[Uuid, None] = Field(description="Shared by every event of one causal chain; inherited downstream.")
     causation_id: Union[Uuid, None] = Field(default=None, description="The event_id of the event that caused this one.")
     payload: dict[str, Any] = Field(description="Event-specific data, described by the event type's schema.")
-    traceparent: Annotated[StrictStr, AfterValidator(_formats.matches("^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}(-.*)?$"))] = Field(default=None, description="W3C Trace Context traceparent (version 00 is written; later versions are read as the spec says). Trace and span ids are never all zero.")
+    traceparent: Annotated[StrictStr, AfterValidator(_formats.matches("^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}(-[^\\n\\r\\u2028\\u2029]*)?\\Z"))] = Field(default=None, description="W3C Trace Context traceparent (version 00 is written; later versions are read as the spec says). Trace and span ids are never all zero.")
     tracestate: Annotated[StrictStr, Field(max_length=512)] = Field(default=None, description="W3C Trace Context tracestate carried with traceparent: at most 32 key=value list members.")

@@ -14,7 +14,7 @@ class HolyfieldsSchemaUpdatedV1Payload(BaseModel):
     schemas_dir: StrictStr = Field(description="Directory of the schema tree that changed.")
     event_types: list[CommonTypesEventType] = Field(description="Event types added, changed or removed (empty: unknown, reload everything).")
     schema_count: NonNegativeInt = Field(description="Number of event types in the new tree.")
-    digest: Annotated[StrictStr, AfterValidator(_formats.matches("^[0-9a-f]{64}$"))] = Field(description="SHA-256 of the bundled tree, hex.")
+    digest: Annotated[StrictStr, AfterValidator(_formats.matches("^[0-9a-f]{64}\\Z"))] = Field(description="SHA-256 of the bundled tree, hex.")
     changed_by: StrictStr = Field(default=None, description="Who or what changed it.")
 
 

@@ -30,7 +30,7 @@ class WebhookGithubV1Payload(BaseModel):
 class WebhookGithubV1Event(EventEnvelope):
     """A GitHub webhook body as GitHub sent it, published as webhook.github.<event>[.<action>]. Permissive: only the members every delivery shares are described."""
     model_config = ConfigDict(extra="allow", strict=True, populate_by_name=True)
-    event_type: Annotated[StrictStr, Field(max_length=255), AfterValidator(_formats.matches("^webhook\\.github(?:\\.[^.]+)*$")), AfterValidator(_formats.matches("^[a-z0-9][a-z0-9_-]*(\\.[a-z0-9][a-z0-9_-]*)+$"))]
+    event_type: Annotated[StrictStr, Field(max_length=255), AfterValidator(_formats.matches("^webhook\\.github(?:\\.[^.]+)*\\Z")), AfterValidator(_formats.matches("^[a-z0-9][a-z0-9_-]*(\\.[a-z0-9][a-z0-9_-]*)+\\Z"))]
     payload: WebhookGithubV1Payload
 
 

@@ -24,8 +24,8 @@ function canonical(v: unknown): string {
 
 /** JSON Schema `format: uri`: a scheme, a colon, no whitespace. */
 const URI = /^[A-Za-z][A-Za-z0-9+.-]*:[^\s]*$/;
-/** JSON Schema `format: email`. */
-const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
+/** JSON Schema `format: email`, as ajv-formats checks it. */
+const EMAIL = /^[a-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[a-z0-9!#$%&'*+/=?^_`{|}~-]+)*@(?:[a-z0-9](?:[a-z0-9-]*[a-z0-9])?\.)+[a-z0-9](?:[a-z0-9-]*[a-z0-9])?$/i;
 
 /** An agent finished a task, successfully or not. */
 export const AgentTaskCompletedV1Payload = z.looseObject({

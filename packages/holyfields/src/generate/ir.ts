@@ -133,12 +133,22 @@ export function pascal(s: string): string {
     .join('');
 }
 
+/** Python keywords: names the generated Python must not use for a module, class or field. */
+export const PY_KEYWORDS: ReadonlySet<string> = new Set(
+  (
+    'False None True and as assert async await break class continue def del elif else except finally for from ' +
+    'global if import in is lambda nonlocal not or pass raise return try while with yield match case type'
+  ).split(' '),
+);
+
 export function moduleOf(rel: string): string {
   const first = rel
     .split('/')[0]!
     .replace(/^_+/, '')
     .replace(/[^A-Za-z0-9_]/g, '_');
-  return /^[0-9]/.test(first) ? `m_${first}` : first.replace(/\.json$/, '') || 'common';
+  const m = /^[0-9]/.test(first) ? `m_${first}` : first.replace(/\.json$/, '') || 'common';
+  // `from .class import ...` is a syntax error.
+  return PY_KEYWORDS.has(m) ? `${m}_` : m;
 }
 
 class Unsupported extends Error {}
@@ -164,6 +174,28 @@ const RESERVED = new Set([
   'StrictInt',
   'StrictFloat',
   'StrictBool',
+  // Python constants, and globals the generated TypeScript uses or must not shadow.
+  'None',
+  'True',
+  'False',
+  'URI',
+  'EMAIL',
+  'Object',
+  'Array',
+  'Set',
+  'Map',
+  'JSON',
+  'Number',
+  'String',
+  'Boolean',
+  'RegExp',
+  'Symbol',
+  'Math',
+  'Date',
+  'Error',
+  'Promise',
+  'Infinity',
+  'NaN',
 ]);
 
 /** Builds the code-generation model of a loaded tree. Throws SCHEMA_INVALID for unsupported schema features. */
@@ -199,7 +231,11 @@ class ModelBuilder {
       for (const t of [...ev.types, ...ev.patterns]) latest.set(t, Math.max(latest.get(t) ?? 0, ev.version));
     }
     // Names first, so references resolve to them whatever the order of conversion.
-    const base = (ev: EventFile) => `${pascal(pathEventType(ev.file.rel))}V${ev.version}`;
+    const base = (ev: EventFile) => {
+      const name = pascal(pathEventType(ev.file.rel));
+      // `1st/thing.created.v1.json` must not make an identifier starting with a digit.
+      return `${/^[0-9]/.test(name) ? 'T' : ''}${name}V${ev.version}`;
+    };
     for (const ev of this.#reg.events) {
       if (ev.kind === 'payload') this.#names.set(`${ev.file.id}#`, `${base(ev)}Payload`);
       else this.#names.set(`${ev.file.id}#`, `${base(ev)}Event`);
@@ -226,6 +262,7 @@ class ModelBuilder {
           };
           const eventType = this.#convert(eventSchema);
           if (eventType.k !== 'object') throw new Unsupported('the envelope must describe an object');
+          this.#checkDiscriminator(eventType, ev);
           const pp = eventType.props.find((x) => x.name === this.#reg.payloadProperty);
           if (pp) pp.type = { k: 'ref', name: `${b}Payload` };
           this.#defs.set(`event:${ev.file.id}`, {
@@ -240,6 +277,7 @@ class ModelBuilder {
           const def = this.#named(`${ev.file.id}#`, 'event');
           const t = def.type;
           if (t.k !== 'object') throw new Unsupported('an envelope schema must describe an object');
+          this.#checkDiscriminator(t, ev);
           const p = t.props.find((x) => x.name === this.#reg.payloadProperty);
           const payloadType: IR = p?.type ?? { k: 'object', props: [], additional: 'allow' };
           this.#defs.set(`payload:${ev.file.id}`, {
@@ -283,6 +321,16 @@ class ModelBuilder {
       seen.set(d.name, d.file);
     }
     return { defs, events, envelope: 'EventEnvelope', discriminator: this.#reg.discriminator };
+  }
+
+  /** An event whose type the envelope forbids (`Bad.Type` against its pattern) could never validate: refused. */
+  #checkDiscriminator(event: IR & { k: 'object' }, ev: EventFile): void {
+    const disc = event.props.find((p) => p.name === this.#reg.discriminator);
+    if (disc?.type.k === 'never') {
+      throw new Unsupported(
+        `event type ${[...ev.types, ...ev.patterns].map((t) => `'${t}'`).join(', ')} is not allowed by the envelope's '${this.#reg.discriminator}' (check its pattern)`,
+      );
+    }
   }
 
   #fail(err: unknown): AppError {
@@ -396,7 +444,7 @@ class ModelBuilder {
           ? this.#convert(o)
           : this.#convert(mergeSchemas(siblings, this.#flatten(o))),
       );
-      if (key === 'oneOf' && !pairwiseDisjoint(options)) {
+      if (key === 'oneOf' && !pairwiseDisjoint(options, (n) => this.#defType(n))) {
         throw new Unsupported('oneOf alternatives that can overlap are not supported (use anyOf)');
       }
       return unionOf(options);
@@ -405,6 +453,12 @@ class ModelBuilder {
     const types = typeList(node);
     if (types.length > 1) return unionOf(types.map((t) => this.#typed(node, t)));
     return this.#typed(node, types[0]);
+  }
+
+  /** The IR of a named definition already converted (for the oneOf overlap check). */
+  #defType(name: string): IR | undefined {
+    for (const d of this.#defs.values()) if (d.name === name) return d.type;
+    return undefined;
   }
 
   #inline(uri: string): IR {
@@ -440,6 +494,8 @@ class ModelBuilder {
       if (v !== null && typeof v === 'object')
         throw new Unsupported('object and array values in enum/const are not supported');
     }
+    // 1e400 parses as Infinity, which no JSON instance can equal.
+    values = values.filter((v) => typeof v !== 'number' || Number.isFinite(v));
     const types = 'type' in node ? typeList(node) : undefined;
     const ok = (values as Lit[]).filter((v) => !types || types.some((t) => litIsType(v, t)));
     const patterns = patternList(node.pattern);
@@ -488,7 +544,12 @@ class ModelBuilder {
           'exclusiveMaximum',
           'multipleOf',
         ] as const) {
-          if (typeof node[key] === 'number') ir[key] = node[key] as number;
+          const v = node[key];
+          if (typeof v !== 'number') continue;
+          // 1e400 parses as ±Infinity: no bound on its own side, nothing allowed on the other.
+          if (v === (key.includes('inimum') ? -Infinity : Infinity)) continue;
+          if (!Number.isFinite(v)) return { k: 'never' };
+          ir[key] = v;
         }
         return ir;
       }
@@ -588,14 +649,47 @@ export function unionOf(options: IR[]): IR {
   return { k: 'union', options: unique };
 }
 
-function pairwiseDisjoint(options: IR[]): boolean {
-  const kinds = options.map((o) => (o.k === 'literal' ? `lit:${JSON.stringify(o.values)}` : o.k));
-  if (options.some((o) => o.k === 'ref' || o.k === 'any')) return false;
-  if (options.every((o) => o.k === 'literal')) {
-    const all = options.flatMap((o) => (o as { values: Lit[] }).values);
-    return new Set(all.map((v) => JSON.stringify(v))).size === all.length;
+/** True when no instance can match two of the alternatives (what makes a oneOf a plain union). */
+function pairwiseDisjoint(options: IR[], lookup: (name: string) => IR | undefined): boolean {
+  return options.every((a, i) => options.slice(i + 1).every((b) => disjoint(a, b, lookup, 0)));
+}
+
+/** The JSON kind of a literal value, as the IR names it. */
+function litKind(v: Lit): IR['k'] {
+  return v === null
+    ? 'null'
+    : typeof v === 'boolean'
+      ? 'boolean'
+      : typeof v === 'number'
+        ? 'number'
+        : 'string';
+}
+
+/**
+ * Whether two IRs surely accept no common instance: different JSON types, literals with no
+ * common value, or objects that both require a member whose types are disjoint (a
+ * discriminated union: `kind: "a"` / `kind: "b"`). Unsure means not disjoint.
+ */
+function disjoint(aIn: IR, bIn: IR, lookup: (name: string) => IR | undefined, depth: number): boolean {
+  if (depth > 16) return false;
+  const a = aIn.k === 'ref' ? lookup(aIn.name) : aIn;
+  const b = bIn.k === 'ref' ? lookup(bIn.name) : bIn;
+  if (a === undefined || b === undefined || a.k === 'ref' || b.k === 'ref') return false;
+  if (a.k === 'never' || b.k === 'never') return true;
+  if (a.k === 'any' || b.k === 'any') return false;
+  if (a.k === 'union') return a.options.every((o) => disjoint(o, b, lookup, depth + 1));
+  if (b.k === 'union') return b.options.every((o) => disjoint(a, o, lookup, depth + 1));
+  if (a.k === 'literal' && b.k === 'literal') return !a.values.some((v) => b.values.some((w) => v === w));
+  if (a.k === 'literal') return !a.values.some((v) => litKind(v) === b.k);
+  if (b.k === 'literal') return !b.values.some((v) => litKind(v) === a.k);
+  if (a.k !== b.k) return true;
+  if (a.k === 'object' && b.k === 'object') {
+    return a.props.some((p) => {
+      const q = b.props.find((x) => x.name === p.name);
+      return p.required && q?.required === true && disjoint(p.type, q.type, lookup, depth + 1);
+    });
   }
-  return new Set(kinds).size === kinds.length && !options.some((o) => o.k === 'literal');
+  return false;
 }
 
 export function deepEqual(a: unknown, b: unknown): boolean {

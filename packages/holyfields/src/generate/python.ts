@@ -1,14 +1,29 @@
 import { AppError } from '@33god/core';
-import { deepEqual, type IR, type Lit, type Model, type Prop, pascal } from './ir.js';
+import { deepEqual, type IR, type Lit, type Model, type Prop, PY_KEYWORDS, pascal } from './ir.js';
 import { refsOf, topoOrder } from './order.js';
 import { GENERATED_HEADER } from './typescript.js';
 
-const PY_KEYWORDS = new Set(
-  (
-    'False None True and as assert async await break class continue def del elif else except finally for from ' +
-    'global if import in is lambda nonlocal not or pass raise return try while with yield match case type'
-  ).split(' '),
-);
+/**
+ * Names a class body uses in its annotations: a field called `Literal` or `list` would rebind
+ * the name for the fields after it.
+ */
+const ANNOTATION_NAMES = new Set([
+  'Annotated',
+  'Any',
+  'Literal',
+  'Union',
+  'AfterValidator',
+  'BaseModel',
+  'ConfigDict',
+  'Field',
+  'StrictBool',
+  'StrictFloat',
+  'StrictInt',
+  'StrictStr',
+  'list',
+  'dict',
+  'str',
+]);
 /** BaseModel attributes a field must not shadow. */
 const MODEL_ATTRS = new Set([
   'copy',
@@ -28,11 +43,15 @@ import re
 from datetime import date, datetime
 from typing import Any
 
-_UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
-_DATE_TIME = re.compile(r"^\\d{4}-\\d{2}-\\d{2}[Tt]\\d{2}:\\d{2}:\\d{2}(\\.\\d+)?([Zz]|[+-]\\d{2}:\\d{2})$")
-_DATE = re.compile(r"^\\d{4}-\\d{2}-\\d{2}$")
-_URI = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:[^\\s]*$")
-_EMAIL = re.compile(r"^[^\\s@]+@[^\\s@]+\\.[^\\s@]+$")
+_UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\\Z")
+_DATE_TIME = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[0-9]{2}:[0-9]{2}(\\.[0-9]+)?([Zz]|[+-][0-9]{2}:[0-9]{2})\\Z")
+_DATE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}\\Z")
+_URI = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:[^\\s]*\\Z")
+# As ajv-formats checks \`format: email\` (ASCII only, so no Unicode case folding).
+_EMAIL = re.compile(
+    r"^[a-z0-9!#$%&'*+/=?^_\`{|}~-]+(?:\\.[a-z0-9!#$%&'*+/=?^_\`{|}~-]+)*@(?:[a-z0-9](?:[a-z0-9-]*[a-z0-9])?\\.)+[a-z0-9](?:[a-z0-9-]*[a-z0-9])?\\Z",
+    re.IGNORECASE | re.ASCII,
+)
 
 
 def uuid(v: str) -> str:
@@ -68,6 +87,56 @@ def email(v: str) -> str:
     if not _EMAIL.match(v):
         raise ValueError("must be an email address")
     return v
+
+
+def multiple_of(m: float):
+    def check(v: float) -> float:
+        # As Ajv (the registry's validator) decides: the quotient is an integer in double precision.
+        try:
+            ok = float(v / m).is_integer()
+        except OverflowError:
+            ok = False
+        if not ok:
+            raise ValueError(f"must be a multiple of {m}")
+        return v
+
+    return check
+
+
+def _kind(v: Any) -> str:
+    if isinstance(v, bool):
+        return "boolean"
+    if isinstance(v, (int, float)):
+        return "number"
+    return type(v).__name__
+
+
+def exact(*values: Any) -> Any:
+    """A Literal of numbers or booleans as JSON compares them: true is not 1, 1 is not true."""
+    from pydantic import BeforeValidator
+
+    def check(v: Any) -> Any:
+        if any(_kind(v) == _kind(x) and v == x for x in values):
+            return v
+        raise ValueError(f"must be one of {values!r}")
+
+    return BeforeValidator(check)
+
+
+def _json_members(cls: Any, data: Any) -> Any:
+    if isinstance(data, dict):
+        aliases = {f.alias or n for n, f in cls.model_fields.items()}
+        for n in cls.model_fields:
+            if n in data and n not in aliases:
+                raise ValueError(f"unexpected member {n!r}")
+    return data
+
+
+def json_members() -> Any:
+    """Refuses a member named like a field's Python name (\`class_\` for \`class\`): Pydantic would drop it silently."""
+    from pydantic import model_validator
+
+    return model_validator(mode="before")(_json_members)
 
 
 def matches(pattern: str):
@@ -128,15 +197,22 @@ export function generatePython(model: Model, source: string): Map<string, string
   for (const d of ordered) {
     const m = mod(d.module);
     const em = new Emitter(m, home, d.module);
-    if (d.type.k === 'object') {
-      const inherit = d.role === 'event' && envelope ? envelope.name : undefined;
-      if (inherit) em.use(inherit);
-      em.cls(d.name, d.type, d.description, inherit, inherit ? envelopeProps : []);
-    } else {
-      const expr = em.expr(d.type, d.name);
-      if (d.description) em.m.blocks.push(comment(d.description));
-      em.m.blocks.push(`${d.name} = ${expr}\n`);
-      em.m.defined.push(d.name);
+    try {
+      if (d.type.k === 'object') {
+        const inherit = d.role === 'event' && envelope ? envelope.name : undefined;
+        if (inherit) em.use(inherit);
+        em.cls(d.name, d.type, d.description, inherit, inherit ? envelopeProps : []);
+      } else {
+        const expr = em.expr(d.type, d.name);
+        if (d.description) em.m.blocks.push(comment(d.description));
+        em.m.blocks.push(`${d.name} = ${expr}\n`);
+        em.m.defined.push(d.name);
+      }
+    } catch (err) {
+      if (!(err instanceof AppError) || err.extra.file !== undefined) throw err;
+      throw new AppError(err.code, `${d.file}: cannot generate Python: ${err.detail ?? err.message}`, {
+        extra: { file: d.file },
+      });
     }
   }
   checkModuleCycles(modules);
@@ -225,7 +301,7 @@ function checkModuleCycles(modules: Map<string, ModuleOut>): void {
 
 function comment(text: string): string {
   return text
-    .split('\n')
+    .split(/\r\n|\r|\n/)
     .map((l) => `#: ${l}`)
     .join('\n');
 }
@@ -242,19 +318,82 @@ function pyLit(v: Lit): string {
 }
 
 function pyNum(n: number): string {
+  if (!Number.isFinite(n)) return n > 0 ? 'float("inf")' : n < 0 ? 'float("-inf")' : 'float("nan")';
+  if (Number.isInteger(n)) return BigInt(n).toString();
   return Number.isInteger(n) && Math.abs(n) < 1e21 ? String(n) : String(n).replace('e+', 'e');
 }
 
 function docstring(text: string, indent: string): string {
-  const t = text.replaceAll('\\', '\\\\').replaceAll('"""', '\\"\\"\\"');
+  // Every quote escaped: a description ending in `"` would otherwise close the docstring early.
+  const t = text.replaceAll('\\', '\\\\').replaceAll('"', '\\"');
   return `${indent}"""${t}"""`;
 }
 
-function fieldName(name: string): string {
+/** The Python name of a member; `classes` are the model names the class body may refer to. */
+function fieldName(name: string, classes: ReadonlyMap<string, string>): string {
   let n = name.replace(/[^A-Za-z0-9_]/g, '_');
-  if (/^[0-9_]/.test(n)) n = `f_${n.replace(/^_+/, '')}`;
-  if (PY_KEYWORDS.has(n) || MODEL_ATTRS.has(n) || n.startsWith('model_')) n = `${n}_`;
+  if (n === '' || /^[0-9_]/.test(n) || n.startsWith('model_')) n = `f_${n.replace(/^_+/, '')}`;
+  if (PY_KEYWORDS.has(n) || MODEL_ATTRS.has(n) || ANNOTATION_NAMES.has(n) || classes.has(n)) n = `${n}_`;
   return n;
+}
+
+/**
+ * A JSON Schema pattern (ECMA-262, `u` flag, as Ajv and Zod run it) in Python `re` syntax: `$`
+ * is the end of the string (Python's also matches before a final newline), `.` does not match
+ * line terminators, `\d` and `\w` are ASCII, named groups are spelled `(?P<name>...)`. Unicode
+ * property escapes have no `re` equivalent and are refused.
+ */
+export function pythonPattern(p: string): string {
+  let out = '';
+  let inClass = false;
+  for (let i = 0; i < p.length; i++) {
+    const c = p[i]!;
+    if (c === '\\') {
+      const n = p[i + 1] ?? '';
+      i++;
+      if (n === 'd') out += inClass ? '0-9' : '[0-9]';
+      else if (n === 'w') out += inClass ? 'A-Za-z0-9_' : '[A-Za-z0-9_]';
+      else if (n === 'D' && !inClass) out += '[^0-9]';
+      else if (n === 'W' && !inClass) out += '[^A-Za-z0-9_]';
+      else if (n === 'p' || n === 'P') {
+        throw new AppError(
+          'SCHEMA_INVALID',
+          `pattern '${p}': unicode property escapes (\\${n}{...}) have no equivalent in Python's re`,
+        );
+      } else if (n === 'k' && p[i + 1] === '<') {
+        const end = p.indexOf('>', i);
+        out += `(?P=${p.slice(i + 2, end)})`;
+        i = end;
+      } else if (n === 'u' && p[i + 1] === '{') {
+        const end = p.indexOf('}', i);
+        out += `\\U${p.slice(i + 2, end).padStart(8, '0')}`;
+        i = end;
+      } else out += `\\${n}`;
+    } else if (inClass) {
+      if (c === ']') inClass = false;
+      out += c;
+    } else if (c === '[') {
+      // `[]` matches nothing and `[^]` anything in ECMA-262; Python reads a leading `]` as a literal.
+      if (p.startsWith('[]', i)) {
+        out += '(?!)';
+        i += 1;
+      } else if (p.startsWith('[^]', i)) {
+        out += '[\\s\\S]';
+        i += 2;
+      } else {
+        inClass = true;
+        out += c;
+        if (p[i + 1] === '^') out += p[++i];
+        if (p[i + 1] === ']') out += `\\${p[++i]}`;
+      }
+    } else if (c === '$') out += '\\Z';
+    else if (c === '.') out += '[^\\n\\r\\u2028\\u2029]';
+    else if (c === '(' && p.startsWith('(?<', i) && p[i + 3] !== '=' && p[i + 3] !== '!') {
+      out += '(?P<';
+      i += 2;
+    } else out += c;
+  }
+  return out;
 }
 
 class Emitter {
@@ -289,7 +428,12 @@ class Emitter {
     const extra = ir.additional === 'forbid' ? 'forbid' : 'allow';
     const body: string[] = [];
     if (description) body.push(docstring(description, '    '));
-    body.push(`    model_config = ConfigDict(extra=${pyStr(extra)}, strict=True, populate_by_name=True)`);
+    // A member whose name is not a Python identifier is read by its alias only: validating by
+    // the field's name would accept `{"class_": ...}` for a member named `class`.
+    const aliased = [...ir.props, ...baseProps].some((p) => fieldName(p.name, this.#home) !== p.name);
+    const byName = aliased ? 'validate_by_name=False' : 'populate_by_name=True';
+    body.push(`    model_config = ConfigDict(extra=${pyStr(extra)}, strict=True, ${byName})`);
+    if (aliased && ir.additional !== 'allow') body.push('    _json_members = _formats.json_members()');
     if (typeof ir.additional === 'object') {
       body.push(
         `    __pydantic_extra__: dict[str, ${this.expr(ir.additional, `${name}Extra`)}] = Field(init=False)`,
@@ -299,7 +443,7 @@ class Emitter {
     for (const p of ir.props) {
       const inherited = baseProps.find((b) => b.name === p.name);
       if (inherited && inherited.required === p.required && deepEqual(inherited.type, p.type)) continue;
-      let field = fieldName(p.name);
+      let field = fieldName(p.name, this.#home);
       while (used.has(field)) field = `${field}_`;
       used.add(field);
       const type = this.expr(p.type, `${name}${pascal(p.name) || 'Field'}`);
@@ -331,7 +475,9 @@ class Emitter {
         // Pydantic counts code points, as JSON Schema does.
         if (ir.minLength !== undefined) field.push(`min_length=${ir.minLength}`);
         if (ir.maxLength !== undefined) field.push(`max_length=${ir.maxLength}`);
-        for (const p of ir.patterns) validators.push(`AfterValidator(_formats.matches(${pyStr(p)}))`);
+        for (const p of ir.patterns) {
+          validators.push(`AfterValidator(_formats.matches(${pyStr(pythonPattern(p))}))`);
+        }
         if (ir.format) {
           const fn = {
             uuid: 'uuid',
@@ -346,15 +492,38 @@ class Emitter {
       }
       case 'number': {
         const field: string[] = [];
-        if (ir.minimum !== undefined) field.push(`ge=${pyNum(ir.minimum)}`);
-        if (ir.maximum !== undefined) field.push(`le=${pyNum(ir.maximum)}`);
-        if (ir.exclusiveMinimum !== undefined) field.push(`gt=${pyNum(ir.exclusiveMinimum)}`);
-        if (ir.exclusiveMaximum !== undefined) field.push(`lt=${pyNum(ir.exclusiveMaximum)}`);
-        if (ir.multipleOf !== undefined) field.push(`multiple_of=${pyNum(ir.multipleOf)}`);
-        return annotated(ir.integer ? 'StrictInt' : 'StrictFloat', field, []);
+        if (ir.integer) {
+          // Pydantic wants integer bounds on an integer (`minimum: 1.5` is `ge=2`), each given once.
+          const los = [
+            ir.minimum,
+            ir.exclusiveMinimum === undefined ? undefined : Math.floor(ir.exclusiveMinimum) + 1,
+          ];
+          const his = [
+            ir.maximum,
+            ir.exclusiveMaximum === undefined ? undefined : Math.ceil(ir.exclusiveMaximum) - 1,
+          ];
+          const lo = los.filter((n) => n !== undefined).map(Math.ceil);
+          const hi = his.filter((n) => n !== undefined).map(Math.floor);
+          if (lo.length > 0) field.push(`ge=${pyNum(Math.max(...lo))}`);
+          if (hi.length > 0) field.push(`le=${pyNum(Math.min(...hi))}`);
+        } else {
+          if (ir.minimum !== undefined) field.push(`ge=${pyNum(ir.minimum)}`);
+          if (ir.maximum !== undefined) field.push(`le=${pyNum(ir.maximum)}`);
+          if (ir.exclusiveMinimum !== undefined) field.push(`gt=${pyNum(ir.exclusiveMinimum)}`);
+          if (ir.exclusiveMaximum !== undefined) field.push(`lt=${pyNum(ir.exclusiveMaximum)}`);
+        }
+        const validators =
+          ir.multipleOf === undefined
+            ? []
+            : [`AfterValidator(_formats.multiple_of(${pyNum(ir.multipleOf)}))`];
+        return annotated(ir.integer ? 'StrictInt' : 'StrictFloat', field, validators);
       }
-      case 'literal':
-        return `Literal[${ir.values.map(pyLit).join(', ')}]`;
+      case 'literal': {
+        const lit = `Literal[${ir.values.map(pyLit).join(', ')}]`;
+        // Python's Literal takes True for 1 and 1 for True; JSON Schema does not.
+        if (!ir.values.some((v) => typeof v === 'number' || typeof v === 'boolean')) return lit;
+        return `Annotated[${lit}, _formats.exact(${ir.values.map(pyLit).join(', ')})]`;
+      }
       case 'array': {
         const field: string[] = [];
         if (ir.minItems !== undefined) field.push(`min_length=${ir.minItems}`);
@@ -367,8 +536,11 @@ class Emitter {
         if (ir.props.length === 0 && typeof ir.additional === 'object') {
           return `dict[str, ${this.expr(ir.additional, `${hint}Value`)}]`;
         }
-        this.cls(hint, ir, undefined);
-        return hint;
+        // A nested class is named after its place; `a-b` and `a_b` both make `...AB`, so number repeats.
+        let name = hint;
+        for (let i = 2; this.m.defined.includes(name) || this.#home.has(name); i++) name = `${hint}${i}`;
+        this.cls(name, ir, undefined);
+        return name;
       }
       case 'union': {
         const opts = ir.options.map((o, i) => this.expr(o, `${hint}${i + 1}`));

@@ -36,8 +36,8 @@ export function generateTypeScript(model: Model, source: string): Map<string, st
     '',
     '/** JSON Schema `format: uri`: a scheme, a colon, no whitespace. */',
     'const URI = /^[A-Za-z][A-Za-z0-9+.-]*:[^\\s]*$/;',
-    '/** JSON Schema `format: email`. */',
-    'const EMAIL = /^[^\\s@]+@[^\\s@]+\\.[^\\s@]+$/;',
+    '/** JSON Schema `format: email`, as ajv-formats checks it. */',
+    "const EMAIL = /^[a-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\\.[a-z0-9!#$%&'*+/=?^_`{|}~-]+)*@(?:[a-z0-9](?:[a-z0-9-]*[a-z0-9])?\\.)+[a-z0-9](?:[a-z0-9-]*[a-z0-9])?$/i;",
     '',
   ];
   for (const d of topoOrder(model.defs)) {
@@ -83,8 +83,21 @@ export function generateTypeScript(model: Model, source: string): Map<string, st
     lines.push(']);');
     lines.push('export type AnyEvent = z.infer<typeof AnyEvent>;', '');
   }
+  if (lines.some((l) => l.includes('z.preprocess(ownMembers,'))) {
+    const at = lines.findIndex((l) => l.startsWith('const EMAIL')) + 1;
+    lines.splice(at, 0, '', ...OWN_MEMBERS);
+  }
   return new Map([['events.ts', `${lines.join('\n').trimEnd()}\n`]]);
 }
+
+/** Emitted when an object has a member named like a property of `Object.prototype`. */
+const OWN_MEMBERS = [
+  '/** A copy with own members only: a member named `constructor` or `__proto__` is not read from the prototype. */',
+  'function ownMembers(v: unknown): unknown {',
+  "  if (v === null || typeof v !== 'object' || Array.isArray(v)) return v;",
+  '  return Object.assign(Object.create(null), v);',
+  '}',
+];
 
 function roleText(d: NamedDef): string {
   return { def: 'Definition', payload: 'Payload', event: 'Event', envelope: 'Event envelope' }[d.role];
@@ -164,7 +177,10 @@ function zod(ir: IR, indent: string): string {
       if (ir.maximum !== undefined) s += `.lte(${ir.maximum})`;
       if (ir.exclusiveMinimum !== undefined) s += `.gt(${ir.exclusiveMinimum})`;
       if (ir.exclusiveMaximum !== undefined) s += `.lt(${ir.exclusiveMaximum})`;
-      if (ir.multipleOf !== undefined) s += `.multipleOf(${ir.multipleOf})`;
+      // As Ajv decides: the quotient is an integer in double precision (0.3 is not a multiple of 0.1).
+      if (ir.multipleOf !== undefined) {
+        s += `.refine((v) => Number.isInteger(v / ${ir.multipleOf}), 'must be a multiple of ${ir.multipleOf}')`;
+      }
       return s;
     }
     case 'literal': {
@@ -189,13 +205,20 @@ function zod(ir: IR, indent: string): string {
       const body: string[] = [];
       for (const p of ir.props) {
         if (p.description) body.push(...docComment(p.description, inner));
-        const key = IDENT.test(p.name) ? p.name : JSON.stringify(p.name);
+        // `__proto__: x` (quoted or not) in an object literal sets the prototype; a computed key defines the member.
+        const key =
+          p.name === '__proto__' ? '["__proto__"]' : IDENT.test(p.name) ? p.name : JSON.stringify(p.name);
         body.push(`${inner}${key}: ${zod(p.type, inner)}${p.required ? '' : '.optional()'},`);
       }
       const fields = body.length === 0 ? '{}' : `{\n${body.join('\n')}\n${indent}}`;
-      if (ir.additional === 'allow') return `z.looseObject(${fields})`;
-      if (ir.additional === 'forbid') return `z.strictObject(${fields})`;
-      return `z.object(${fields}).catchall(${zod(ir.additional, indent)})`;
+      const obj =
+        ir.additional === 'allow'
+          ? `z.looseObject(${fields})`
+          : ir.additional === 'forbid'
+            ? `z.strictObject(${fields})`
+            : `z.object(${fields}).catchall(${zod(ir.additional, indent)})`;
+      // Zod reads `input[name]`, which finds Object.prototype's `constructor` on `{}`.
+      return ir.props.some((p) => p.name in Object.prototype) ? `z.preprocess(ownMembers, ${obj})` : obj;
     }
     case 'union': {
       const nonNull = ir.options.filter((o) => o.k !== 'null');

@@ -65,19 +65,29 @@ const validateRegistry = createAjv().compile(registrySchema);
 
 /** Reads, validates and normalizes a registry file. Errors are REGISTRY_INVALID with every violation. */
 export async function loadServiceRegistry(path: string): Promise<ServiceRegistry> {
-  let text: string;
+  let bytes: Buffer;
   try {
-    text = await readFile(path, 'utf8');
+    bytes = await readFile(path);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code ?? 'unreadable';
     throw new AppError('REGISTRY_INVALID', `${path}: cannot be read (${code})`, { extra: { file: path } });
+  }
+  let text: string;
+  try {
+    text = new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+  } catch {
+    const line = new TextDecoder('utf-8').decode(bytes).split('\uFFFD')[0]!.split('\n').length;
+    throw new AppError('REGISTRY_INVALID', `${path}: not valid UTF-8 (line ${line})`, {
+      extra: { file: path },
+    });
   }
   return parseServiceRegistry(text, path);
 }
 
 /** Validates and normalizes registry YAML (or JSON) text; `file` names it in errors. */
 export function parseServiceRegistry(text: string, file = 'registry.yaml'): ServiceRegistry {
-  const doc = parseDocument(text, { prettyErrors: true, uniqueKeys: true });
+  // `<<` merge keys as YAML 1.1 tools read them; an alias bomb is refused by `maxAliasCount`.
+  const doc = parseDocument(text, { prettyErrors: true, uniqueKeys: true, merge: true });
   if (doc.errors.length > 0) {
     throw new AppError('REGISTRY_INVALID', `${file}: not valid YAML`, {
       extra: { file },
@@ -88,7 +98,25 @@ export function parseServiceRegistry(text: string, file = 'registry.yaml'): Serv
       })),
     });
   }
-  const raw: unknown = doc.toJS();
+  let raw: unknown;
+  try {
+    raw = doc.toJS({ maxAliasCount: 1000 });
+  } catch (err) {
+    // The yaml package throws a ReferenceError for an alias bomb (aliases of aliases expanding exponentially).
+    throw new AppError('REGISTRY_INVALID', `${file}: not valid YAML`, {
+      extra: { file },
+      violations: [{ pointer: '', message: (err as Error).message.split('\n')[0]!, keyword: 'yaml' }],
+    });
+  }
+  const cycle = cyclePointer(raw);
+  if (cycle !== undefined) {
+    throw new AppError('REGISTRY_INVALID', `${file}: a YAML alias refers to a node that contains it`, {
+      extra: { file },
+      violations: [
+        { pointer: cycle, message: 'recursive alias: the registry would be infinite', keyword: 'yaml' },
+      ],
+    });
+  }
   if (!validateRegistry(raw)) {
     const violations = toViolations(validateRegistry.errors);
     throw new AppError('REGISTRY_INVALID', `${file}: ${violations.length} violation(s)`, {
@@ -105,6 +133,24 @@ export function parseServiceRegistry(text: string, file = 'registry.yaml'): Serv
     });
   }
   return reg;
+}
+
+/** The JSON pointer of a value that contains itself (a YAML alias to an ancestor), if any. */
+function cyclePointer(root: unknown): string | undefined {
+  const ancestors = new Set<unknown>();
+  const visit = (v: unknown, pointer: string): string | undefined => {
+    if (v === null || typeof v !== 'object') return undefined;
+    if (ancestors.has(v)) return pointer;
+    ancestors.add(v);
+    const entries = Array.isArray(v) ? v.entries() : Object.entries(v as Record<string, unknown>);
+    for (const [k, child] of entries) {
+      const found = visit(child, `${pointer}/${String(k).replaceAll('~', '~0').replaceAll('/', '~1')}`);
+      if (found !== undefined) return found;
+    }
+    ancestors.delete(v);
+    return undefined;
+  };
+  return visit(root, '');
 }
 
 interface RawService {

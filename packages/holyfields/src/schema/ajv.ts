@@ -1,5 +1,7 @@
 import type { Violation } from '@33god/core';
 import { Ajv2020, type ErrorObject } from 'ajv/dist/2020.js';
+import draft06 from 'ajv/dist/refs/json-schema-draft-06.json' with { type: 'json' };
+import draft07 from 'ajv/dist/refs/json-schema-draft-07.json' with { type: 'json' };
 import * as formatsModule from 'ajv-formats';
 import { escapePointer } from './pointer.js';
 
@@ -12,10 +14,18 @@ const addFormats: AddFormats =
 /** Annotation keywords of Holyfields trees (see docs/holyfields.md). */
 export const HOLYFIELDS_KEYWORDS = ['x-event-type'] as const;
 
-/** The Ajv every part of Holyfields uses: draft 2020-12, every error, formats. */
+/**
+ * The Ajv every part of Holyfields uses: draft 2020-12, every error, formats. `ownProperties`:
+ * a member named `constructor` or `toString` is checked only when the instance has it, not
+ * found on `Object.prototype`.
+ */
 export function createAjv(): Ajv2020 {
-  const ajv = new Ajv2020({ allErrors: true, strict: false, validateFormats: true });
+  const ajv = new Ajv2020({ allErrors: true, strict: false, validateFormats: true, ownProperties: true });
   addFormats(ajv);
+  // Trees that declare draft-07 or draft-06 in `$schema` load; their keywords keep their 2020-12
+  // meaning, and array-form `items` (a draft-07 tuple) is refused by Ajv naming the file.
+  ajv.addMetaSchema(draft07);
+  ajv.addMetaSchema(draft06);
   for (const k of HOLYFIELDS_KEYWORDS) ajv.addKeyword({ keyword: k, schemaType: ['string', 'array'] });
   return ajv;
 }

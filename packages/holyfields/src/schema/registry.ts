@@ -132,6 +132,10 @@ export class SchemaRegistry {
    * The schema version is the major of the event's `version` when the tree has it, else the latest.
    */
   validate(event: unknown): ValidationResult {
+    return guardDepth(() => this.#validate(event));
+  }
+
+  #validate(event: unknown): ValidationResult {
     const env = this.#envelope;
     let violations: Violation[] | undefined;
     if (env !== undefined && !env(event)) violations = toViolations(env.errors);
@@ -160,6 +164,10 @@ export class SchemaRegistry {
 
   /** Validates a payload alone against the schema of `type` (for producers that build the envelope later). */
   validatePayload(type: string, payload: unknown, version?: number): ValidationResult {
+    return guardDepth(() => this.#validatePayload(type, payload, version));
+  }
+
+  #validatePayload(type: string, payload: unknown, version?: number): ValidationResult {
     const entries = this.#entries(type);
     if (entries === undefined) return { ok: true, known: false, violations: [] };
     const entry =
@@ -177,6 +185,10 @@ export class SchemaRegistry {
    * payload schemas, a whole event for envelope schemas.
    */
   validateSchema(type: string, value: unknown, version?: number): ValidationResult {
+    return guardDepth(() => this.#validateSchema(type, value, version));
+  }
+
+  #validateSchema(type: string, value: unknown, version?: number): ValidationResult {
     const entries = this.#entries(type);
     const entry =
       version === undefined
@@ -197,6 +209,23 @@ export class SchemaRegistry {
       this.#patternCache.set(type, hit);
     }
     return hit ?? undefined;
+  }
+}
+
+/**
+ * A recursive schema makes Ajv descend as deep as the instance: an event nested deeper than
+ * the stack allows is a violation, not a crash of the caller.
+ */
+function guardDepth(run: () => ValidationResult): ValidationResult {
+  try {
+    return run();
+  } catch (err) {
+    if (!(err instanceof RangeError)) throw err;
+    return {
+      ok: false,
+      known: true,
+      violations: [{ pointer: '', message: 'is nested too deeply to validate', keyword: 'depth' }],
+    };
   }
 }
 
@@ -276,6 +305,17 @@ export async function loadSchemaTree(
     try {
       ajv.addSchema(absolutizeRefs(tree, f));
     } catch (err) {
+      const meta = f.json.$schema;
+      if (
+        typeof meta === 'string' &&
+        (err as Error).message?.includes(`no schema with key or ref "${meta}"`)
+      ) {
+        throw new AppError(
+          'SCHEMA_INVALID',
+          `${f.rel}: $schema '${meta}' is not supported (draft 2020-12, draft-07 and draft-06 are)`,
+          { extra: { file: f.rel }, violations: [{ pointer: '/$schema', message: 'unsupported dialect' }] },
+        );
+      }
       throw schemaInvalid(f.rel, err);
     }
   }

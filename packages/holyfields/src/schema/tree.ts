@@ -1,4 +1,5 @@
-import { readdir, readFile, stat } from 'node:fs/promises';
+import type { Dirent } from 'node:fs';
+import { readdir, readFile, realpath, stat } from 'node:fs/promises';
 import { join, relative, resolve, sep } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { AppError, type ErrorCode } from '@33god/core';
@@ -200,6 +201,15 @@ export class SchemaTree {
             message: `embedded $id at #${p} is not supported; give the subschema its own file`,
           });
         }
+        if (isObject(s.properties) && Object.hasOwn(s.properties, '__proto__')) {
+          // Ajv and Zod store property schemas in plain objects, where `__proto__` is the prototype.
+          problems.push({
+            code: 'SCHEMA_INVALID',
+            file: f.rel,
+            pointer: `${p}/properties/__proto__`,
+            message: `a member named '__proto__' at #${p}/properties is not supported: validators would ignore its schema`,
+          });
+        }
         if (typeof s.$ref === 'string') {
           const r = this.resolveRef(s.$ref, f);
           if ('error' in r) {
@@ -292,8 +302,9 @@ export async function readTreeFiles(dir: string): Promise<{ files: SchemaFile[];
   } catch (err) {
     return { files, problems: [{ code: 'SCHEMA_LOAD_FAILED', file: dir, message: fsReason(err) }] };
   }
+  const realRoot = await realpath(root);
   const walk = async (d: string): Promise<void> => {
-    let entries: import('node:fs').Dirent[];
+    let entries: Dirent[];
     try {
       entries = await readdir(d, { withFileTypes: true });
     } catch (err) {
@@ -314,24 +325,29 @@ export async function readTreeFiles(dir: string): Promise<{ files: SchemaFile[];
       }
       if (!e.name.endsWith('.json')) continue;
       const rel = relative(root, abs).split(sep).join('/');
-      let text: string;
+      const refused = await unreadable(abs, e, realRoot);
+      if (refused !== undefined) {
+        problems.push({ code: 'SCHEMA_LOAD_FAILED', file: rel, message: refused });
+        continue;
+      }
+      let bytes: Buffer;
       try {
-        text = await readFile(abs, 'utf8');
+        bytes = await readFile(abs);
       } catch (err) {
         problems.push({ code: 'SCHEMA_LOAD_FAILED', file: rel, message: `cannot be read: ${fsReason(err)}` });
         continue;
       }
-      let json: unknown;
-      try {
-        json = JSON.parse(text);
-      } catch (err) {
+      const parsed = parseJsonFile(bytes);
+      if ('error' in parsed) {
         problems.push({
           code: 'SCHEMA_PARSE_ERROR',
           file: rel,
-          message: `malformed JSON: ${jsonReason(err)}`,
+          message: parsed.error,
+          ...(parsed.pointer !== undefined ? { pointer: parsed.pointer } : {}),
         });
         continue;
       }
+      const json = parsed.json;
       if (!isObject(json)) {
         problems.push({
           code: 'SCHEMA_INVALID',
@@ -361,17 +377,134 @@ export async function readTreeFiles(dir: string): Promise<{ files: SchemaFile[];
   return { files, problems };
 }
 
+/** Schema files are at most this large (a schema is kilobytes; this keeps a stray dump out of memory). */
+export const MAX_SCHEMA_BYTES = 64 * 1024 * 1024;
+
+/**
+ * Why a `*.json` entry is not read, if it is not: only regular files inside the tree are (a
+ * symbolic link is followed when its target is a file inside the tree; a FIFO would block).
+ * Symbolic links to folders are not followed at all, so a link loop cannot make the walk endless.
+ */
+async function unreadable(abs: string, entry: Dirent, realRoot: string): Promise<string | undefined> {
+  let path = abs;
+  if (entry.isSymbolicLink()) {
+    try {
+      path = await realpath(abs);
+    } catch (err) {
+      return `symbolic link cannot be followed: ${fsReason(err)}`;
+    }
+    if (!path.startsWith(realRoot + sep)) return 'symbolic link points outside the schema tree';
+  } else if (!entry.isFile()) return 'is not a regular file';
+  try {
+    const st = await stat(path);
+    if (!st.isFile()) return 'is not a regular file';
+    if (st.size > MAX_SCHEMA_BYTES) return `is larger than ${MAX_SCHEMA_BYTES / 1024 / 1024} MiB`;
+  } catch (err) {
+    return `cannot be read: ${fsReason(err)}`;
+  }
+  return undefined;
+}
+
 function fsReason(err: unknown): string {
   const code = (err as NodeJS.ErrnoException | undefined)?.code;
   if (code === 'ENOENT') return 'no such file or directory';
   if (code === 'EACCES' || code === 'EPERM') return 'permission denied';
   if (code === 'ENOTDIR') return 'not a directory';
+  if (code === 'ELOOP') return 'symbolic link loop';
   return code ?? 'unreadable';
 }
 
-/** The parser's message without the stack, with the position when it gives one. */
-function jsonReason(err: unknown): string {
-  return err instanceof Error ? err.message.split('\n')[0]! : 'unparseable';
+/** The parser's message without the stack, with the line and column of the position it gives. */
+function jsonReason(err: unknown, text: string): string {
+  const msg = err instanceof Error ? err.message.split('\n')[0]! : 'unparseable';
+  const m = / at position (\d+)/.exec(msg);
+  return m ? `${msg.replace(/ \(line \d+ column \d+\)$/, '')} (${lineColumn(text, Number(m[1]))})` : msg;
+}
+
+function lineColumn(text: string, offset: number): string {
+  const before = text.slice(0, offset);
+  const line = before.split('\n').length;
+  return `line ${line}, column ${offset - before.lastIndexOf('\n')}`;
+}
+
+/** Deeper documents are refused: the recursive walks of Holyfields and Ajv would overflow the stack. */
+export const MAX_JSON_DEPTH = 256;
+
+/**
+ * Parses a schema file as JSON RFC 8259 asks: UTF-8 (a leading byte order mark is ignored), no
+ * duplicate member names (JSON.parse would keep the last one silently), at most
+ * MAX_JSON_DEPTH levels of nesting. Errors name the line and column or the JSON pointer.
+ */
+export function parseJsonFile(bytes: Uint8Array): { json: unknown } | { error: string; pointer?: string } {
+  let text: string;
+  try {
+    text = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false }).decode(bytes);
+  } catch {
+    const loose = new TextDecoder('utf-8').decode(bytes);
+    return { error: `not valid UTF-8 (${lineColumn(loose, Math.max(0, loose.indexOf('\uFFFD')))})` };
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (err) {
+    return { error: `malformed JSON: ${jsonReason(err, text)}` };
+  }
+  const problem = structureProblem(text);
+  return problem ?? { json };
+}
+
+/** Duplicate member names and excessive nesting in (already valid) JSON text, without recursion. */
+function structureProblem(text: string): { error: string; pointer?: string } | undefined {
+  interface Frame {
+    object: boolean;
+    pointer: string;
+    keys: Set<string>;
+    index: number;
+    key: string | undefined;
+    expectKey: boolean;
+  }
+  const stack: Frame[] = [];
+  const childPointer = (f: Frame | undefined): string =>
+    f === undefined ? '' : `${f.pointer}/${f.object ? escapePointer(f.key ?? '') : String(f.index)}`;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i]!;
+    const top = stack[stack.length - 1];
+    if (c === '"') {
+      let j = i + 1;
+      while (text[j] !== '"') j += text[j] === '\\' ? 2 : 1;
+      if (top?.object && top.expectKey) {
+        const key = JSON.parse(text.slice(i, j + 1)) as string;
+        if (top.keys.has(key)) {
+          return {
+            error: `duplicate key ${JSON.stringify(key)} (${lineColumn(text, i)})`,
+            pointer: top.pointer,
+          };
+        }
+        top.keys.add(key);
+        top.key = key;
+        top.expectKey = false;
+      }
+      i = j;
+    } else if (c === '{' || c === '[') {
+      if (stack.length >= MAX_JSON_DEPTH) {
+        return { error: `nested more than ${MAX_JSON_DEPTH} levels deep (${lineColumn(text, i)})` };
+      }
+      stack.push({
+        object: c === '{',
+        pointer: childPointer(top),
+        keys: new Set(),
+        index: 0,
+        key: undefined,
+        expectKey: c === '{',
+      });
+    } else if (c === '}' || c === ']') {
+      stack.pop();
+    } else if (c === ',' && top) {
+      if (top.object) top.expectKey = true;
+      else top.index++;
+    }
+  }
+  return undefined;
 }
 
 /** Turns a problem into the AppError `loadSchemaTree` throws. */
