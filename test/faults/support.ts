@@ -1,3 +1,4 @@
+import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { createServer } from 'node:net';
 import { DEFAULT_RETRY_TIERS_MS, dlqName, retryQueueName } from '@33god/bloodbank';
@@ -168,4 +169,35 @@ export function readyPlaneTicket(issueId: string, title = 'Test ticket'): string
       updated_at: new Date().toISOString(),
     },
   });
+}
+
+/**
+ * The promise of the fault suites, asserted: every event answered 202 stored exactly once and
+ * delivered to the verification queue, every ready ticket dispatched. Each list is what broke
+ * it (the first ten are shown).
+ */
+export function assertNothingLost(o: {
+  missingInStore: readonly string[];
+  storedTwice: readonly unknown[];
+  stored: ReadonlyMap<string, number>;
+  missingDelivered: readonly string[];
+  notDispatched: readonly string[];
+}): void {
+  assert.deepEqual(
+    o.missingInStore.slice(0, 10),
+    [],
+    `${o.missingInStore.length} events answered 202 are not stored`,
+  );
+  assert.deepEqual(o.storedTwice.slice(0, 10), [], 'events stored more than once');
+  for (const [eid, n] of o.stored) assert.equal(n, 1, `${eid} stored ${n} times`);
+  assert.deepEqual(
+    o.missingDelivered.slice(0, 10),
+    [],
+    `${o.missingDelivered.length} events answered 202 never reached the verification queue`,
+  );
+  assert.deepEqual(
+    o.notDispatched.slice(0, 10),
+    [],
+    `${o.notDispatched.length} ready tickets never dispatched`,
+  );
 }
