@@ -7,6 +7,7 @@ import {
   AppError,
   defaultRegistryPath,
   OPEN_ACCESS,
+  SERVER_LIMITS,
   urlForBind,
 } from '@33god/core';
 import fastifyStatic from '@fastify/static';
@@ -70,8 +71,13 @@ export async function startCandybar(options: CandybarOptions = {}): Promise<Cand
   // Errors are logged by the error handler; a line per request (the page polls every few
   // hundred ms) would bury them.
   const app = Fastify({
+    ...SERVER_LIMITS,
     logger: { level: options.logLevel ?? 'silent', name: 'candybar' },
     logController: new LogController({ disableRequestLogging: true }),
+    // Malformed URLs (bad percent-encoding) are refused by the router before the error handler
+    // runs; answer them with problem+json too, not Fastify's own JSON.
+    frameworkErrors: (_err, req, reply) =>
+      sendProblem(reply, new AppError('INVALID_REQUEST', 'the request URL could not be read'), req.url),
   });
   const host = options.host ?? '127.0.0.1';
   const guard = new AccessGuard(options.access ?? OPEN_ACCESS);
@@ -93,7 +99,9 @@ export async function startCandybar(options: CandybarOptions = {}): Promise<Cand
   });
 
   registerAccess(app, guard, sessions);
-  await app.register(fastifyWebsocket);
+  // The browser sends nothing on the stream; a frame is bounded as on Candystore's own socket
+  // (the library's default would buffer up to 100 MiB per message).
+  await app.register(fastifyWebsocket, { options: { maxPayload: 64 * 1024 } });
   registerSessionRoutes(app, guard, sessions);
   registerStreamProxy(app, { storeUrl });
   await app.register(httpProxy, {

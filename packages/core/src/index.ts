@@ -13,6 +13,12 @@ export {
 } from './access/config.js';
 export { AccessGuard, type AccessRequest, type RouteAccess, routeAccess } from './access/guard.js';
 export {
+  answerClientError,
+  HEADERS_TIMEOUT_MS,
+  REQUEST_TIMEOUT_MS,
+  SERVER_LIMITS,
+} from './access/server-limits.js';
+export {
   type AccessToken,
   bearerToken,
   type Principal,

@@ -162,7 +162,18 @@ describe('the guard', () => {
     ]) {
       assert.equal(read(host)?.name, 'alice', host);
     }
-    for (const host of ['evil.example', 'bus.example.com.evil.example', '10.1.2.4', 'corp.example.evil']) {
+    for (const host of [
+      'evil.example',
+      'bus.example.com.evil.example',
+      '10.1.2.4',
+      'corp.example.evil',
+      // no plain authority, though each starts with a name served here
+      '127.0.0.1:80@evil.example',
+      'localhost@evil.example',
+      '[::1]evil.example',
+      'localhost:3000/evil.example',
+      '127.0.0.1 evil.example',
+    ]) {
       assert.equal(refusal(() => read(host)).code, 'HOST_NOT_ALLOWED', host);
     }
   });

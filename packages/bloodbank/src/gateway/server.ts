@@ -13,6 +13,7 @@ import {
   parseLegacyPublishTokens,
   readEnv,
   type Scope,
+  SERVER_LIMITS,
   urlForBind,
 } from '@33god/core';
 import swagger from '@fastify/swagger';
@@ -175,6 +176,7 @@ export async function buildGateway(
   const publisher = options.publisher ?? transportPublisher(transport!, exchange, topology);
 
   const app = Fastify({
+    ...SERVER_LIMITS,
     logger: { level: options.logLevel ?? readEnv(LOG_LEVEL) ?? 'info', name: 'bloodbank-gateway' },
     bodyLimit,
     // Per-request log lines cost more than the publish on the hot path; errors are still logged.

@@ -14,6 +14,8 @@ declare module 'fastify' {
      * routes): Candybar itself asks only for a known caller. Set with `access: 'public'`.
      */
     scopeCheckedUpstream?: boolean;
+    /** A WebSocket route (set from the route's `websocket` option): only these take an upgrade. */
+    websocket?: boolean;
   }
 }
 
@@ -33,11 +35,25 @@ export function forwardedAuthorization(request: FastifyRequest): string | undefi
  */
 export function registerAccess(app: FastifyInstance, guard: AccessGuard, sessions: SessionStore): void {
   app.decorateRequest('principal', null);
+  app.addHook('onRoute', (route) => {
+    if ((route as { websocket?: boolean }).websocket === true)
+      route.config = { ...route.config, websocket: true };
+  });
   app.addHook('onRequest', async (request) => {
     const access = routeAccess(request);
     const upstream = request.routeOptions.config?.scopeCheckedUpstream === true;
     // 'public' refuses on Host, Origin and content type only: the token is looked at below.
     guard.check(request, 'public');
+    // Only the stream takes an upgrade. On any other route (the public page and its files
+    // included) the WebSocket library would accept the socket, then hold it open until the
+    // client answers its close: sockets without a token and outside any limit.
+    const upgrade = single(request.headers.upgrade)?.toLowerCase() === 'websocket';
+    if (upgrade && request.routeOptions.config?.websocket !== true) {
+      throw new AppError(
+        'NOT_FOUND',
+        `no WebSocket at ${request.url.split('?')[0]}; the live stream is /api/store/stream`,
+      );
+    }
     const own = single(request.headers.authorization);
     const sessionId =
       own === undefined ? readCookie(single(request.headers.cookie), SESSION_COOKIE) : undefined;

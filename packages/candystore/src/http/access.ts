@@ -1,4 +1,4 @@
-import { type AccessGuard, type Principal, type RouteAccess, routeAccess } from '@33god/core';
+import { type AccessGuard, AppError, type Principal, type RouteAccess, routeAccess } from '@33god/core';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 
 declare module 'fastify' {
@@ -8,6 +8,8 @@ declare module 'fastify' {
   }
   interface FastifyContextConfig {
     access?: RouteAccess;
+    /** A WebSocket route (set from the route's `websocket` option): only these take an upgrade. */
+    websocket?: boolean;
   }
 }
 
@@ -31,9 +33,28 @@ export function markDocsPublic(app: FastifyInstance): void {
  */
 export function guardRequests(app: FastifyInstance, guard: AccessGuard): void {
   app.decorateRequest('principal', null);
+  app.addHook('onRoute', (route) => {
+    if ((route as { websocket?: boolean }).websocket === true)
+      route.config = { ...route.config, websocket: true };
+  });
   app.addHook('onRequest', async (request) => {
     request.principal = guard.check(request, routeAccess(request));
+    // Only `/stream` takes an upgrade. On any other route the WebSocket library would accept
+    // the socket, then hold it open until the client answers its close: sockets outside the
+    // stream limits, for anyone who can reach a public route.
+    if (isUpgrade(request) && request.routeOptions.config?.websocket !== true) {
+      throw new AppError(
+        'NOT_FOUND',
+        `no WebSocket at ${request.url.split('?')[0]}; the live stream is /stream`,
+      );
+    }
   });
+}
+
+/** A WebSocket upgrade request (the header the guard reads too). */
+function isUpgrade(request: FastifyRequest): boolean {
+  const upgrade = request.headers.upgrade;
+  return typeof upgrade === 'string' && upgrade.toLowerCase() === 'websocket';
 }
 
 /** Public routes answer anonymous callers with less when tokens are configured. */

@@ -1,4 +1,4 @@
-import { AccessGuard, AppError, isAppError, toProblem, type Violation } from '@33god/core';
+import { AccessGuard, AppError, isAppError, SERVER_LIMITS, toProblem, type Violation } from '@33god/core';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import websocket from '@fastify/websocket';
@@ -7,6 +7,7 @@ import Fastify, {
   type FastifyError,
   type FastifyInstance,
   type FastifyReply,
+  LogController,
 } from 'fastify';
 import { isTransientDbError } from '../storage/database.js';
 import { guardRequests, markDocsPublic } from './access.js';
@@ -29,7 +30,11 @@ export interface ApiOptions {
 /** The HTTP API: routes, their JSON schemas (→ /openapi.json, /docs), problem+json errors. */
 export async function buildApi(ctx: ApiContext, options: ApiOptions): Promise<FastifyInstance> {
   const app = Fastify({
+    ...SERVER_LIMITS,
     loggerInstance: options.logger,
+    // No line per request, as on the gateway and the dashboard: a URL's query string is the
+    // caller's (a token pasted as `?access_token=` would land in the log). Errors are logged.
+    logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: options.bodyLimit ?? 64 * 1024,
     // unknown parameters must be errors, not silently removed
     ajv: { customOptions: { removeAdditional: false, coerceTypes: false, allErrors: true } },
@@ -47,6 +52,18 @@ export async function buildApi(ctx: ApiContext, options: ApiOptions): Promise<Fa
   app.addSchema(chainNodeSchema);
   app.addSchema(problemSchema);
   markDocsPublic(app);
+  // Before the documentation plugins: a plugin takes the error handler in force when it is
+  // registered, and the door's refusals on /docs must be problem+json too.
+  app.setErrorHandler((err: FastifyError, req, reply) => {
+    const appErr = toAppError(err);
+    if (appErr.code === 'INTERNAL') req.log.error({ err }, 'request failed');
+    if (appErr.code === 'UNAUTHORIZED') void reply.header('www-authenticate', 'Bearer realm="candystore"');
+    const problem = toProblem(appErr, req.url.split('?')[0]);
+    void reply
+      .code(problem.status as 400)
+      .type('application/problem+json')
+      .send(problem as never);
+  });
 
   await app.register(swagger, {
     openapi: {
@@ -64,16 +81,6 @@ export async function buildApi(ctx: ApiContext, options: ApiOptions): Promise<Fa
   const guard = options.guard ?? new AccessGuard();
   guardRequests(app, guard);
 
-  app.setErrorHandler((err: FastifyError, req, reply) => {
-    const appErr = toAppError(err);
-    if (appErr.code === 'INTERNAL') req.log.error({ err }, 'request failed');
-    if (appErr.code === 'UNAUTHORIZED') void reply.header('www-authenticate', 'Bearer realm="candystore"');
-    const problem = toProblem(appErr, req.url.split('?')[0]);
-    void reply
-      .code(problem.status as 400)
-      .type('application/problem+json')
-      .send(problem as never);
-  });
   app.setNotFoundHandler((req, reply) => {
     const problem = toProblem(new AppError('NOT_FOUND', `no route ${req.method} ${req.url.split('?')[0]}`));
     void reply.code(404).type('application/problem+json').send(problem);

@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import { AppError } from '../errors.js';
 import { hostOf, isLoopbackHost, isWildcardHost, namesForBind } from './addresses.js';
 import { type AccessConfig, normalizeOrigin, OPEN_ACCESS } from './config.js';
@@ -17,6 +18,9 @@ export interface AccessRequest {
 }
 
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
+
+/** A `Host` header as a client sends it: a name or a bracketed IPv6 address, and a port. */
+const AUTHORITY = /^(?:\[[0-9a-f:.]+\]|[a-z0-9_.-]+)(?::\d{1,5})?$/;
 
 /**
  * The one door of every HTTP part. In order: the `Host` is one this part serves (DNS
@@ -121,6 +125,12 @@ export class AccessGuard {
     // HTTP/1.0 clients may send none; every browser sends one, so rebinding cannot hide there.
     if (host === undefined) return;
     const name = hostOf(host);
+    // Only a plain authority: `127.0.0.1:80@evil.example` or `[::1]x` are no names a browser
+    // sends, and would otherwise pass as the loopback name they start with.
+    const authority = host.trim().toLowerCase();
+    if (!AUTHORITY.test(authority) && isIP(authority) !== 6) {
+      throw new AppError('HOST_NOT_ALLOWED', 'the Host header is not a host name and port');
+    }
     if (isLoopbackHost(name) || this.#hosts.has(name)) return;
     if (this.#hostSuffixes.some((s) => name.endsWith(s))) return;
     throw new AppError(

@@ -5,9 +5,10 @@ import {
   type Principal,
   type RouteAccess,
   routeAccess,
+  SERVER_LIMITS,
   toProblem,
 } from '@33god/core';
-import Fastify, { type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyInstance, type FastifyReply, LogController } from 'fastify';
 import type { DispatchStats } from '../dispatcher/pipeline.js';
 import type { DispatchStateStore } from '../state/dispatch-state.js';
 
@@ -78,7 +79,18 @@ export function buildHealthServer(
   logLevel = 'info',
   guard: AccessGuard = new AccessGuard(),
 ): FastifyInstance {
-  const app = Fastify({ logger: { level: logLevel, name: 'infra-dispatcher' } });
+  const app = Fastify({
+    ...SERVER_LIMITS,
+    logger: { level: logLevel, name: 'infra-dispatcher' },
+    // No line per request (the dashboard probes /health every few seconds, and a URL's query
+    // string is the caller's, a pasted token included); errors are still logged.
+    logController: new LogController({ disableRequestLogging: true }),
+    // Malformed URLs are refused by the router before the error handler runs: problem+json too.
+    frameworkErrors: (_err, _req, reply) => {
+      const problem = toProblem(new AppError('INVALID_REQUEST', 'the request URL could not be read'));
+      void (reply as FastifyReply).code(problem.status).type('application/problem+json').send(problem);
+    },
+  });
   // Every request, unknown paths included (closed by default: 401 without a token).
   app.decorateRequest('principal', null);
   app.addHook('onRequest', async (request) => {
