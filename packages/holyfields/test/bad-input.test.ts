@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { isAppError } from '@33god/core';
@@ -108,10 +108,19 @@ describe('bad input: message naming the file and the problem, non-zero exit, no 
         .violations.map((v) => v.pointer),
       ['/children/0/name'],
     );
-    // The generators do not support recursion: they say so instead of looping.
-    const g = runNode(['generate', '--schemas', dir, '--lang', 'ts', '--out', join(tmp.dir, 'rec-out')]);
-    assert.equal(g.code, 1);
-    assert.match(g.stderr, /recursive .* not supported/);
+    // The generators support recursion (z.lazy, Pydantic forward references): no refusal, no loop.
+    const g = runNode(['generate', '--schemas', dir, '--lang', 'all', '--out', join(tmp.dir, 'rec-out')]);
+    assert.equal(g.code, 0, g.stdout + g.stderr);
+    const ts = readFileSync(join(tmp.dir, 'rec-out', 'ts', 'events.ts'), 'utf8');
+    assert.match(ts, /export const Node: z\.ZodType<Node> = z\.lazy\(/);
+    const py = readFileSync(join(tmp.dir, 'rec-out', 'python', 'events', 'tree.py'), 'utf8');
+    assert.match(py, /children: "list\[Node\]" = Field\(default=None\)/);
+    assert.match(py, /Node\.model_rebuild\(\)/);
+    // Lint, catalog and bundle terminate on it too.
+    const lint = runNode(['lint', '--schemas', dir]);
+    assert.equal(lint.code, 0, lint.stdout + lint.stderr);
+    assert.equal(runNode(['catalog', '--schemas', dir, '--out', join(tmp.dir, 'rec-catalog')]).code, 0);
+    assert.equal(runNode(['bundle', '--schemas', dir, '--out', join(tmp.dir, 'rec.bundle.json')]).code, 0);
   });
 
   test('two schemas claiming one event type and version', async () => {

@@ -137,3 +137,74 @@ describe('compatibility matrix: one test per cell', { timeout: 120_000 }, () => 
     assert.equal(ok.code, 0, ok.stdout + ok.stderr);
   });
 });
+
+describe('compatibility of recursive schemas: terminates, finds changes inside the recursion', {
+  timeout: 120_000,
+}, () => {
+  /** A tree of nodes (`$defs.node` refers to itself), closed, with the given extra node members. */
+  async function recursiveTree(extra: Props, required: string[] = ['name']): Promise<string> {
+    const dir = join(tmp.dir, `r${n++}`);
+    mkdirSync(join(dir, 'tree'), { recursive: true });
+    writeFileSync(
+      join(dir, 'tree/node.created.v1.json'),
+      JSON.stringify({
+        $id: 'https://e.com/tree/node.created.v1.json',
+        $ref: '#/$defs/node',
+        $defs: {
+          node: {
+            type: 'object',
+            additionalProperties: false,
+            required,
+            properties: {
+              name: { type: 'string' },
+              children: { type: 'array', items: { $ref: '#/$defs/node' } },
+              parent: { $ref: '#' },
+              ...extra,
+            },
+          },
+        },
+      }),
+    );
+    return dir;
+  }
+
+  test('unchanged and a compatible change (optional member added to the node) in every mode', async () => {
+    const previous = await loadSchemaTree(await recursiveTree({}));
+    const same = await loadSchemaTree(await recursiveTree({}));
+    assert.deepEqual(checkCompatibility(same, previous, 'full'), []);
+    // Closed model: a new optional member keeps every old node valid (backward), not forward.
+    const next = await loadSchemaTree(await recursiveTree({ note: { type: 'string' } }));
+    assert.deepEqual(checkCompatibility(next, previous, 'backward'), []);
+    const forward = checkCompatibility(next, previous, 'forward');
+    assert.ok(forward.length > 0);
+    assert.ok(forward.every((b) => b.direction === 'forward'));
+  });
+
+  test('a breaking change inside the recursive part is reported at its first place', async () => {
+    const previous = await loadSchemaTree(await recursiveTree({ size: { type: 'number' } }));
+    const next = await loadSchemaTree(await recursiveTree({ size: { type: 'integer' } }));
+    const breaking = checkCompatibility(next, previous, 'backward');
+    assert.deepEqual(
+      breaking.map((b) => [b.eventType, b.pointer, b.message]),
+      [['tree.node.created', '/payload/size', 'type narrowed from number to integer']],
+    );
+    assert.deepEqual(checkCompatibility(next, previous, 'forward'), []);
+    // A new required member breaks backward compatibility of every node, the nested ones included.
+    const required = await loadSchemaTree(
+      await recursiveTree({ size: { type: 'number' } }, ['name', 'size']),
+    );
+    assert.deepEqual(
+      checkCompatibility(required, previous, 'backward').map((b) => [b.pointer, b.message]),
+      [['/payload/size', 'optional member became required']],
+    );
+    const r = runNode([
+      'check',
+      '--schemas',
+      join(tmp.dir, `r${n - 1}`),
+      '--against',
+      join(tmp.dir, `r${n - 3}`),
+    ]);
+    assert.equal(r.code, 1, r.stdout + r.stderr);
+    assert.match(r.stdout, /tree\.node\.created v1: \/payload\/size: optional member became required/);
+  });
+});

@@ -686,6 +686,207 @@ describe('unusual but valid trees: Ajv, generated Zod and generated Pydantic agr
     );
   });
 
+  test('recursive schemas: $defs, "#", mutual across files, whole files, a location, a recursive union', async () => {
+    const dir = tree('recursive', {
+      'tree/node.created.v1.json': {
+        $id: id('tree/node.created.v1.json'),
+        $ref: '#/$defs/node',
+        $defs: {
+          node: {
+            type: 'object',
+            properties: {
+              name: { type: 'string' },
+              children: { type: 'array', items: { $ref: '#/$defs/node' } },
+            },
+            required: ['name'],
+          },
+        },
+      },
+      'self/thing.created.v1.json': {
+        $id: id('self/thing.created.v1.json'),
+        type: 'object',
+        additionalProperties: false,
+        required: ['label'],
+        properties: {
+          label: { type: 'string', pattern: '^[a-z]+$' },
+          parent: { $ref: '#' },
+          tags: { type: 'object', additionalProperties: { $ref: '#' } },
+        },
+      },
+      '_common/forest.v1.json': {
+        $id: id('_common/forest.v1.json'),
+        $defs: {
+          forest: {
+            type: 'object',
+            required: ['trees'],
+            properties: { trees: { type: 'array', items: { $ref: 'tree.v1.json#/$defs/tree' } } },
+          },
+        },
+      },
+      '_common/tree.v1.json': {
+        $id: id('_common/tree.v1.json'),
+        $defs: {
+          tree: {
+            type: 'object',
+            required: ['name'],
+            properties: {
+              name: { type: 'string' },
+              forest: { $ref: 'forest.v1.json#/$defs/forest' },
+              value: { anyOf: [{ type: 'integer' }, { $ref: '#/$defs/json' }] },
+            },
+          },
+          json: { anyOf: [{ type: 'string' }, { type: 'array', items: { $ref: '#/$defs/json' } }] },
+        },
+      },
+      'garden/planted.v1.json': {
+        $id: id('garden/planted.v1.json'),
+        type: 'object',
+        required: ['forest'],
+        properties: { forest: { $ref: '../_common/forest.v1.json#/$defs/forest' } },
+      },
+      '_common/a.v1.json': {
+        $id: id('_common/a.v1.json'),
+        type: 'object',
+        properties: { b: { $ref: 'b.v1.json' } },
+      },
+      '_common/b.v1.json': {
+        $id: id('_common/b.v1.json'),
+        type: 'object',
+        properties: { a: { $ref: 'a.v1.json' }, n: { type: 'integer' } },
+      },
+      'm/node.created.v1.json': {
+        $id: id('m/node.created.v1.json'),
+        type: 'object',
+        properties: { root: { $ref: '../_common/a.v1.json' } },
+      },
+      'c/map.created.v1.json': {
+        $id: id('c/map.created.v1.json'),
+        type: 'object',
+        required: ['a'],
+        properties: { a: { type: 'string' } },
+        additionalProperties: { $ref: '#' },
+      },
+      'loc/list.created.v1.json': {
+        $id: id('loc/list.created.v1.json'),
+        type: 'object',
+        properties: {
+          item: {
+            type: 'object',
+            required: ['v'],
+            properties: { v: { type: 'integer' }, next: { $ref: '#/properties/item' } },
+          },
+        },
+      },
+    });
+    const deep = (leaf: unknown) => ({ name: 'a', children: [{ name: 'b', children: [leaf] }] });
+    const forest = (value: unknown) => ({
+      forest: { trees: [{ name: 'oak', forest: { trees: [{ name: 'fir', value }] } }] },
+    });
+    await agree('recursive', dir, [
+      {
+        type: 'tree.node.created',
+        model: 'TreeNodeCreatedV1Payload',
+        valid: [{ name: 'a' }, { name: 'a', children: [] }, deep({ name: 'c', children: [] })],
+        invalid: [
+          { name: 'a', children: [{ children: [] }] },
+          deep({ name: 3 }),
+          deep({ name: 'c', children: [{}] }),
+          deep({ name: 'c', children: {} }),
+          { children: [] },
+        ],
+      },
+      {
+        type: 'tree.node.created',
+        model: 'Node',
+        valid: [deep({ name: 'c' })],
+        invalid: [deep({ name: 'c', children: [{ name: null }] })],
+      },
+      {
+        type: 'self.thing.created',
+        model: 'SelfThingCreatedV1Payload',
+        valid: [
+          { label: 'a' },
+          { label: 'a', parent: { label: 'b', parent: { label: 'c' } } },
+          { label: 'a', tags: { x: { label: 'b', tags: { y: { label: 'c' } } } } },
+        ],
+        invalid: [
+          { label: 'a', parent: { label: 'b', parent: { label: 'C' } } },
+          { label: 'a', parent: {} },
+          { label: 'a', tags: { x: { label: 'b', extra: 1 } } },
+          { label: 'a', parent: null },
+        ],
+      },
+      {
+        type: 'garden.planted',
+        model: 'GardenPlantedV1Payload',
+        valid: [{ forest: { trees: [] } }, forest(3), forest(['x', ['y', []]]), forest('s')],
+        invalid: [
+          { forest: {} },
+          { forest: { trees: [{ name: 'oak', forest: { trees: [{ name: 1 }] } }] } },
+          forest(['x', [1]]),
+          forest(1.5),
+          forest({}),
+        ],
+      },
+      {
+        type: 'm.node.created',
+        model: 'MNodeCreatedV1Payload',
+        valid: [{ root: { b: { a: { b: {} } } } }, { root: { b: { n: 1, a: { b: { n: 2 } } } } }],
+        invalid: [{ root: { b: { a: { b: 1 } } } }, { root: { b: { a: { b: { n: 'x' } } } } }],
+      },
+      {
+        type: 'c.map.created',
+        model: 'CMapCreatedV1Payload',
+        valid: [{ a: 'x' }, { a: 'x', k: { a: 'y', j: { a: 'z' } } }],
+        invalid: [
+          { a: 'x', k: { a: 'y', j: { a: 1 } } },
+          { a: 'x', k: 3 },
+          { a: 'x', k: { a: 'y', j: {} } },
+        ],
+      },
+      {
+        type: 'loc.list.created',
+        model: 'LocListCreatedV1Payload',
+        valid: [{}, { item: { v: 1, next: { v: 2, next: { v: 3 } } } }],
+        invalid: [{ item: { v: 1, next: { v: 2, next: { v: '3' } } } }, { item: { v: 1, next: {} } }],
+      },
+    ]);
+    // The TypeScript types are the recursive types: they take deep values and refuse wrong ones.
+    const ts = join(tmp.dir, 'out', 'recursive', 'ts');
+    const events = readFileSync(join(ts, 'events.ts'), 'utf8');
+    assert.match(events, /export const Node: z\.ZodType<Node> = z\.lazy\(/);
+    assert.match(events, /export type Json = string \| Json\[\];/);
+    writeFileSync(
+      join(ts, 'recursive-types.ts'),
+      [
+        "import type { Forest, Json, Node, SelfThingCreatedV1Payload, TreeNodeCreatedV1Payload } from './events.js';",
+        "export const n: TreeNodeCreatedV1Payload = { name: 'a', children: [{ name: 'b', children: [{ name: 'c' }] }] };",
+        '// @ts-expect-error a child without a name',
+        "export const b1: Node = { name: 'a', children: [{ children: [] }] };",
+        '// @ts-expect-error a wrong type 3 levels deep',
+        "export const b2: Node = { name: 'a', children: [{ name: 'b', children: [{ name: 3 }] }] };",
+        "export const j: Json = ['a', ['b', []]];",
+        '// @ts-expect-error a number in a Json',
+        "export const b3: Json = ['a', [1]];",
+        "export const s: SelfThingCreatedV1Payload = { label: 'a', parent: { label: 'b' }, tags: { x: { label: 'c' } } };",
+        '// @ts-expect-error a closed model',
+        "export const b4: SelfThingCreatedV1Payload = { label: 'a', parent: { label: 'b', extra: 1 } };",
+        "export const f: Forest = { trees: [{ name: 'oak', forest: { trees: [] }, value: ['x'] }] };",
+        'export const name: string | undefined = n.children?.[0]?.children?.[0]?.name;',
+        '',
+      ].join('\n'),
+    );
+    const r = spawnSync(
+      process.execPath,
+      [join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', join(ts, 'tsconfig.json')],
+      { encoding: 'utf8', timeout: 200_000 },
+    );
+    assert.equal(r.status, 0, r.stdout + r.stderr);
+    // Non-recursive definitions keep their plain form.
+    assert.match(events, /export const GardenPlantedV1Payload = z\.looseObject\(/);
+    assert.match(events, /export const AnyEvent = z\.discriminatedUnion\(/);
+  });
+
   test('an empty tree generates modules that import and type-check', async () => {
     const dir = tree('empty', { 'README.md': 'no schemas yet\n' });
     assert.deepEqual(await lintTree(dir), []);
@@ -822,28 +1023,28 @@ describe('broken trees: refused naming the file and the line or pointer, no stac
     refused(generate(chain), 'a/b.created.v1.json', /SCHEMA_REF_CIRCULAR/);
   });
 
-  test('mutual recursion across files: loads and validates; the generators refuse it by name', async () => {
-    const dir = tree('mutual', {
-      '_common/a.v1.json': {
-        $id: id('_common/a.v1.json'),
+  test('recursion across Python modules: TypeScript generates, Python is refused by name', async () => {
+    const dir = tree('mutual-modules', {
+      'x/a.created.v1.json': {
+        $id: id('x/a.created.v1.json'),
         type: 'object',
-        properties: { b: { $ref: 'b.v1.json' } },
+        properties: { b: { $ref: '../y/b.created.v1.json' } },
       },
-      '_common/b.v1.json': {
-        $id: id('_common/b.v1.json'),
+      'y/b.created.v1.json': {
+        $id: id('y/b.created.v1.json'),
         type: 'object',
-        properties: { a: { $ref: 'a.v1.json' } },
-      },
-      'm/node.created.v1.json': {
-        $id: id('m/node.created.v1.json'),
-        type: 'object',
-        properties: { root: { $ref: '../_common/a.v1.json' } },
+        properties: { a: { $ref: '../x/a.created.v1.json' } },
       },
     });
     const registry = await loadSchemaTree(dir);
-    assert.equal(registry.validateSchema('m.node.created', { root: { b: { a: { b: {} } } } }).ok, true);
-    assert.equal(registry.validateSchema('m.node.created', { root: { b: { a: { b: 1 } } } }).ok, false);
-    refused(generate(dir), 'm/node.created.v1.json', /recursive .*_common\/a\.v1\.json.* not supported/);
+    assert.equal(registry.validateSchema('x.a.created', { b: { a: { b: {} } } }).ok, true);
+    assert.equal(registry.validateSchema('x.a.created', { b: { a: { b: 1 } } }).ok, false);
+    assert.ok(generateFiles(registry, ['ts']).get('events.ts')?.includes('z.lazy('));
+    refused(
+      ['generate', '--schemas', dir, '--lang', 'python', '--out', join(tmp.dir, 'mutual-modules-out')],
+      'x → y → x',
+      /recursive definitions .*different folders/,
+    );
   });
 
   test('a member named __proto__ is refused: Ajv and Zod would ignore its schema', async () => {

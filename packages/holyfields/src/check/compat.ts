@@ -108,19 +108,66 @@ function describe(ir: IR): string {
   }
 }
 
-/** Why some instance of `a` is not an instance of `b` (empty: every instance of `a` is one of `b`). */
-export function subset(aIn: IR, am: Model, bIn: IR, bm: Model, pointer: string): Reason[] {
-  const a = deref(aIn, am);
-  const b = deref(bIn, bm);
+/** Pairs of definitions being compared, by name (`old` → `new`s): the recursion guard. */
+type Visiting = Map<string, Set<string>>;
+
+/**
+ * Why some instance of `a` is not an instance of `b` (empty: every instance of `a` is one of `b`).
+ * A recursive schema compares a definition with itself again further down: a pair of definitions
+ * already being compared is assumed included (any difference is reported where it first occurs).
+ */
+export function subset(
+  aIn: IR,
+  am: Model,
+  bIn: IR,
+  bm: Model,
+  pointer: string,
+  visiting: Visiting = new Map(),
+): Reason[] {
+  if (aIn.k === 'ref' || bIn.k === 'ref') {
+    const an = aIn.k === 'ref' ? aIn.name : '';
+    const bn = bIn.k === 'ref' ? bIn.name : '';
+    const key = `${an}\u0000${bn}`;
+    // One side inline: the inline side is a finite tree, so only pairs of names can recur;
+    // keyed by the node itself (an IR object) for the inline side.
+    const seen = visiting.get(key) ?? new Set<string>();
+    const other = an === '' ? aIn : bn === '' ? bIn : undefined;
+    const tag = other === undefined ? '' : nodeId(other);
+    if (seen.has(tag)) return [];
+    seen.add(tag);
+    visiting.set(key, seen);
+    try {
+      // One reference at a time, so each definition on the way is guarded.
+      const step = (ir: IR, m: Model) => (ir.k === 'ref' ? defType(m, ir.name) : ir);
+      return subset(step(aIn, am), am, step(bIn, bm), bm, pointer, visiting);
+    } finally {
+      seen.delete(tag);
+    }
+  }
+  return subsetOf(aIn, am, bIn, bm, pointer, visiting);
+}
+
+const nodeIds = new WeakMap<object, string>();
+let nextNodeId = 0;
+function nodeId(o: object): string {
+  let id = nodeIds.get(o);
+  if (id === undefined) {
+    id = String(++nextNodeId);
+    nodeIds.set(o, id);
+  }
+  return id;
+}
+
+function subsetOf(a: IR, am: Model, b: IR, bm: Model, pointer: string, visiting: Visiting): Reason[] {
   const no = (message: string): Reason[] => [{ pointer, message }];
   if (b.k === 'any' || a.k === 'never') return [];
-  if (a.k === 'union') return a.options.flatMap((o) => subset(o, am, b, bm, pointer));
+  if (a.k === 'union') return a.options.flatMap((o) => subset(o, am, b, bm, pointer, visiting));
   if (b.k === 'union') {
     if (a.k === 'literal') {
       const bad = a.values.filter((v) => !b.options.some((o) => accepts(deref(o, bm), bm, v)));
       return bad.length === 0 ? [] : no(`value(s) ${JSON.stringify(bad)} no longer allowed (${describe(b)})`);
     }
-    const tries = b.options.map((o) => subset(a, am, o, bm, pointer));
+    const tries = b.options.map((o) => subset(a, am, o, bm, pointer, visiting));
     if (tries.some((t) => t.length === 0)) return [];
     return (
       tries.sort((x, y) => x.length - y.length)[0] ?? no(`type changed from ${describe(a)} to ${describe(b)}`)
@@ -176,7 +223,7 @@ export function subset(aIn: IR, am: Model, bIn: IR, bm: Model, pointer: string):
     }
     case 'array': {
       const ba = b as typeof a;
-      const r = subset(a.items, am, ba.items, bm, `${pointer}/items`);
+      const r = subset(a.items, am, ba.items, bm, `${pointer}/items`, visiting);
       if ((ba.minItems ?? 0) > (a.minItems ?? 0)) r.push(...no(`minItems raised to ${ba.minItems}`));
       if ((ba.maxItems ?? Infinity) < (a.maxItems ?? Infinity))
         r.push(...no(`maxItems lowered to ${ba.maxItems}`));
@@ -184,7 +231,7 @@ export function subset(aIn: IR, am: Model, bIn: IR, bm: Model, pointer: string):
       return r;
     }
     case 'object':
-      return objectSubset(a, am, b as typeof a, bm, pointer);
+      return objectSubset(a, am, b as typeof a, bm, pointer, visiting);
     default:
       return [];
   }
@@ -201,7 +248,7 @@ function memberType(o: Obj, name: string): IR | 'absent' {
   return o.additional;
 }
 
-function objectSubset(a: Obj, am: Model, b: Obj, bm: Model, pointer: string): Reason[] {
+function objectSubset(a: Obj, am: Model, b: Obj, bm: Model, pointer: string, visiting: Visiting): Reason[] {
   const r: Reason[] = [];
   const names = [...new Set([...a.props.map((p) => p.name), ...b.props.map((p) => p.name)])];
   for (const name of names) {
@@ -230,7 +277,7 @@ function objectSubset(a: Obj, am: Model, b: Obj, bm: Model, pointer: string): Re
     }
     if (!aProp && a.additional === 'allow' && bProp) {
       // In an open model, the old instances may carry this member with any value.
-      const inner = subset(ANY, am, bType, bm, at);
+      const inner = subset(ANY, am, bType, bm, at, visiting);
       if (inner.length > 0) {
         r.push({
           pointer: at,
@@ -239,7 +286,7 @@ function objectSubset(a: Obj, am: Model, b: Obj, bm: Model, pointer: string): Re
       }
       continue;
     }
-    r.push(...subset(aType, am, bType, bm, at));
+    r.push(...subset(aType, am, bType, bm, at, visiting));
   }
   // Members neither names: governed by additional properties on both sides.
   if (a.additional !== 'forbid') {
@@ -247,7 +294,7 @@ function objectSubset(a: Obj, am: Model, b: Obj, bm: Model, pointer: string): Re
     if (b.additional === 'forbid') {
       r.push({ pointer, message: 'content model closed (additionalProperties: false)' });
     } else if (typeof b.additional === 'object') {
-      const inner = subset(aExtra, am, b.additional, bm, pointer);
+      const inner = subset(aExtra, am, b.additional, bm, pointer, visiting);
       if (inner.length > 0) r.push({ pointer, message: 'additional members narrowed' });
     }
   }

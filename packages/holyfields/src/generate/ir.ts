@@ -4,7 +4,7 @@ import builtinEnvelope from '../schema/generated/envelope.bundle.json' with { ty
 import { getPointer } from '../schema/pointer.js';
 import type { SchemaRegistry } from '../schema/registry.js';
 import { absolutizeRefs } from '../schema/registry.js';
-import { isObject, type JsonObject, pathEventType } from '../schema/tree.js';
+import { isObject, type JsonObject, pathEventType, pathVersion } from '../schema/tree.js';
 
 /**
  * The generators' model of a schema: the JSON Schema subset Holyfields turns into code.
@@ -153,6 +153,19 @@ export function moduleOf(rel: string): string {
 
 class Unsupported extends Error {}
 
+/**
+ * Thrown when an inlined schema (a whole file, or a location outside `$defs`) turns out to be
+ * recursive: the build starts again with that schema as a named definition, so non-recursive
+ * schemas keep their inlined output.
+ */
+class NameIt extends Error {
+  readonly uri: string;
+  constructor(uri: string) {
+    super(`recursive schema ${uri}`);
+    this.uri = uri;
+  }
+}
+
 /** Names the generated modules define themselves (and Python builtins the models import). */
 const RESERVED = new Set([
   'EventMap',
@@ -200,7 +213,16 @@ const RESERVED = new Set([
 
 /** Builds the code-generation model of a loaded tree. Throws SCHEMA_INVALID for unsupported schema features. */
 export function buildModel(registry: SchemaRegistry): Model {
-  return new ModelBuilder(registry).build();
+  const named = new Set<string>();
+  for (;;) {
+    try {
+      return new ModelBuilder(registry, named).build();
+    } catch (err) {
+      // Each retry names one more schema, and there are finitely many: this ends.
+      if (!(err instanceof NameIt) || named.has(err.uri)) throw err;
+      named.add(err.uri);
+    }
+  }
 }
 
 interface Doc {
@@ -214,10 +236,13 @@ class ModelBuilder {
   readonly #names = new Map<string, string>();
   readonly #defs = new Map<string, NamedDef>();
   readonly #inlining: string[] = [];
+  /** Schemas that would be inlined but are recursive: they become named definitions. */
+  readonly #recursive: ReadonlySet<string>;
   #currentFile = '';
 
-  constructor(reg: SchemaRegistry) {
+  constructor(reg: SchemaRegistry, recursive: ReadonlySet<string> = new Set()) {
     this.#reg = reg;
+    this.#recursive = recursive;
     for (const f of reg.tree.sortedFiles())
       this.#docs.set(f.id, { rel: f.rel, json: absolutizeRefs(reg.tree, f) });
   }
@@ -333,8 +358,8 @@ class ModelBuilder {
     }
   }
 
-  #fail(err: unknown): AppError {
-    if (err instanceof AppError) return err;
+  #fail(err: unknown): Error {
+    if (err instanceof AppError || err instanceof NameIt) return err;
     const msg = err instanceof Error ? err.message : String(err);
     return new AppError('SCHEMA_INVALID', `${this.#currentFile}: cannot generate code: ${msg}`, {
       extra: { file: this.#currentFile },
@@ -371,8 +396,12 @@ class ModelBuilder {
     if (given) return given;
     const { doc, pointer } = this.#resolve(uri);
     const m = /^\/(?:\$defs|definitions)\/([^/]+)$/.exec(pointer);
-    if (!m) return undefined;
-    let name = pascal(m[1]!);
+    if (!m && !this.#recursive.has(uri)) return undefined;
+    // A recursive whole file or location outside $defs: named after its file (and version) and pointer.
+    const version = pathVersion(doc.rel);
+    let name = m
+      ? pascal(m[1]!)
+      : pascal(`${pathEventType(doc.rel)}${version === undefined ? '' : ` V${version}`} ${pointer}`);
     if (!/^[A-Za-z]/.test(name)) name = `T${name}`;
     if (doc.rel.startsWith('_builtin/')) name = `Envelope${name}`;
     const taken = RESERVED.has(name) || [...this.#names.entries()].some(([u, n]) => n === name && u !== uri);
@@ -386,12 +415,8 @@ class ModelBuilder {
     if (existing) return existing;
     const name = this.#nameFor(uri) ?? pascal(uri);
     const { doc, node } = this.#resolve(uri);
-    if (this.#inlining.includes(uri)) {
-      throw new Unsupported(
-        `recursive schema ${doc.rel}${uri.slice(uri.indexOf('#'))} is not supported by the generators`,
-      );
-    }
     this.#inlining.push(uri);
+    // Registered before its conversion: a reference back to it (a recursive schema) becomes a `ref`.
     const def: NamedDef = {
       name,
       module: moduleOf(doc.rel),
@@ -462,8 +487,7 @@ class ModelBuilder {
   }
 
   #inline(uri: string): IR {
-    if (this.#inlining.includes(uri))
-      throw new Unsupported(`recursive reference ${uri} is not supported by the generators`);
+    if (this.#inlining.includes(uri)) throw new NameIt(uri);
     this.#inlining.push(uri);
     try {
       return this.#convert(this.#resolve(uri).node);

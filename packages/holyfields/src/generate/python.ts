@@ -176,6 +176,10 @@ interface ModuleOut {
   /** module → names imported from it */
   imports: Map<string, Set<string>>;
   defined: string[];
+  /** Classes with forward references (recursive definitions), rebuilt once the module is complete. */
+  rebuild: string[];
+  /** Whether a recursive definition that is not a class needs `TypeAliasType`. */
+  aliasType: boolean;
 }
 
 /** The Python output for a model: file name → content. A package of Pydantic 2 models. */
@@ -187,7 +191,7 @@ export function generatePython(model: Model, source: string): Map<string, string
   const mod = (name: string): ModuleOut => {
     let m = modules.get(name);
     if (!m) {
-      m = { name, blocks: [], imports: new Map(), defined: [] };
+      m = { name, blocks: [], imports: new Map(), defined: [], rebuild: [], aliasType: false };
       modules.set(name, m);
     }
     return m;
@@ -205,7 +209,11 @@ export function generatePython(model: Model, source: string): Map<string, string
       } else {
         const expr = em.expr(d.type, d.name);
         if (d.description) em.m.blocks.push(comment(d.description));
-        em.m.blocks.push(`${d.name} = ${expr}\n`);
+        if (em.forward(d.type, d.name)) {
+          // A recursive alias: its value is evaluated once the names it refers to exist.
+          em.m.aliasType = true;
+          em.m.blocks.push(`${d.name} = TypeAliasType(${pyStr(d.name)}, ${pyStr(expr)})\n`);
+        } else em.m.blocks.push(`${d.name} = ${expr}\n`);
         em.m.defined.push(d.name);
       }
     } catch (err) {
@@ -231,11 +239,16 @@ export function generatePython(model: Model, source: string): Map<string, string
       '',
       'from . import _formats',
     ];
+    if (m.aliasType) lines.splice(lines.length - 3, 0, 'from typing_extensions import TypeAliasType');
     for (const [other, imported] of [...m.imports.entries()].sort()) {
       lines.push(`from .${other} import ${[...imported].sort().join(', ')}`);
     }
     lines.push('', '');
     lines.push(m.blocks.join('\n\n'));
+    if (m.rebuild.length > 0) {
+      lines.push('', '# Recursive models: their forward references resolve now that every name is defined.');
+      for (const c of m.rebuild) lines.push(`${c}.model_rebuild()`);
+    }
     files.set(`${name}.py`, `${lines.join('\n').trimEnd()}\n`);
   }
 
@@ -289,7 +302,7 @@ function checkModuleCycles(modules: Map<string, ModuleOut>): void {
     if (state.get(name) === 1) {
       throw new AppError(
         'SCHEMA_INVALID',
-        `the Python modules would import each other (${[...path, name].join(' → ')}); move shared definitions to _common/`,
+        `the Python modules would import each other (${[...path, name].join(' → ')}); move shared definitions to _common/ (recursive definitions that refer to each other from different folders are not supported in Python: keep them in one folder)`,
       );
     }
     state.set(name, 1);
@@ -407,6 +420,22 @@ class Emitter {
     this.#module = module;
   }
 
+  /** Whether `ir` refers to a definition of this module not defined yet (or to `self`): a forward reference. */
+  forward(ir: IR, self: string): boolean {
+    for (const r of refsOf(ir)) {
+      if (r === self) return true;
+      if (this.#home.get(r) === this.#module && !this.m.defined.includes(r)) return true;
+    }
+    return false;
+  }
+
+  /** An annotation, quoted when it has forward references (Pydantic resolves it later). */
+  #annotation(ir: IR, expr: string, cls: string): string {
+    if (!this.forward(ir, cls)) return expr;
+    if (!this.m.rebuild.includes(cls)) this.m.rebuild.push(cls);
+    return pyStr(expr);
+  }
+
   use(name: string): void {
     const where = this.#home.get(name);
     if (where === undefined || where === this.#module) return;
@@ -436,7 +465,7 @@ class Emitter {
     if (aliased && ir.additional !== 'allow') body.push('    _json_members = _formats.json_members()');
     if (typeof ir.additional === 'object') {
       body.push(
-        `    __pydantic_extra__: dict[str, ${this.expr(ir.additional, `${name}Extra`)}] = Field(init=False)`,
+        `    __pydantic_extra__: ${this.#annotation(ir.additional, `dict[str, ${this.expr(ir.additional, `${name}Extra`)}]`, name)} = Field(init=False)`,
       );
     }
     const used = new Set<string>();
@@ -446,7 +475,7 @@ class Emitter {
       let field = fieldName(p.name, this.#home);
       while (used.has(field)) field = `${field}_`;
       used.add(field);
-      const type = this.expr(p.type, `${name}${pascal(p.name) || 'Field'}`);
+      const type = this.#annotation(p.type, this.expr(p.type, `${name}${pascal(p.name) || 'Field'}`), name);
       const args: string[] = [];
       if (!p.required) args.push('default=None');
       if (field !== p.name) args.push(`alias=${pyStr(p.name)}`);
