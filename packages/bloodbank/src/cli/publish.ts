@@ -17,6 +17,7 @@ import { transportPublisher } from '../gateway/publisher.js';
 import { retryPublish } from '../sdk/publish-retry.js';
 import { openTransport } from '../sdk/transport.js';
 import { BLOODBANK_EXCHANGE } from '../topology/config.js';
+import { resolveTopologyOptions } from '../topology/options.js';
 import { redactUrl } from '../transport/rabbitmq/url.js';
 import type { Transport } from '../transport/transport.js';
 import { type CliIo, EXIT, guarded, stdio, UsageError } from './command.js';
@@ -152,7 +153,12 @@ export async function run(argv: string[], io: CliIo = stdio): Promise<number> {
       try {
         await waitConnected(transport, amqpUrl);
         const exchange = values.exchange ?? readEnv(BLOODBANK_EXCHANGE, io.env)!;
-        const publisher = transportPublisher(transport, exchange);
+        // The bus's exchanges as this command's environment names them (BLOODBANK_DLX…), declared where missing.
+        const publisher = transportPublisher(
+          transport,
+          exchange,
+          resolveTopologyOptions({ exchange }, io.env),
+        );
         const attempt = () => publisher.publishEnvelope(envelope);
         try {
           await attempt();

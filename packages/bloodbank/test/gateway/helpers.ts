@@ -119,6 +119,9 @@ export async function harness(backend: Backend, options: GatewayOptions = {}): P
     port: 0,
     transport,
     exchange,
+    // The test's own dead-letter exchange: the default's (bloodbank.dlx and its monitor queue)
+    // would be declared on the shared broker and outlive the test.
+    dlx: `${exchange}.dlx`,
     schemasDir: SCHEMAS_DIR,
     registryPath: null,
     healthIntervalMs: 0,
@@ -148,6 +151,9 @@ export async function harness(backend: Backend, options: GatewayOptions = {}): P
       // the alternate exchange and queue the gateway declared beside it
       await cleaner.deleteQueue(`${exchange}.unroutable`).catch(() => {});
       await cleaner.deleteExchange(`${exchange}.unroutable`).catch(() => {});
+      // the dead-letter exchange and the monitor's queue on it
+      await cleaner.deleteQueue(`${exchange}.dlx.monitor`).catch(() => {});
+      await cleaner.deleteExchange(`${exchange}.dlx`).catch(() => {});
       await cleaner.close();
       if (cleaner !== transport) await transport.close().catch(() => {});
     },

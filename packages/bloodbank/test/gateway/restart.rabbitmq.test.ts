@@ -59,6 +59,8 @@ describe('gateway across a broker restart (rabbitmq)', () => {
       port: 0,
       transport,
       exchange,
+      // its own dead-letter exchange, not the default's (bloodbank.dlx), which would stay behind
+      dlx: `${exchange}.dlx`,
       schemasDir: SCHEMAS_DIR,
       registryPath: null,
       healthIntervalMs: 0,
@@ -161,6 +163,9 @@ describe('gateway across a broker restart (rabbitmq)', () => {
       // the alternate exchange and its queue, which the gateway declares beside its exchange
       await rch.deleteQueue(`${exchange}.unroutable`);
       await rch.deleteExchange(`${exchange}.unroutable`);
+      // and the dead-letter exchange with the monitor's queue
+      await rch.deleteQueue(`${exchange}.dlx.monitor`);
+      await rch.deleteExchange(`${exchange}.dlx`);
     } finally {
       await conn.close();
     }
