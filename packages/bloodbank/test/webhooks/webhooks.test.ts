@@ -60,6 +60,8 @@ function otherInstance(h: Harness) {
     port: 0,
     transport: h.transport,
     exchange: h.exchange,
+    // the first gateway's dead-letter exchange (the harness deletes it), not the default's
+    dlx: `${h.exchange}.dlx`,
     schemasDir: SCHEMAS_DIR,
     registryPath: null,
     healthIntervalMs: 0,
