@@ -56,6 +56,9 @@ export const homeNodeDown = (err: unknown): boolean => {
 
 const asError = (err: unknown): Error => (err instanceof Error ? err : new Error(String(err)));
 
+/** What the restore timer rejects with: told apart from any error the restore itself throws. */
+const RESTORE_TIMED_OUT = Symbol('restore timed out');
+
 /**
  * One AMQP connection at a time, to one node of the list, and its repair: after a loss the
  * next node is tried, with the backoff, until one accepts and `Recovery.restore` succeeds on
@@ -164,16 +167,7 @@ export class Connection {
     let step = 'starting';
     let timer: NodeJS.Timeout | undefined;
     const timedOut = new Promise<never>((_, reject) => {
-      timer = setTimeout(
-        () =>
-          reject(
-            new AppError(
-              'BROKER_UNAVAILABLE',
-              `${addr.display} accepted the connection but did not finish ${step} within ${this.#o.restoreTimeoutMs} ms`,
-            ),
-          ),
-        this.#o.restoreTimeoutMs,
-      );
+      timer = setTimeout(() => reject(RESTORE_TIMED_OUT), this.#o.restoreTimeoutMs);
     });
     try {
       await Promise.race([
@@ -183,16 +177,26 @@ export class Connection {
         timedOut,
       ]);
     } catch (err) {
-      const failure = isAppError(err) ? err : this.mapError(err, `${step} on ${addr.display}`);
+      const failure = this.#restoreFailure(err, addr, step);
       // Forgotten first: its close must not count as the loss of a working connection.
       this.#conn = undefined;
       await boundedClose(conn.close());
-      throw failure.code === 'BROKER_UNAVAILABLE' && !failure.message.includes(addr.display)
-        ? new AppError('BROKER_UNAVAILABLE', `${addr.display}, ${step}: ${failure.message}`, { cause: err })
-        : failure;
+      throw failure;
     } finally {
       clearTimeout(timer);
     }
+  }
+
+  /** Why restoring on `addr` stopped at `step`: an unavailable broker names the node and the step. */
+  #restoreFailure(err: unknown, addr: BrokerAddress, step: string): AppError {
+    if (err === RESTORE_TIMED_OUT)
+      return new AppError(
+        'BROKER_UNAVAILABLE',
+        `${addr.display} accepted the connection but did not finish ${step} within ${this.#o.restoreTimeoutMs} ms`,
+      );
+    if (!isAppError(err)) return this.mapError(err, `${step} on ${addr.display}`);
+    if (err.code !== 'BROKER_UNAVAILABLE') return err;
+    return new AppError('BROKER_UNAVAILABLE', `${addr.display}, ${step}: ${err.message}`, { cause: err });
   }
 
   #onLost(conn: amqplib.ChannelModel, addr: BrokerAddress, err?: Error): void {

@@ -5,9 +5,14 @@ import { closeSlot, type Slot } from './channels.js';
 import { amqpCode, type Connection, errText } from './connection.js';
 import { toAmqpPublishOptions } from './mapping.js';
 
+/** The confirm channel, with how many of its publishes still await their confirm. */
+interface PublishSlot extends Slot<amqplib.ConfirmChannel> {
+  inFlight: number;
+}
+
 interface PendingPublish {
   /** The channel it went out on: a channel's close fails only its own publishes. */
-  readonly slot: Slot<amqplib.ConfirmChannel>;
+  readonly slot: PublishSlot;
   readonly exchange: string;
   readonly routingKey: string;
   readonly body: Buffer;
@@ -35,8 +40,8 @@ export class Publisher {
   readonly #connection: Connection;
   readonly #checkExchange: (name: string) => Promise<boolean>;
   readonly #timeoutMs: number;
-  #pub: Slot<amqplib.ConfirmChannel> | undefined;
-  #pubOpening: Promise<Slot<amqplib.ConfirmChannel>> | undefined;
+  #pub: PublishSlot | undefined;
+  #pubOpening: Promise<PublishSlot> | undefined;
   readonly #pending = new Set<PendingPublish>();
   readonly #knownExchanges = new Set<string>(['']);
   readonly #checking = new Map<string, Promise<boolean>>();
@@ -84,9 +89,9 @@ export class Publisher {
     );
   }
 
-  async open(conn: amqplib.ChannelModel): Promise<Slot<amqplib.ConfirmChannel>> {
+  async open(conn: amqplib.ChannelModel): Promise<PublishSlot> {
     const ch = await conn.createConfirmChannel();
-    const slot: Slot<amqplib.ConfirmChannel> = { ch, open: true };
+    const slot: PublishSlot = { ch, open: true, inFlight: 0 };
     let channelError: unknown;
     ch.on('error', (err: unknown) => {
       channelError = err;
@@ -112,7 +117,7 @@ export class Publisher {
     return slot;
   }
 
-  async #channel(): Promise<Slot<amqplib.ConfirmChannel>> {
+  async #channel(): Promise<PublishSlot> {
     if (this.#pub?.open) return this.#pub;
     const conn = this.#connection.require();
     this.#pubOpening ??= this.open(conn)
@@ -155,6 +160,7 @@ export class Publisher {
         reject,
       };
       this.#pending.add(entry);
+      slot.inFlight++;
       try {
         slot.ch.publish(
           exchange,
@@ -218,16 +224,11 @@ export class Publisher {
     if (entry.done) return;
     entry.done = true;
     this.#pending.delete(entry);
+    const slot = entry.slot;
+    slot.inFlight--;
     if (err) entry.reject(err);
     else entry.resolve();
-    const slot = entry.slot;
-    if (slot !== this.#pub && slot.open && !this.#carries(slot)) void closeSlot(slot);
-  }
-
-  /** Whether a publish on `slot` still awaits its confirm. */
-  #carries(slot: Slot): boolean {
-    for (const p of this.#pending) if (p.slot === slot) return true;
-    return false;
+    if (slot !== this.#pub && slot.open && slot.inFlight === 0) void closeSlot(slot);
   }
 
   /**
@@ -235,12 +236,12 @@ export class Publisher {
    * timed out). At most once a second: a queue that refuses on purpose (`x-overflow:
    * reject-publish`) nacks on any channel.
    */
-  #retire(slot: Slot<amqplib.ConfirmChannel>): void {
+  #retire(slot: PublishSlot): void {
     const now = Date.now();
     if (this.#pub !== slot || now - this.#lastRetiredAt < 1_000) return;
     this.#lastRetiredAt = now;
     this.#pub = undefined;
-    if (!this.#carries(slot)) void closeSlot(slot);
+    if (slot.inFlight === 0) void closeSlot(slot);
   }
 
   /** Fails the publishes awaiting a confirm: all of them, or those sent on `slot`. */
