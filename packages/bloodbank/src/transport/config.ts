@@ -24,6 +24,20 @@ export const BLOODBANK_EMBEDDED_MAX_QUEUE_BYTES = envVar({
   parse: parse.int(1),
 });
 
+export const BLOODBANK_EMBEDDED_MAX_TOTAL_MESSAGES = envVar({
+  name: 'BLOODBANK_EMBEDDED_MAX_TOTAL_MESSAGES',
+  doc: 'Embedded broker only: ready messages all queues together may hold; beyond it every publish that would add one is refused (503, retryable).',
+  default: '250000',
+  parse: parse.int(1),
+});
+
+export const BLOODBANK_EMBEDDED_MAX_TOTAL_BYTES = envVar({
+  name: 'BLOODBANK_EMBEDDED_MAX_TOTAL_BYTES',
+  doc: 'Embedded broker only: message body bytes all queues together may hold; beyond it every publish that would add one is refused (503, retryable).',
+  default: String(128 * 1024 * 1024),
+  parse: parse.int(1),
+});
+
 export const BLOODBANK_EMBEDDED_STORAGE = envVar({
   name: 'BLOODBANK_EMBEDDED_STORAGE',
   doc: "`npm start` without AMQP_URL: `durable` (the default) keeps the embedded broker's queues in a journal in the data directory (`.data/bloodbank`), so what it confirmed survives a crash; `memory` keeps them in the process only (tests, benchmarks).",
@@ -31,14 +45,18 @@ export const BLOODBANK_EMBEDDED_STORAGE = envVar({
   parse: parse.oneOf(['durable', 'memory'] as const),
 });
 
-/** The embedded broker's per-queue memory bounds (see `EmbeddedBroker`). */
+/** The embedded broker's memory bounds, per queue and in total (see `EmbeddedBroker`). */
 export function embeddedLimitsFromEnv(env: NodeJS.ProcessEnv = process.env): {
   maxQueueMessages: number;
   maxQueueBytes: number;
+  maxTotalMessages: number;
+  maxTotalBytes: number;
 } {
   return {
     maxQueueMessages: readEnv(BLOODBANK_EMBEDDED_MAX_QUEUE_MESSAGES, env)!,
     maxQueueBytes: readEnv(BLOODBANK_EMBEDDED_MAX_QUEUE_BYTES, env)!,
+    maxTotalMessages: readEnv(BLOODBANK_EMBEDDED_MAX_TOTAL_MESSAGES, env)!,
+    maxTotalBytes: readEnv(BLOODBANK_EMBEDDED_MAX_TOTAL_BYTES, env)!,
   };
 }
 

@@ -34,15 +34,26 @@ function queueFull(queue: string, limit: 'messages' | 'bytes', max: number) {
 const body = (s: string) => Buffer.from(s);
 
 describe('embedded broker memory bounds', () => {
-  it('defaults to 100 000 messages and 64 MiB a queue, and reads both from the environment', () => {
+  it('defaults to 100 000 messages and 64 MiB a queue, 250 000 and 128 MiB in all, read from the environment', () => {
     assert.deepEqual(new EmbeddedBroker().limits, DEFAULT_EMBEDDED_LIMITS);
-    assert.deepEqual(embeddedLimitsFromEnv({}), { maxQueueMessages: 100_000, maxQueueBytes: 67_108_864 });
+    assert.deepEqual(embeddedLimitsFromEnv({}), {
+      maxQueueMessages: 100_000,
+      maxQueueBytes: 67_108_864,
+      maxTotalMessages: 250_000,
+      maxTotalBytes: 134_217_728,
+    });
     assert.deepEqual(
       embeddedLimitsFromEnv({
         BLOODBANK_EMBEDDED_MAX_QUEUE_MESSAGES: '10',
         BLOODBANK_EMBEDDED_MAX_QUEUE_BYTES: '2048',
+        BLOODBANK_EMBEDDED_MAX_TOTAL_MESSAGES: '20',
+        BLOODBANK_EMBEDDED_MAX_TOTAL_BYTES: '4096',
       }),
-      { maxQueueMessages: 10, maxQueueBytes: 2048 },
+      { maxQueueMessages: 10, maxQueueBytes: 2048, maxTotalMessages: 20, maxTotalBytes: 4096 },
+    );
+    assert.throws(
+      () => embeddedLimitsFromEnv({ BLOODBANK_EMBEDDED_MAX_TOTAL_BYTES: '-1' }),
+      (e: unknown) => isAppError(e) && e.code === 'CONFIG_INVALID',
     );
     assert.throws(
       () => embeddedLimitsFromEnv({ BLOODBANK_EMBEDDED_MAX_QUEUE_MESSAGES: '0' }),
@@ -96,6 +107,44 @@ describe('embedded broker memory bounds', () => {
     assert.equal(broker.stats().bytes, 0);
     await t.publish({ exchange: '', routingKey: 'q', body: body('0123456789') });
     assert.equal(broker.stats().bytes, 10);
+    await t.close();
+  });
+
+  it('many queues with room each are refused together once the broker-wide bound is reached', T, async () => {
+    const { broker, t } = bounded({ maxQueueMessages: 10, maxTotalMessages: 4, maxTotalBytes: 100 });
+    const brokerFull = (e: unknown): boolean => {
+      assert.ok(isAppError(e), `expected an AppError, got ${String(e)}`);
+      assert.equal(e.code, 'PUBLISH_NACKED');
+      assert.equal(e.status, 503);
+      assert.equal(e.retryable, true);
+      assert.match(e.message, /the embedded broker is full: its queues hold/);
+      return true;
+    };
+    for (const q of ['a', 'b', 'c']) await t.assertQueue(q, { durable: false });
+    await t.publish({ exchange: '', routingKey: 'a', body: body('1') });
+    await t.publish({ exchange: '', routingKey: 'a', body: body('2') });
+    await t.publish({ exchange: '', routingKey: 'b', body: body('3') });
+    await t.publish({ exchange: '', routingKey: 'c', body: body('4') });
+    // Queue c holds one message of its ten, but the broker holds four of its four.
+    await assert.rejects(t.publish({ exchange: '', routingKey: 'c', body: body('5') }), brokerFull);
+    assert.equal(broker.stats().messages, 4);
+
+    // A purge gives the room back, and so does a delivery.
+    assert.equal(await t.purgeQueue('a'), 2);
+    await t.publish({ exchange: '', routingKey: 'c', body: body('5') });
+    (await t.get('b'))?.ack();
+    await t.publish({ exchange: '', routingKey: 'c', body: body('6') });
+    await t.publish({ exchange: '', routingKey: 'b', body: body('7') });
+    assert.equal(broker.stats().messages, 4);
+    await assert.rejects(t.publish({ exchange: '', routingKey: 'b', body: body('8') }), brokerFull);
+
+    // Bytes in all queues count the same way; deleting a queue gives its bytes back.
+    await t.deleteQueue('c');
+    assert.deepEqual([broker.stats().messages, broker.stats().bytes], [1, 1]);
+    await t.publish({ exchange: '', routingKey: 'a', body: Buffer.alloc(60) });
+    await assert.rejects(t.publish({ exchange: '', routingKey: 'b', body: Buffer.alloc(40) }), brokerFull);
+    await t.publish({ exchange: '', routingKey: 'b', body: Buffer.alloc(39) });
+    assert.equal(broker.stats().bytes, 100);
     await t.close();
   });
 

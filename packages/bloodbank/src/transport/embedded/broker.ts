@@ -68,8 +68,9 @@ const DISPATCH_BATCH = 512;
  * redelivered), per-queue and per-message TTL, dead-lettering with `x-death`,
  * `max-length` (drop-head) and exclusive/auto-delete queues.
  *
- * Memory is bounded: beyond `limits` (ready messages and body bytes per queue) a publish
- * that would route to a full queue is refused whole with `PUBLISH_NACKED`, so a store
+ * Memory is bounded: beyond `limits` (ready messages and body bytes per queue, and in all
+ * queues together) a publish that would route to a full queue, or add to a full broker, is
+ * refused whole with `PUBLISH_NACKED`, so a store
  * that falls behind slows its publishers instead of growing the process until it dies.
  * Requeues and dead letters are never refused: they move a message the broker already
  * holds, and refusing them would lose it.
@@ -91,6 +92,9 @@ export class EmbeddedBroker {
   readonly limits: Readonly<EmbeddedBrokerLimits>;
   readonly journal: BrokerJournal | undefined;
   #nextSeq = 1;
+  /** Ready messages and their body bytes in all queues (the total limits). */
+  #totalMessages = 0;
+  #totalBytes = 0;
 
   constructor(options: EmbeddedBrokerOptions = {}) {
     const { journal, ...limits } = options;
@@ -264,8 +268,7 @@ export class EmbeddedBroker {
     q.deleted = true;
     this.#queues.delete(name);
     for (const ex of this.#exchanges.values()) ex.router.removeQueue(name);
-    q.messages.clear();
-    q.bytes = 0;
+    this.#clearReady(q);
     for (const c of q.consumers) c.active = false;
     q.consumers.length = 0;
     this.#clearExpiry(q);
@@ -277,8 +280,7 @@ export class EmbeddedBroker {
     const n = q.messages.length;
     // Delivered, unacked copies stay (as on RabbitMQ) and are forgotten when settled.
     for (let i = 0; i < n; i++) this.#forget(q, q.messages.at(i)!);
-    q.messages.clear();
-    q.bytes = 0;
+    this.#clearReady(q);
     this.#clearExpiry(q);
     return n;
   }
@@ -343,6 +345,7 @@ export class EmbeddedBroker {
       }
       return undefined;
     }
+    this.#checkTotal(targets.length, message.body.length);
     for (const q of targets) this.#checkRoom(q, message.body.length);
     // The caller may reuse its buffer once publish returned; RabbitMQ would have copied it too.
     const body = Buffer.from(message.body);
@@ -410,16 +413,49 @@ export class EmbeddedBroker {
     }
   }
 
+  /**
+   * Throws when `copies` more messages of `size` bytes would put all queues together over the
+   * limits. Counted before any drop-head `maxLength` makes room: the total bound is the
+   * process's safety net, a little early is fine.
+   */
+  #checkTotal(copies: number, size: number): void {
+    const { maxTotalMessages, maxTotalBytes } = this.limits;
+    const why =
+      this.#totalMessages + copies > maxTotalMessages
+        ? `its queues hold ${this.#totalMessages} messages in all, the limit is ${maxTotalMessages}`
+        : this.#totalBytes + copies * size > maxTotalBytes
+          ? `its queues hold ${this.#totalBytes} bytes in all, this message adds ${copies * size}, the limit is ${maxTotalBytes} bytes`
+          : undefined;
+    if (why === undefined) return;
+    throw new AppError('PUBLISH_NACKED', `the embedded broker is full: ${why}; it refused the publish`, {
+      extra: { limit: 'total', messages: this.#totalMessages, bytes: this.#totalBytes },
+    });
+  }
+
   #push(q: EmbeddedQueue, m: StoredMessage, atHead = false): void {
     if (atHead) q.messages.unshift(m);
     else q.messages.push(m);
     q.bytes += m.body.length;
+    this.#totalBytes += m.body.length;
+    this.#totalMessages++;
   }
 
   #shift(q: EmbeddedQueue): StoredMessage | undefined {
     const m = q.messages.shift();
-    if (m) q.bytes -= m.body.length;
+    if (m) {
+      q.bytes -= m.body.length;
+      this.#totalBytes -= m.body.length;
+      this.#totalMessages--;
+    }
     return m;
+  }
+
+  /** Empties `q`'s ready messages (delete, purge). */
+  #clearReady(q: EmbeddedQueue): void {
+    this.#totalBytes -= q.bytes;
+    this.#totalMessages -= q.messages.length;
+    q.messages.clear();
+    q.bytes = 0;
   }
 
   /** Returns the journal write of the copy, when it is journaled. */
