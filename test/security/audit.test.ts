@@ -461,6 +461,43 @@ describe('security audit of every surface (embedded broker and PGlite, tokens on
     }
   });
 
+  it('every answer of every part, refusals and pages alike, carries nosniff, no-referrer and no framing', async () => {
+    const hardened = (a: Answer, what: string) => {
+      assert.equal(a.headers['x-content-type-options'], 'nosniff', what);
+      assert.equal(a.headers['referrer-policy'], 'no-referrer', what);
+      assert.equal(a.headers['x-frame-options'], 'DENY', what);
+      assert.match(String(a.headers['content-security-policy']), /frame-ancestors 'none'/, what);
+    };
+    const huge = { 'x-padding': 'x'.repeat(20_000) };
+    for (const { name, url } of parts) {
+      // [what, method, path, headers, status]: the controls (200) and each kind of refusal
+      const rows: [string, string, string, Record<string, string>, number][] = [
+        ['liveness', 'GET', '/health', {}, 200],
+        ['no token', 'GET', name === 'dashboard' ? '/api/info' : '/api/no-such-route', {}, 401],
+        ['no route', 'GET', '/api/no-such-route', bearer(T.read), 404],
+        ['a malformed URL (refused before any hook)', 'GET', '/%ZZ', bearer(T.read), 400],
+        ['a rebound Host', 'GET', '/health', { host: 'evil.example' }, 421],
+        ['20 KB of headers (refused by Node)', 'GET', '/health', huge, 431],
+      ];
+      if (name === 'gateway' || name === 'store')
+        rows.push(['the API description', 'GET', '/openapi.json', {}, 200]);
+      if (name === 'dashboard') {
+        rows.push(
+          ['the page', 'GET', '/', {}, 200],
+          ['a deep link', 'GET', '/chain/abc', {}, 200],
+          ['a wrong login', 'POST', '/api/session', json, 401],
+          ['a proxied read', 'GET', '/api/store/events?limit=1', bearer(T.read), 200],
+        );
+      }
+      for (const [what, method, path, headers, status] of rows) {
+        const body = method === 'POST' ? JSON.stringify({ token: GARBAGE }) : undefined;
+        const a = await send(url, method, path, headers, body);
+        assert.equal(a.status, status, `${name}: ${what}: ${a.body.slice(0, 200)}`);
+        hardened(a, `${name}: ${what}`);
+      }
+    }
+  });
+
   it('a Host that only starts with a loopback name is refused on every part (DNS rebinding)', async () => {
     for (const { name, url } of parts) {
       const port = new URL(url).port;

@@ -5,9 +5,10 @@ import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { type AccessConfig, OPEN_ACCESS, parseTokenEntries } from '@33god/core';
+import { type AccessConfig, isAppError, OPEN_ACCESS, parseTokenEntries } from '@33god/core';
 import WebSocket, { WebSocketServer } from 'ws';
 import { type CandybarServer, candybarOptionsFromEnv, startCandybar } from '../src/index.js';
+import { FAILED_LOGIN_ADDRESSES, FAILED_LOGINS, failedLoginLimiter } from '../src/session/routes.js';
 import { SessionStore } from '../src/session/store.js';
 import { FIXTURE_REGISTRY } from './helpers.js';
 
@@ -62,10 +63,11 @@ async function startUpstream(): Promise<{ url: string; seen: Seen[]; close(): Pr
 /** A request with headers fetch will not send as given (Host). */
 function rawRequest(
   url: string,
-  options: { method?: string; headers?: Record<string, string>; body?: string },
+  options: { method?: string; headers?: Record<string, string>; body?: string; localAddress?: string },
 ): Promise<{ status: number; headers: IncomingHttpHeaders; body: string }> {
+  const { method = 'GET', headers, localAddress } = options;
   return new Promise((resolveRes, reject) => {
-    const req = request(url, { method: options.method ?? 'GET', headers: options.headers }, (res) => {
+    const req = request(url, { method, headers, localAddress }, (res) => {
       let body = '';
       res.setEncoding('utf8');
       res.on('data', (c: string) => {
@@ -326,6 +328,47 @@ describe('candybar access: tokens configured', { timeout: 30_000 }, () => {
     assert.equal(upstream.seen.length, 0);
   });
 
+  test('wrong tokens from one address are refused with 429 past the limit; right ones never count', async () => {
+    const s = await startCandybar({ port: 0, staticDir, registryPath: FIXTURE_REGISTRY, access: ACCESS });
+    const attempt = (token: string, localAddress = '127.0.0.1') =>
+      rawRequest(`${s.url}/api/session`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ token }),
+        localAddress,
+      });
+    const code = (a: { body: string }) => (JSON.parse(a.body) as { code: string }).code;
+    try {
+      for (let i = 1; i < FAILED_LOGINS.limit; i++) assert.equal((await attempt(`wrong-${i}`)).status, 401);
+      // the control: right tokens in between are not counted, however many
+      for (let i = 0; i < 3 * FAILED_LOGINS.limit; i++) assert.equal((await attempt(READER)).status, 200);
+      const last = await attempt('wrong-last');
+      assert.equal(last.status, 401, 'the limit-th wrong token is still only a wrong token');
+
+      const refused = await attempt('wrong-again');
+      assert.equal(refused.status, 429, refused.body);
+      assert.equal(refused.headers['content-type'], 'application/problem+json; charset=utf-8');
+      assert.equal(code(refused), 'RATE_LIMITED');
+      assert.ok(
+        Number(refused.headers['retry-after']) >= 1,
+        `Retry-After: ${refused.headers['retry-after']}`,
+      );
+      const right = await attempt(OPERATOR);
+      assert.equal(
+        right.status,
+        429,
+        'while limited, a right token is refused too: the answer tells no guess',
+      );
+      assert.equal(right.headers['set-cookie'], undefined);
+
+      // the control: another address logs in and is told a wrong token is wrong
+      assert.equal((await attempt(OPERATOR, '127.0.0.2')).status, 200);
+      assert.equal(code(await attempt('wrong', '127.0.0.2')), 'UNAUTHORIZED');
+    } finally {
+      await s.close();
+    }
+  });
+
   test('an idle session expires', async () => {
     const s = await startCandybar({
       port: 0,
@@ -494,5 +537,61 @@ describe('candybar access: configuration and sessions', () => {
     now = 2000;
     assert.equal(store.get(a), undefined, 'idle too long');
     assert.equal(store.get('not an id'), undefined);
+  });
+
+  test('one token logging in over and over ends only its own oldest sessions, never another token’s', () => {
+    let now = 0;
+    const store = new SessionStore({ now: () => now }); // the defaults: 1000 in all, 32 per token
+    const b = store.create('token-b');
+    const a: string[] = [];
+    for (let i = 0; i < 1500; i++) {
+      now += 1;
+      a.push(store.create('token-a'));
+    }
+    assert.equal(store.get(b)?.token, 'token-b', 'the other token’s session survived 1500 logins');
+    assert.equal(store.size, 33, '32 of token A, 1 of token B');
+    assert.equal(store.get(a[0]!), undefined, 'A’s oldest session was ended');
+    assert.equal(store.get(a[1500 - 32 - 1]!), undefined);
+    for (const id of a.slice(-32)) assert.equal(store.get(id)?.token, 'token-a', 'A’s 32 newest live');
+
+    // A's least recently used session goes first, not its oldest by creation
+    const recent = a.at(-32)!;
+    assert.equal(store.get(recent)?.token, 'token-a');
+    store.create('token-a');
+    assert.equal(store.get(recent)?.token, 'token-a', 'used just now: kept');
+    assert.equal(store.get(a.at(-31)!), undefined, 'the least recently used of A went');
+    assert.equal(store.get(b)?.token, 'token-b');
+  });
+
+  test('the global cap stays the last resort when many tokens each log in', () => {
+    const store = new SessionStore({ max: 4, maxPerToken: 2 });
+    const first = store.create('t1');
+    for (const t of ['t1', 't2', 't2', 't3']) store.create(t);
+    assert.equal(store.size, 4);
+    assert.equal(store.get(first), undefined, 'the least recently used of all went');
+    assert.throws(() => new SessionStore({ maxPerToken: 0 }), /maxPerToken/);
+  });
+
+  test('failed-login counts are bounded in memory, and a guessing address stays limited', () => {
+    const limiter = failedLoginLimiter();
+    const now = 1_000_000;
+    const limited = (key: string) => {
+      try {
+        limiter.check(key, now);
+        return false;
+      } catch (err) {
+        if (isAppError(err) && err.code === 'RATE_LIMITED') return true;
+        throw err;
+      }
+    };
+    for (let i = 0; i < FAILED_LOGINS.limit; i++) limiter.take('10.0.0.1', now);
+    assert.ok(limited('10.0.0.1'));
+    for (let i = 0; i < 3 * FAILED_LOGIN_ADDRESSES; i++) {
+      limiter.take(`ip-${i}`, now);
+      if (i % 1000 === 0) assert.ok(limited('10.0.0.1'), `still limited after ${i} sprayed addresses`);
+    }
+    assert.equal(limiter.size, FAILED_LOGIN_ADDRESSES);
+    assert.ok(!limited('10.9.9.9'), 'an address with no failures is not limited, nor given a count');
+    assert.equal(limiter.size, FAILED_LOGIN_ADDRESSES);
   });
 });

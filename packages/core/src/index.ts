@@ -12,6 +12,8 @@ export {
   OPEN_ACCESS,
 } from './access/config.js';
 export { AccessGuard, type AccessRequest, type RouteAccess, routeAccess } from './access/guard.js';
+export { SECURITY_HEADERS, secureAnswers } from './access/headers.js';
+export { type RateLimit, RateLimiter, type RateLimiterOptions } from './access/rate-limit.js';
 export {
   answerClientError,
   HEADERS_TIMEOUT_MS,

@@ -1,5 +1,5 @@
 import type { AccessGuard, Principal, RouteAccess } from '@33god/core';
-import { routeAccess } from '@33god/core';
+import { routeAccess, secureAnswers } from '@33god/core';
 import type { FastifyInstance } from 'fastify';
 
 declare module 'fastify' {
@@ -14,10 +14,12 @@ declare module 'fastify' {
 }
 
 /**
- * Puts the shared door in front of every route of `app`, 404s included. Call before any route
- * is registered. Errors thrown here go through the app's problem+json error handler.
+ * Puts the shared door in front of every route of `app`, 404s included, and the hardening
+ * headers on every answer. Call before any route is registered. Errors thrown here go through
+ * the app's problem+json error handler.
  */
 export function guardRoutes(app: FastifyInstance, guard: AccessGuard): void {
+  secureAnswers(app.server);
   app.decorateRequest('principal', null);
   // A callback hook rather than an async one: it runs on every publish, and a promise per
   // request is measurable there.

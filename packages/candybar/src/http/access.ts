@@ -1,4 +1,11 @@
-import { type AccessGuard, AppError, type Principal, type RouteAccess, routeAccess } from '@33god/core';
+import {
+  type AccessGuard,
+  AppError,
+  type Principal,
+  type RouteAccess,
+  routeAccess,
+  secureAnswers,
+} from '@33god/core';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { readCookie, SESSION_COOKIE } from '../session/cookie.js';
 import type { SessionStore } from '../session/store.js';
@@ -31,9 +38,11 @@ export function forwardedAuthorization(request: FastifyRequest): string | undefi
  * The door of every route, WebSocket upgrades and 404s included. The guard checks the Host, the
  * Origin of state-changing and upgrade requests, and that a POST is not a form or `no-cors`
  * fetch; the caller is then who its Authorization header says, or else whom its session cookie
- * was logged in as, and must hold the route's scope.
+ * was logged in as, and must hold the route's scope. Every answer, the pages included, gets the
+ * hardening headers (no framing, no sniffing, no referrer).
  */
 export function registerAccess(app: FastifyInstance, guard: AccessGuard, sessions: SessionStore): void {
+  secureAnswers(app.server);
   app.decorateRequest('principal', null);
   app.addHook('onRoute', (route) => {
     if ((route as { websocket?: boolean }).websocket === true)

@@ -4,6 +4,7 @@ import type { FastifyReply } from 'fastify';
 export function sendProblem(reply: FastifyReply, err: unknown, instance?: string): FastifyReply {
   const doc = toProblem(err, instance);
   if (doc.status === 401) reply.header('www-authenticate', 'Bearer');
+  if (typeof doc.retry_after === 'number') reply.header('retry-after', String(doc.retry_after));
   return reply.code(doc.status).type('application/problem+json').send(doc);
 }
 

@@ -1,4 +1,4 @@
-import { type AccessGuard, AppError, type Principal, SCOPES, type Scope } from '@33god/core';
+import { type AccessGuard, AppError, type Principal, RateLimiter, SCOPES, type Scope } from '@33god/core';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { clearedSessionCookie, readCookie, SESSION_COOKIE, sessionCookie } from './cookie.js';
 import type { SessionStore } from './store.js';
@@ -15,14 +15,31 @@ export interface SessionView {
 
 const MAX_TOKEN_LENGTH = 4096;
 
+/** Wrong tokens one address may try: a burst of 10, then one more every 6 s. */
+export const FAILED_LOGINS = { limit: 10, windowMs: 60_000 } as const;
+/** Addresses with a count of failures; past it the least recently seen is forgotten. */
+export const FAILED_LOGIN_ADDRESSES = 10_000;
+
+/**
+ * Counts wrong tokens per client address (a successful login costs nothing). Its table is
+ * bounded, least recently used first out: addresses sprayed by one attacker cost memory up to
+ * the bound only, and an address that keeps guessing keeps its count (each attempt refreshes it).
+ */
+export function failedLoginLimiter(): RateLimiter {
+  return new RateLimiter(FAILED_LOGINS, { maxKeys: FAILED_LOGIN_ADDRESSES, what: 'failed logins' });
+}
+
 /**
  * `GET`, `POST` and `DELETE /api/session`: public routes, so the login page can use them, yet
- * behind the same Host, Origin and JSON checks as every other route.
+ * behind the same Host, Origin and JSON checks as every other route. An address that sent too
+ * many wrong tokens is refused (429 `RATE_LIMITED`, Retry-After) before its token is looked at,
+ * the right one included: otherwise the answer would still tell a guess that is right.
  */
 export function registerSessionRoutes(
   app: FastifyInstance,
   guard: AccessGuard,
   sessions: SessionStore,
+  failedLogins: RateLimiter = failedLoginLimiter(),
 ): void {
   const view = (principal: Principal | null): SessionView => ({
     auth: guard.enabled,
@@ -47,8 +64,12 @@ export function registerSessionRoutes(
         `send {"token": "<token>"} (at most ${MAX_TOKEN_LENGTH} characters)`,
       );
     }
+    failedLogins.check(request.ip);
     const principal = guard.lookup(token);
-    if (principal === undefined) throw new AppError('UNAUTHORIZED', 'the token is not valid');
+    if (principal === undefined) {
+      failedLogins.take(request.ip);
+      throw new AppError('UNAUTHORIZED', 'the token is not valid');
+    }
     endSession(request, sessions);
     const id = sessions.create(token);
     reply.header('set-cookie', sessionCookie(id, overHttps(request)));

@@ -1,4 +1,11 @@
-import { type AccessGuard, AppError, type Principal, type RouteAccess, routeAccess } from '@33god/core';
+import {
+  type AccessGuard,
+  AppError,
+  type Principal,
+  type RouteAccess,
+  routeAccess,
+  secureAnswers,
+} from '@33god/core';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 
 declare module 'fastify' {
@@ -29,9 +36,11 @@ export function markDocsPublic(app: FastifyInstance): void {
  * Puts every request through the guard, the WebSocket upgrade of `/stream` included (it is a
  * GET route) and requests that match no route (closed by default). Call after the WebSocket
  * plugin is registered: its own hook marks an upgrade request first, so that the socket of an
- * upgrade refused here is closed after the answer instead of staying open, unparsed.
+ * upgrade refused here is closed after the answer instead of staying open, unparsed. Every
+ * answer gets the hardening headers.
  */
 export function guardRequests(app: FastifyInstance, guard: AccessGuard): void {
+  secureAnswers(app.server);
   app.decorateRequest('principal', null);
   app.addHook('onRoute', (route) => {
     if ((route as { websocket?: boolean }).websocket === true)

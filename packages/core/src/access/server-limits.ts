@@ -1,6 +1,7 @@
 import { STATUS_CODES } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { AppError, toProblem } from '../errors.js';
+import { SECURITY_HEADERS } from './headers.js';
 
 /**
  * Time a client has to send a whole request, headers and body. Fastify turns Node's own limit
@@ -27,8 +28,11 @@ export function answerClientError(err: NodeJS.ErrnoException, socket: Duplex): v
         : new AppError('INVALID_REQUEST', 'the request is not well-formed HTTP/1.1');
   if (socket.writable) {
     const body = JSON.stringify(toProblem(e));
+    const hardening = Object.entries(SECURITY_HEADERS)
+      .map(([name, value]) => `${name}: ${value}\r\n`)
+      .join('');
     socket.end(
-      `HTTP/1.1 ${e.status} ${STATUS_CODES[e.status]}\r\nContent-Type: application/problem+json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+      `HTTP/1.1 ${e.status} ${STATUS_CODES[e.status]}\r\nContent-Type: application/problem+json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\n${hardening}Connection: close\r\n\r\n${body}`,
     );
   }
   // Ended, not destroyed at once: a reset would often discard the answer before the client

@@ -6,6 +6,7 @@ import {
   type RouteAccess,
   routeAccess,
   SERVER_LIMITS,
+  secureAnswers,
   toProblem,
 } from '@33god/core';
 import Fastify, { type FastifyInstance, type FastifyReply, LogController } from 'fastify';
@@ -91,7 +92,9 @@ export function buildHealthServer(
       void (reply as FastifyReply).code(problem.status).type('application/problem+json').send(problem);
     },
   });
-  // Every request, unknown paths included (closed by default: 401 without a token).
+  // Every request, unknown paths included (closed by default: 401 without a token); every
+  // answer with the hardening headers.
+  secureAnswers(app.server);
   app.decorateRequest('principal', null);
   app.addHook('onRequest', async (request) => {
     request.principal = guard.check(request, routeAccess(request));
