@@ -1,24 +1,22 @@
 import assert from 'node:assert/strict';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { isAppError } from '@33god/core';
 import { loadSchemaTree } from '../src/index.js';
-import { runNode, tempDir } from './support/generated.js';
+import {
+  generateArgs,
+  schemaId as id,
+  RECURSIVE_NODE_TREE,
+  runNode,
+  tempDir,
+  treeWriter,
+} from './support/generated.js';
 
 const tmp = tempDir('bad');
 after(() => tmp.cleanup());
 
-function tree(name: string, files: Record<string, unknown>): string {
-  const dir = join(tmp.dir, name);
-  for (const [rel, content] of Object.entries(files)) {
-    mkdirSync(join(dir, rel, '..'), { recursive: true });
-    writeFileSync(join(dir, rel), typeof content === 'string' ? content : JSON.stringify(content, null, 2));
-  }
-  return dir;
-}
-
-const id = (rel: string) => `https://example.com/schemas/${rel}`;
+const tree = treeWriter(tmp.dir);
 
 /** Every bad tree fails in the library with an AppError and in each CLI command with a clear message. */
 function expectFailure(dir: string, code: string, file: string, problem: RegExp): void {
@@ -81,22 +79,7 @@ describe('bad input: message naming the file and the problem, non-zero exit, no 
   });
 
   test('a recursive schema (a $ref back through properties) is valid, not circular', async () => {
-    const dir = tree('recursive', {
-      'tree/node.created.v1.json': {
-        $id: id('tree/node.created.v1.json'),
-        $ref: '#/$defs/node',
-        $defs: {
-          node: {
-            type: 'object',
-            properties: {
-              name: { type: 'string' },
-              children: { type: 'array', items: { $ref: '#/$defs/node' } },
-            },
-            required: ['name'],
-          },
-        },
-      },
-    });
+    const dir = tree('recursive', RECURSIVE_NODE_TREE);
     const r = await loadSchemaTree(dir);
     assert.equal(
       r.validateSchema('tree.node.created', { name: 'a', children: [{ name: 'b', children: [] }] }).ok,
@@ -109,7 +92,7 @@ describe('bad input: message naming the file and the problem, non-zero exit, no 
       ['/children/0/name'],
     );
     // The generators support recursion (z.lazy, Pydantic forward references): no refusal, no loop.
-    const g = runNode(['generate', '--schemas', dir, '--lang', 'all', '--out', join(tmp.dir, 'rec-out')]);
+    const g = runNode(generateArgs(dir, 'all', join(tmp.dir, 'rec-out')));
     assert.equal(g.code, 0, g.stdout + g.stderr);
     const ts = readFileSync(join(tmp.dir, 'rec-out', 'ts', 'events.ts'), 'utf8');
     assert.match(ts, /export const Node: z\.ZodType<Node> = z\.lazy\(/);
@@ -159,15 +142,7 @@ describe('bad input: message naming the file and the problem, non-zero exit, no 
         patternProperties: { '^x': {} },
       },
     });
-    const g = runNode([
-      'generate',
-      '--schemas',
-      unsupported,
-      '--lang',
-      'python',
-      '--out',
-      join(tmp.dir, 'u-out'),
-    ]);
+    const g = runNode(generateArgs(unsupported, 'python', join(tmp.dir, 'u-out')));
     assert.equal(g.code, 1);
     assert.match(
       g.stderr,

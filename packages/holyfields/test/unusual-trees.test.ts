@@ -16,26 +16,22 @@ import { generateFiles } from '../src/generate/index.js';
 import { pythonPattern } from '../src/generate/python.js';
 import { loadSchemaTree, loadServiceRegistry, parseServiceRegistry } from '../src/index.js';
 import { lintTree } from '../src/lint/lint.js';
-import { generateInto, ROOT, runNode, runPython, tempDir } from './support/generated.js';
+import {
+  generateArgs,
+  generateInto,
+  schemaId as id,
+  RECURSIVE_NODE_TREE,
+  ROOT,
+  runNode,
+  runPython,
+  tempDir,
+  treeWriter,
+} from './support/generated.js';
 
 const tmp = tempDir('unusual');
 after(() => tmp.cleanup());
 
-function tree(name: string, files: Record<string, unknown>): string {
-  const dir = join(tmp.dir, 'trees', name);
-  mkdirSync(dir, { recursive: true });
-  for (const [rel, content] of Object.entries(files)) {
-    mkdirSync(join(dir, rel, '..'), { recursive: true });
-    const data =
-      typeof content === 'string' || content instanceof Uint8Array
-        ? content
-        : JSON.stringify(content, null, 2);
-    writeFileSync(join(dir, rel), data);
-  }
-  return dir;
-}
-
-const id = (rel: string) => `https://example.com/schemas/${rel}`;
+const tree = treeWriter(join(tmp.dir, 'trees'));
 
 /** Instances one generated model must accept and reject, as Ajv does for the event type. */
 interface Probe {
@@ -467,7 +463,7 @@ describe('unusual but valid trees: Ajv, generated Zod and generated Pydantic agr
       },
     });
     refused(
-      ['generate', '--schemas', overlapping, '--lang', 'ts', '--out', join(tmp.dir, 'overlap-out')],
+      generateArgs(overlapping, 'ts', join(tmp.dir, 'overlap-out')),
       'u/shape.created.v1.json',
       /oneOf alternatives that can overlap are not supported/,
     );
@@ -680,7 +676,7 @@ describe('unusual but valid trees: Ajv, generated Zod and generated Pydantic agr
       'd/old.created.v1.json': { $schema: 'http://json-schema.org/draft-04/schema#', type: 'object' },
     });
     refused(
-      ['generate', '--schemas', draft04, '--lang', 'ts', '--out', join(tmp.dir, 'draft04-out')],
+      generateArgs(draft04, 'ts', join(tmp.dir, 'draft04-out')),
       'd/old.created.v1.json',
       /\$schema 'http:\/\/json-schema\.org\/draft-04\/schema#' is not supported/,
     );
@@ -688,20 +684,7 @@ describe('unusual but valid trees: Ajv, generated Zod and generated Pydantic agr
 
   test('recursive schemas: $defs, "#", mutual across files, whole files, a location, a recursive union', async () => {
     const dir = tree('recursive', {
-      'tree/node.created.v1.json': {
-        $id: id('tree/node.created.v1.json'),
-        $ref: '#/$defs/node',
-        $defs: {
-          node: {
-            type: 'object',
-            properties: {
-              name: { type: 'string' },
-              children: { type: 'array', items: { $ref: '#/$defs/node' } },
-            },
-            required: ['name'],
-          },
-        },
-      },
+      ...RECURSIVE_NODE_TREE,
       'self/thing.created.v1.json': {
         $id: id('self/thing.created.v1.json'),
         type: 'object',
@@ -931,15 +914,7 @@ describe('pythonPattern: ECMA-262 patterns in Python re syntax', () => {
 describe('broken trees: refused naming the file and the line or pointer, no stack trace', {
   timeout: 240_000,
 }, () => {
-  const generate = (dir: string) => [
-    'generate',
-    '--schemas',
-    dir,
-    '--lang',
-    'all',
-    '--out',
-    join(tmp.dir, 'never'),
-  ];
+  const generate = (dir: string) => generateArgs(dir, 'all', join(tmp.dir, 'never'));
 
   test('malformed JSON: the line and column', async () => {
     const dir = tree('malformed', {
@@ -1041,7 +1016,7 @@ describe('broken trees: refused naming the file and the line or pointer, no stac
     assert.equal(registry.validateSchema('x.a.created', { b: { a: { b: 1 } } }).ok, false);
     assert.ok(generateFiles(registry, ['ts']).get('events.ts')?.includes('z.lazy('));
     refused(
-      ['generate', '--schemas', dir, '--lang', 'python', '--out', join(tmp.dir, 'mutual-modules-out')],
+      generateArgs(dir, 'python', join(tmp.dir, 'mutual-modules-out')),
       'x → y → x',
       /recursive definitions .*different folders/,
     );
@@ -1073,15 +1048,7 @@ describe('broken trees: refused naming the file and the line or pointer, no stac
       'a/b.created.v1.json': { type: 'object', properties: { x: { type: 'string', pattern: '^\\p{L}+$' } } },
     });
     refused(generate(unicode), 'a/b.created.v1.json', /cannot generate Python: .*unicode property escapes/);
-    const ts = runNode([
-      'generate',
-      '--schemas',
-      unicode,
-      '--lang',
-      'ts',
-      '--out',
-      join(tmp.dir, 'unicode-ts'),
-    ]);
+    const ts = runNode(generateArgs(unicode, 'ts', join(tmp.dir, 'unicode-ts')));
     assert.equal(ts.code, 0, ts.stderr);
   });
 
@@ -1142,15 +1109,7 @@ describe('broken trees: refused naming the file and the line or pointer, no stac
     symlinkSync('/etc', join(dir, 'etc'));
     const registry = await loadSchemaTree(dir);
     assert.deepEqual(registry.eventTypes, ['a.b.created']);
-    const r = runNode([
-      'generate',
-      '--schemas',
-      dir,
-      '--lang',
-      'all',
-      '--out',
-      join(tmp.dir, 'symlinks-out'),
-    ]);
+    const r = runNode(generateArgs(dir, 'all', join(tmp.dir, 'symlinks-out')));
     assert.equal(r.code, 0, r.stderr);
   });
 

@@ -1,29 +1,13 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import {
-  applyTopology,
-  createDeadLetterOperations,
-  createEmbeddedTransport,
-  type Delivery,
-  deadLetter,
-  EmbeddedBroker,
-  type Gateway,
-  startGateway,
-  type TopologySummary,
-  type Transport,
-} from '@33god/bloodbank';
-import { type RunningCandystore, startCandystore } from '@33god/candystore';
+import { type Delivery, deadLetter } from '@33god/bloodbank';
 import { type AccessConfig, OPEN_ACCESS, parseTokenEntries } from '@33god/core';
-import { loadServiceRegistry } from '@33god/holyfields';
-import type { Browser, Page } from 'playwright-core';
-import { type CandybarServer, startCandybar } from '../../src/index.js';
+import type { Page } from 'playwright-core';
 import { waitFor } from '../helpers.js';
-import { buildWebApp, collectPageErrors, launch, screenshot, text } from './browser.js';
+import { collectPageErrors, screenshot, text } from './browser.js';
 import { takeOne } from './deliveries.js';
+import { type Stack, shopRegistry, stackNames, startStack } from './stack.js';
 
 const READER = `reader-${randomBytes(12).toString('hex')}`;
 const OPERATOR = `operator-${randomBytes(12).toString('hex')}`;
@@ -43,98 +27,28 @@ const ACCESS: AccessConfig = {
 };
 
 describe('candybar login and scopes, every part with tokens (embedded broker)', { timeout: 120_000 }, () => {
-  const id = randomBytes(4).toString('hex');
-  const exchange = `test.${id}.events`;
-  const dlx = `test.${id}.dlx`;
-  const ordersQueue = `test.${id}.orders`;
-  const storeQueue = `test.${id}.candystore`;
-  let topology: TopologySummary;
-  let transport: Transport;
-  let store: RunningCandystore;
-  let gateway: Gateway;
-  let candybar: CandybarServer;
-  let browser: Browser;
+  const names = stackNames();
+  const { dlx, ordersQueue } = names;
+  let stack: Stack;
 
   before(async () => {
-    const staticDir = buildWebApp();
-    const dir = mkdtempSync(join(tmpdir(), 'candybar-auth-e2e-'));
-    const registryPath = join(dir, 'registry.yaml');
-    writeFileSync(
-      registryPath,
-      [
-        'version: "1.0"',
-        'exchange: { name: "bloodbank.events.v1", type: "topic", durable: true }',
-        'services:',
-        '  shop:',
-        '    name: "shop"',
-        '    description: "e2e producer"',
-        '    type: "event-producer"',
-        '    status: "active"',
-        '    produces: ["shop.order.placed"]',
-        '  orders:',
-        '    name: "orders"',
-        '    description: "e2e consumer"',
-        '    type: "event-consumer"',
-        '    status: "active"',
-        `    queue_name: "${ordersQueue}"`,
-        '    routing_keys: ["shop.order.#"]',
-        '',
-      ].join('\n'),
-    );
-    transport = createEmbeddedTransport({ broker: new EmbeddedBroker() });
-    const registry = await loadServiceRegistry(registryPath);
-    topology = await applyTopology(transport, registry, { exchange, dlx, monitorQueue: false });
-    store = await startCandystore({
-      port: 0,
-      transport,
-      exchange,
-      queue: storeQueue,
-      dlx,
-      dataDir: join(dir, 'store'),
-      batchMaxWaitMs: 10,
-      logLevel: 'silent',
+    stack = await startStack({
+      backend: 'embedded',
+      names,
+      registry: shopRegistry(ordersQueue, ['shop.order.placed']),
+      topology: true,
+      store: 'disk',
       access: ACCESS,
     });
-    gateway = await startGateway({
-      port: 0,
-      transport,
-      exchange,
-      registryPath,
-      unknownTypes: 'allow',
-      healthIntervalMs: 0,
-      watchSchemas: false,
-      subscribeSchemaUpdates: false,
-      deadLetters: createDeadLetterOperations(transport, { registry, topology: { exchange, dlx } }),
-      logLevel: 'silent',
-      access: ACCESS,
-    });
-    candybar = await startCandybar({
-      port: 0,
-      staticDir,
-      registryPath,
-      storeUrl: store.url,
-      busUrl: gateway.url,
-      access: ACCESS,
-    });
-    browser = await launch();
   });
 
   after(async () => {
-    await browser?.close();
-    await candybar?.close();
-    await gateway?.close();
-    await store?.close();
-    if (transport) {
-      for (const q of topology?.plan.queues.map((x) => x.name) ?? []) {
-        await transport.deleteQueue(q).catch(() => undefined);
-      }
-      await transport.close();
-    }
+    await stack?.stop();
   });
 
   /** A dead letter in the orders queue, put there by the SDK's dead-letter path. */
   async function deadLetterOne(reason: string): Promise<string> {
-    const res = await fetch(`${gateway.url}/events`, {
+    const res = await fetch(`${stack.gateway.url}/events`, {
       method: 'POST',
       headers: { 'content-type': 'application/json', authorization: `Bearer ${SHOP}` },
       body: JSON.stringify({ event_type: 'shop.order.placed', payload: { reason } }),
@@ -142,11 +56,16 @@ describe('candybar login and scopes, every part with tokens (embedded broker)', 
     assert.equal(res.status, 202, await res.clone().text());
     const { event_id } = (await res.json()) as { event_id: string };
     await takeFromOrders(event_id, (d) =>
-      deadLetter(transport, d, { error: new Error(reason), handler: 'e2e-orders', attempts: 2 }, { dlx }),
+      deadLetter(
+        stack.transport,
+        d,
+        { error: new Error(reason), handler: 'e2e-orders', attempts: 2 },
+        { dlx },
+      ),
     );
     await waitFor(
       async () => {
-        const r = await fetch(`${gateway.url}/dead-letters/${encodeURIComponent(ordersQueue)}`, {
+        const r = await fetch(`${stack.gateway.url}/dead-letters/${encodeURIComponent(ordersQueue)}`, {
           headers: { authorization: `Bearer ${READER}` },
         });
         const body = (await r.json()) as { items?: { event_id: string }[] };
@@ -159,13 +78,13 @@ describe('candybar login and scopes, every part with tokens (embedded broker)', 
   }
 
   const takeFromOrders = (eventId: string, settle?: (d: Delivery) => Promise<void>) =>
-    takeOne(transport, ordersQueue, eventId, settle);
+    takeOne(stack.transport, ordersQueue, eventId, settle);
 
   /** A fresh browser (no cookies) at `path`, logged in with `token` through the login page. */
   async function logIn(token: string, path: string): Promise<Page> {
-    const context = await browser.newContext({ viewport: { width: 1500, height: 950 } });
+    const context = await stack.browser.newContext({ viewport: { width: 1500, height: 950 } });
     const page = await context.newPage();
-    await page.goto(`${candybar.url}/${path}`);
+    await page.goto(`${stack.candybar.url}/${path}`);
     await page.locator('[data-testid="login"]').waitFor({ timeout: 10_000 });
     await page.fill('[data-testid="login"] input[name="token"]', token);
     await page.click('[data-testid="log-in"]');
@@ -174,10 +93,10 @@ describe('candybar login and scopes, every part with tokens (embedded broker)', 
   }
 
   test('the page asks for a token first and refuses a wrong one', { timeout: 30_000 }, async () => {
-    const context = await browser.newContext();
+    const context = await stack.browser.newContext();
     const page = await context.newPage();
     const errors = collectPageErrors(page);
-    await page.goto(`${candybar.url}/#/stream`);
+    await page.goto(`${stack.candybar.url}/#/stream`);
     await page.locator('[data-testid="login"]').waitFor({ timeout: 10_000 });
     assert.equal(await page.locator('nav.nav').count(), 0, 'nothing else shown');
     await page.fill('[data-testid="login"] input[name="token"]', 'not-a-token');
@@ -212,7 +131,7 @@ describe('candybar login and scopes, every part with tokens (embedded broker)', 
     );
     await page.locator(`[data-event-id="${eventId}"]`).first().waitFor({ timeout: 10_000 });
 
-    await page.goto(`${candybar.url}/#/dead-letters/${encodeURIComponent(ordersQueue)}`);
+    await page.goto(`${stack.candybar.url}/#/dead-letters/${encodeURIComponent(ordersQueue)}`);
     const row = page.locator(`[data-dead-letter][data-event-id="${eventId}"]`);
     await row.waitFor({ timeout: 10_000 });
     assert.match(await text(row), /read-only can look/);
@@ -223,7 +142,7 @@ describe('candybar login and scopes, every part with tokens (embedded broker)', 
     assert.equal(await page.locator('button', { hasText: /^(Redrive|Discard)/ }).count(), 0);
     await screenshot(page, 'dead-letters-read-only');
 
-    await page.goto(`${candybar.url}/#/schemas/test.event.created`);
+    await page.goto(`${stack.candybar.url}/#/schemas/test.event.created`);
     await page.locator('[data-testid="schemas-view"] h2').waitFor({ timeout: 10_000 });
     assert.equal(await page.locator('[data-testid="publish-form"]').count(), 0);
 

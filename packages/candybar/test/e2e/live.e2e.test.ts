@@ -1,151 +1,45 @@
 import assert from 'node:assert/strict';
-import { randomBytes, randomUUID } from 'node:crypto';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { randomUUID } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
-import {
-  applyTopology,
-  createDeadLetterOperations,
-  createEmbeddedTransport,
-  createTransport,
-  type Delivery,
-  deadLetter,
-  EmbeddedBroker,
-  type Gateway,
-  startGateway,
-  type TopologySummary,
-  type Transport,
-} from '@33god/bloodbank';
-import { type RunningCandystore, startCandystore } from '@33god/candystore';
-import { loadServiceRegistry } from '@33god/holyfields';
-import type { Browser, Page } from 'playwright-core';
-import { type CandybarServer, startCandybar } from '../../src/index.js';
+import { type Delivery, deadLetter } from '@33god/bloodbank';
+import type { Page } from 'playwright-core';
 import { waitFor } from '../helpers.js';
-import { buildWebApp, collectPageErrors, launch, screenshot, text } from './browser.js';
+import { collectPageErrors, screenshot, text } from './browser.js';
 import { takeOne } from './deliveries.js';
-
-const AMQP_URL = process.env.TEST_AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672';
+import { BACKENDS, type Stack, shopRegistry, stackNames, startStack } from './stack.js';
 
 /**
  * The dashboard against the real gateway and the real store (PGlite on disk), on each
  * broker: RabbitMQ, and the embedded in-process broker `npm start` runs. Every part is the
  * production code; names are the test's own (`test.<id>.*`) and removed afterwards.
  */
-const backends: { name: string; transport: () => Promise<Transport> }[] = [
-  { name: 'rabbitmq', transport: () => createTransport({ url: AMQP_URL }) },
-  { name: 'embedded', transport: async () => createEmbeddedTransport({ broker: new EmbeddedBroker() }) },
-];
-
-for (const backend of backends) {
-  describe(`candybar with the real gateway and store (${backend.name})`, { timeout: 180_000 }, () => {
-    const id = randomBytes(4).toString('hex');
-    const exchange = `test.${id}.events`;
-    const dlx = `test.${id}.dlx`;
-    const ordersQueue = `test.${id}.orders`;
-    const storeQueue = `test.${id}.candystore`;
-    let topology: TopologySummary;
-    let transport: Transport;
-    let store: RunningCandystore;
-    let gateway: Gateway;
-    let candybar: CandybarServer;
-    let browser: Browser;
-    let registryPath: string;
-    let storeDir: string;
-
-    // PGlite on disk, so a restarted store keeps its events and positions.
-    const startStore = (port: number) =>
-      startCandystore({
-        port,
-        transport,
-        exchange,
-        queue: storeQueue,
-        dlx,
-        dataDir: storeDir,
-        batchMaxWaitMs: 10,
-        logLevel: 'silent',
-      });
+for (const backend of BACKENDS) {
+  describe(`candybar with the real gateway and store (${backend})`, { timeout: 180_000 }, () => {
+    const names = stackNames();
+    const { dlx, ordersQueue } = names;
+    let stack: Stack;
 
     before(async () => {
-      const staticDir = buildWebApp();
-      const dir = mkdtempSync(join(tmpdir(), 'candybar-e2e-'));
-      registryPath = join(dir, 'registry.yaml');
-      writeFileSync(
-        registryPath,
-        [
-          'version: "1.0"',
-          'exchange: { name: "bloodbank.events.v1", type: "topic", durable: true }',
-          'services:',
-          '  shop:',
-          '    name: "shop"',
-          '    description: "e2e producer"',
-          '    type: "event-producer"',
-          '    status: "active"',
-          '    produces: ["shop.order.placed", "shop.order.paid", "shop.order.shipped"]',
-          '  orders:',
-          '    name: "orders"',
-          '    description: "e2e consumer"',
-          '    type: "event-consumer"',
-          '    status: "active"',
-          `    queue_name: "${ordersQueue}"`,
-          '    routing_keys: ["shop.order.#"]',
-          '',
-        ].join('\n'),
-      );
-      transport = await backend.transport();
       // The registry's topology first (exchange with its alternate exchange, queues, dead-letter
       // queues), as `bloodbank topology apply` would; the store and the gateway find it in place.
-      const registry = await loadServiceRegistry(registryPath);
-      topology = await applyTopology(transport, registry, { exchange, dlx, monitorQueue: false });
-      storeDir = join(dir, 'store');
-      store = await startStore(0);
-      gateway = await startGateway({
-        port: 0,
-        transport,
-        exchange,
-        registryPath,
-        unknownTypes: 'allow',
-        healthIntervalMs: 0,
-        watchSchemas: false,
-        subscribeSchemaUpdates: false,
-        deadLetters: createDeadLetterOperations(transport, { registry, topology: { exchange, dlx } }),
-        logLevel: 'silent',
+      // PGlite on disk, so a restarted store keeps its events and positions.
+      stack = await startStack({
+        backend,
+        names,
+        registry: shopRegistry(ordersQueue, ['shop.order.placed', 'shop.order.paid', 'shop.order.shipped']),
+        topology: true,
+        store: 'disk',
       });
-      candybar = await startCandybar({
-        port: 0,
-        staticDir,
-        registryPath,
-        storeUrl: store.url,
-        busUrl: gateway.url,
-      });
-      browser = await launch();
     });
 
     after(async () => {
-      await browser?.close();
-      await candybar?.close();
-      await gateway?.close();
-      await store?.close();
-      if (transport) {
-        // and the dead-letter monitor's queue, which the gateway declares itself (monitorQueue: false above)
-        const queues = [
-          ...(topology?.plan.queues.map((q) => q.name) ?? []),
-          storeQueue,
-          `${storeQueue}.dlq`,
-          `${dlx}.monitor`,
-        ];
-        for (const q of queues) await transport.deleteQueue(q).catch(() => undefined);
-        for (const ex of topology?.plan.exchanges.map((e) => e.name) ?? []) {
-          await transport.deleteExchange(ex).catch(() => undefined);
-        }
-        await transport.close();
-      }
+      await stack?.stop();
     });
 
     async function publish(
       env: Record<string, unknown>,
     ): Promise<{ event_id: string; correlation_id: string }> {
-      const res = await fetch(`${gateway.url}/events`, {
+      const res = await fetch(`${stack.gateway.url}/events`, {
         method: 'POST',
         headers: { 'content-type': 'application/json' },
         body: JSON.stringify({ source: { app: 'shop', host: 'e2e', trigger_type: 'manual' }, ...env }),
@@ -154,11 +48,11 @@ for (const backend of backends) {
       return (await res.json()) as { event_id: string; correlation_id: string };
     }
     const takeFromOrders = (eventId: string, settle?: (d: Delivery) => Promise<void>) =>
-      takeOne(transport, ordersQueue, eventId, settle);
+      takeOne(stack.transport, ordersQueue, eventId, settle);
 
     async function openLive(path: string): Promise<Page> {
-      const page = await browser.newPage({ viewport: { width: 1500, height: 950 } });
-      await page.goto(`${candybar.url}/${path}`);
+      const page = await stack.browser.newPage({ viewport: { width: 1500, height: 950 } });
+      await page.goto(`${stack.candybar.url}/${path}`);
       await page.waitForFunction(
         `document.querySelector('[data-testid="live-status"]')?.textContent?.includes('live')`,
         null,
@@ -275,8 +169,8 @@ for (const backend of backends) {
       const page = await openLive('#/stream?type=shop.order.restarted');
       const before = await publish({ event_type: 'shop.order.restarted', payload: { n: 1 } });
       await page.waitForSelector(`[data-event-id="${before.event_id}"]`, { timeout: 3000 });
-      const port = store.port;
-      await store.close();
+      const port = stack.store.port;
+      await stack.store.close();
       await page.waitForFunction(
         `document.querySelector('[data-testid="live-status"]')?.textContent?.includes('reconnecting')`,
         null,
@@ -284,7 +178,7 @@ for (const backend of backends) {
       );
       // Accepted by the gateway while the store is down: it waits in the store's queue.
       const during = await publish({ event_type: 'shop.order.restarted', payload: { n: 2 } });
-      store = await startStore(port);
+      await stack.startStore(port);
       await page.waitForSelector(`[data-event-id="${during.event_id}"]`, { timeout: 20_000 });
       const after = await publish({ event_type: 'shop.order.restarted', payload: { n: 3 } });
       await page.waitForSelector(`[data-event-id="${after.event_id}"]`, { timeout: 5000 });
@@ -329,14 +223,14 @@ for (const backend of backends) {
       });
       await waitFor(
         async () => {
-          const r = await fetch(`${store.url}/correlations/${correlation_id}`);
+          const r = await fetch(`${stack.store.url}/correlations/${correlation_id}`);
           return r.ok && ((await r.json()) as { count: number }).count === 5;
         },
         10_000,
         'the store to hold the chain',
       );
-      const page = await browser.newPage({ viewport: { width: 1500, height: 950 } });
-      await page.goto(`${candybar.url}/#/chain/${correlation_id}`);
+      const page = await stack.browser.newPage({ viewport: { width: 1500, height: 950 } });
+      await page.goto(`${stack.candybar.url}/#/chain/${correlation_id}`);
       await page.waitForSelector('[data-testid="chain-waterfall"] [data-chain-row]', { timeout: 10_000 });
       const rows = await page.$$eval('[data-chain-row]', (els) =>
         els.map((e) => [
@@ -369,11 +263,11 @@ for (const backend of backends) {
       // own) only on request.
       const lone = await publish({ event_type: 'shop.order.viewed', payload: {} });
       await waitFor(
-        async () => (await fetch(`${store.url}/events/${lone.event_id}`)).ok,
+        async () => (await fetch(`${stack.store.url}/events/${lone.event_id}`)).ok,
         10_000,
         'the lone event',
       );
-      await page.goto(`${candybar.url}/#/chain`);
+      await page.goto(`${stack.candybar.url}/#/chain`);
       const chainRow = page.locator(
         `[data-testid="recent-correlations"] [data-correlation="${correlation_id}"]`,
       );
@@ -395,7 +289,7 @@ for (const backend of backends) {
       const { event_id } = await publish({ event_type: 'shop.order.placed', payload: { doomed: true } });
       await takeFromOrders(event_id, (d) =>
         deadLetter(
-          transport,
+          stack.transport,
           d,
           { error: new Error('payment provider said no'), handler: 'e2e-orders', attempts: 3 },
           { dlx },
@@ -403,7 +297,7 @@ for (const backend of backends) {
       );
       await waitFor(
         async () => {
-          const r = (await (await fetch(`${gateway.url}/dead-letters`)).json()) as {
+          const r = (await (await fetch(`${stack.gateway.url}/dead-letters`)).json()) as {
             queues: { queue: string; count: number }[];
           };
           return r.queues.find((q) => q.queue === ordersQueue)?.count === 1;
@@ -412,8 +306,8 @@ for (const backend of backends) {
         'the dead letter',
       );
 
-      const page = await browser.newPage({ viewport: { width: 1500, height: 950 } });
-      await page.goto(`${candybar.url}/#/dead-letters`);
+      const page = await stack.browser.newPage({ viewport: { width: 1500, height: 950 } });
+      await page.goto(`${stack.candybar.url}/#/dead-letters`);
       await page.click(`a[href="#/dead-letters/${encodeURIComponent(ordersQueue)}"]`);
       const row = page.locator(`[data-event-id="${event_id}"]`);
       await row.waitFor({ timeout: 10_000 });
@@ -437,7 +331,7 @@ for (const backend of backends) {
       const doomed = await publish({ event_type: 'shop.order.placed', payload: { doomed: 'again' } });
       await takeFromOrders(doomed.event_id, (d) =>
         deadLetter(
-          transport,
+          stack.transport,
           d,
           { error: new Error('still no'), handler: 'e2e-orders', attempts: 1 },
           { dlx },
@@ -456,7 +350,7 @@ for (const backend of backends) {
       await page.click('[data-testid="confirm"]');
       await page.locator('[data-testid="toast"]', { hasText: '1 discarded' }).waitFor({ timeout: 5000 });
       await row2.waitFor({ state: 'detached', timeout: 5000 });
-      const left = (await (await fetch(`${gateway.url}/dead-letters`)).json()) as {
+      const left = (await (await fetch(`${stack.gateway.url}/dead-letters`)).json()) as {
         queues: { queue: string; count: number }[];
       };
       assert.equal(left.queues.find((q) => q.queue === ordersQueue)?.count, 0);
@@ -477,17 +371,17 @@ for (const backend of backends) {
       const eventId = (await text(result)).match(/Accepted as ([0-9a-f-]{36})/)?.[1];
       assert.ok(eventId);
       await waitFor(
-        async () => (await fetch(`${store.url}/events/${eventId}`)).ok,
+        async () => (await fetch(`${stack.store.url}/events/${eventId}`)).ok,
         5000,
         'the form event in the store',
       );
-      const stored = (await (await fetch(`${store.url}/events/${eventId}`)).json()) as {
+      const stored = (await (await fetch(`${stack.store.url}/events/${eventId}`)).json()) as {
         payload: { message: string };
       };
       assert.equal(stored.payload.message, 'hello from the form');
       await screenshot(page, 'schemas');
 
-      await page.goto(`${candybar.url}/#/health`);
+      await page.goto(`${stack.candybar.url}/#/health`);
       await page.waitForSelector('[data-testid="health-gateway"][data-status="ok"]', { timeout: 10_000 });
       await page.waitForSelector('[data-testid="health-store"][data-status="ok"]', { timeout: 10_000 });
       await page.waitForSelector('[data-testid="health-broker"][data-status="ok"]', { timeout: 10_000 });

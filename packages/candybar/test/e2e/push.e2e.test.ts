@@ -1,21 +1,11 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import {
-  createEmbeddedTransport,
-  EmbeddedBroker,
-  type Gateway,
-  startGateway,
-  type Transport,
-} from '@33god/bloodbank';
-import type { Browser } from 'playwright-core';
-import { type CandybarServer, startCandybar } from '../../src/index.js';
 import { waitFor } from '../helpers.js';
-import { buildWebApp, collectPageErrors, launch, screenshot, text } from './browser.js';
+import { collectPageErrors, screenshot, text } from './browser.js';
+import { type Stack, startStack } from './stack.js';
 
 const SCHEMAS = resolve(import.meta.dirname, '../../../../schemas');
 
@@ -26,68 +16,51 @@ const SCHEMAS = resolve(import.meta.dirname, '../../../../schemas');
  */
 describe('push subscriptions in Chromium', { timeout: 120_000 }, () => {
   let endpoint: Server;
-  let transport: Transport;
-  let gateway: Gateway;
-  let candybar: CandybarServer;
-  let browser: Browser;
+  let stack: Stack;
 
   before(async () => {
-    const staticDir = buildWebApp();
     endpoint = createServer((req, res) => {
       req.resume();
       req.on('end', () => res.writeHead(503).end('maintenance window'));
     });
     await new Promise<void>((r) => endpoint.listen(0, '127.0.0.1', r));
     const port = (endpoint.address() as AddressInfo).port;
-    const registryPath = join(mkdtempSync(join(tmpdir(), 'candybar-push-')), 'registry.yaml');
-    writeFileSync(
-      registryPath,
-      `services:\n  hook:\n    name: "hook"\n    routing_keys: ["test.#"]\n    push:\n      url: "http://127.0.0.1:${port}/in?token=hidden"\n      ordered: true\n`,
-    );
-    transport = createEmbeddedTransport({ broker: new EmbeddedBroker() });
-    gateway = await startGateway({
-      port: 0,
-      transport,
-      registryPath,
-      schemasDir: SCHEMAS,
-      unknownTypes: 'allow',
-      healthIntervalMs: 0,
-      watchSchemas: false,
-      logLevel: 'silent',
-      push: {
-        retry: { maxAttempts: 20, initialDelayMs: 20, maxDelayMs: 50, jitter: 0 },
-        breaker: { failureThreshold: 2, cooldownMs: 60_000 },
+    stack = await startStack({
+      backend: 'embedded',
+      registry: `services:\n  hook:\n    name: "hook"\n    routing_keys: ["test.#"]\n    push:\n      url: "http://127.0.0.1:${port}/in?token=hidden"\n      ordered: true\n`,
+      gateway: {
+        // The default exchange, and schema updates subscribed to, as `npm start` runs it.
+        exchange: undefined,
+        subscribeSchemaUpdates: undefined,
+        schemasDir: SCHEMAS,
+        push: {
+          retry: { maxAttempts: 20, initialDelayMs: 20, maxDelayMs: 50, jitter: 0 },
+          breaker: { failureThreshold: 2, cooldownMs: 60_000 },
+        },
       },
     });
-    candybar = await startCandybar({
-      port: 0,
-      staticDir,
-      registryPath,
-      storeUrl: gateway.url,
-      busUrl: gateway.url,
-    });
-    browser = await launch();
-    const res = await fetch(`${gateway.url}/events`, {
+    const res = await fetch(`${stack.gateway.url}/events`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify({ event_type: 'test.thing.happened', payload: { n: 1 } }),
     });
     assert.equal(res.status, 202);
-    await waitFor(async () => gateway.push?.status()[0]?.state === 'paused', 20_000, 'the circuit to open');
+    await waitFor(
+      async () => stack.gateway.push?.status()[0]?.state === 'paused',
+      20_000,
+      'the circuit to open',
+    );
   });
 
   after(async () => {
-    await browser?.close();
-    await candybar?.close();
-    await gateway?.close();
-    await transport?.close();
+    await stack?.stop();
     await new Promise<void>((r) => (endpoint ? endpoint.close(() => r()) : r()));
   });
 
   test('the node shows the push state, the panel the URL, the state and the failures', async () => {
-    const page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
+    const page = await stack.browser.newPage({ viewport: { width: 1400, height: 1000 } });
     const errors = collectPageErrors(page);
-    await page.goto(`${candybar.url}/#/topology`);
+    await page.goto(`${stack.candybar.url}/#/topology`);
     const badge = page.locator('[data-node-id="hook"] [data-push]');
     await badge.waitFor({ timeout: 10_000 });
     await waitFor(

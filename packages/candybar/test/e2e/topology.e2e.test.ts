@@ -1,49 +1,34 @@
 import assert from 'node:assert/strict';
-import { createServer } from 'node:net';
 import { after, before, describe, test } from 'node:test';
-import type { Browser } from 'playwright-core';
-import { type CandybarServer, startCandybar } from '../../src/index.js';
 import { TopologyIndex } from '../../web/src/logic/topology.js';
-import { FIXTURE_REGISTRY, fixtureRegistry } from '../helpers.js';
-import { buildWebApp, collectPageErrors, launch, screenshot, text } from './browser.js';
-
-/** A port nothing listens on: the dashboard must render the registry with both backends down. */
-async function closedPort(): Promise<number> {
-  return new Promise((resolvePort) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolvePort(port));
-    });
-  });
-}
+import { FIXTURE_REGISTRY, fixtureRegistry, freePort } from '../helpers.js';
+import { collectPageErrors, screenshot, text } from './browser.js';
+import { type Stack, startStack } from './stack.js';
 
 describe('topology in Chromium (original 20-service registry)', { timeout: 90_000 }, () => {
-  let server: CandybarServer;
-  let browser: Browser;
+  let stack: Stack;
 
   before(async () => {
-    const staticDir = buildWebApp();
-    const dead = await closedPort();
-    server = await startCandybar({
-      port: 0,
-      staticDir,
-      registryPath: FIXTURE_REGISTRY,
-      storeUrl: `http://127.0.0.1:${dead}`,
-      busUrl: `http://127.0.0.1:${dead}`,
-      healthTimeoutMs: 300,
+    // A port nothing listens on: the dashboard must render the registry with both backends down.
+    const dead = await freePort();
+    stack = await startStack({
+      registry: { path: FIXTURE_REGISTRY },
+      candybar: {
+        storeUrl: `http://127.0.0.1:${dead}`,
+        busUrl: `http://127.0.0.1:${dead}`,
+        healthTimeoutMs: 300,
+      },
     });
-    browser = await launch();
   });
 
   after(async () => {
-    await browser?.close();
-    await server?.close();
+    await stack?.stop();
   });
 
   test('renders every service as a node, with status, layers and links', { timeout: 30_000 }, async () => {
-    const page = await browser.newPage({ viewport: { width: 1600, height: 1500 } });
+    const page = await stack.browser.newPage({ viewport: { width: 1600, height: 1500 } });
     const errors = collectPageErrors(page);
-    await page.goto(`${server.url}/#/topology`);
+    await page.goto(`${stack.candybar.url}/#/topology`);
     await page.waitForSelector('[data-node-id]', { timeout: 10_000 });
     const reg = fixtureRegistry();
     const ids = await page.$$eval('[data-node-id]', (els) => els.map((e) => e.getAttribute('data-node-id')));
@@ -88,8 +73,8 @@ describe('topology in Chromium (original 20-service registry)', { timeout: 90_00
   test('clicking a node opens its queues, bindings and links, and the URL keeps the selection', {
     timeout: 30_000,
   }, async () => {
-    const page = await browser.newPage({ viewport: { width: 1600, height: 1100 } });
-    await page.goto(`${server.url}/#/topology`);
+    const page = await stack.browser.newPage({ viewport: { width: 1600, height: 1100 } });
+    await page.goto(`${stack.candybar.url}/#/topology`);
     await page.click('[data-node-id="theboard-meeting-trigger"]');
     const panel = page.locator('[data-testid="node-panel"]');
     await panel.waitFor({ timeout: 5000 });
@@ -108,7 +93,7 @@ describe('topology in Chromium (original 20-service registry)', { timeout: 90_00
     });
     await screenshot(page, 'topology-node');
     // The link is shareable: a fresh page opens with the same panel.
-    const again = await browser.newPage({ viewport: { width: 1600, height: 1100 } });
+    const again = await stack.browser.newPage({ viewport: { width: 1600, height: 1100 } });
     await again.goto(page.url());
     await again.locator('[data-testid="node-panel"]').waitFor({ timeout: 5000 });
     await again.close();
@@ -116,8 +101,11 @@ describe('topology in Chromium (original 20-service registry)', { timeout: 90_00
   });
 
   test('the dark theme applies and the help overlay lists the shortcuts', { timeout: 30_000 }, async () => {
-    const page = await browser.newPage({ viewport: { width: 1400, height: 1000 }, colorScheme: 'dark' });
-    await page.goto(`${server.url}/#/topology`);
+    const page = await stack.browser.newPage({
+      viewport: { width: 1400, height: 1000 },
+      colorScheme: 'dark',
+    });
+    await page.goto(`${stack.candybar.url}/#/topology`);
     await page.waitForSelector('[data-node-id]');
     const bg = await page.evaluate('getComputedStyle(document.body).backgroundColor');
     assert.equal(bg, 'rgb(20, 20, 27)');
@@ -141,8 +129,8 @@ describe('topology in Chromium (original 20-service registry)', { timeout: 90_00
   });
 
   test('installable: the web app manifest is valid and its icons load', { timeout: 30_000 }, async () => {
-    const page = await browser.newPage();
-    await page.goto(`${server.url}/#/topology`);
+    const page = await stack.browser.newPage();
+    await page.goto(`${stack.candybar.url}/#/topology`);
     await page.waitForSelector('[data-node-id]');
     const cdp = await page.context().newCDPSession(page);
     const manifest = (await cdp.send('Page.getAppManifest')) as {

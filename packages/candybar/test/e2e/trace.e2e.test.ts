@@ -1,95 +1,35 @@
 import assert from 'node:assert/strict';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
-import {
-  createEmbeddedTransport,
-  createTransport,
-  EmbeddedBroker,
-  type Gateway,
-  startGateway,
-  type Transport,
-} from '@33god/bloodbank';
-import { type RunningCandystore, startCandystore } from '@33god/candystore';
-import type { Browser } from 'playwright-core';
-import { type CandybarServer, startCandybar } from '../../src/index.js';
+import { startCandybar } from '../../src/index.js';
 import { waitFor } from '../helpers.js';
-import { buildWebApp, collectPageErrors, launch, screenshot } from './browser.js';
+import { buildWebApp, collectPageErrors, screenshot } from './browser.js';
+import { BACKENDS, type Stack, stackNames, startStack } from './stack.js';
 
-const AMQP_URL = process.env.TEST_AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672';
 const TRACE_URL = 'http://traces.example.test/trace/{trace_id}';
 
 /** The chain view names the chain's trace and links it: to the event list and to a trace UI. */
-const backends: { name: string; transport: () => Promise<Transport> }[] = [
-  { name: 'rabbitmq', transport: () => createTransport({ url: AMQP_URL }) },
-  { name: 'embedded', transport: async () => createEmbeddedTransport({ broker: new EmbeddedBroker() }) },
-];
-
-for (const backend of backends) {
-  describe(`candybar trace links (${backend.name})`, { timeout: 180_000 }, () => {
-    const id = randomBytes(4).toString('hex');
-    const exchange = `test.${id}.events`;
-    const dlx = `test.${id}.dlx`;
-    const storeQueue = `test.${id}.candystore`;
-    let transport: Transport;
-    let store: RunningCandystore;
-    let gateway: Gateway;
-    let candybar: CandybarServer;
-    let browser: Browser;
+for (const backend of BACKENDS) {
+  describe(`candybar trace links (${backend})`, { timeout: 180_000 }, () => {
+    const names = stackNames();
+    let stack: Stack;
 
     before(async () => {
-      const staticDir = buildWebApp();
-      transport = await backend.transport();
-      store = await startCandystore({
-        port: 0,
-        transport,
-        exchange,
-        queue: storeQueue,
-        dlx,
-        dataDir: null,
-        batchMaxWaitMs: 10,
-        logLevel: 'silent',
+      stack = await startStack({
+        backend,
+        names,
+        store: 'memory',
+        gateway: { dlx: names.dlx, deadLetterMonitor: false },
+        candybar: { traceUrl: TRACE_URL },
       });
-      gateway = await startGateway({
-        port: 0,
-        transport,
-        exchange,
-        dlx,
-        registryPath: null,
-        unknownTypes: 'allow',
-        healthIntervalMs: 0,
-        watchSchemas: false,
-        subscribeSchemaUpdates: false,
-        deadLetterMonitor: false,
-        logLevel: 'silent',
-      });
-      candybar = await startCandybar({
-        port: 0,
-        staticDir,
-        storeUrl: store.url,
-        busUrl: gateway.url,
-        traceUrl: TRACE_URL,
-      });
-      browser = await launch();
     });
 
     after(async () => {
-      await browser?.close();
-      await candybar?.close();
-      await gateway?.close();
-      await store?.close();
-      if (transport) {
-        for (const q of [storeQueue, `${storeQueue}.dlq`, `${exchange}.unroutable`, `${dlx}.monitor`]) {
-          await transport.deleteQueue(q).catch(() => undefined);
-        }
-        for (const ex of [exchange, `${exchange}.unroutable`, dlx]) {
-          await transport.deleteExchange(ex).catch(() => undefined);
-        }
-        await transport.close();
-      }
+      await stack?.stop();
     });
 
     async function publish(body: Record<string, unknown>, headers: Record<string, string> = {}) {
-      const res = await fetch(`${gateway.url}/events`, {
+      const res = await fetch(`${stack.gateway.url}/events`, {
         method: 'POST',
         headers: { 'content-type': 'application/json', ...headers },
         body: JSON.stringify(body),
@@ -118,16 +58,16 @@ for (const backend of backends) {
       });
       await waitFor(
         async () => {
-          const r = await fetch(`${store.url}/events?type=shop.trace.%23`);
+          const r = await fetch(`${stack.store.url}/events?type=shop.trace.%23`);
           return ((await r.json()) as { items: unknown[] }).items.length === 3;
         },
         15_000,
         'the store to hold the events',
       );
 
-      const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
+      const page = await stack.browser.newPage({ viewport: { width: 1400, height: 900 } });
       const errors = collectPageErrors(page);
-      await page.goto(`${candybar.url}/#/chain/${root.correlation_id}`);
+      await page.goto(`${stack.candybar.url}/#/chain/${root.correlation_id}`);
       const trace = page.locator('[data-testid="chain-trace-id"]');
       await trace.waitFor({ timeout: 10_000 });
       assert.equal(await trace.count(), 1, 'both events are in one trace');
@@ -153,17 +93,17 @@ for (const backend of backends) {
       const plain = await startCandybar({
         port: 0,
         staticDir: buildWebApp(),
-        storeUrl: store.url,
-        busUrl: gateway.url,
+        storeUrl: stack.store.url,
+        busUrl: stack.gateway.url,
       });
       try {
         const root = await publish({ event_type: 'shop.trace.plain', payload: {} });
         await waitFor(
-          async () => (await fetch(`${store.url}/events/${root.event_id}`)).status === 200,
+          async () => (await fetch(`${stack.store.url}/events/${root.event_id}`)).status === 200,
           15_000,
           'the store to hold the event',
         );
-        const page = await browser.newPage();
+        const page = await stack.browser.newPage();
         await page.goto(`${plain.url}/#/chain/${root.correlation_id}`);
         await page.locator('[data-testid="chain-trace-id"]').waitFor({ timeout: 10_000 });
         assert.equal(await page.locator('[data-testid="trace-events-link"]').count(), 1);

@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { generateFiles, writeGenerated } from '../../src/generate/index.js';
@@ -15,6 +15,53 @@ export const CLI = resolve(ROOT, 'packages/holyfields/src/cli.ts');
 export function tempDir(prefix: string): { dir: string; cleanup: () => void } {
   const dir = mkdtempSync(join(tmpdir(), `holyfields-${prefix}-`));
   return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+/** The `$id` of the schema at `rel` in a test tree. */
+export const schemaId = (rel: string): string => `https://example.com/schemas/${rel}`;
+
+/**
+ * Writes schema trees under `base`: `tree(name, files)` writes each file (text or bytes as
+ * given, anything else as JSON) into the folder `<base>/<name>`, made even with no files, and
+ * returns it.
+ */
+export function treeWriter(base: string): (name: string, files: Record<string, unknown>) => string {
+  return (name, files) => {
+    const dir = join(base, name);
+    mkdirSync(dir, { recursive: true });
+    for (const [rel, content] of Object.entries(files)) {
+      mkdirSync(join(dir, rel, '..'), { recursive: true });
+      const data =
+        typeof content === 'string' || content instanceof Uint8Array
+          ? content
+          : JSON.stringify(content, null, 2);
+      writeFileSync(join(dir, rel), data);
+    }
+    return dir;
+  };
+}
+
+/** A tree whose one schema is recursive: a named node whose children are nodes, through `$defs`. */
+export const RECURSIVE_NODE_TREE: Readonly<Record<string, unknown>> = {
+  'tree/node.created.v1.json': {
+    $id: schemaId('tree/node.created.v1.json'),
+    $ref: '#/$defs/node',
+    $defs: {
+      node: {
+        type: 'object',
+        properties: {
+          name: { type: 'string' },
+          children: { type: 'array', items: { $ref: '#/$defs/node' } },
+        },
+        required: ['name'],
+      },
+    },
+  },
+};
+
+/** The CLI arguments generating `lang` (ts, python or all) from the tree `dir` into `out`. */
+export function generateArgs(dir: string, lang: string, out: string): string[] {
+  return ['generate', '--schemas', dir, '--lang', lang, '--out', out];
 }
 
 /**
