@@ -18,7 +18,7 @@ import { registerAccess } from './http/access.js';
 import { sendProblem } from './http/problem.js';
 import { httpProxy } from './http/proxy.js';
 import { probeServices, type ServiceHealth } from './http/service-health.js';
-import { registerStreamProxy } from './http/stream-proxy.js';
+import { registerStreamProxy, type StreamProxyOptions } from './http/stream-proxy.js';
 import { RegistryCache } from './registry/load-registry.js';
 import type { Registry } from './registry/types.js';
 import { registerSessionRoutes } from './session/routes.js';
@@ -47,6 +47,8 @@ export interface CandybarOptions {
   logLevel?: string;
   /** An external trace UI: a URL template with `{trace_id}` (CANDYBAR_TRACE_URL). */
   traceUrl?: string;
+  /** Bounds on what the live stream queues for slow browsers (see `StreamProxyOptions`). */
+  streamBuffer?: Pick<StreamProxyOptions, 'maxBufferedBytes' | 'maxTotalBufferedBytes' | 'checkMs'>;
 }
 
 export interface CandybarServer {
@@ -103,7 +105,7 @@ export async function startCandybar(options: CandybarOptions = {}): Promise<Cand
   // (the library's default would buffer up to 100 MiB per message).
   await app.register(fastifyWebsocket, { options: { maxPayload: 64 * 1024 } });
   registerSessionRoutes(app, guard, sessions);
-  registerStreamProxy(app, { storeUrl });
+  registerStreamProxy(app, { storeUrl, ...options.streamBuffer });
   await app.register(httpProxy, {
     prefix: '/api/store',
     name: 'Candystore',

@@ -193,6 +193,96 @@ describe('candybar server', { timeout: 30_000 }, () => {
     }
   });
 
+  test('a browser that stops reading is dropped, alone or when all together queue too much', async () => {
+    // Candystore's stand-in sends 256 messages to each socket at once (16 MiB for the browsers
+    // that never read).
+    const { WebSocketServer } = await import('ws');
+    const upstream = new WebSocketServer({ port: 0, host: '127.0.0.1' });
+    await new Promise<void>((r) => upstream.once('listening', () => r()));
+    const port = (upstream.address() as { port: number }).port;
+    const framed = (bytes: number) =>
+      JSON.stringify({ kind: 'event', event: { position: '1', pad: 'x'.repeat(bytes) } });
+    let frame = framed(64 * 1024);
+    // Counted per phase: a socket of an earlier phase closes late, when its dashboard stops.
+    let phase = 0;
+    let dropped = 0;
+    upstream.on('connection', (sock) => {
+      const opened = phase;
+      sock.on('close', () => {
+        if (opened === phase) dropped++;
+      });
+      for (let i = 0; i < 256; i++) sock.send(frame);
+    });
+    /** A socket that stops reading once open: what the proxy sends it piles up in the proxy. */
+    const stalled = (url: string) =>
+      new Promise<WebSocket>((resolveOpen, reject) => {
+        const ws = new WebSocket(`${url.replace('http', 'ws')}/api/store/stream?from=0`);
+        ws.once('open', () => {
+          (ws as unknown as { _socket: Socket })._socket.pause();
+          resolveOpen(ws);
+        });
+        ws.once('error', reject);
+      });
+    const cases = [
+      { what: 'over its own bound', streamBuffer: { maxBufferedBytes: 1024 * 1024 }, sockets: 1 },
+      {
+        what: 'under its own bound, over the total',
+        streamBuffer: { maxBufferedBytes: 1024 ** 3, maxTotalBufferedBytes: 2 * 1024 * 1024, checkMs: 50 },
+        sockets: 2,
+      },
+    ];
+    try {
+      for (const { what, streamBuffer, sockets } of cases) {
+        phase++;
+        dropped = 0;
+        const s = await startCandybar({
+          port: 0,
+          staticDir,
+          registryPath: FIXTURE_REGISTRY,
+          storeUrl: `http://127.0.0.1:${port}`,
+          busUrl: `http://127.0.0.1:${port}`,
+          streamBuffer,
+        });
+        const browsers: WebSocket[] = [];
+        try {
+          for (let i = 0; i < sockets; i++) browsers.push(await stalled(s.url));
+          // The proxy gives up on a browser by closing its upstream socket too.
+          await waitFor(async () => dropped >= 1, 10_000, `a stalled browser dropped (${what})`);
+        } finally {
+          for (const b of browsers) b.terminate();
+          await s.close();
+        }
+      }
+      // The control: a browser that reads gets all 256 messages (1 MiB) under the same bounds.
+      phase++;
+      dropped = 0;
+      frame = framed(4 * 1024);
+      const s = await startCandybar({
+        port: 0,
+        staticDir,
+        registryPath: FIXTURE_REGISTRY,
+        storeUrl: `http://127.0.0.1:${port}`,
+        busUrl: `http://127.0.0.1:${port}`,
+        streamBuffer: { maxBufferedBytes: 1024 * 1024, maxTotalBufferedBytes: 2 * 1024 * 1024, checkMs: 50 },
+      });
+      try {
+        const ws = new WebSocket(`${s.url.replace('http', 'ws')}/api/store/stream?from=0`);
+        let got = 0;
+        ws.on('message', (m) => {
+          const f = JSON.parse(String(m));
+          got += Array.isArray(f) ? f.length : 1;
+        });
+        await waitFor(async () => got === 256, 20_000, 'all 256 messages read');
+        assert.equal(dropped, 0);
+        ws.close();
+      } finally {
+        await s.close();
+      }
+    } finally {
+      upstream.close();
+    }
+  });
+
   test('service health: up, down and unknown from each registry health endpoint', async () => {
     const closed = await freePort();
     const path = join(registryDir, 'registry.yaml');

@@ -5,8 +5,19 @@ import { forwardedAuthorization } from './access.js';
 export interface StreamProxyOptions {
   /** Candystore's base URL (http or https; the stream is the same host over ws). */
   storeUrl: string;
-  /** Above this many bytes queued for a slow browser, drop it: it reconnects from its last position. */
+  /**
+   * Above this many bytes queued for one slow browser, drop it: it reconnects from its last
+   * position. Default 4 MiB (Candystore's own bound per socket is 8 MiB).
+   */
   maxBufferedBytes?: number;
+  /**
+   * Above this many bytes queued for all browsers together, the one with the most queued is
+   * dropped (checked every `checkMs`), until the total is under it again. Default 64 MiB: with
+   * Candystore allowing 256 sockets, the per-socket bound alone would allow a gigabyte.
+   */
+  maxTotalBufferedBytes?: number;
+  /** How often the total is checked (ms). Default 250. */
+  checkMs?: number;
   /** Longest a message waits to be sent with others (ms). */
   batchMs?: number;
   /** Most messages in one frame. */
@@ -26,7 +37,9 @@ export const CLOSE_UPSTREAM_RESTARTING = 1012;
  */
 export function registerStreamProxy(app: FastifyInstance, opts: StreamProxyOptions): void {
   const wsBase = opts.storeUrl.replace(/\/+$/, '').replace(/^http/, 'ws');
-  const maxBuffered = opts.maxBufferedBytes ?? 32 * 1024 * 1024;
+  const maxBuffered = opts.maxBufferedBytes ?? 4 * 1024 * 1024;
+  const clients = new SlowClients(opts.maxTotalBufferedBytes ?? 64 * 1024 * 1024, opts.checkMs ?? 250);
+  app.addHook('onClose', async () => clients.stop());
   const batchMs = opts.batchMs ?? 15;
   const batchMax = opts.batchMax ?? 500;
   app.get('/api/store/stream', { websocket: true, config: { access: 'read' } }, (socket, req) => {
@@ -44,6 +57,7 @@ export function registerStreamProxy(app: FastifyInstance, opts: StreamProxyOptio
     const closeClient = (code: number, reason: string) => {
       if (closed) return;
       closed = true;
+      clients.delete(socket);
       if (socket.readyState === WebSocket.OPEN || socket.readyState === WebSocket.CONNECTING) {
         socket.close(code, reason.slice(0, 120));
       }
@@ -55,6 +69,12 @@ export function registerStreamProxy(app: FastifyInstance, opts: StreamProxyOptio
     let batch: string[] = [];
     let messages = 0;
     let timer: ReturnType<typeof setTimeout> | null = null;
+    const dropSlow = () => {
+      batch = [];
+      closeClient(CLOSE_UPSTREAM_UNAVAILABLE, 'client too slow; reconnect from the last position');
+      upstream.terminate();
+    };
+    clients.add(socket, dropSlow);
     const flush = () => {
       if (timer) clearTimeout(timer);
       timer = null;
@@ -65,9 +85,7 @@ export function registerStreamProxy(app: FastifyInstance, opts: StreamProxyOptio
         return;
       }
       if (socket.bufferedAmount > maxBuffered) {
-        batch = [];
-        closeClient(CLOSE_UPSTREAM_UNAVAILABLE, 'client too slow; reconnect from the last position');
-        upstream.terminate();
+        dropSlow();
         return;
       }
       socket.send(n === 1 ? batch[0]! : `[${batch.join(',')}]`);
@@ -102,10 +120,62 @@ export function registerStreamProxy(app: FastifyInstance, opts: StreamProxyOptio
     });
     socket.on('close', () => {
       closed = true;
+      clients.delete(socket);
       if (timer) clearTimeout(timer);
       if (upstream.readyState === WebSocket.CONNECTING) upstream.terminate();
       else upstream.close();
     });
     socket.on('error', () => upstream.terminate());
   });
+}
+
+/**
+ * The browsers' sockets with what each has queued: every `checkMs`, while the total is over
+ * `maxTotal`, the socket with the most queued is dropped. Checked on a timer rather than per
+ * frame: per frame it would cost a pass over every socket at every flush of every socket.
+ */
+class SlowClients {
+  readonly #drop = new Map<WebSocket, () => void>();
+  readonly #maxTotal: number;
+  readonly #checkMs: number;
+  #timer: NodeJS.Timeout | undefined;
+
+  constructor(maxTotal: number, checkMs: number) {
+    this.#maxTotal = maxTotal;
+    this.#checkMs = checkMs;
+  }
+
+  add(socket: WebSocket, drop: () => void): void {
+    this.#drop.set(socket, drop);
+    if (this.#timer === undefined) {
+      this.#timer = setInterval(() => this.#check(), this.#checkMs);
+      this.#timer.unref();
+    }
+  }
+
+  delete(socket: WebSocket): void {
+    this.#drop.delete(socket);
+    if (this.#drop.size === 0) this.stop();
+  }
+
+  stop(): void {
+    if (this.#timer !== undefined) clearInterval(this.#timer);
+    this.#timer = undefined;
+  }
+
+  #check(): void {
+    let total = 0;
+    for (const socket of this.#drop.keys()) total += socket.bufferedAmount;
+    while (total > this.#maxTotal && this.#drop.size > 0) {
+      let largest: WebSocket | undefined;
+      for (const socket of this.#drop.keys()) {
+        if (largest === undefined || socket.bufferedAmount > largest.bufferedAmount) largest = socket;
+      }
+      total -= largest!.bufferedAmount;
+      const drop = this.#drop.get(largest!)!;
+      this.#drop.delete(largest!);
+      drop();
+    }
+    if (this.#drop.size === 0) this.stop();
+  }
 }
