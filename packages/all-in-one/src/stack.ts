@@ -179,6 +179,16 @@ export async function startStack(options: StackOptions = {}): Promise<RunningSta
         ...embeddedLimitsFromEnv(env),
       });
       cleanups.push(() => broker!.close());
+      const compacted = broker.journal?.compaction;
+      if (compacted?.error) {
+        log(
+          `bloodbank: journal not compacted (${compacted.error.message}); kept at ${compacted.before} bytes`,
+        );
+      } else if (compacted) {
+        log(
+          `bloodbank: journal compacted from ${compacted.before} to ${compacted.after} bytes in ${compacted.durationMs} ms`,
+        );
+      }
     }
     const transport = await createTransport(
       amqpUrl ? { url: amqpUrl, initialConnect: 'retry' } : { broker: broker! },

@@ -1,4 +1,5 @@
 import type { ExchangeType, MessageProperties, QueueOptions } from '../transport.js';
+import type { JournalCompaction } from './journal-compaction.js';
 
 /** A durable exchange as the journal keeps it. */
 export interface JournalExchange {
@@ -63,6 +64,8 @@ export interface BrokerJournal {
   /** Resolves once the mark is on disk, so that a crash after the hand-over redelivers it marked. */
   markDelivered(queue: string, seq: number): Promise<void>;
 
+  /** Set when opening compacted the journal file (or failed to, leaving it as it was), to be logged. */
+  readonly compaction?: JournalCompaction;
   /** The first write that failed since the journal opened, if any (for `/health`). */
   readonly failure: Error | undefined;
   /** Waits for every write issued so far, then closes. */

@@ -1,5 +1,6 @@
 import { AppError } from '@33god/core';
 import { EmbeddedBroker } from './broker.js';
+import type { JournalCompactionOptions } from './journal-compaction.js';
 import type { EmbeddedBrokerLimits } from './limits.js';
 import { LmdbJournal } from './lmdb-journal.js';
 
@@ -10,21 +11,29 @@ export interface OpenEmbeddedBrokerOptions extends Partial<EmbeddedBrokerLimits>
   storage: EmbeddedStorage;
   /** Where a durable broker keeps its journal (a directory of its own). */
   dataDir?: string;
+  /**
+   * When opening a durable journal first rewrites it to give free pages back to the file
+   * system: a file of at least `minFileBytes` (64 MiB) with less than `maxLiveRatio` (25 %) in
+   * use. `false`: never. What happened is on `broker.journal.compaction`.
+   */
+  compaction?: Partial<JournalCompactionOptions> | false;
 }
 
 /**
  * A broker for an embedded deployment (`npm start`). `durable` opens (or creates) the journal
  * in `dataDir` and brings back everything it holds: exchanges, queues, bindings, every
  * confirmed message not yet acked (those handed out before marked redelivered), retry tiers
- * with their due times and dead letters. Close it with `broker.close()` after its transports.
+ * with their due times and dead letters. A journal file left large and mostly free by a drained
+ * backlog is compacted before it is read (`broker.journal.compaction` says so, to be logged).
+ * Close it with `broker.close()` after its transports.
  */
 export async function openEmbeddedBroker(options: OpenEmbeddedBrokerOptions): Promise<EmbeddedBroker> {
-  const { storage, dataDir, ...limits } = options;
+  const { storage, dataDir, compaction, ...limits } = options;
   if (storage === 'memory') return new EmbeddedBroker(limits);
   if (!dataDir) {
     throw new AppError('CONFIG_INVALID', 'a durable embedded broker needs a data directory');
   }
-  const journal = LmdbJournal.open(dataDir);
+  const journal = await LmdbJournal.open(dataDir, compaction === undefined ? {} : { compaction });
   try {
     const broker = new EmbeddedBroker({ ...limits, journal });
     broker.restore(journal.read());
