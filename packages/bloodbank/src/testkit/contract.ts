@@ -453,6 +453,53 @@ export function runTransportContract(
       assert.equal((await s.t.checkQueue(q2))?.messageCount, 0);
     });
 
+    it(
+      'a dead-letter cycle with no rejection in it drops the message; one with a rejection does not',
+      T,
+      async () => {
+        const s = await open();
+        // max-length: the dropped head is dead-lettered back to its own queue (and to a witness).
+        const dlx = await s.exchange('fanout');
+        const q = await s.queue({ maxLength: 1, deadLetterExchange: dlx });
+        const witness = await s.queue();
+        await s.t.bindQueue(q, dlx, '');
+        await s.t.bindQueue(witness, dlx, '');
+        await s.t.publish({ exchange: '', routingKey: q, body: Buffer.from('first') });
+        await s.t.publish({ exchange: '', routingKey: q, body: Buffer.from('second') });
+        const [seen] = await s.take(witness, 1);
+        assert.equal(seen?.body.toString(), 'first');
+        assert.equal(deathsOf(seen!)[0]?.reason, 'maxlen');
+        assert.deepEqual(
+          (await s.take(q, 1)).map((d) => d.body.toString()),
+          ['second'],
+        );
+        assert.equal((await s.t.checkQueue(q))?.messageCount, 0);
+
+        // Expiry back into the same queue: dropped, not expired again and again.
+        const dlx2 = await s.exchange('fanout');
+        const q2 = await s.queue({ messageTtlMs: 50, deadLetterExchange: dlx2 });
+        const witness2 = await s.queue();
+        await s.t.bindQueue(q2, dlx2, '');
+        await s.t.bindQueue(witness2, dlx2, '');
+        await s.t.publish({ exchange: '', routingKey: q2, body: Buffer.from('ttl') });
+        const [expired] = await s.take(witness2, 1);
+        assert.equal(deathsOf(expired!)[0]?.reason, 'expired');
+        await new Promise((r) => setTimeout(r, 300));
+        assert.equal((await s.t.checkQueue(q2))?.messageCount, 0);
+        assert.equal((await s.t.checkQueue(witness2))?.messageCount, 0);
+
+        // A rejection breaks the cycle: the message comes back to its queue.
+        const dlx3 = await s.exchange('fanout');
+        const q3 = await s.queue({ deadLetterExchange: dlx3 });
+        await s.t.bindQueue(q3, dlx3, '');
+        await s.t.publish({ exchange: '', routingKey: q3, body: Buffer.from('rejected') });
+        (await s.t.get(q3))?.nack({ requeue: false });
+        const [back] = await s.take(q3, 1);
+        assert.equal(back?.body.toString(), 'rejected');
+        assert.equal(deathsOf(back!)[0]?.reason, 'rejected');
+      },
+    );
+
     it('max-length drops from the head', T, async () => {
       const s = await open();
       const q = await s.queue({ maxLength: 3 });

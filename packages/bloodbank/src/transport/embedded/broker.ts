@@ -9,7 +9,7 @@ import type {
   QueueInfo,
   QueueOptions,
 } from '../transport.js';
-import { addDeath, type DeathReason } from './dead-letter.js';
+import { addDeath, closesCycle, type DeathReason } from './dead-letter.js';
 import { Dispatcher } from './dispatch.js';
 import { ExpiryTimers } from './expiry.js';
 import type { BrokerJournal, JournalContents } from './journal.js';
@@ -419,10 +419,10 @@ export class EmbeddedBroker {
     const dlx = q.options.deadLetterExchange;
     if (dlx === undefined) return;
     const routingKey = q.options.deadLetterRoutingKey ?? m.routingKey;
-    const targets = this.#topology.route(dlx, routingKey);
-    if (targets.length === 0) return;
+    const routed = this.#topology.route(dlx, routingKey);
+    if (routed.length === 0) return;
     const headers: Record<string, unknown> = { ...(m.properties.headers ?? {}) };
-    headers['x-death'] = addDeath(headers['x-death'], {
+    const deaths = addDeath(headers['x-death'], {
       count: 1,
       reason,
       queue: q.name,
@@ -430,6 +430,10 @@ export class EmbeddedBroker {
       exchange: m.exchange,
       'routing-keys': [m.routingKey],
     });
+    headers['x-death'] = deaths;
+    // As RabbitMQ: no copy into a queue that would close a cycle without a rejection in it.
+    const targets = routed.filter((t) => !closesCycle(t.name, deaths));
+    if (targets.length === 0) return;
     if (headers['x-first-death-reason'] === undefined) {
       headers['x-first-death-reason'] = reason;
       headers['x-first-death-queue'] = q.name;

@@ -23,3 +23,18 @@ export function addDeath(existing: unknown, death: DeathRecord): DeathRecord[] {
   }
   return list;
 }
+
+/**
+ * Whether dead-lettering into `queue` would close a cycle with no rejection in it, which
+ * RabbitMQ drops: `deaths` (most recent first, the death being recorded included) reach back to
+ * an earlier death in `queue`, and none of the deaths up to it was a rejection. A queue whose
+ * dead letters (expired or over its max-length) route back to itself would otherwise loop for
+ * ever; a rejection is a consumer's decision, so a cycle through one is allowed.
+ */
+export function closesCycle(queue: string, deaths: readonly DeathRecord[]): boolean {
+  for (const death of deaths) {
+    if (death.reason === 'rejected') return false;
+    if (death.queue === queue) return true;
+  }
+  return false;
+}
