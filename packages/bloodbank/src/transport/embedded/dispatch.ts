@@ -75,6 +75,9 @@ export class Dispatcher {
    * A durable broker hands a copy over once its delivery mark is on disk (so a crash after the
    * hand-over brings it back marked redelivered), in order behind any batch still waiting.
    * A consumer that went away meanwhile gets nothing: its copies go back to the queue's head.
+   * A mark that could not be written still hands the copy over: the journal has failed, so it
+   * refuses every publish and `/health` says so, and holding the copy would only stall what the
+   * queue already holds; a crash then brings it back, unmarked (at least once either way).
    */
   #handOverLater(
     q: EmbeddedQueue,
