@@ -36,11 +36,23 @@ export interface WebhookProvider {
   /** Header naming the delivery (unsigned): reported as the delivery id when the body has none. */
   deliveryHeader?: string;
   /**
-   * First source that yields a value names the event. A name with a dot (`workitem.created`)
-   * is complete; otherwise the action is appended (`issue` + `created`).
+   * First source that yields a value names the event; the action, when there is one, is
+   * appended (`issue` + `created`). No action (GitHub's `push`, `ping`): the name alone.
    */
   eventName: readonly FieldSource[];
   action: readonly FieldSource[];
+  /**
+   * The provider's event names may carry their action after a dot (Plane v2's
+   * `workitem.created`): such a name is complete. Otherwise a name is one word, and a dot in
+   * it is refused rather than allowed to add words to the routing key.
+   */
+  qualifiedEventNames?: boolean;
+  /**
+   * Form field holding the JSON payload when the provider posts
+   * `application/x-www-form-urlencoded` (GitHub's other content type). Unset: form bodies are
+   * refused with 415.
+   */
+  formPayloadField?: string;
 }
 
 export const PLANE_PROVIDER: WebhookProvider = {
@@ -55,6 +67,7 @@ export const PLANE_PROVIDER: WebhookProvider = {
   // v1: `event` = `issue`, `action` = `created`; v2: `event` = `workitem.created`.
   eventName: [{ body: 'event' }, { body: 'event_type' }, { header: 'x-plane-event' }],
   action: [{ body: 'action' }],
+  qualifiedEventNames: true,
 };
 
 export const GITHUB_PROVIDER: WebhookProvider = {
@@ -66,8 +79,11 @@ export const GITHUB_PROVIDER: WebhookProvider = {
   // X-GitHub-Delivery is reported but a delivery is known by its body's digest.
   deliveryId: [],
   deliveryHeader: 'x-github-delivery',
+  // `ping` (sent when a hook is created), `push`, `create`, `delete`... carry no action.
   eventName: [{ header: 'x-github-event' }],
   action: [{ body: 'action' }],
+  // A hook set to `application/x-www-form-urlencoded` posts `payload=<JSON>`, signed as sent.
+  formPayloadField: 'payload',
 };
 
 export const DEFAULT_PROVIDERS: readonly WebhookProvider[] = [PLANE_PROVIDER, GITHUB_PROVIDER];

@@ -3,6 +3,14 @@ import { problemResponses } from '../gateway/routes/openapi.js';
 import type { WebhookIngestor } from './ingest.js';
 
 /**
+ * Least body a webhook route accepts: GitHub's cap on a delivery (25 MB; larger events are
+ * not sent at all). GitHub does not redeliver a refused delivery by itself, so a push with
+ * many commits refused by the gateway's general limit (1 MiB by default) would be lost.
+ * A larger BLOODBANK_BODY_LIMIT raises it further.
+ */
+export const WEBHOOK_BODY_LIMIT = 25 * 1024 * 1024;
+
+/**
  * `POST /webhooks/:provider`. Registered in its own encapsulated scope whose only body
  * parser keeps the raw bytes: the HMAC must be computed over exactly what was sent.
  */
@@ -18,10 +26,11 @@ export async function webhookRoutes(
     {
       // The provider's HMAC over the body is the credential: no token, no JSON content type.
       config: { access: 'signed' },
+      bodyLimit: Math.max(app.initialConfig.bodyLimit ?? 0, WEBHOOK_BODY_LIMIT),
       schema: {
         summary: 'Receive a signed webhook (Plane, GitHub)',
         description:
-          'Verifies the provider signature over the raw body, deduplicates on a signed delivery key (the delivery id in the body, else the body digest) and publishes webhook.<provider>.<event>.<action> with the body as payload: the only way a webhook event enters the bus. 202 when published, 200 {duplicate: true} for a redelivery.',
+          'Verifies the provider signature over the raw body, deduplicates on a signed delivery key (the delivery id in the body, else the body digest) and publishes webhook.<provider>.<event>[.<action>] with the body as payload (a form-encoded GitHub delivery: its `payload` field): the only way a webhook event enters the bus. 202 when published, 200 {duplicate: true} for a redelivery.',
         tags: ['webhooks'],
         params: {
           type: 'object',
