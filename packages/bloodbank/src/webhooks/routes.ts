@@ -1,3 +1,4 @@
+import { AppError } from '@33god/core';
 import type { FastifyInstance } from 'fastify';
 import { problemResponses } from '../gateway/routes/openapi.js';
 import type { WebhookIngestor } from './ingest.js';
@@ -11,6 +12,15 @@ import type { WebhookIngestor } from './ingest.js';
 export const WEBHOOK_BODY_LIMIT = 25 * 1024 * 1024;
 
 /**
+ * Most webhook body bytes being received at once, all deliveries together. A body is read
+ * whole before its signature can be checked, so without it anyone who can reach the route
+ * could hold 25 MiB per connection; past it a delivery is refused at once with 503 and
+ * Retry-After, before a byte of its body is read. A body without a Content-Length is counted
+ * at the route's limit, since nothing says how much of it will come.
+ */
+export const WEBHOOK_BYTES_IN_FLIGHT = 64 * 1024 * 1024;
+
+/**
  * `POST /webhooks/:provider`. Registered in its own encapsulated scope whose only body
  * parser keeps the raw bytes: the HMAC must be computed over exactly what was sent.
  */
@@ -18,6 +28,8 @@ export async function webhookRoutes(
   app: FastifyInstance,
   o: { ingestor: WebhookIngestor; onRejected?: (code: string) => void },
 ): Promise<void> {
+  const bodyLimit = Math.max(app.initialConfig.bodyLimit ?? 0, WEBHOOK_BODY_LIMIT);
+  let inFlight = 0;
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', { parseAs: 'buffer' }, (_request, body, done) => done(null, body));
 
@@ -26,7 +38,26 @@ export async function webhookRoutes(
     {
       // The provider's HMAC over the body is the credential: no token, no JSON content type.
       config: { access: 'signed' },
-      bodyLimit: Math.max(app.initialConfig.bodyLimit ?? 0, WEBHOOK_BODY_LIMIT),
+      bodyLimit,
+      onRequest: (request, reply, done) => {
+        const declared = Number(request.headers['content-length']);
+        const bytes =
+          Number.isSafeInteger(declared) && declared >= 0 ? Math.min(declared, bodyLimit) : bodyLimit;
+        if (inFlight + bytes > WEBHOOK_BYTES_IN_FLIGHT) {
+          done(
+            new AppError(
+              'SERVICE_UNAVAILABLE',
+              `webhook bodies being received at once are at their bound (${WEBHOOK_BYTES_IN_FLIGHT} bytes); retry shortly`,
+            ),
+          );
+          return;
+        }
+        inFlight += bytes;
+        reply.raw.once('close', () => {
+          inFlight -= bytes;
+        });
+        done();
+      },
       schema: {
         summary: 'Receive a signed webhook (Plane, GitHub)',
         description:

@@ -4,9 +4,10 @@
 // widen a routing key, big bodies, and secrets read from files.
 import assert from 'node:assert/strict';
 import { createHash, createHmac } from 'node:crypto';
+import { connect, type Socket } from 'node:net';
 import { describe, test } from 'node:test';
 import { webhookEventId, webhookSecret } from '../../src/webhooks/ingest.js';
-import { WEBHOOK_BODY_LIMIT } from '../../src/webhooks/routes.js';
+import { WEBHOOK_BODY_LIMIT, WEBHOOK_BYTES_IN_FLIGHT } from '../../src/webhooks/routes.js';
 import { backends, expectProblem, type Harness, harness, json, rand } from '../gateway/helpers.js';
 
 const T = { timeout: 60_000 };
@@ -333,6 +334,59 @@ for (const backend of backends) {
           await expectProblem(chunked, 413, 'BODY_TOO_LARGE');
           assert.equal(await h.readBack.settle(), 1);
         } finally {
+          await h.close();
+        }
+      },
+    );
+
+    test(
+      `webhook bodies received at once are bounded (${WEBHOOK_BYTES_IN_FLIGHT} bytes): past it 503 before the body is read`,
+      T,
+      async () => {
+        const h = await harness(backend, secrets);
+        const { hostname, port } = new URL(h.url);
+        const sockets: Socket[] = [];
+        /** A delivery announcing a full-size body, of which only the first bytes ever come. */
+        const held = async (): Promise<{ socket: Socket; answer: () => string }> => {
+          const socket = connect(Number(port), hostname);
+          sockets.push(socket);
+          let got = '';
+          socket.on('data', (d) => {
+            got += d.toString();
+          });
+          socket.on('error', () => {});
+          await new Promise((r) => socket.once('connect', r));
+          socket.write(
+            `POST /webhooks/github HTTP/1.1\r\nHost: ${hostname}:${port}\r\nContent-Type: application/json\r\n` +
+              `Content-Length: ${WEBHOOK_BODY_LIMIT}\r\nX-GitHub-Event: push\r\nX-Hub-Signature-256: sha256=00\r\n\r\n{"ref":`,
+          );
+          return { socket, answer: () => got };
+        };
+        const refused = async (d: { answer: () => string }) => {
+          const deadline = Date.now() + 10_000;
+          while (!d.answer().includes('\r\n\r\n') && Date.now() < deadline)
+            await new Promise((r) => setTimeout(r, 20));
+          assert.match(d.answer(), /^HTTP\/1\.1 503 /, d.answer());
+          assert.match(d.answer(), /retry-after: \d+/i);
+          assert.match(d.answer(), /SERVICE_UNAVAILABLE/);
+        };
+        try {
+          const fits = Math.floor(WEBHOOK_BYTES_IN_FLIGHT / WEBHOOK_BODY_LIMIT);
+          const first = [];
+          for (let i = 0; i < fits; i++) first.push(await held());
+          await refused(await held());
+          // Control: a delivery that fits in what is left goes through meanwhile.
+          await accepted(await github(h, 'push', JSON.stringify({ ref: `refs/heads/${rand()}` })));
+          // One held delivery gives up: its bytes are free again, so the next full-size one is
+          // taken (it waits for its body) and only the one after it is refused.
+          first[0]!.socket.destroy();
+          await new Promise((r) => setTimeout(r, 200));
+          const taken = await held();
+          await refused(await held());
+          assert.equal(taken.answer(), '', 'the delivery that fits was answered before its body came');
+          assert.equal(await h.readBack.settle(), 1);
+        } finally {
+          for (const s of sockets) s.destroy();
           await h.close();
         }
       },
