@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import WebSocket from 'ws';
-import { type CandybarServer, main, startCandybar } from '../src/index.js';
+import { type CandybarOptions, type CandybarServer, main, startCandybar } from '../src/index.js';
 import { FIXTURE_REGISTRY, freePort, waitFor } from './helpers.js';
 
 describe('candybar server', { timeout: 30_000 }, () => {
@@ -17,6 +17,17 @@ describe('candybar server', { timeout: 30_000 }, () => {
   const hungSockets = new Set<Socket>();
   const staticDir = mkdtempSync(join(tmpdir(), 'candybar-static-'));
   const registryDir = mkdtempSync(join(tmpdir(), 'candybar-registry-'));
+
+  /** A dashboard whose store and gateway are the local stand-in on `port`. */
+  const dashboardOn = (port: number, options: Partial<CandybarOptions> = {}) =>
+    startCandybar({
+      port: 0,
+      staticDir,
+      registryPath: FIXTURE_REGISTRY,
+      storeUrl: `http://127.0.0.1:${port}`,
+      busUrl: `http://127.0.0.1:${port}`,
+      ...options,
+    });
 
   before(async () => {
     mkdirSync(join(staticDir, 'assets'));
@@ -163,13 +174,7 @@ describe('candybar server', { timeout: 30_000 }, () => {
       sock.send(JSON.stringify([ev(2), ev(3), ev(4)]));
       sock.send(JSON.stringify({ kind: 'caught_up', position: '4' }));
     });
-    const s = await startCandybar({
-      port: 0,
-      staticDir,
-      registryPath: FIXTURE_REGISTRY,
-      storeUrl: `http://127.0.0.1:${port}`,
-      busUrl: `http://127.0.0.1:${port}`,
-    });
+    const s = await dashboardOn(port);
     try {
       const ws = new WebSocket(`${s.url.replace('http', 'ws')}/api/store/stream?from=0&type=a.b`);
       const got: { kind: string; event?: { position: string }; position?: string }[] = [];
@@ -235,14 +240,7 @@ describe('candybar server', { timeout: 30_000 }, () => {
       for (const { what, streamBuffer, sockets } of cases) {
         phase++;
         dropped = 0;
-        const s = await startCandybar({
-          port: 0,
-          staticDir,
-          registryPath: FIXTURE_REGISTRY,
-          storeUrl: `http://127.0.0.1:${port}`,
-          busUrl: `http://127.0.0.1:${port}`,
-          streamBuffer,
-        });
+        const s = await dashboardOn(port, { streamBuffer });
         const browsers: WebSocket[] = [];
         try {
           for (let i = 0; i < sockets; i++) browsers.push(await stalled(s.url));
@@ -257,12 +255,7 @@ describe('candybar server', { timeout: 30_000 }, () => {
       phase++;
       dropped = 0;
       frame = framed(4 * 1024);
-      const s = await startCandybar({
-        port: 0,
-        staticDir,
-        registryPath: FIXTURE_REGISTRY,
-        storeUrl: `http://127.0.0.1:${port}`,
-        busUrl: `http://127.0.0.1:${port}`,
+      const s = await dashboardOn(port, {
         streamBuffer: { maxBufferedBytes: 1024 * 1024, maxTotalBufferedBytes: 2 * 1024 * 1024, checkMs: 50 },
       });
       try {
