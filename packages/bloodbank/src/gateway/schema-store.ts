@@ -10,7 +10,10 @@ import {
 export type GatewaySchemaRegistry = Pick<SchemaRegistry, 'validate' | 'list' | 'get' | 'size'>;
 
 /** The part of a Holyfields service registry the gateway uses. */
-export type GatewayServiceRegistry = Pick<ServiceRegistry, 'services'>;
+export type GatewayServiceRegistry = Pick<ServiceRegistry, 'services'> & {
+  /** What the loader kept out or could not resolve (an unknown member, a layer naming no service). */
+  readonly warnings?: readonly string[];
+};
 
 export interface SchemaStoreOptions {
   schemasDir: string;
@@ -19,7 +22,11 @@ export interface SchemaStoreOptions {
   /** Replaces the Holyfields loader (a second schema source, or a test's loader). */
   loadSchemas?: (dir: string) => GatewaySchemaRegistry | Promise<GatewaySchemaRegistry>;
   loadRegistry?: (path: string) => GatewayServiceRegistry | Promise<GatewayServiceRegistry>;
-  log?: { info(obj: object, msg: string): void; error(obj: object, msg: string): void };
+  log?: {
+    info(obj: object, msg: string): void;
+    warn(obj: object, msg: string): void;
+    error(obj: object, msg: string): void;
+  };
 }
 
 export interface SchemaStoreStatus {
@@ -153,6 +160,7 @@ export class SchemaStore {
     const o = this.#options;
     const schemas = await (o.loadSchemas ?? defaultLoadSchemas)(o.schemasDir);
     const services = o.registryPath ? await (o.loadRegistry ?? defaultLoadRegistry)(o.registryPath) : null;
+    for (const warning of services?.warnings ?? []) o.log?.warn({ registry: o.registryPath }, warning);
     return { schemas, services };
   }
 

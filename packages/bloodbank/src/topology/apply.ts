@@ -104,14 +104,19 @@ export async function checkPlan(transport: Transport, plan: TopologyPlan): Promi
     if (!(await transport.checkExchange(ex.name))) missingExchanges.push(ex.name);
   const missingQueues: string[] = [];
   for (const q of plan.queues) if ((await transport.checkQueue(q.name)) === null) missingQueues.push(q.name);
+  const missing = new Set(missingQueues);
 
   const missingBindings: PlannedBinding[] = [];
   const bindingsChecked = transport.features.listBindings;
   if (bindingsChecked) {
     const byQueue = new Map<string, PlannedBinding[]>();
-    for (const b of plan.bindings) byQueue.set(b.queue, [...(byQueue.get(b.queue) ?? []), b]);
+    for (const b of plan.bindings) {
+      const list = byQueue.get(b.queue);
+      if (list) list.push(b);
+      else byQueue.set(b.queue, [b]);
+    }
     for (const [queue, wanted] of byQueue) {
-      if (missingQueues.includes(queue)) {
+      if (missing.has(queue)) {
         missingBindings.push(...wanted);
         continue;
       }

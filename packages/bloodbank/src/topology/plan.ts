@@ -1,4 +1,4 @@
-import { AppError, isValidPattern } from '@33god/core';
+import { AppError, patternProblem } from '@33god/core';
 import type { ExchangeOptions, ExchangeType, QueueOptions } from '../transport/transport.js';
 import { dlqName, retryQueueName } from './names.js';
 import type { ResolvedTopologyOptions } from './options.js';
@@ -89,8 +89,12 @@ export function planQueue(
   settings: QueueSettings = {},
 ): TopologyPlan {
   for (const p of patterns) {
-    if (!isValidPattern(p)) {
-      throw new AppError('REGISTRY_INVALID', `queue '${queue}': '${p}' is not a valid routing key pattern`);
+    const problem = patternProblem(p);
+    if (problem) {
+      throw new AppError(
+        'REGISTRY_INVALID',
+        `queue '${queue}': ${JSON.stringify(p)} is not a valid routing key pattern: it ${problem}`,
+      );
     }
   }
   const queueType = settings.queueType ?? opts.queueType;
@@ -143,30 +147,55 @@ export function planQueue(
  * original registry, one queue per trigger); otherwise every queue gets every key.
  */
 export function planTopology(registry: TopologyRegistry, opts: ResolvedTopologyOptions): TopologyPlan {
-  const plans: TopologyPlan[] = [planExchanges(opts)];
-  const owner = new Map<string, string>();
+  const infrastructure = planExchanges(opts);
+  const plans: TopologyPlan[] = [infrastructure];
+  // Every queue name of the plan, service queues and the names derived from them alike, with
+  // what declares it: two declarations of one name would share (or fight over) one queue.
+  const owner = new Map<string, { what: string; role: PlannedQueue['role']; service?: string }>();
+  for (const q of infrastructure.queues)
+    owner.set(q.name, { what: `the ${q.role} queue of the topology`, role: q.role });
   for (const service of registry.services) {
     if (service.status !== undefined && opts.skipStatuses.includes(service.status)) continue;
     const { queues, routingKeys } = service;
     const paired = queues.length > 1 && queues.length === routingKeys.length;
     queues.forEach((queue, i) => {
-      const previous = owner.get(queue);
-      if (previous !== undefined) {
-        throw new AppError(
-          'REGISTRY_INVALID',
-          `queue '${queue}' is declared by '${previous}' and '${service.id}'`,
-        );
-      }
-      owner.set(queue, service.id);
       const keys = paired ? [routingKeys[i]!] : routingKeys;
       const settings: QueueSettings = {};
       if (service.queue?.messageTtlMs !== undefined) settings.messageTtlMs = service.queue.messageTtlMs;
       if (service.queue?.queueType !== undefined) settings.queueType = service.queue.queueType;
-      plans.push(planQueue(queue, keys, opts, settings));
+      const plan = planQueue(queue, keys, opts, settings);
+      for (const q of plan.queues) {
+        const what = q.role === 'service' ? `queue '${q.name}'` : `${q.role} queue '${q.name}' of '${queue}'`;
+        const previous = owner.get(q.name);
+        if (previous !== undefined) {
+          throw new AppError(
+            'REGISTRY_INVALID',
+            q.role === 'service' && previous.role === 'service'
+              ? `services.${service.id}: queue '${q.name}' is declared by '${previous.service}' and '${service.id}'`
+              : `services.${service.id}: its ${what} is also ${previous.what}`,
+          );
+        }
+        const bytes = Buffer.byteLength(q.name, 'utf8');
+        if (bytes > MAX_QUEUE_NAME_BYTES) {
+          throw new AppError(
+            'REGISTRY_INVALID',
+            `services.${service.id}: its ${what} is ${bytes} bytes long; AMQP allows at most ${MAX_QUEUE_NAME_BYTES}`,
+          );
+        }
+        owner.set(q.name, {
+          what: `the ${what} of service '${service.id}'`,
+          role: q.role,
+          service: service.id,
+        });
+      }
+      plans.push(plan);
     });
   }
   return mergePlans(plans);
 }
+
+/** AMQP's limit on a queue name (a short string), in bytes. */
+export const MAX_QUEUE_NAME_BYTES = 255;
 
 export function mergePlans(plans: readonly TopologyPlan[]): TopologyPlan {
   return {

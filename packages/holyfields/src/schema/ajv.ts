@@ -40,6 +40,22 @@ export function toViolations(errors: readonly ErrorObject[] | null | undefined, 
   for (const e of errors) {
     let pointer = prefix + e.instancePath;
     const params = e.params as Record<string, unknown>;
+    // A bad property name: Ajv reports the inner failure (with `propertyName` on the error) and
+    // then a wrapper "property name must be valid"; the inner one, at the name's own pointer, says why.
+    const badName = (e as { propertyName?: unknown }).propertyName;
+    if (
+      e.keyword === 'propertyNames' &&
+      errors.some((x) => (x as { propertyName?: unknown }).propertyName === params.propertyName)
+    )
+      continue;
+    if (typeof badName === 'string') {
+      out.push({
+        pointer: `${pointer}/${escapePointer(badName)}`,
+        message: `is not a valid name: ${e.message ?? e.keyword}`,
+        keyword: e.keyword,
+      });
+      continue;
+    }
     if (e.keyword === 'required' && typeof params.missingProperty === 'string') {
       pointer += `/${escapePointer(params.missingProperty)}`;
     } else if (e.keyword === 'additionalProperties' && typeof params.additionalProperty === 'string') {

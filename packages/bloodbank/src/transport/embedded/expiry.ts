@@ -2,6 +2,8 @@ import type { DeathReason } from './dead-letter.js';
 import type { MemoryBudget } from './memory-budget.js';
 import type { EmbeddedQueue, StoredMessage } from './queue.js';
 
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
 /** Where a message goes when it leaves its queue dead (the broker's `deadLetter`). */
 export interface DeadLetters {
   deadLetter(q: EmbeddedQueue, m: StoredMessage, reason: DeathReason): void;
@@ -31,7 +33,10 @@ export class ExpiryTimers {
     if (q.expiryTimer && q.expiryAt <= at) return;
     this.clear(q);
     q.expiryAt = at;
-    q.expiryTimer = setTimeout(() => this.#expireHead(q), Math.max(0, at - Date.now() + 1));
+    // Node fires a timer longer than 2^31-1 ms after 1 ms (and warns), which would spin on a
+    // head that is not due yet (a TTL of up to 2^32-1 is valid): wait the most it can, re-arm then.
+    const delay = Math.min(MAX_TIMER_MS, Math.max(0, at - Date.now() + 1));
+    q.expiryTimer = setTimeout(() => this.#expireHead(q), delay);
     // A 24 h TTL must not keep an otherwise finished process alive.
     q.expiryTimer.unref();
   }
