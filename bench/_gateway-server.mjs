@@ -53,6 +53,8 @@ if (mode === 'noop') {
     host: '127.0.0.1',
     amqpUrl,
     exchange,
+    // Its own dead-letter exchange (and monitor queue), deleted by the suite with the exchange.
+    dlx: `${exchange}.dlx`,
     ...auth,
     healthIntervalMs: 0,
     watchSchemas: false,

@@ -450,9 +450,12 @@ export const suite: BenchSuite = async (ctx: BenchContext): Promise<BenchResult[
   } finally {
     await ch.deleteQueue(sink).catch(() => {});
     await ch.deleteExchange(exchange).catch(() => {});
-    // what the gateway declared beside the exchange (its alternate exchange and queue)
+    // what the gateway declared beside the exchange (its alternate exchange and queue, its
+    // dead-letter exchange and monitor queue)
     await ch.deleteQueue(`${exchange}.unroutable`).catch(() => {});
     await ch.deleteExchange(`${exchange}.unroutable`).catch(() => {});
+    await ch.deleteQueue(`${exchange}.dlx.monitor`).catch(() => {});
+    await ch.deleteExchange(`${exchange}.dlx`).catch(() => {});
     await conn.close().catch(() => {});
   }
   return out;
