@@ -170,11 +170,7 @@ function read(src: FieldSource, body: Record<string, unknown>, headers: Headers)
 }
 
 function first(sources: readonly FieldSource[], body: Record<string, unknown>, headers: Headers) {
-  for (const s of sources) {
-    const v = read(s, body, headers);
-    if (v !== undefined) return v;
-  }
-  return undefined;
+  return firstNamed(sources, body, headers)?.value;
 }
 
 /**
